@@ -1,0 +1,25 @@
+export { ED25519_PUBLIC_KEY_SIZE, ED25519_SEED_SIZE, ED25519_SIGNATURE_SIZE, nobleEd25519 } from './ed25519.js'
+export type { SignatureProvider } from './ed25519.js'
+export {
+  SIGNATURE_TYPE_COSIGNATURE_V1, SIGNATURE_TYPE_ED25519, computeKeyId, defaultProviders, isValidKeyName,
+} from './scheme.js'
+export type { NoteProviders, NoteSigner, NoteVerifier, SignatureScheme } from './scheme.js'
+export { ed25519NoteScheme } from './ed25519-note.js'
+export {
+  createSigner, createVerifier, defaultSchemes, formatSignerKey, formatVerifierKey, generateKeyPair,
+  parseSignerKey, parseVerifierKey, schemeRegistry,
+} from './keys.js'
+export type { KeyOptions, KeyPair, SchemeRegistry } from './keys.js'
+export {
+  MAX_SIGNATURES, formatSignatureLine, openNote, parseNote, parseSignatureLine, parseSignatureLines, signNote,
+} from './note.js'
+export type { NoteSignature, OpenedNote, ParsedNote, VerifiedSignature } from './note.js'
+export { VerifiedCheckpoint, formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint } from './checkpoint.js'
+export type { Checkpoint, OpenCheckpointOptions } from './checkpoint.js'
+export {
+  COSIGNATURE_V1_SIZE, cosignatureV1Message, cosignatureV1Scheme, createCosignatureSigner, isCosignatureSigner,
+  parseCosignatureV1,
+} from './cosignature.js'
+export type { CosignatureSigner, CosignatureSignerOptions, CosignatureV1 } from './cosignature.js'
+export { addCosignatures, cosignCheckpoint, verifyCosignatures } from './witness.js'
+export type { Cosignature } from './witness.js'

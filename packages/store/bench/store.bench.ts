@@ -1,0 +1,114 @@
+// npm run bench -w packages/store [-- --entries N]: durable appends next to raw LevelDB writes of
+// the same records in the same batch sizes, proofs per second, disk bytes and RSS per entry.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Ledger } from '@annal/store'
+import { Level } from 'level'
+import { formatRate, machineLine, opsPerSecondAsync, prng, report } from '../../../scripts/bench.js'
+
+const ENTRIES = Number(argument('--entries') ?? 1_000_000)
+const ENTRY_SIZE = 256
+const BATCH = 1000
+const CALLERS = 2000
+const PROOFS = 50_000
+
+console.log(`store benchmark: ${machineLine()}; ${ENTRIES.toLocaleString('en-US')} entries of ${ENTRY_SIZE} bytes`)
+const records = makeRecords(ENTRIES)
+const raw = await rawBaseline()
+const ledger = await ledgerAppends()
+report('disk bytes per entry, ledger', (ledger.diskBytes / ENTRIES).toFixed(1),
+  `${(ledger.diskBytes / raw.diskBytes).toFixed(2)} of raw (goal <= 1.5)`)
+report('peak RSS during appends (MiB) at 25/50/75/100%', ledger.rss.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
+
+async function rawBaseline(): Promise<{ rate: number; diskBytes: number }> {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-bench-raw-'))
+  const db = new Level<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const rate = await opsPerSecondAsync(ENTRIES, async () => {
+    for (let start = 0; start < ENTRIES; start += BATCH) {
+      const ops = []
+      for (let i = start; i < Math.min(ENTRIES, start + BATCH); i++) {
+        ops.push({ type: 'put' as const, key: key(i), value: records[i]! })
+      }
+      await db.batch(ops, { sync: true })
+    }
+  })
+  await db.close()
+  const diskBytes = await directorySize(directory)
+  await rm(directory, { recursive: true, force: true })
+  report(`raw LevelDB, synced batches of ${BATCH} (baseline)`, formatRate(rate))
+  report('disk bytes per entry, raw', (diskBytes / ENTRIES).toFixed(1))
+  return { rate, diskBytes }
+}
+
+async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[] }> {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-bench-ledger-'))
+  const ledger = await Ledger.open(directory, { host: 'bench.example', maxBatchSize: BATCH })
+  await ledger.createLog('bench')
+  const log = ledger.log('bench')
+  const rss: number[] = []
+  let next = 0
+  let peak = 0
+  const rate = await opsPerSecondAsync(ENTRIES, async () => {
+    await Promise.all(Array.from({ length: CALLERS }, async () => {
+      while (next < ENTRIES) {
+        const i = next++
+        await log.append([records[i]!])
+        if (i % 1000 === 0) peak = Math.max(peak, process.memoryUsage.rss())
+        if ((i + 1) % (ENTRIES / 4) === 0) rss.push(peak)
+      }
+    }))
+  })
+  report(`ledger append, ${CALLERS} concurrent callers`, formatRate(rate), `${(rate / rawRate()).toFixed(2)} of raw (goal >= 0.80)`)
+
+  const random = prng()
+  const size = log.size
+  let done = 0
+  const proofs = await opsPerSecondAsync(PROOFS, async () => {
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (done++ < PROOFS) {
+        if (done % 2 === 0) {
+          const treeSize = 1 + Math.floor(random() * size)
+          await log.inclusionProof(Math.floor(random() * treeSize), treeSize)
+        } else {
+          const n = 1 + Math.floor(random() * size)
+          await log.consistencyProof(Math.floor(random() * n), n)
+        }
+      }
+    }))
+  })
+  report('proofs (half inclusion, half consistency; random sizes)', formatRate(proofs), 'goal >= 20,000/s')
+  await ledger.close()
+  const diskBytes = await directorySize(join(directory, 'db'))
+  await rm(directory, { recursive: true, force: true })
+  return { diskBytes, rss }
+}
+
+function rawRate(): number {
+  return raw.rate
+}
+
+function makeRecords(count: number): Uint8Array[] {
+  // Random bytes, as incompressible as hashes and signatures in real audit records.
+  return Array.from({ length: count }, () => new Uint8Array(randomBytes(ENTRY_SIZE)))
+}
+
+function key(i: number): Uint8Array {
+  const out = new Uint8Array(9)
+  out[0] = 0x72
+  new DataView(out.buffer).setBigUint64(1, BigInt(i))
+  return out
+}
+
+async function directorySize(directory: string): Promise<number> {
+  let total = 0
+  for (const name of await readdir(directory)) total += (await stat(join(directory, name))).size
+  return total
+}
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name)
+  return at === -1 ? undefined : process.argv[at + 1]
+}

@@ -1,0 +1,34 @@
+/** One write of a batch. */
+export type WriteOp =
+  | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: 'del'; readonly key: Uint8Array }
+
+/** Bounds of a key range read, in byte order; `limit` caps the rows returned. */
+export interface RangeOptions {
+  readonly gte: Uint8Array
+  readonly lte: Uint8Array
+  readonly limit?: number
+  readonly reverse?: boolean
+}
+
+/**
+ * What the ledger needs from a database. The sequencer and proof code talk to nothing else, so
+ * a driver for a shared database can come later; each driver runs the conformance suite in
+ * `testing/driver.suite.ts`.
+ */
+export interface StorageDriver {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /** Point reads in one round trip; undefined where a key is absent. */
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>
+  range(options: RangeOptions): AsyncIterable<readonly [Uint8Array, Uint8Array]>
+  /** Writes all of `ops` or none; with `sync`, durable when the promise resolves. */
+  write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void>
+  /**
+   * Writes `ops` and sets `key` to `next` in one atomic, durable write, only if `key` still
+   * holds `expected` (undefined: absent). Two writers can never both advance the same key.
+   * @throws TlogError HEAD_CONFLICT when `key` holds anything else.
+   */
+  compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array,
+    ops: readonly WriteOp[]): Promise<void>
+  close(): Promise<void>
+}

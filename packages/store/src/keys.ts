@@ -1,0 +1,80 @@
+// The key layout, one tag byte per kind. Log-scoped keys are tag || log name || 0x00 || suffix;
+// numbers are big-endian so that byte order is numeric order.
+const utf8 = new TextEncoder()
+
+const TAG = {
+  log: 0x4c, // L name -> log metadata (JSON)
+  head: 0x48, // H name -> the log head (JSON): size, root, latest checkpoint
+  tile: 0x54, // T name 0 level(1) index(8) -> stored hash tile
+  bundle: 0x45, // E name 0 index(8) -> entry bundle
+  checkpoint: 0x43, // C name 0 size(8) -> signed checkpoint note
+  id: 0x49, // I name 0 leafHash(32) -> index(8)
+  object: 0x4f, // O sha256(32) -> object bytes
+  objectMeta: 0x4d, // M sha256(32) -> object metadata (JSON)
+} as const
+
+function concat(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+export function uint64(n: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  return out
+}
+
+export function readUint64(bytes: Uint8Array): number {
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0))
+}
+
+function scoped(tag: number, log: string, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return concat(Uint8Array.of(tag), utf8.encode(log), Uint8Array.of(0), suffix)
+}
+
+export const logKey = (log: string) => concat(Uint8Array.of(TAG.log), utf8.encode(log))
+export const allLogsRange = () => ({ gte: Uint8Array.of(TAG.log), lte: Uint8Array.of(TAG.log, 0xff) })
+export const headKey = (log: string) => scoped(TAG.head, log)
+export const tileKey = (log: string, level: number, index: number) =>
+  scoped(TAG.tile, log, concat(Uint8Array.of(level), uint64(index)))
+export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
+export const checkpointKey = (log: string, size: number) => scoped(TAG.checkpoint, log, uint64(size))
+export const idKey = (log: string, leafHash: Uint8Array) => scoped(TAG.id, log, leafHash)
+export const objectKey = (hash: Uint8Array) => concat(Uint8Array.of(TAG.object), hash)
+export const objectMetaKey = (hash: Uint8Array) => concat(Uint8Array.of(TAG.objectMeta), hash)
+
+/** All keys of one kind in a log, e.g. every checkpoint, in order. */
+export function logRange(kind: 'tile' | 'bundle' | 'checkpoint' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
+  const base = scoped(TAG[kind], log)
+  return { gte: base, lte: concat(base, new Uint8Array(41).fill(0xff)) }
+}
+
+/** The id-index keys whose leaf hash starts with the hex digits `prefix` (any length 1..64). */
+export function idPrefixRange(log: string, prefix: string): { gte: Uint8Array; lte: Uint8Array } {
+  const low = new Uint8Array(32)
+  const high = new Uint8Array(32).fill(0xff)
+  for (let i = 0; i < prefix.length; i++) {
+    const nibble = Number.parseInt(prefix[i]!, 16)
+    const byte = i >> 1
+    if (i % 2 === 0) {
+      low[byte] = nibble << 4
+      high[byte] = (nibble << 4) | 0x0f
+    } else {
+      low[byte] = low[byte]! | nibble
+      high[byte] = (high[byte]! & 0xf0) | nibble
+    }
+  }
+  return { gte: idKey(log, low), lte: idKey(log, high) }
+}
+
+/** The suffix of a log-scoped key after tag, name and 0x00. */
+export function keySuffix(key: Uint8Array, log: string): Uint8Array {
+  return key.subarray(1 + utf8.encode(log).length + 1)
+}

@@ -1,0 +1,169 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openCheckpoint, parseVerifierKey } from '@annal/note'
+import {
+  MemoryTree, TILE_WIDTH, bytesToHex, decodeEntryBundle, defaultHasher, hexToBytes, verifyConsistency, verifyInclusion,
+} from '@annal/tlog'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Ledger } from './ledger.js'
+
+const utf8 = new TextEncoder()
+const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+const event = (i: number) => utf8.encode(JSON.stringify({ actor: `user-${i % 7}`, action: 'login', n: i }))
+
+let directory: string
+let ledger: Ledger
+
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'annal-store-'))
+  ledger = await Ledger.open(directory, { host: 'test.example' })
+})
+
+afterEach(async () => {
+  await ledger.close()
+  await rm(directory, { recursive: true, force: true })
+})
+
+describe('Ledger', () => {
+  it('creates logs with a 0600 key and a signed empty checkpoint', async () => {
+    const info = await ledger.createLog('audit')
+    expect(info.origin).toBe('test.example/audit')
+    expect((await stat(join(directory, 'keys', 'audit.key'))).mode & 0o777).toBe(0o600)
+    const verifier = parseVerifierKey(info.verifierKey)
+    const checkpoint = openCheckpoint(await ledger.log('audit').checkpoint(), [verifier])
+    expect(checkpoint.size).toBe(0)
+    expect(checkpoint.rootHash).toEqual(defaultHasher.emptyRoot)
+    expect(JSON.stringify(ledger.logs())).not.toContain('PRIVATE')
+  })
+
+  it('refuses bad and duplicate names and unknown logs', async () => {
+    await ledger.createLog('audit')
+    await expect(ledger.createLog('audit')).rejects.toThrow(code('LOG_EXISTS'))
+    for (const name of ['', 'Audit', '-x', 'a'.repeat(64), 'a/b', 'a b']) {
+      await expect(ledger.createLog(name)).rejects.toThrow(code('LOG_NAME_INVALID'))
+    }
+    expect(() => ledger.log('nope')).toThrow(code('LOG_NOT_FOUND'))
+  })
+
+  it('appends concurrently, and its roots and proofs agree with tlog, across reopening', async () => {
+    const info = await ledger.createLog('audit')
+    const verifier = parseVerifierKey(info.verifierKey)
+    const log = ledger.log('audit')
+    const reference = new MemoryTree(defaultHasher)
+    const results = await Promise.all(Array.from({ length: 700 }, (_, i) => log.append([event(i)])))
+    const byIndex = new Map(results.map((result, i) => [result.entries[0]!.index, i]))
+    for (let index = 0; index < 700; index++) reference.append(defaultHasher.leaf(event(byIndex.get(index)!)))
+    expect(log.size).toBe(700)
+    const latest = openCheckpoint(await log.checkpoint(), [verifier])
+    expect(latest.rootHash).toEqual(reference.root())
+    for (const result of results) {
+      const cp = openCheckpoint(result.checkpoint.note, [verifier])
+      expect(cp.size).toBeGreaterThan(result.entries[0]!.index)
+      const proof = await log.inclusionProof(result.entries[0]!.index, cp.size)
+      verifyInclusion(proof.index, cp.size, hexToBytes(result.entries[0]!.id), proof.proof, cp.rootHash)
+    }
+    await ledger.close()
+    ledger = await Ledger.open(directory, { host: 'test.example' })
+    const reopened = ledger.log('audit')
+    expect(reopened.size).toBe(700)
+    await reopened.append([event(10_000)])
+    reference.append(defaultHasher.leaf(event(10_000)))
+    for (const [m, n] of [[1, 701], [256, 701], [300, 600], [700, 701]] as const) {
+      const mRoot = m === 700 ? reference.root(700) : reference.root(m)
+      verifyConsistency(m, n, await reopened.consistencyProof(m, n), mRoot, reference.root(n))
+      expect((await reopened.consistencyProof(m, n)).map(bytesToHex)).toEqual(reference.consistencyProof(m, n).map(bytesToHex))
+    }
+    for (const index of [0, 255, 256, 699, 700]) {
+      expect((await reopened.inclusionProof(index, 701)).proof).toEqual(reference.inclusionProof(index, 701))
+    }
+  })
+
+  it('keeps every checkpoint, serves C2SP tiles and bundles', async () => {
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    const sizes: number[] = []
+    for (let batch = 0; batch < 5; batch++) {
+      const result = await log.append(Array.from({ length: 130 }, (_, i) => event(batch * 130 + i)))
+      sizes.push(result.checkpoint.size)
+    }
+    expect(sizes).toEqual([130, 260, 390, 520, 650])
+    for (const size of sizes) expect(await log.checkpoint(size)).toContain(`\n${size}\n`)
+    await expect(log.checkpoint(131)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    const tree = new MemoryTree()
+    for (let i = 0; i < 650; i++) tree.append(defaultHasher.leaf(event(i)))
+    const tile = await log.hashTile(0, 1, 256)
+    expect(tile.length).toBe(8192)
+    expect(tile.subarray(0, 32)).toEqual(tree.nodeHash({ level: 0, index: 256 }))
+    expect((await log.hashTile(0, 2, 100)).length).toBe(3200)
+    await expect(log.hashTile(0, 2, 139)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    const bundle = decodeEntryBundle(await log.entryBundle(2, 10))
+    expect(bundle).toHaveLength(10)
+    expect(bundle[3]).toEqual(event(2 * TILE_WIDTH + 3))
+  })
+
+  it('deduplicates, within a call and across calls, writing nothing', async () => {
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    const first = await log.append([event(1), event(2), event(1)])
+    expect(first.entries.map((e) => [e.index, e.duplicate])).toEqual([[0, false], [1, false], [0, true]])
+    const again = await log.append([event(2)])
+    expect(again.entries[0]).toEqual({ index: 1, id: first.entries[1]!.id, duplicate: true })
+    expect(again.checkpoint.size).toBe(2)
+    expect(log.size).toBe(2)
+  })
+
+  it('looks entries up by index, id and abbreviated id', async () => {
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    const { entries } = await log.append(Array.from({ length: 600 }, (_, i) => event(i)))
+    const target = entries[417]!
+    expect((await log.entry(417)).data).toEqual(event(417))
+    expect((await log.entry(target.id)).index).toBe(417)
+    // With 600 random ids, 6 hex digits are unique with high probability; find a truly unique one.
+    let prefix = target.id.slice(0, 4)
+    while (entries.filter((e) => e.id.startsWith(prefix)).length > 1) prefix = target.id.slice(0, prefix.length + 1)
+    expect((await log.entry(prefix)).index).toBe(417)
+    const shared = entries.find((e, i) => i !== 417 && e.id.slice(0, 4) === entries.find((f, j) => j !== i && f.id.slice(0, 4) === e.id.slice(0, 4))?.id.slice(0, 4))
+    if (shared !== undefined) await expect(log.entry(shared.id.slice(0, 4))).rejects.toThrow(code('ID_AMBIGUOUS'))
+    const absent = 'ffff'.startsWith(target.id.slice(0, 4)) ? '0000' : 'ffff'
+    if (!entries.some((e) => e.id.startsWith(absent))) await expect(log.entry(absent)).rejects.toThrow(code('ENTRY_NOT_FOUND'))
+    for (const bad of ['abc', 'ABCD', 'xyz1', 'a'.repeat(65)]) await expect(log.entry(bad)).rejects.toThrow(code('ID_MALFORMED'))
+    await expect(log.entry(600)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    await expect(log.entry(-1)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    expect((await log.entries(598, 10)).map((e) => e.index)).toEqual([598, 599])
+  })
+
+  it('rejects a call with one bad entry before sequencing any of it', async () => {
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    await expect(log.append([event(1), new Uint8Array(0)])).rejects.toThrow(code('ENTRY_EMPTY'))
+    await expect(log.append([event(1), new Uint8Array(65536)])).rejects.toThrow(code('ENTRY_TOO_LARGE'))
+    expect(log.size).toBe(0)
+  })
+
+  it('refuses a second open of the same directory', async () => {
+    await expect(Ledger.open(directory)).rejects.toThrow(code('DATABASE_LOCKED'))
+  })
+
+  it('stores objects once and erases them with a recorded entry, proofs intact', async () => {
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    const payload = utf8.encode('{"ssn":"123-45-6789"}')
+    const stored = await ledger.objects.put(payload)
+    expect(await ledger.objects.put(payload)).toEqual({ ...stored, duplicate: true })
+    const envelope = utf8.encode(JSON.stringify({ object: stored.hash }))
+    const appended = await log.append([envelope])
+    const erased = await ledger.eraseObject(stored.hash, { reason: 'GDPR request 42', log: 'audit' })
+    expect(erased.erasure).toMatchObject({ reason: 'GDPR request 42', log: 'audit', index: 1 })
+    await expect(ledger.objects.get(stored.hash)).rejects.toThrow(code('OBJECT_ERASED'))
+    await expect(ledger.objects.put(payload)).rejects.toThrow(code('OBJECT_ERASED'))
+    const record = JSON.parse(new TextDecoder().decode((await log.entry(1)).data))
+    expect(record).toMatchObject({ type: 'annal.erasure/v1', object: stored.hash, reason: 'GDPR request 42' })
+    const proof = await log.inclusionProof(0)
+    const cp = openCheckpoint(await log.checkpoint(), [parseVerifierKey(log.info.verifierKey)])
+    verifyInclusion(0, cp.size, hexToBytes(appended.entries[0]!.id), proof.proof, cp.rootHash)
+    await expect(ledger.objects.get(`sha256:${'0'.repeat(64)}`)).rejects.toThrow(code('OBJECT_NOT_FOUND'))
+    await expect(ledger.objects.get('sha256:XYZ')).rejects.toThrow(code('ID_MALFORMED'))
+  })
+})

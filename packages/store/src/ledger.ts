@@ -1,0 +1,174 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
+import {
+  type NoteProviders, type NoteSigner, type SignatureProvider, generateKeyPair, isValidKeyName, parseSignerKey,
+  signCheckpoint,
+} from '@annal/note'
+import { type MerkleHasher, TlogError } from '@annal/tlog'
+import { LruCache } from './cache.js'
+import type { StorageDriver } from './driver.js'
+import { encodeHead } from './head.js'
+import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
+import { LevelDriver } from './level-driver.js'
+import { Log, type LogContext, type LogInfo } from './log.js'
+import { type ObjectInfo, ObjectStore } from './objects.js'
+import type { SequencerOptions } from './sequencer.js'
+
+export interface LedgerOptions extends SequencerOptions {
+  /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
+  readonly host?: string
+  /** SHA-256 for the Merkle tree. Default: node:crypto. */
+  readonly hasher?: MerkleHasher
+  /** Ed25519 for checkpoint signatures. Default: node:crypto. */
+  readonly signature?: SignatureProvider
+  /** Full hash tiles kept in memory for proofs, per ledger. Default 1024 (about 16 MiB). */
+  readonly tileCacheSize?: number
+  /** The largest object `putObject` takes, in bytes. Default 16 MiB. */
+  readonly maxObjectSize?: number
+  readonly clock?: () => Date
+}
+
+export interface CreateLogOptions {
+  /** The checkpoint origin line. Default `<host>/<name>`. */
+  readonly origin?: string
+}
+
+const LOG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A ledger: one directory holding a LevelDB database with any number of named logs and a
+ * content-addressed object store, plus each log's signing key in `keys/` (mode 0600).
+ */
+export class Ledger {
+  readonly directory: string
+  readonly objects: ObjectStore
+  readonly #driver: StorageDriver
+  readonly #options: LedgerOptions
+  readonly #providers: NoteProviders
+  readonly #tiles: LruCache<string, Uint8Array>
+  readonly #logs = new Map<string, Log>()
+  #closed = false
+
+  private constructor(directory: string, driver: StorageDriver, options: LedgerOptions) {
+    this.directory = directory
+    this.#driver = driver
+    this.#options = options
+    this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
+    this.#tiles = new LruCache(options.tileCacheSize ?? 1024)
+    this.objects = new ObjectStore(driver, this.#providers.hash, {
+      maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
+    })
+  }
+
+  /**
+   * Opens (creating if needed) the ledger in `directory`. Reads only each log's latest state.
+   * @throws TlogError DATABASE_LOCKED when another process has it open; CORRUPTION.
+   */
+  static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
+    await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    const ledger = new Ledger(directory, driver, options)
+    try {
+      for await (const [, value] of driver.range(allLogsRange())) {
+        const info = JSON.parse(utf8Decoder.decode(value)) as LogInfo
+        ledger.#logs.set(info.name, await Log.load(info, await ledger.#context(info)))
+      }
+    } catch (error) {
+      await driver.close()
+      throw error
+    }
+    return ledger
+  }
+
+  /** Every log, by name. */
+  logs(): LogInfo[] {
+    return [...this.#logs.values()].map((log) => log.info)
+  }
+
+  /** @throws TlogError LOG_NOT_FOUND. */
+  log(name: string): Log {
+    this.#checkOpen()
+    const log = this.#logs.get(name)
+    if (log === undefined) throw new TlogError('LOG_NOT_FOUND', 'no log has that name')
+    return log
+  }
+
+  /**
+   * Creates a log with a fresh Ed25519 key and an empty, signed tree.
+   * @throws TlogError LOG_NAME_INVALID, LOG_EXISTS.
+   */
+  async createLog(name: string, options: CreateLogOptions = {}): Promise<LogInfo> {
+    this.#checkOpen()
+    if (typeof name !== 'string' || !LOG_NAME.test(name)) {
+      throw new TlogError('LOG_NAME_INVALID', 'a log name is 1-63 of a-z, 0-9 and -, starting with a letter or digit')
+    }
+    if (this.#logs.has(name)) throw new TlogError('LOG_EXISTS', 'a log with that name exists')
+    const origin = options.origin ?? `${this.#options.host ?? hostname()}/${name}`
+    if (!isValidKeyName(origin)) throw new TlogError('LOG_NAME_INVALID', 'the origin is not a valid key name')
+    const keys = generateKeyPair(origin, { providers: this.#providers })
+    const keyFile = join(this.directory, 'keys', `${name}.key`)
+    await writeFile(keyFile, `${keys.signerKey}\n`, { mode: 0o600 })
+    await chmod(keyFile, 0o600)
+    const info: LogInfo = { name, origin, verifierKey: keys.verifierKey }
+    const context = await this.#context(info)
+    const hasher = this.#options.hasher ?? nodeHasher
+    const checkpoint = signCheckpoint({ origin, size: 0, rootHash: hasher.emptyRoot, extensions: [] }, context.signer)
+    await this.#driver.compareAndSwap(headKey(name), undefined, encodeHead({ size: 0, root: hasher.emptyRoot, checkpoint }), [
+      { type: 'put', key: logKey(name), value: utf8.encode(JSON.stringify(info)) },
+      { type: 'put', key: checkpointKey(name, 0), value: utf8.encode(checkpoint) },
+    ])
+    this.#logs.set(name, await Log.load(info, context))
+    return info
+  }
+
+  /**
+   * Erases an object's bytes (a GDPR erasure) after recording the erasure as an entry in
+   * `log`: entries that commit to the object's hash, and every proof, stay valid. Erasing an
+   * erased object returns its existing record. Entries themselves can never be erased.
+   * @throws TlogError OBJECT_NOT_FOUND, ID_MALFORMED, LOG_NOT_FOUND.
+   */
+  async eraseObject(hash: string, options: { readonly reason: string; readonly log: string }): Promise<ObjectInfo> {
+    this.#checkOpen()
+    if (typeof options.reason !== 'string' || options.reason.trim() === '') throw new TypeError('an erasure needs a reason')
+    const meta = await this.objects.info(hash)
+    if (meta.erasure !== undefined) return meta
+    const log = this.log(options.log)
+    const erasedAt = (this.#options.clock ?? (() => new Date()))().toISOString()
+    const record = { type: 'annal.erasure/v1', object: meta.hash, reason: options.reason, erasedAt }
+    const appended = await log.append([utf8.encode(JSON.stringify(record))])
+    return this.objects.markErased(hash, { erasedAt, reason: options.reason, log: log.info.name, index: appended.entries[0]!.index })
+  }
+
+  /** Finishes appends in flight, then closes the database. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#logs.values()].map((log) => log.drain()))
+    await this.#driver.close()
+  }
+
+  async #context(info: LogInfo): Promise<LogContext> {
+    return {
+      driver: this.#driver,
+      hasher: this.#options.hasher ?? nodeHasher,
+      signer: await this.#loadSigner(info.name),
+      tiles: this.#tiles,
+      sequencer: { maxBatchSize: this.#options.maxBatchSize, maxBatchWaitMs: this.#options.maxBatchWaitMs },
+    }
+  }
+
+  async #loadSigner(name: string): Promise<NoteSigner> {
+    const text = await readFile(join(this.directory, 'keys', `${name}.key`), 'utf8').catch((error: unknown) => {
+      throw new TlogError('CORRUPTION', `the signing key of log ${name} is missing`, { cause: error })
+    })
+    return parseSignerKey(text.trim(), { providers: this.#providers })
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new TlogError('DATABASE_CLOSED', 'the ledger is closed')
+  }
+}

@@ -1,0 +1,407 @@
+import { type NoteSigner, signCheckpoint } from '@annal/note'
+import {
+  MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, TlogError,
+  TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
+  hexToBytes, inclusionPlan, nodeLocation, planNodes, storedTileNode,
+} from '@annal/tlog'
+import type { LruCache } from './cache.js'
+import type { StorageDriver, WriteOp } from './driver.js'
+import { type Head, decodeHead, encodeHead } from './head.js'
+import {
+  bundleKey, checkpointKey, headKey, idKey, idPrefixRange, keySuffix, readUint64, tileKey, uint64,
+} from './keys.js'
+import { Sequencer, type SequencerOptions } from './sequencer.js'
+
+/** What a log says about itself; never its private key. */
+export interface LogInfo {
+  readonly name: string
+  readonly origin: string
+  /** The C2SP verifier key of the log's checkpoint signatures. */
+  readonly verifierKey: string
+}
+
+export interface AppendedEntry {
+  readonly index: number
+  /** The RFC 6962 leaf hash in lowercase hex: the entry's id. */
+  readonly id: string
+  /** True when these bytes were already in the log; nothing was written for them. */
+  readonly duplicate: boolean
+}
+
+export interface CheckpointInfo {
+  readonly size: number
+  readonly root: string
+  /** The signed C2SP checkpoint note. */
+  readonly note: string
+}
+
+export interface AppendResult {
+  readonly entries: readonly AppendedEntry[]
+  /** The checkpoint that includes every entry of the call. */
+  readonly checkpoint: CheckpointInfo
+}
+
+export interface Entry {
+  readonly index: number
+  readonly id: string
+  readonly data: Uint8Array
+}
+
+export interface InclusionProof {
+  readonly index: number
+  readonly treeSize: number
+  readonly leafHash: Uint8Array
+  readonly proof: Uint8Array[]
+}
+
+/** How an entry is named: its index, its full id, or an id prefix of at least 4 hex digits. */
+export type EntryRef = number | string
+
+const ID_PATTERN = /^[0-9a-f]{4,64}$/
+const MAX_CANDIDATES = 10
+
+export interface LogContext {
+  readonly driver: StorageDriver
+  readonly hasher: MerkleHasher
+  readonly signer: NoteSigner
+  readonly tiles: LruCache<string, Uint8Array>
+  readonly sequencer: SequencerOptions
+}
+
+/** One append-only log of a ledger: sequenced appends, reads and proofs. */
+export class Log {
+  readonly info: LogInfo
+  readonly #context: LogContext
+  readonly #sequencer: Sequencer<Uint8Array, AppendResult>
+  #head: Head
+  #headBytes: Uint8Array
+  #edge: TreeEdge
+  /** Entries of the rightmost, partial entry bundle. */
+  #openBundle: Uint8Array[]
+
+  private constructor(info: LogInfo, context: LogContext, head: Head, headBytes: Uint8Array, edge: TreeEdge,
+      openBundle: Uint8Array[]) {
+    this.info = info
+    this.#context = context
+    this.#head = head
+    this.#headBytes = headBytes
+    this.#edge = edge
+    this.#openBundle = openBundle
+    this.#sequencer = new Sequencer((calls) => this.#integrate(calls), context.sequencer)
+  }
+
+  /** Loads a log's latest state: its head, right-edge tiles and partial bundle. O(1) reads. */
+  static async load(info: LogInfo, context: LogContext): Promise<Log> {
+    const { driver } = context
+    const headBytes = await driver.get(headKey(info.name))
+    if (headBytes === undefined) throw new TlogError('CORRUPTION', `log ${info.name} has no head`)
+    const head = decodeHead(headBytes)
+    const tiles = TreeEdge.tilesToOpen(head.size)
+    const stored = await driver.getMany(tiles.map((tile) => tileKey(info.name, tile.level, tile.index)))
+    const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
+    const edge = TreeEdge.open(head.size, (tile) => byLevel.get(tile.level))
+    if (!bytesEqual(edge.root(context.hasher), head.root)) throw new TlogError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
+    const openCount = head.size % TILE_WIDTH
+    let openBundle: Uint8Array[] = []
+    if (openCount > 0) {
+      const bundle = await driver.get(bundleKey(info.name, Math.floor(head.size / TILE_WIDTH)))
+      if (bundle === undefined) throw new TlogError('CORRUPTION', `log ${info.name} misses its last bundle`)
+      openBundle = decodeEntryBundle(bundle).slice(0, openCount)
+      if (openBundle.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle is short`)
+    }
+    return new Log(info, context, head, headBytes, edge, openBundle)
+  }
+
+  get size(): number {
+    return this.#head.size
+  }
+
+  get checkpointInfo(): CheckpointInfo {
+    return { size: this.#head.size, root: bytesToHex(this.#head.root), note: this.#head.checkpoint }
+  }
+
+  /**
+   * Appends entries (1..65535 bytes each) and resolves after the batch holding them is durable,
+   * with each entry's index and id and the signed checkpoint that includes them. Bytes already
+   * in the log come back as duplicates. The call is checked whole before anything is sequenced.
+   * @throws TlogError ENTRY_EMPTY, ENTRY_TOO_LARGE; HEAD_CONFLICT if another writer moved the head.
+   */
+  async append(entries: readonly Uint8Array[]): Promise<AppendResult> {
+    if (!Array.isArray(entries) || entries.length === 0) throw new TypeError('append takes a non-empty array of entries')
+    for (const entry of entries) {
+      if (!(entry instanceof Uint8Array)) throw new TypeError('entries must be Uint8Arrays')
+      if (entry.length === 0) throw new TlogError('ENTRY_EMPTY', 'an entry is empty')
+      if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('ENTRY_TOO_LARGE', `an entry exceeds ${MAX_ENTRY_SIZE} bytes`)
+    }
+    return this.#sequencer.submit(entries)
+  }
+
+  /** Resolves when every append submitted so far has settled. */
+  drain(): Promise<void> {
+    return this.#sequencer.drain()
+  }
+
+  async #integrate(calls: readonly (readonly Uint8Array[])[]): Promise<AppendResult[]> {
+    const { driver, hasher } = this.#context
+    const name = this.info.name
+    const all = calls.flat()
+    const leafHashes = all.map((entry) => hasher.leaf(entry))
+    const ids = leafHashes.map(bytesToHex)
+    const known = await driver.getMany(leafHashes.map((hash) => idKey(name, hash)))
+    const assigned = new Map<string, number>()
+    const fresh: number[] = []
+    const results = all.map((_, i): AppendedEntry => {
+      const stored = known[i]
+      if (stored !== undefined) return { index: readUint64(stored), id: ids[i]!, duplicate: true }
+      const earlier = assigned.get(ids[i]!)
+      if (earlier !== undefined) return { index: earlier, id: ids[i]!, duplicate: true }
+      const index = this.#head.size + fresh.length
+      assigned.set(ids[i]!, index)
+      fresh.push(i)
+      return { index, id: ids[i]!, duplicate: false }
+    })
+    if (fresh.length > 0) await this.#commit(fresh.map((i) => all[i]!), fresh.map((i) => leafHashes[i]!))
+    const checkpoint = this.checkpointInfo
+    let offset = 0
+    return calls.map((call) => {
+      const entries = results.slice(offset, offset + call.length)
+      offset += call.length
+      return { entries, checkpoint }
+    })
+  }
+
+  /** Writes new entries, their index rows, tiles, bundles and a signed checkpoint in one batch. */
+  async #commit(entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[]): Promise<void> {
+    const { driver, hasher, signer } = this.#context
+    const name = this.info.name
+    const from = this.#head.size
+    const integration = this.#edge.integrate(leafHashes, hasher)
+    const size = integration.edge.size
+    const checkpoint = signCheckpoint({ origin: this.info.origin, size, rootHash: integration.root, extensions: [] }, signer)
+    const head: Head = { size, root: integration.root, checkpoint }
+    const ops: WriteOp[] = []
+    for (const tile of [...integration.fullTiles, ...changedOpenTiles(integration.edge, from)]) {
+      ops.push({ type: 'put', key: tileKey(name, tile.level, tile.index), value: tile.data })
+    }
+    const bundles = this.#bundlesAfter(entries)
+    for (const bundle of bundles.writes) ops.push({ type: 'put', key: bundleKey(name, bundle.index), value: bundle.data })
+    leafHashes.forEach((hash, i) => ops.push({ type: 'put', key: idKey(name, hash), value: uint64(from + i) }))
+    ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
+    const headBytes = encodeHead(head)
+    await driver.compareAndSwap(headKey(name), this.#headBytes, headBytes, ops)
+    this.#head = head
+    this.#headBytes = headBytes
+    this.#edge = integration.edge
+    this.#openBundle = bundles.open
+  }
+
+  #bundlesAfter(entries: readonly Uint8Array[]): { writes: { index: number; data: Uint8Array }[]; open: Uint8Array[] } {
+    const writes: { index: number; data: Uint8Array }[] = []
+    let bundleIndex = Math.floor(this.#head.size / TILE_WIDTH)
+    let current = [...this.#openBundle]
+    for (const entry of entries) {
+      current.push(entry)
+      if (current.length === TILE_WIDTH) {
+        writes.push({ index: bundleIndex++, data: encodeEntryBundle(current) })
+        current = []
+      }
+    }
+    if (current.length > 0) writes.push({ index: bundleIndex, data: encodeEntryBundle(current) })
+    return { writes, open: current }
+  }
+
+  /**
+   * The entry named by index, full id or id prefix (>= 4 hex digits).
+   * @throws TlogError SIZE_OUT_OF_RANGE, ID_MALFORMED, ID_AMBIGUOUS (message lists candidates), ENTRY_NOT_FOUND.
+   */
+  async entry(ref: EntryRef): Promise<Entry> {
+    const index = await this.resolve(ref)
+    const [data] = await this.#entryData(index, 1)
+    return { index, id: bytesToHex(this.#context.hasher.leaf(data!)), data: data! }
+  }
+
+  /** Up to `limit` consecutive entries from `start`, within the current size. */
+  async entries(start: number, limit: number): Promise<Entry[]> {
+    checkIndex(start, this.size + 1)
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError('limit must be a non-negative integer')
+    const count = Math.min(limit, this.size - start)
+    const data = await this.#entryData(start, count)
+    return data.map((bytes, i) => ({ index: start + i, id: bytesToHex(this.#context.hasher.leaf(bytes)), data: bytes }))
+  }
+
+  /** The index an entry reference names. See `entry` for what is thrown. */
+  async resolve(ref: EntryRef): Promise<number> {
+    if (typeof ref === 'number') {
+      checkIndex(ref, this.size)
+      return ref
+    }
+    if (typeof ref !== 'string' || !ID_PATTERN.test(ref)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
+    const { driver } = this.#context
+    if (ref.length === 64) {
+      const stored = await driver.get(idKey(this.info.name, hexToBytes(ref)))
+      if (stored === undefined) throw new TlogError('ENTRY_NOT_FOUND', 'no entry has that id')
+      return readUint64(stored)
+    }
+    const matches: { id: string; index: number }[] = []
+    for await (const [key, value] of driver.range({ ...idPrefixRange(this.info.name, ref), limit: MAX_CANDIDATES })) {
+      matches.push({ id: bytesToHex(keySuffix(key, this.info.name)), index: readUint64(value) })
+    }
+    if (matches.length === 0) throw new TlogError('ENTRY_NOT_FOUND', 'no entry id starts with that prefix')
+    if (matches.length > 1) {
+      const list = matches.map((match) => match.id.slice(0, 16)).join(', ')
+      throw new TlogError('ID_AMBIGUOUS', `prefix ${ref} matches ${matches.length === MAX_CANDIDATES ? 'at least ' : ''}${matches.length} entries: ${list}`)
+    }
+    return matches[0]!.index
+  }
+
+  /** Candidates for an ambiguous prefix: full ids and indexes, at most 10. */
+  async candidates(prefix: string): Promise<{ id: string; index: number }[]> {
+    if (!ID_PATTERN.test(prefix)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
+    const out: { id: string; index: number }[] = []
+    for await (const [key, value] of this.#context.driver.range({ ...idPrefixRange(this.info.name, prefix), limit: MAX_CANDIDATES })) {
+      out.push({ id: bytesToHex(keySuffix(key, this.info.name)), index: readUint64(value) })
+    }
+    return out
+  }
+
+  /**
+   * RFC 9162 inclusion proof of an entry in the tree of `treeSize` (default: current).
+   * @throws TlogError SIZE_OUT_OF_RANGE, or as `entry` for the reference.
+   */
+  async inclusionProof(ref: EntryRef, treeSize: number = this.size): Promise<InclusionProof> {
+    checkIndex(treeSize, this.size + 1)
+    const index = await this.resolve(ref)
+    const plan = inclusionPlan(index, treeSize)
+    const leaf: NodeId = { level: 0, index }
+    const hashes = await this.#readNodes([...planNodes(plan), leaf])
+    return { index, treeSize, leafHash: hashes.get(nodeKey(leaf))!, proof: this.#assemble(plan, hashes) }
+  }
+
+  /**
+   * RFC 9162 consistency proof from `oldSize` to `newSize` (default: current).
+   * @throws TlogError SIZE_OUT_OF_RANGE unless 0 <= oldSize <= newSize <= size.
+   */
+  async consistencyProof(oldSize: number, newSize: number = this.size): Promise<Uint8Array[]> {
+    checkIndex(newSize, this.size + 1)
+    const plan = consistencyPlan(oldSize, newSize)
+    return this.#assemble(plan, await this.#readNodes(planNodes(plan)))
+  }
+
+  /**
+   * The signed checkpoint issued at `size` (default: the latest).
+   * @throws TlogError SIZE_OUT_OF_RANGE when no checkpoint was issued at that size.
+   */
+  async checkpoint(size?: number): Promise<string> {
+    if (size === undefined || size === this.size) return this.#head.checkpoint
+    checkIndex(size, this.size + 1)
+    const note = await this.#context.driver.get(checkpointKey(this.info.name, size))
+    if (note === undefined) throw new TlogError('SIZE_OUT_OF_RANGE', 'no checkpoint was issued at that size')
+    return utf8Decode(note)
+  }
+
+  /**
+   * C2SP hash tile bytes, exactly as served at tile/<L>/<N>[.p/<W>].
+   * @throws TlogError SIZE_OUT_OF_RANGE when the tree does not hold that tile yet.
+   */
+  async hashTile(level: number, index: number, width: number): Promise<Uint8Array> {
+    const span = TILE_WIDTH ** level
+    if ((index * TILE_WIDTH + width) * span > this.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'the tree does not hold that tile')
+    // Open tiles are persisted with every batch too, so storage always has the widest version.
+    const stored = await this.#context.driver.get(tileKey(this.info.name, level, index))
+    if (stored === undefined) throw new TlogError('CORRUPTION', 'a tile the tree holds is missing')
+    return hashTileBytes(stored, width)
+  }
+
+  /**
+   * C2SP entry bundle bytes, exactly as served at tile/entries/<N>[.p/<W>].
+   * @throws TlogError SIZE_OUT_OF_RANGE when the log does not hold that bundle yet.
+   */
+  async entryBundle(index: number, width: number): Promise<Uint8Array> {
+    if (index * TILE_WIDTH + width > this.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'the log does not hold that bundle')
+    const stored = await this.#context.driver.get(bundleKey(this.info.name, index))
+    if (stored === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
+    const entries = decodeEntryBundle(stored)
+    return entries.length === width ? stored : encodeEntryBundle(entries.slice(0, width))
+  }
+
+  async #entryData(start: number, count: number): Promise<Uint8Array[]> {
+    if (count === 0) return []
+    const first = Math.floor(start / TILE_WIDTH)
+    const last = Math.floor((start + count - 1) / TILE_WIDTH)
+    const indexes = Array.from({ length: last - first + 1 }, (_, i) => first + i)
+    const stored = await this.#context.driver.getMany(indexes.map((i) => bundleKey(this.info.name, i)))
+    const entries = stored.flatMap((bundle) => {
+      if (bundle === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
+      return decodeEntryBundle(bundle)
+    })
+    const offset = start - first * TILE_WIDTH
+    const out = entries.slice(offset, offset + count)
+    if (out.length !== count) throw new TlogError('CORRUPTION', 'a bundle is shorter than the log')
+    return out
+  }
+
+  #assemble(plan: ProofPlan, hashes: ReadonlyMap<string, Uint8Array>): Uint8Array[] {
+    return assembleProof(plan, (node) => hashes.get(nodeKey(node))!, this.#context.hasher)
+  }
+
+  /** Node hashes from the in-memory edge, the tile cache, then one batched read for the rest. */
+  async #readNodes(nodes: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
+    const edge = this.#edge
+    const hashes = new Map<string, Uint8Array>()
+    const missing = new Map<string, { level: number; index: number; nodes: NodeId[] }>()
+    for (const node of nodes) {
+      const fromEdge = edge.nodeHash(node)
+      if (fromEdge !== undefined) {
+        hashes.set(nodeKey(node), fromEdge)
+        continue
+      }
+      const location = nodeLocation(node)
+      const id = `${location.tileLevel}/${location.tileIndex}`
+      const cached = this.#context.tiles.get(`${this.info.name}/${id}`)
+      const hash = cached && storedTileNode(cached, location.row, location.position)
+      if (hash !== undefined) hashes.set(nodeKey(node), hash)
+      else {
+        const want = missing.get(id) ?? { level: location.tileLevel, index: location.tileIndex, nodes: [] }
+        want.nodes.push(node)
+        missing.set(id, want)
+      }
+    }
+    const wanted = [...missing.values()]
+    const tiles = await this.#context.driver.getMany(wanted.map((tile) => tileKey(this.info.name, tile.level, tile.index)))
+    wanted.forEach((tile, i) => {
+      const stored = tiles[i]
+      if (stored === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is missing`)
+      if (stored.length === 510 * 32) this.#context.tiles.set(`${this.info.name}/${tile.level}/${tile.index}`, stored)
+      for (const node of tile.nodes) {
+        const location = nodeLocation(node)
+        const hash = storedTileNode(stored, location.row, location.position)
+        if (hash === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is too narrow`)
+        hashes.set(nodeKey(node), hash)
+      }
+    })
+    return hashes
+  }
+}
+
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+function utf8Decode(bytes: Uint8Array): string {
+  return utf8Decoder.decode(bytes)
+}
+
+function nodeKey(node: NodeId): string {
+  return `${node.level}/${node.index}`
+}
+
+/** The open tiles whose contents changed since a tree of `from` leaves. */
+function changedOpenTiles(edge: TreeEdge, from: number): StoredTile[] {
+  return edge.storedTiles().filter((tile) => {
+    const span = TILE_WIDTH ** tile.level
+    return Math.floor(from / span) < Math.floor(edge.size / span)
+  })
+}
+
+function checkIndex(n: number, bound: number): void {
+  if (!Number.isSafeInteger(n) || n < 0 || n >= bound) throw new TlogError('SIZE_OUT_OF_RANGE', 'index or size is out of range')
+}

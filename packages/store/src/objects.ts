@@ -1,0 +1,117 @@
+import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
+import type { StorageDriver } from './driver.js'
+import { objectKey, objectMetaKey } from './keys.js'
+
+/** What the ledger knows of an object, erased or not. */
+export interface ObjectInfo {
+  /** `sha256:<hex>` of the raw bytes. */
+  readonly hash: string
+  readonly size: number
+  readonly storedAt: string
+  readonly erasure?: ObjectErasure
+}
+
+export interface ObjectErasure {
+  readonly erasedAt: string
+  readonly reason: string
+  /** Where the erasure is recorded: a log and the index of its erasure entry. */
+  readonly log: string
+  readonly index: number
+}
+
+export interface PutObjectResult {
+  readonly hash: string
+  readonly size: number
+  readonly duplicate: boolean
+}
+
+const OBJECT_HASH = /^sha256:([0-9a-f]{64})$/
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Content-addressed blobs beside the logs, stored once however often they are referred to.
+ * An object can be erased (its bytes deleted) while the entries that commit to its hash stay.
+ */
+export class ObjectStore {
+  readonly #driver: StorageDriver
+  readonly #hash: HashProvider
+  readonly #maxObjectSize: number
+  readonly #clock: () => Date
+
+  constructor(driver: StorageDriver, hash: HashProvider, options: { maxObjectSize: number; clock: () => Date }) {
+    this.#driver = driver
+    this.#hash = hash
+    this.#maxObjectSize = options.maxObjectSize
+    this.#clock = options.clock
+  }
+
+  /**
+   * Stores `bytes` durably under their SHA-256 unless already there.
+   * @throws TlogError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
+   */
+  async put(bytes: Uint8Array): Promise<PutObjectResult> {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
+    if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
+    const digest = this.#hash.sha256(bytes)
+    const hash = `sha256:${bytesToHex(digest)}`
+    const existing = await this.#meta(digest)
+    if (existing?.erasure !== undefined) throw new TlogError('OBJECT_ERASED', 'an object with these bytes was erased')
+    if (existing !== undefined) return { hash, size: bytes.length, duplicate: true }
+    const info: ObjectInfo = { hash, size: bytes.length, storedAt: this.#clock().toISOString() }
+    await this.#driver.write([
+      { type: 'put', key: objectKey(digest), value: bytes },
+      { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(info)) },
+    ], { sync: true })
+    return { hash, size: bytes.length, duplicate: false }
+  }
+
+  /**
+   * The object's metadata, including when and why it was erased.
+   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND.
+   */
+  async info(hash: string): Promise<ObjectInfo> {
+    const meta = await this.#meta(parseObjectHash(hash))
+    if (meta === undefined) throw new TlogError('OBJECT_NOT_FOUND', 'no object has that hash')
+    return meta
+  }
+
+  /**
+   * The object's bytes.
+   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
+   */
+  async get(hash: string): Promise<Uint8Array> {
+    const digest = parseObjectHash(hash)
+    const meta = await this.info(hash)
+    if (meta.erasure !== undefined) {
+      throw new TlogError('OBJECT_ERASED', `erased at ${meta.erasure.erasedAt}, recorded in ${meta.erasure.log} entry ${meta.erasure.index}`)
+    }
+    const bytes = await this.#driver.get(objectKey(digest))
+    if (bytes === undefined) throw new TlogError('CORRUPTION', 'an object lost its bytes')
+    return bytes
+  }
+
+  /** Deletes the bytes and records the erasure in the metadata. Only the ledger calls this. */
+  async markErased(hash: string, erasure: ObjectErasure): Promise<ObjectInfo> {
+    const digest = parseObjectHash(hash)
+    const meta = await this.info(hash)
+    const erased: ObjectInfo = { ...meta, erasure }
+    await this.#driver.write([
+      { type: 'del', key: objectKey(digest) },
+      { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(erased)) },
+    ], { sync: true })
+    return erased
+  }
+
+  async #meta(digest: Uint8Array): Promise<ObjectInfo | undefined> {
+    const bytes = await this.#driver.get(objectMetaKey(digest))
+    return bytes === undefined ? undefined : (JSON.parse(utf8Decoder.decode(bytes)) as ObjectInfo)
+  }
+}
+
+/** @throws TlogError ID_MALFORMED unless `sha256:` and 64 lowercase hex digits. */
+export function parseObjectHash(hash: string): Uint8Array {
+  const match = typeof hash === 'string' ? OBJECT_HASH.exec(hash) : null
+  if (match === null) throw new TlogError('ID_MALFORMED', 'an object hash is sha256: and 64 lowercase hex digits')
+  return hexToBytes(match[1]!)
+}

@@ -1,0 +1,54 @@
+/**
+ * The one list of error codes every Annal package throws. Codes are stable: clients,
+ * the HTTP layer and the CLI switch on them, so a code is never renamed or reused.
+ */
+export const TLOG_ERROR_CODES = [
+  // Merkle proofs and tree coordinates (tlog)
+  'SIZE_OUT_OF_RANGE',
+  'PROOF_MALFORMED',
+  'PROOF_ROOT_MISMATCH',
+  'HASH_MALFORMED',
+  'TILE_PATH_MALFORMED',
+  'TILE_MALFORMED',
+  // Signed notes, keys, checkpoints and cosignatures (note)
+  'NOTE_MALFORMED',
+  'NOTE_UNVERIFIED',
+  'SIGNATURE_INVALID',
+  'KEY_MALFORMED',
+  'CHECKPOINT_MALFORMED',
+  'COSIGNATURE_MALFORMED',
+  // Ledgers, logs, entries and objects (store)
+  'LOG_NAME_INVALID',
+  'LOG_NOT_FOUND',
+  'LOG_EXISTS',
+  'ENTRY_EMPTY',
+  'ENTRY_TOO_LARGE',
+  'ENTRY_NOT_FOUND',
+  'ID_MALFORMED',
+  'ID_AMBIGUOUS',
+  'OBJECT_TOO_LARGE',
+  'OBJECT_NOT_FOUND',
+  'OBJECT_ERASED',
+  'HEAD_CONFLICT',
+  'DATABASE_LOCKED',
+  'DATABASE_CLOSED',
+  'CORRUPTION',
+] as const
+
+export type TlogErrorCode = (typeof TLOG_ERROR_CODES)[number]
+
+/** Bad data or state, as opposed to misuse of an API (which throws TypeError or RangeError). */
+export class TlogError extends Error {
+  readonly code: TlogErrorCode
+
+  constructor(code: TlogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'TlogError'
+    this.code = code
+  }
+}
+
+/** True when `error` is a TlogError, optionally with the given code. */
+export function isTlogError(error: unknown, code?: TlogErrorCode): error is TlogError {
+  return error instanceof TlogError && (code === undefined || error.code === code)
+}

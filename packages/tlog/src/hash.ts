@@ -1,0 +1,54 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+
+/**
+ * Where SHA-256 comes from. The portable default is `@noble/hashes`; Node processes may plug in
+ * `node:crypto` (package @annal/crypto-node). Every provider must give byte-identical results.
+ */
+export interface HashProvider {
+  readonly name: string
+  /** SHA-256 of `data`, as a fresh 32-byte array the caller may keep. */
+  sha256(data: Uint8Array): Uint8Array
+}
+
+export const nobleHashProvider: HashProvider = {
+  name: '@noble/hashes',
+  sha256: (data) => sha256(data),
+}
+
+export const HASH_SIZE = 32
+const SMALL_LEAF = 1024
+
+/** RFC 6962 §2.1 hashing: leaves are prefixed 0x00, interior nodes 0x01. */
+export class MerkleHasher {
+  readonly provider: HashProvider
+  /** MTH({}) = SHA-256(""), the root of the empty tree. */
+  readonly emptyRoot: Uint8Array
+  // Reused input buffers: hashing is the hot path of appends, and providers consume their input
+  // synchronously, so no allocation per hash is needed for interior nodes or small leaves.
+  readonly #nodeInput = new Uint8Array(1 + 2 * HASH_SIZE)
+  readonly #leafInput = new Uint8Array(1 + SMALL_LEAF)
+
+  constructor(provider: HashProvider) {
+    this.provider = provider
+    this.emptyRoot = provider.sha256(new Uint8Array(0))
+    this.#nodeInput[0] = 1
+  }
+
+  /** SHA-256(0x00 || data). */
+  leaf(data: Uint8Array): Uint8Array {
+    const input = data.length <= SMALL_LEAF ? this.#leafInput.subarray(0, 1 + data.length) : new Uint8Array(1 + data.length)
+    input[0] = 0
+    input.set(data, 1)
+    return this.provider.sha256(input)
+  }
+
+  /** SHA-256(0x01 || left || right). Both inputs must be 32 bytes; callers check hostile input. */
+  node(left: Uint8Array, right: Uint8Array): Uint8Array {
+    const input = this.#nodeInput
+    input.set(left, 1)
+    input.set(right, 1 + HASH_SIZE)
+    return this.provider.sha256(input)
+  }
+}
+
+export const defaultHasher = new MerkleHasher(nobleHashProvider)

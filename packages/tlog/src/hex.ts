@@ -1,0 +1,21 @@
+import { TlogError } from './errors.js'
+
+const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+
+/** Lowercase hex, as Annal writes entry ids and hashes. */
+export function bytesToHex(bytes: Uint8Array): string {
+  let out = ''
+  for (const byte of bytes) out += HEX_DIGITS[byte]
+  return out
+}
+
+/**
+ * Decodes lowercase hex of an even length.
+ * @throws TlogError HASH_MALFORMED on anything else.
+ */
+export function hexToBytes(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) throw new TlogError('HASH_MALFORMED', 'not lowercase hex')
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  return out
+}

@@ -1,0 +1,44 @@
+// Small helpers shared by the packages' `npm run bench` scripts. Benchmarks print figures;
+// they never assert timings.
+import { cpus, totalmem } from 'node:os'
+
+/** Runs `work` (which does `count` operations) and returns operations per second. */
+export function opsPerSecond(count: number, work: () => void): number {
+  const start = process.hrtime.bigint()
+  work()
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  return count / seconds
+}
+
+/** Async variant of opsPerSecond. */
+export async function opsPerSecondAsync(count: number, work: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint()
+  await work()
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  return count / seconds
+}
+
+export function formatRate(rate: number): string {
+  return `${Math.round(rate).toLocaleString('en-US')}/s`
+}
+
+/** One line a figure: name, value, and an optional note such as a ratio to a baseline. */
+export function report(name: string, value: string, note = ''): void {
+  console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`)
+}
+
+export function machineLine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu'
+  return `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB`
+}
+
+/** A deterministic pseudo-random generator (xorshift32), so runs are comparable. */
+export function prng(seed = 0x9e3779b9): () => number {
+  let state = seed >>> 0 || 1
+  return () => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return (state >>> 0) / 2 ** 32
+  }
+}
