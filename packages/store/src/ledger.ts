@@ -4,11 +4,12 @@ import { join } from 'node:path'
 import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
 import {
   type NoteProviders, type NoteSigner, type SignatureProvider, generateKeyPair, isValidKeyName, parseSignerKey,
-  signCheckpoint,
+  parseVerifierKey, signCheckpoint,
 } from '@annal/note'
 import { type MerkleHasher, TlogError } from '@annal/tlog'
 import { LruCache } from './cache.js'
 import type { StorageDriver } from './driver.js'
+import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { LevelDriver } from './level-driver.js'
@@ -51,6 +52,8 @@ export class Ledger {
   readonly #providers: NoteProviders
   readonly #tiles: LruCache<string, Uint8Array>
   readonly #logs = new Map<string, Log>()
+  /** Names whose createLog is in flight: a second call must not overwrite the first's key file. */
+  readonly #creating = new Set<string>()
   #closed = false
 
   private constructor(directory: string, driver: StorageDriver, options: LedgerOptions) {
@@ -106,9 +109,19 @@ export class Ledger {
     if (typeof name !== 'string' || !LOG_NAME.test(name)) {
       throw new TlogError('LOG_NAME_INVALID', 'a log name is 1-63 of a-z, 0-9 and -, starting with a letter or digit')
     }
-    if (this.#logs.has(name)) throw new TlogError('LOG_EXISTS', 'a log with that name exists')
+    if (this.#logs.has(name) || this.#creating.has(name)) throw new TlogError('LOG_EXISTS', 'a log with that name exists')
     const origin = options.origin ?? `${this.#options.host ?? hostname()}/${name}`
     if (!isValidKeyName(origin)) throw new TlogError('LOG_NAME_INVALID', 'the origin is not a valid key name')
+    this.#creating.add(name)
+    try {
+      return await this.#createLog(name, origin)
+    } finally {
+      this.#creating.delete(name)
+    }
+  }
+
+  /** Writes the key file, then the log's row, head and empty checkpoint in one compare-and-swap. */
+  async #createLog(name: string, origin: string): Promise<LogInfo> {
     const keys = generateKeyPair(origin, { providers: this.#providers })
     const keyFile = join(this.directory, 'keys', `${name}.key`)
     await writeFile(keyFile, `${keys.signerKey}\n`, { mode: 0o600 })
@@ -141,6 +154,22 @@ export class Ledger {
     const record = { type: 'annal.erasure/v1', object: meta.hash, reason: options.reason, erasedAt }
     const appended = await log.append([utf8.encode(JSON.stringify(record))])
     return this.objects.markErased(hash, { erasedAt, reason: options.reason, log: log.info.name, index: appended.entries[0]!.index })
+  }
+
+  /**
+   * Checks log `name` end to end, like `git fsck`, reading only through the storage driver:
+   * every entry's leaf hash and id index row, every tile, every stored checkpoint (signature,
+   * size, root, consistency with the ones before it) and the head. Every problem is reported
+   * with its location; none stops the check. Waits for appends in flight first; appends made
+   * while it runs may show up as problems, so run it on a quiet log.
+   * @throws TlogError LOG_NOT_FOUND, DATABASE_CLOSED; KEY_MALFORMED when the log's verifier key is.
+   */
+  async fsck(name: string, options: FsckOptions = {}): Promise<FsckReport> {
+    const log = this.log(name)
+    await log.drain()
+    const verifier = parseVerifierKey(log.info.verifierKey, { providers: this.#providers })
+    const hasher = this.#options.hasher ?? nodeHasher
+    return fsckLog({ driver: this.#driver, hasher, info: log.info, verifier }, options)
   }
 
   /** Finishes appends in flight, then closes the database. */

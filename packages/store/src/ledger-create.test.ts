@@ -1,0 +1,32 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openCheckpoint, parseSignerKey, parseVerifierKey } from '@annal/note'
+import { expect, it } from 'vitest'
+import { Ledger } from './ledger.js'
+
+// Regression: two concurrent createLog calls for one name both wrote keys/<name>.key; the loser's
+// key could end up on disk while the log's row kept the winner's verifier key, so every
+// checkpoint signed after a reopen failed verification.
+it('lets one of two concurrent createLog calls for a name win, keeping its key file', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-create-'))
+  let ledger = await Ledger.open(directory, { host: 'test.example' })
+  try {
+    const results = await Promise.allSettled([ledger.createLog('audit'), ledger.createLog('audit'), ledger.createLog('audit')])
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1)
+    for (const result of results) {
+      if (result.status === 'rejected') expect(result.reason).toMatchObject({ name: 'TlogError', code: 'LOG_EXISTS' })
+    }
+    const info = ledger.log('audit').info
+    const signer = parseSignerKey((await readFile(join(directory, 'keys', 'audit.key'), 'utf8')).trim())
+    expect(signer.keyId).toBe(parseVerifierKey(info.verifierKey).keyId)
+    await ledger.close()
+    ledger = await Ledger.open(directory, { host: 'test.example' })
+    const appended = await ledger.log('audit').append([new TextEncoder().encode('after reopen')])
+    expect(openCheckpoint(appended.checkpoint.note, [parseVerifierKey(info.verifierKey)]).size).toBe(1)
+    expect((await ledger.fsck('audit')).problems).toEqual([])
+  } finally {
+    await ledger.close()
+    await rm(directory, { recursive: true, force: true })
+  }
+})
