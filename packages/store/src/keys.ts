@@ -9,6 +9,7 @@ const TAG = {
   bundle: 0x45, // E name 0 index(8) -> entry bundle
   checkpoint: 0x43, // C name 0 size(8) -> signed checkpoint note
   id: 0x49, // I name 0 leafHash(32) -> index(8)
+  indexed: 0x58, // X name 0 -> size(8): every entry below it has its I row
   object: 0x4f, // O sha256(32) -> object bytes
   objectMeta: 0x4d, // M sha256(32) -> object metadata (JSON)
 } as const
@@ -25,18 +26,36 @@ function concat(...parts: readonly Uint8Array[]): Uint8Array {
   return out
 }
 
+/** A safe integer as 8 big-endian bytes (two 32-bit halves: BigInt is slow on this path). */
 export function uint64(n: number): Uint8Array {
   const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  const view = new DataView(out.buffer)
+  view.setUint32(0, Math.floor(n / 2 ** 32))
+  view.setUint32(4, n % 2 ** 32)
   return out
 }
 
 export function readUint64(bytes: Uint8Array): number {
-  return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0))
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 8)
+  return view.getUint32(0) * 2 ** 32 + view.getUint32(4)
 }
 
-function scoped(tag: number, log: string, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return concat(Uint8Array.of(tag), utf8.encode(log), Uint8Array.of(0), suffix)
+// tag || name || 0x00 for each (tag, log), kept because keys are built per entry on hot paths.
+const prefixes = new Map<string, Uint8Array>()
+
+function scoped(tag: number, log: string, suffix?: Uint8Array): Uint8Array {
+  const id = `${tag}/${log}`
+  let prefix = prefixes.get(id)
+  if (prefix === undefined) {
+    prefix = concat(Uint8Array.of(tag), utf8.encode(log), Uint8Array.of(0))
+    if (prefixes.size > 4096) prefixes.clear()
+    prefixes.set(id, prefix)
+  }
+  if (suffix === undefined) return prefix.slice()
+  const out = new Uint8Array(prefix.length + suffix.length)
+  out.set(prefix)
+  out.set(suffix, prefix.length)
+  return out
 }
 
 export const logKey = (log: string) => concat(Uint8Array.of(TAG.log), utf8.encode(log))
@@ -46,6 +65,7 @@ export const tileKey = (log: string, level: number, index: number) =>
   scoped(TAG.tile, log, concat(Uint8Array.of(level), uint64(index)))
 export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
 export const checkpointKey = (log: string, size: number) => scoped(TAG.checkpoint, log, uint64(size))
+export const indexedKey = (log: string) => scoped(TAG.indexed, log)
 export const idKey = (log: string, leafHash: Uint8Array) => scoped(TAG.id, log, leafHash)
 export const objectKey = (hash: Uint8Array) => concat(Uint8Array.of(TAG.object), hash)
 export const objectMetaKey = (hash: Uint8Array) => concat(Uint8Array.of(TAG.objectMeta), hash)

@@ -113,6 +113,25 @@ describe('Ledger', () => {
     expect(log.size).toBe(2)
   })
 
+  it('deduplicates across pipelined batches: one index per id, whatever the interleaving', async () => {
+    await ledger.close()
+    // Batches of two single-entry calls cycling through three entries: every batch repeats an
+    // entry of the batch just before it, whose write may not have landed when its lookups ran.
+    ledger = await Ledger.open(directory, { host: 'test.example', maxBatchSize: 2 })
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    const calls = Array.from({ length: 90 }, (_, i) => log.append([event(i % 3)]))
+    const results = (await Promise.all(calls)).flatMap((result) => result.entries)
+    const indexById = new Map<string, number>()
+    for (const entry of results) {
+      expect(indexById.get(entry.id) ?? entry.index).toBe(entry.index)
+      indexById.set(entry.id, entry.index)
+    }
+    expect(log.size).toBe(3)
+    expect(results.filter((entry) => !entry.duplicate)).toHaveLength(3)
+    for (const [id, index] of indexById) expect((await log.entry(index)).id).toBe(id)
+  })
+
   it('looks entries up by index, id and abbreviated id', async () => {
     await ledger.createLog('audit')
     const log = ledger.log('audit')

@@ -1,6 +1,6 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
 import {
   type NoteProviders, type NoteSigner, type SignatureProvider, generateKeyPair, isValidKeyName, parseSignerKey,
@@ -15,9 +15,10 @@ import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { LevelDriver } from './level-driver.js'
 import { Log, type LogContext, type LogInfo } from './log.js'
 import { type ObjectInfo, ObjectStore } from './objects.js'
+import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
 
-export interface LedgerOptions extends SequencerOptions {
+export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
   readonly host?: string
   /** SHA-256 for the Merkle tree. Default: node:crypto. */
@@ -34,6 +35,24 @@ export interface LedgerOptions extends SequencerOptions {
 export interface CreateLogOptions {
   /** The checkpoint origin line. Default `<host>/<name>`. */
   readonly origin?: string
+}
+
+/** Writes a private key file with mode 0600 and makes it and its directory entry durable. */
+async function writeKeyFile(path: string, text: string): Promise<void> {
+  const file = await open(path, 'w', 0o600)
+  try {
+    await file.chmod(0o600)
+    await file.writeFile(text)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  const directory = await open(dirname(path), 'r')
+  try {
+    await directory.sync()
+  } finally {
+    await directory.close()
+  }
 }
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
@@ -124,8 +143,7 @@ export class Ledger {
   async #createLog(name: string, origin: string): Promise<LogInfo> {
     const keys = generateKeyPair(origin, { providers: this.#providers })
     const keyFile = join(this.directory, 'keys', `${name}.key`)
-    await writeFile(keyFile, `${keys.signerKey}\n`, { mode: 0o600 })
-    await chmod(keyFile, 0o600)
+    await writeKeyFile(keyFile, `${keys.signerKey}\n`)
     const info: LogInfo = { name, origin, verifierKey: keys.verifierKey }
     const context = await this.#context(info)
     const hasher = this.#options.hasher ?? nodeHasher
@@ -187,6 +205,7 @@ export class Ledger {
       signer: await this.#loadSigner(info.name),
       tiles: this.#tiles,
       sequencer: { maxBatchSize: this.#options.maxBatchSize, maxBatchWaitMs: this.#options.maxBatchWaitMs },
+      index: { maxIndexLag: this.#options.maxIndexLag, indexBatchSize: this.#options.indexBatchSize },
     }
   }
 

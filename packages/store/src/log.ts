@@ -1,6 +1,6 @@
 import { type NoteSigner, signCheckpoint } from '@annal/note'
 import {
-  MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, TlogError,
+  MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
   hexToBytes, inclusionPlan, nodeLocation, planNodes, storedTileNode,
 } from '@annal/tlog'
@@ -10,6 +10,7 @@ import { type Head, decodeHead, encodeHead } from './head.js'
 import {
   bundleKey, checkpointKey, headKey, idKey, idPrefixRange, keySuffix, readUint64, tileKey, uint64,
 } from './keys.js'
+import { IdIndex, type IdIndexOptions } from './id-index.js'
 import { Sequencer, type SequencerOptions } from './sequencer.js'
 
 /** What a log says about itself; never its private key. */
@@ -57,6 +58,15 @@ export interface InclusionProof {
 /** How an entry is named: its index, its full id, or an id prefix of at least 4 hex digits. */
 export type EntryRef = number | string
 
+interface PreparedBatch {
+  readonly entries: readonly Uint8Array[]
+  readonly leafHashes: readonly Uint8Array[]
+  readonly ids: readonly string[]
+  /** The stored index of each id, read before the previous batch's write finished. */
+  readonly known: readonly (number | undefined)[]
+  readonly ticket: number
+}
+
 const ID_PATTERN = /^[0-9a-f]{4,64}$/
 const MAX_CANDIDATES = 10
 
@@ -66,13 +76,15 @@ export interface LogContext {
   readonly signer: NoteSigner
   readonly tiles: LruCache<string, Uint8Array>
   readonly sequencer: SequencerOptions
+  readonly index: IdIndexOptions
 }
 
 /** One append-only log of a ledger: sequenced appends, reads and proofs. */
 export class Log {
   readonly info: LogInfo
   readonly #context: LogContext
-  readonly #sequencer: Sequencer<Uint8Array, AppendResult>
+  readonly #sequencer: Sequencer<Uint8Array, PreparedBatch, AppendResult>
+  readonly #index: IdIndex
   #head: Head
   #headBytes: Uint8Array
   #edge: TreeEdge
@@ -80,14 +92,16 @@ export class Log {
   #openBundle: Uint8Array[]
 
   private constructor(info: LogInfo, context: LogContext, head: Head, headBytes: Uint8Array, edge: TreeEdge,
-      openBundle: Uint8Array[]) {
+      openBundle: Uint8Array[], index: IdIndex) {
     this.info = info
+    this.#index = index
     this.#context = context
     this.#head = head
     this.#headBytes = headBytes
     this.#edge = edge
     this.#openBundle = openBundle
-    this.#sequencer = new Sequencer((calls) => this.#integrate(calls), context.sequencer)
+    this.#sequencer = new Sequencer((calls) => this.#prepare(calls), (calls, prepared) => this.#apply(calls, prepared),
+      context.sequencer)
   }
 
   /** Loads a log's latest state: its head, right-edge tiles and partial bundle. O(1) reads. */
@@ -99,7 +113,7 @@ export class Log {
     const tiles = TreeEdge.tilesToOpen(head.size)
     const stored = await driver.getMany(tiles.map((tile) => tileKey(info.name, tile.level, tile.index)))
     const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
-    const edge = TreeEdge.open(head.size, (tile) => byLevel.get(tile.level))
+    const edge = openEdge(info.name, head.size, (tile) => byLevel.get(tile.level))
     if (!bytesEqual(edge.root(context.hasher), head.root)) throw new TlogError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
     const openCount = head.size % TILE_WIDTH
     let openBundle: Uint8Array[] = []
@@ -109,7 +123,20 @@ export class Log {
       openBundle = decodeEntryBundle(bundle).slice(0, openCount)
       if (openBundle.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle is short`)
     }
-    return new Log(info, context, head, headBytes, edge, openBundle)
+    const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
+    const log = new Log(info, context, head, headBytes, edge, openBundle, index)
+    await log.#reindexTail()
+    return log
+  }
+
+  /** Puts the entries that were committed but not yet indexed before a stop back in the index. */
+  async #reindexTail(): Promise<void> {
+    const from = this.#index.indexedSize
+    for (let start = from; start < this.size; start += TILE_WIDTH * 16) {
+      const entries = await this.#entryData(start, Math.min(TILE_WIDTH * 16, this.size - start))
+      const hashes = entries.map((entry) => this.#context.hasher.leaf(entry))
+      this.#index.add(hashes.map(bytesToHex), hashes, start)
+    }
   }
 
   get size(): number {
@@ -136,31 +163,43 @@ export class Log {
     return this.#sequencer.submit(entries)
   }
 
-  /** Resolves when every append submitted so far has settled. */
-  drain(): Promise<void> {
-    return this.#sequencer.drain()
+  /** Resolves when every append submitted so far has settled and its id is indexed. */
+  async drain(): Promise<void> {
+    await this.#sequencer.drain()
+    await this.#index.drain()
   }
 
-  async #integrate(calls: readonly (readonly Uint8Array[])[]): Promise<AppendResult[]> {
+  /** Hashes a batch and looks its ids up; changes no state, so it may overlap the previous write. */
+  async #prepare(calls: readonly (readonly Uint8Array[])[]): Promise<PreparedBatch> {
     const { driver, hasher } = this.#context
-    const name = this.info.name
-    const all = calls.flat()
-    const leafHashes = all.map((entry) => hasher.leaf(entry))
-    const ids = leafHashes.map(bytesToHex)
-    const known = await driver.getMany(leafHashes.map((hash) => idKey(name, hash)))
+    const entries = calls.flat()
+    const leafHashes = entries.map((entry) => hasher.leaf(entry))
+    const ticket = this.#index.ticket()
+    const known = await this.#index.stored(leafHashes)
+    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, ticket }
+  }
+
+  /** Assigns indexes (existing ones for duplicates) and commits the new entries. */
+  async #apply(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): Promise<AppendResult[]> {
+    const { entries: all, leafHashes, ids, known, ticket } = batch
+    await this.#index.waitForRoom()
     const assigned = new Map<string, number>()
     const fresh: number[] = []
     const results = all.map((_, i): AppendedEntry => {
-      const stored = known[i]
-      if (stored !== undefined) return { index: readUint64(stored), id: ids[i]!, duplicate: true }
-      const earlier = assigned.get(ids[i]!)
-      if (earlier !== undefined) return { index: earlier, id: ids[i]!, duplicate: true }
+      const id = ids[i]!
+      const earlier = known[i] ?? this.#index.pending(id, ticket) ?? assigned.get(id)
+      if (earlier !== undefined) return { index: earlier, id, duplicate: true }
       const index = this.#head.size + fresh.length
-      assigned.set(ids[i]!, index)
+      assigned.set(id, index)
       fresh.push(i)
-      return { index, id: ids[i]!, duplicate: false }
+      return { index, id, duplicate: false }
     })
-    if (fresh.length > 0) await this.#commit(fresh.map((i) => all[i]!), fresh.map((i) => leafHashes[i]!))
+    if (fresh.length > 0) {
+      const from = this.#head.size
+      await this.#commit(fresh.map((i) => all[i]!), fresh.map((i) => leafHashes[i]!))
+      this.#index.add(fresh.map((i) => ids[i]!), fresh.map((i) => leafHashes[i]!), from)
+    }
+    this.#index.release(ticket)
     const checkpoint = this.checkpointInfo
     let offset = 0
     return calls.map((call) => {
@@ -185,7 +224,6 @@ export class Log {
     }
     const bundles = this.#bundlesAfter(entries)
     for (const bundle of bundles.writes) ops.push({ type: 'put', key: bundleKey(name, bundle.index), value: bundle.data })
-    leafHashes.forEach((hash, i) => ops.push({ type: 'put', key: idKey(name, hash), value: uint64(from + i) }))
     ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
     const headBytes = encodeHead(head)
     await driver.compareAndSwap(headKey(name), this.#headBytes, headBytes, ops)
@@ -236,16 +274,7 @@ export class Log {
       return ref
     }
     if (typeof ref !== 'string' || !ID_PATTERN.test(ref)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
-    const { driver } = this.#context
-    if (ref.length === 64) {
-      const stored = await driver.get(idKey(this.info.name, hexToBytes(ref)))
-      if (stored === undefined) throw new TlogError('ENTRY_NOT_FOUND', 'no entry has that id')
-      return readUint64(stored)
-    }
-    const matches: { id: string; index: number }[] = []
-    for await (const [key, value] of driver.range({ ...idPrefixRange(this.info.name, ref), limit: MAX_CANDIDATES })) {
-      matches.push({ id: bytesToHex(keySuffix(key, this.info.name)), index: readUint64(value) })
-    }
+    const matches = await this.candidates(ref)
     if (matches.length === 0) throw new TlogError('ENTRY_NOT_FOUND', 'no entry id starts with that prefix')
     if (matches.length > 1) {
       const list = matches.map((match) => match.id.slice(0, 16)).join(', ')
@@ -254,14 +283,10 @@ export class Log {
     return matches[0]!.index
   }
 
-  /** Candidates for an ambiguous prefix: full ids and indexes, at most 10. */
+  /** Entries whose id starts with `prefix` (a full id too): ids and indexes, at most 10. */
   async candidates(prefix: string): Promise<{ id: string; index: number }[]> {
-    if (!ID_PATTERN.test(prefix)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
-    const out: { id: string; index: number }[] = []
-    for await (const [key, value] of this.#context.driver.range({ ...idPrefixRange(this.info.name, prefix), limit: MAX_CANDIDATES })) {
-      out.push({ id: bytesToHex(keySuffix(key, this.info.name)), index: readUint64(value) })
-    }
-    return out
+    if (typeof prefix !== 'string' || !ID_PATTERN.test(prefix)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
+    return this.#index.matches(prefix, MAX_CANDIDATES)
   }
 
   /**
@@ -392,6 +417,14 @@ function utf8Decode(bytes: Uint8Array): string {
 
 function nodeKey(node: NodeId): string {
   return `${node.level}/${node.index}`
+}
+
+function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Array | undefined): TreeEdge {
+  try {
+    return TreeEdge.open(size, readTile)
+  } catch (error) {
+    throw new TlogError('CORRUPTION', `log ${log} head is ahead of its tiles`, { cause: error })
+  }
 }
 
 /** The open tiles whose contents changed since a tree of `from` leaves. */

@@ -13,19 +13,24 @@ interface Waiting<T, R> {
 }
 
 /**
- * Gathers concurrent calls into batches and runs one `integrate` at a time. Each call's items
- * stay together in one batch, so a call is integrated whole or not at all.
+ * Gathers concurrent calls into batches and integrates one batch at a time, in two steps: a
+ * `prepare` that changes no state (hashing, lookups) and may run while the previous batch's
+ * `apply` is still writing, then `apply`, strictly in order. Each call's items stay together in
+ * one batch, so a call is integrated whole or not at all.
  */
-export class Sequencer<T, R> {
-  readonly #integrate: (calls: readonly (readonly T[])[]) => Promise<R[]>
+export class Sequencer<T, P, R> {
+  readonly #prepare: (calls: readonly (readonly T[])[]) => Promise<P>
+  readonly #apply: (calls: readonly (readonly T[])[], prepared: P) => Promise<R[]>
   readonly #maxBatchSize: number
   readonly #maxWaitMs: number
   readonly #waiting: Waiting<T, R>[] = []
   #running = false
   #idle: Promise<void> = Promise.resolve()
 
-  constructor(integrate: (calls: readonly (readonly T[])[]) => Promise<R[]>, options: SequencerOptions = {}) {
-    this.#integrate = integrate
+  constructor(prepare: (calls: readonly (readonly T[])[]) => Promise<P>,
+      apply: (calls: readonly (readonly T[])[], prepared: P) => Promise<R[]>, options: SequencerOptions = {}) {
+    this.#prepare = prepare
+    this.#apply = apply
     this.#maxBatchSize = options.maxBatchSize ?? 1000
     this.#maxWaitMs = options.maxBatchWaitMs ?? 0
     if (!Number.isInteger(this.#maxBatchSize) || this.#maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer')
@@ -51,16 +56,36 @@ export class Sequencer<T, R> {
   async #run(): Promise<void> {
     if (this.#maxWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#maxWaitMs))
     else await new Promise((resolve) => setImmediate(resolve))
-    while (this.#waiting.length > 0) {
-      const batch = this.#takeBatch()
+    let batch: Waiting<T, R>[] | undefined = this.#takeBatch()
+    let prepared = this.#startPrepare(batch)
+    while (batch !== undefined) {
+      let next: Waiting<T, R>[] | undefined
+      let nextPrepared: Promise<P> | undefined
       try {
-        const results = await this.#integrate(batch.map((call) => call.items))
+        const ready = await prepared
+        // Hash and look up the next batch while this one is being written.
+        next = this.#waiting.length > 0 ? this.#takeBatch() : undefined
+        nextPrepared = next && this.#startPrepare(next)
+        const results = await this.#apply(batch.map((call) => call.items), ready)
         batch.forEach((call, i) => call.resolve(results[i]!))
       } catch (error) {
         for (const call of batch) call.reject(error)
       }
+      if (next === undefined && this.#waiting.length > 0) {
+        next = this.#takeBatch()
+        nextPrepared = this.#startPrepare(next)
+      }
+      batch = next
+      prepared = nextPrepared!
     }
     this.#running = false
+  }
+
+  #startPrepare(batch: Waiting<T, R>[]): Promise<P> {
+    const prepared = this.#prepare(batch.map((call) => call.items))
+    // Its failure is reported when the batch's turn comes, not as an unhandled rejection.
+    prepared.catch(() => undefined)
+    return prepared
   }
 
   #takeBatch(): Waiting<T, R>[] {

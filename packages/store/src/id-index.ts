@@ -1,0 +1,149 @@
+import { bytesToHex } from '@annal/tlog'
+import type { StorageDriver, WriteOp } from './driver.js'
+import { idKey, idPrefixRange, indexedKey, keySuffix, readUint64, uint64 } from './keys.js'
+
+export interface IdIndexOptions {
+  /** Most entries that may wait unindexed before appends wait for the index. Default 100,000. */
+  readonly maxIndexLag?: number
+  /** Index rows written per background batch. Default 10,000. */
+  readonly indexBatchSize?: number
+}
+
+interface Retired {
+  readonly ids: ReadonlyMap<string, readonly [number, Uint8Array]>
+  /** Lookups started after this many tickets were issued saw these rows in storage. */
+  readonly afterTicket: number
+}
+
+/**
+ * The id index (leaf hash -> index) of one log, written behind the log: appends commit only
+ * entries, tiles and checkpoints, and rows follow in larger, unsynced batches, each with the
+ * size it covers (`X`). Entries not yet indexed are held in memory, bounded by maxIndexLag, and
+ * rebuilt from the bundles on open, so lookups by id are exact at every moment, crashes included.
+ */
+export class IdIndex {
+  readonly #driver: StorageDriver
+  readonly #log: string
+  readonly #maxLag: number
+  readonly #batchSize: number
+  #indexedSize: number
+  /** Committed entries without a stored row yet: id hex -> [index, leaf hash]. */
+  readonly #unindexed = new Map<string, readonly [number, Uint8Array]>()
+  #retired: Retired[] = []
+  #tickets = 0
+  #writing: Promise<void> | undefined
+  #failure: unknown
+
+  constructor(driver: StorageDriver, log: string, indexedSize: number, options: IdIndexOptions = {}) {
+    this.#driver = driver
+    this.#log = log
+    this.#indexedSize = indexedSize
+    this.#maxLag = options.maxIndexLag ?? 100_000
+    this.#batchSize = options.indexBatchSize ?? 10_000
+    if (!Number.isSafeInteger(this.#maxLag) || this.#maxLag < 1) throw new RangeError('maxIndexLag must be a positive integer')
+    if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('indexBatchSize must be a positive integer')
+  }
+
+  /** The size below which every entry has its stored row. */
+  static async indexedSize(driver: StorageDriver, log: string): Promise<number> {
+    const stored = await driver.get(indexedKey(log))
+    return stored === undefined ? 0 : readUint64(stored)
+  }
+
+  get indexedSize(): number {
+    return this.#indexedSize
+  }
+
+  /** Issues a ticket for a batch of stored lookups about to start. */
+  ticket(): number {
+    return ++this.#tickets
+  }
+
+  /** Stored rows for `hashes`: the index, or undefined. Misses the in-memory tail (see `pending`). */
+  async stored(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
+    const rows = await this.#driver.getMany(hashes.map((hash) => idKey(this.#log, hash)))
+    return rows.map((row) => (row === undefined ? undefined : readUint64(row)))
+  }
+
+  /**
+   * The index of an id not (or not visibly) in storage for lookups made with `ticket`: the
+   * unindexed tail, or rows written while those lookups ran.
+   */
+  pending(id: string, ticket: number): number | undefined {
+    const row = this.#unindexed.get(id)
+    if (row !== undefined) return row[0]
+    for (const retired of this.#retired) {
+      if (retired.afterTicket >= ticket) {
+        const earlier = retired.ids.get(id)
+        if (earlier !== undefined) return earlier[0]
+      }
+    }
+    return undefined
+  }
+
+  /** Forgets written rows that every lookup from `ticket` on can see in storage. */
+  release(ticket: number): void {
+    this.#retired = this.#retired.filter((retired) => retired.afterTicket >= ticket)
+  }
+
+  /** Adds committed entries (ids and leaf hashes in index order) and writes their rows in the background. */
+  add(ids: readonly string[], leafHashes: readonly Uint8Array[], firstIndex: number): void {
+    ids.forEach((id, i) => this.#unindexed.set(id, [firstIndex + i, leafHashes[i]!]))
+    this.#writing ??= this.#writeRows()
+  }
+
+  /** Waits while the unindexed tail is at its bound. Throws if the index can no longer be written. */
+  async waitForRoom(): Promise<void> {
+    while (this.#unindexed.size >= this.#maxLag && this.#writing !== undefined) await this.#writing
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  /** Resolves when every added entry has its row stored. */
+  async drain(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  /** Entries whose id starts with `prefix`, stored and pending, at most `limit`. */
+  async matches(prefix: string, limit: number): Promise<{ id: string; index: number }[]> {
+    const found = new Map<string, number>()
+    for (const [id, [index]] of this.#pendingEntries()) {
+      if (found.size < limit && id.startsWith(prefix)) found.set(id, index)
+    }
+    for await (const [key, value] of this.#driver.range({ ...idPrefixRange(this.#log, prefix), limit })) {
+      if (found.size >= limit) break
+      found.set(bytesToHex(keySuffix(key, this.#log)), readUint64(value))
+    }
+    return [...found].map(([id, index]) => ({ id, index }))
+  }
+
+  *#pendingEntries(): Iterable<[string, readonly [number, Uint8Array]]> {
+    yield* this.#unindexed
+    for (const retired of this.#retired) yield* retired.ids
+  }
+
+  async #writeRows(): Promise<void> {
+    try {
+      while (this.#unindexed.size > 0) {
+        const batch = new Map<string, readonly [number, Uint8Array]>()
+        for (const [id, row] of this.#unindexed) {
+          if (batch.size === this.#batchSize) break
+          batch.set(id, row)
+        }
+        const next = this.#indexedSize + batch.size
+        const ops: WriteOp[] = []
+        for (const [index, hash] of batch.values()) ops.push({ type: 'put', key: idKey(this.#log, hash), value: uint64(index) })
+        ops.push({ type: 'put', key: indexedKey(this.#log), value: uint64(next) })
+        // Unsynced: after a crash, whatever is missing is rebuilt from the bundles on open.
+        await this.#driver.write(ops, { sync: false })
+        this.#retired.push({ ids: batch, afterTicket: this.#tickets })
+        for (const id of batch.keys()) this.#unindexed.delete(id)
+        this.#indexedSize = next
+      }
+    } catch (error) {
+      this.#failure = error
+    } finally {
+      this.#writing = undefined
+    }
+  }
+}
