@@ -20,7 +20,8 @@ const raw = await rawBaseline()
 const ledger = await ledgerAppends()
 report('disk bytes per entry, ledger', (ledger.diskBytes / ENTRIES).toFixed(1),
   `${(ledger.diskBytes / raw.diskBytes).toFixed(2)} of raw (goal <= 1.5)`)
-report('peak RSS during appends (MiB) at 25/50/75/100%', ledger.rss.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
+report('RSS during appends (MiB) at 25/50/75/100%', ledger.rss.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
+report('JS heap used during appends (MiB) at 25/50/75/100%', ledger.heap.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
 
 async function rawBaseline(): Promise<{ rate: number; diskBytes: number }> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-bench-raw-'))
@@ -43,21 +44,24 @@ async function rawBaseline(): Promise<{ rate: number; diskBytes: number }> {
   return { rate, diskBytes }
 }
 
-async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[] }> {
+async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[]; heap: number[] }> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-bench-ledger-'))
-  const ledger = await Ledger.open(directory, { host: 'bench.example', maxBatchSize: BATCH })
+  const ledger = await Ledger.open(directory, { host: 'bench.example', maxBatchSize: BATCH, tileCacheSize: Number(process.env.TILES ?? 1024) })
   await ledger.createLog('bench')
   const log = ledger.log('bench')
   const rss: number[] = []
+  const heap: number[] = []
   let next = 0
-  let peak = 0
   const rate = await opsPerSecondAsync(ENTRIES, async () => {
     await Promise.all(Array.from({ length: CALLERS }, async () => {
       while (next < ENTRIES) {
         const i = next++
         await log.append([record(i)])
-        if (i % 1000 === 0) peak = Math.max(peak, process.memoryUsage.rss())
-        if ((i + 1) % (ENTRIES / 4) === 0) rss.push(peak)
+        if ((i + 1) % (ENTRIES / 4) === 0) {
+          const memory = process.memoryUsage()
+          rss.push(memory.rss)
+          heap.push(memory.heapUsed)
+        }
       }
     }))
   })
@@ -83,7 +87,7 @@ async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[] }> {
   await ledger.close()
   const diskBytes = await directorySize(join(directory, 'db'))
   await rm(directory, { recursive: true, force: true })
-  return { diskBytes, rss }
+  return { diskBytes, rss, heap }
 }
 
 function rawRate(): number {

@@ -1,3 +1,5 @@
+import { concatBytes } from '@annal/tlog'
+
 // The key layout, one tag byte per kind. Log-scoped keys are tag || log name || 0x00 || suffix;
 // numbers are big-endian so that byte order is numeric order.
 const utf8 = new TextEncoder()
@@ -13,18 +15,6 @@ const TAG = {
   object: 0x4f, // O sha256(32) -> object bytes
   objectMeta: 0x4d, // M sha256(32) -> object metadata (JSON)
 } as const
-
-function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0
-  for (const part of parts) length += part.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
 
 /** A safe integer as 8 big-endian bytes (two 32-bit halves: BigInt is slow on this path). */
 export function uint64(n: number): Uint8Array {
@@ -47,7 +37,7 @@ function scoped(tag: number, log: string, suffix?: Uint8Array): Uint8Array {
   const id = `${tag}/${log}`
   let prefix = prefixes.get(id)
   if (prefix === undefined) {
-    prefix = concat(Uint8Array.of(tag), utf8.encode(log), Uint8Array.of(0))
+    prefix = concatBytes(Uint8Array.of(tag), utf8.encode(log), Uint8Array.of(0))
     if (prefixes.size > 4096) prefixes.clear()
     prefixes.set(id, prefix)
   }
@@ -58,22 +48,22 @@ function scoped(tag: number, log: string, suffix?: Uint8Array): Uint8Array {
   return out
 }
 
-export const logKey = (log: string) => concat(Uint8Array.of(TAG.log), utf8.encode(log))
+export const logKey = (log: string) => concatBytes(Uint8Array.of(TAG.log), utf8.encode(log))
 export const allLogsRange = () => ({ gte: Uint8Array.of(TAG.log), lte: Uint8Array.of(TAG.log, 0xff) })
 export const headKey = (log: string) => scoped(TAG.head, log)
 export const tileKey = (log: string, level: number, index: number) =>
-  scoped(TAG.tile, log, concat(Uint8Array.of(level), uint64(index)))
+  scoped(TAG.tile, log, concatBytes(Uint8Array.of(level), uint64(index)))
 export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
 export const checkpointKey = (log: string, size: number) => scoped(TAG.checkpoint, log, uint64(size))
 export const indexedKey = (log: string) => scoped(TAG.indexed, log)
 export const idKey = (log: string, leafHash: Uint8Array) => scoped(TAG.id, log, leafHash)
-export const objectKey = (hash: Uint8Array) => concat(Uint8Array.of(TAG.object), hash)
-export const objectMetaKey = (hash: Uint8Array) => concat(Uint8Array.of(TAG.objectMeta), hash)
+export const objectKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.object), hash)
+export const objectMetaKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.objectMeta), hash)
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */
 export function logRange(kind: 'tile' | 'bundle' | 'checkpoint' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
   const base = scoped(TAG[kind], log)
-  return { gte: base, lte: concat(base, new Uint8Array(41).fill(0xff)) }
+  return { gte: base, lte: concatBytes(base, new Uint8Array(41).fill(0xff)) }
 }
 
 /** The id-index keys whose leaf hash starts with the hex digits `prefix` (any length 1..64). */

@@ -1,4 +1,5 @@
 // Byte helpers on Uint8Array only (no Buffer), so the package runs in browsers.
+export { bytesEqual, concatBytes } from '@annal/tlog'
 
 const encoder = new TextEncoder()
 // fatal: invalid UTF-8 throws instead of becoming U+FFFD; ignoreBOM: a leading BOM stays in the text.
@@ -23,24 +24,6 @@ export function hasLoneSurrogate(text: string): boolean {
   return /\p{Cs}/u.test(text)
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0
-  for (const part of parts) length += part.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number)
-  return diff === 0
-}
 
 /** Big-endian uint32 at `offset`; requires offset + 4 <= bytes.length. */
 export function readUint32(bytes: Uint8Array, offset = 0): number {
