@@ -2,14 +2,12 @@ import { type NoteSigner, signCheckpoint } from '@annal/note'
 import {
   MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
-  hexToBytes, inclusionPlan, nodeLocation, planNodes, storedTileNode,
+  inclusionPlan, nodeLocation, planNodes, storedTileNode,
 } from '@annal/tlog'
 import type { LruCache } from './cache.js'
 import type { StorageDriver, WriteOp } from './driver.js'
 import { type Head, decodeHead, encodeHead } from './head.js'
-import {
-  bundleKey, checkpointKey, headKey, idKey, idPrefixRange, keySuffix, readUint64, tileKey, uint64,
-} from './keys.js'
+import { bundleKey, checkpointKey, headKey, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
 import { Sequencer, type SequencerOptions } from './sequencer.js'
 
@@ -171,7 +169,7 @@ export class Log {
 
   /** Hashes a batch and looks its ids up; changes no state, so it may overlap the previous write. */
   async #prepare(calls: readonly (readonly Uint8Array[])[]): Promise<PreparedBatch> {
-    const { driver, hasher } = this.#context
+    const { hasher } = this.#context
     const entries = calls.flat()
     const leafHashes = entries.map((entry) => hasher.leaf(entry))
     const ticket = this.#index.ticket()
