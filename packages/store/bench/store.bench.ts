@@ -16,14 +16,16 @@ const PROOFS = 50_000
 
 console.log(`store benchmark: ${machineLine()}; ${ENTRIES.toLocaleString('en-US')} entries of ${ENTRY_SIZE} bytes`)
 const pool = Array.from({ length: 65536 }, () => randomBytes(ENTRY_SIZE))
-const raw = await rawBaseline()
+const raw = await rawBaseline('batch')
+const rawDirect = await rawBaseline('_batch')
 const ledger = await ledgerAppends()
 report('disk bytes per entry, ledger', (ledger.diskBytes / ENTRIES).toFixed(1),
   `${(ledger.diskBytes / raw.diskBytes).toFixed(2)} of raw (goal <= 1.5)`)
 report('RSS during appends (MiB) at 25/50/75/100%', ledger.rss.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
 report('JS heap used during appends (MiB) at 25/50/75/100%', ledger.heap.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
 
-async function rawBaseline(): Promise<{ rate: number; diskBytes: number }> {
+/** `batch`: LevelDB's public API, as the goal is stated; `_batch`: the path LevelDriver takes. */
+async function rawBaseline(method: 'batch' | '_batch'): Promise<{ rate: number; diskBytes: number }> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-bench-raw-'))
   const db = new Level<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
@@ -33,14 +35,15 @@ async function rawBaseline(): Promise<{ rate: number; diskBytes: number }> {
       for (let i = start; i < Math.min(ENTRIES, start + BATCH); i++) {
         ops.push({ type: 'put' as const, key: key(i), value: record(i) })
       }
-      await db.batch(ops, { sync: true })
+      if (method === 'batch') await db.batch(ops, { sync: true })
+      else await (db as unknown as { _batch: typeof db.batch })._batch(ops, { sync: true })
     }
   })
   await db.close()
   const diskBytes = await directorySize(directory)
   await rm(directory, { recursive: true, force: true })
-  report(`raw LevelDB, synced batches of ${BATCH} (baseline)`, formatRate(rate))
-  report('disk bytes per entry, raw', (diskBytes / ENTRIES).toFixed(1))
+  report(`raw LevelDB ${method}(), synced batches of ${BATCH} (baseline)`, formatRate(rate))
+  if (method === 'batch') report('disk bytes per entry, raw', (diskBytes / ENTRIES).toFixed(1))
   return { rate, diskBytes }
 }
 
@@ -65,7 +68,8 @@ async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[]; heap
       }
     }))
   })
-  report(`ledger append, ${CALLERS} concurrent callers`, formatRate(rate), `${(rate / rawRate()).toFixed(2)} of raw (goal >= 0.80)`)
+  report(`ledger append, ${CALLERS} concurrent callers`, formatRate(rate),
+    `${(rate / raw.rate).toFixed(2)} of raw batch() (goal >= 0.80), ${(rate / rawDirect.rate).toFixed(2)} of raw _batch()`)
 
   const random = prng()
   const size = log.size
@@ -88,10 +92,6 @@ async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[]; heap
   const diskBytes = await directorySize(join(directory, 'db'))
   await rm(directory, { recursive: true, force: true })
   return { diskBytes, rss, heap }
-}
-
-function rawRate(): number {
-  return raw.rate
 }
 
 /** Record i: 256 random bytes from a pool, made unique by i in its first 8 bytes. Made on

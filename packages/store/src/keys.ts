@@ -16,18 +16,20 @@ const TAG = {
   objectMeta: 0x4d, // M sha256(32) -> object metadata (JSON)
 } as const
 
-/** A safe integer as 8 big-endian bytes (two 32-bit halves: BigInt is slow on this path). */
+/** A safe integer as 8 big-endian bytes. */
 export function uint64(n: number): Uint8Array {
   const out = new Uint8Array(8)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, Math.floor(n / 2 ** 32))
-  view.setUint32(4, n % 2 ** 32)
+  let high = Math.floor(n / 2 ** 32)
+  let low = n % 2 ** 32
+  for (let i = 7; i >= 4; i--, low = Math.floor(low / 256)) out[i] = low % 256
+  for (let i = 3; i >= 0; i--, high = Math.floor(high / 256)) out[i] = high % 256
   return out
 }
 
 export function readUint64(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, 8)
-  return view.getUint32(0) * 2 ** 32 + view.getUint32(4)
+  let n = 0
+  for (let i = 0; i < 8; i++) n = n * 256 + bytes[i]!
+  return n
 }
 
 // tag || name || 0x00 for each (tag, log), kept because keys are built per entry on hot paths.

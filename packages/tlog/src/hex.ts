@@ -1,12 +1,17 @@
 import { TlogError } from './errors.js'
 
-const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+const HEX_CODES = new TextEncoder().encode('0123456789abcdef')
+const latin1 = new TextDecoder('latin1')
 
 /** Lowercase hex, as Annal writes entry ids and hashes. */
 export function bytesToHex(bytes: Uint8Array): string {
-  let out = ''
-  for (const byte of bytes) out += HEX_DIGITS[byte]
-  return out
+  // One ASCII buffer and one decode: concatenating two-digit strings makes a string per byte.
+  const out = new Uint8Array(bytes.length * 2)
+  for (let i = 0; i < bytes.length; i++) {
+    out[2 * i] = HEX_CODES[bytes[i]! >> 4]!
+    out[2 * i + 1] = HEX_CODES[bytes[i]! & 15]!
+  }
+  return latin1.decode(out)
 }
 
 /**
