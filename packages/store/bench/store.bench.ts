@@ -49,7 +49,7 @@ async function rawBaseline(method: 'batch' | '_batch'): Promise<{ rate: number; 
 
 async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[]; heap: number[] }> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-bench-ledger-'))
-  const ledger = await Ledger.open(directory, { host: 'bench.example', maxBatchSize: BATCH, tileCacheSize: Number(process.env.TILES ?? 1024) })
+  const ledger = await Ledger.open(directory, { host: 'bench.example', maxBatchSize: BATCH })
   await ledger.createLog('bench')
   const log = ledger.log('bench')
   const rss: number[] = []

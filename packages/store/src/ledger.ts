@@ -25,7 +25,7 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   readonly hasher?: MerkleHasher
   /** Ed25519 for checkpoint signatures. Default: node:crypto. */
   readonly signature?: SignatureProvider
-  /** Full hash tiles kept in memory for proofs, per ledger. Default 1024 (about 16 MiB). */
+  /** Full hash tiles kept in memory for proofs, per ledger. Default 4,096 (64 MiB: every tile of a 1M-entry log). */
   readonly tileCacheSize?: number
   /** The largest object `putObject` takes, in bytes. Default 16 MiB. */
   readonly maxObjectSize?: number
@@ -80,7 +80,7 @@ export class Ledger {
     this.#driver = driver
     this.#options = options
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
-    this.#tiles = new LruCache(options.tileCacheSize ?? 1024)
+    this.#tiles = new LruCache(options.tileCacheSize ?? 4096)
     this.objects = new ObjectStore(driver, this.#providers.hash, {
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
     })
