@@ -2,28 +2,53 @@
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { runDemo } from './demo.js'
+import { UsageError, WITNESS_USAGE, witnessServe } from './witness.js'
 
 const USAGE = `usage: annal <command>
 
 commands:
-  demo    append audit events to an in-memory log, sign a checkpoint, prove and verify
+  demo            append audit events to an in-memory log, sign a checkpoint, prove and verify
+  witness serve   run a C2SP tlog-witness (annal witness serve --help)
 `
 
 /** Runs the command named by `args` and returns the process exit code. */
 export async function main(args: readonly string[], out: (line: string) => void = console.log): Promise<number> {
   const [command, ...rest] = args
+  try {
+    return await run(command, rest, out)
+  } catch (error) {
+    // One sentence and a non-zero exit: 2 for a wrong command line, 1 for anything else.
+    console.error(`annal: ${sentence(error)}`)
+    return error instanceof UsageError || isArgumentError(error) ? 2 : 1
+  }
+}
+
+async function run(command: string | undefined, rest: readonly string[], out: (line: string) => void): Promise<number> {
   switch (command) {
     case 'demo':
       return runDemo(rest, out)
+    case 'witness':
+      if (rest[0] === 'serve' && !rest.includes('--help')) return witnessServe(rest.slice(1), out)
+      out(WITNESS_USAGE)
+      return rest[0] === 'serve' ? 0 : 2
     case undefined:
     case 'help':
     case '--help':
       out(USAGE)
       return command === undefined ? 2 : 0
     default:
-      console.error(`annal: unknown command '${command}'. Run 'annal help' for the list.`)
-      return 2
+      throw new UsageError(`unknown command '${command}'; run 'annal help' for the list`)
   }
+}
+
+function sentence(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  const first = message.split('\n')[0]!.replace(/[.\s]+$/, '')
+  return `${first}.`
+}
+
+function isArgumentError(error: unknown): boolean {
+  return (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
 }
 
 // Run only when executed (directly or through the npm bin link), not when imported by tests.

@@ -33,6 +33,22 @@ export const TLOG_ERROR_CODES = [
   'DATABASE_LOCKED',
   'DATABASE_CLOSED',
   'CORRUPTION',
+  // The HTTP API (server): requests, bodies, tokens and scopes. Statuses are in server/src/problem.ts.
+  'REQUEST_MALFORMED',
+  'BODY_MALFORMED',
+  'BODY_TOO_LARGE',
+  'BATCH_TOO_LARGE',
+  'CONTENT_TYPE_UNSUPPORTED',
+  'ROUTE_NOT_FOUND',
+  'TILE_NOT_FOUND',
+  'LOG_RESERVED',
+  'IDEMPOTENCY_KEY_REUSED',
+  'TOKEN_MISSING',
+  'TOKEN_INVALID',
+  'TOKEN_REQUEST_MALFORMED',
+  'INSUFFICIENT_SCOPE',
+  'AUTH_UNAVAILABLE',
+  'ACCESS_LOG_UNAVAILABLE',
 ] as const
 
 export type TlogErrorCode = (typeof TLOG_ERROR_CODES)[number]

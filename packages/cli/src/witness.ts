@@ -1,0 +1,51 @@
+import { parseArgs } from 'node:util'
+import { runWitness } from '@annal/witness'
+
+export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY [--log VKEY ...] [--listen HOST:PORT]
+
+  --data DIR          where the witness keeps its key (witness.key, mode 0600) and state
+  --name NAME         the witness's key name; its key is created on first start
+  --log VKEY          a log to witness: a C2SP verifier key whose name is the log's origin
+  --listen HOST:PORT  default 127.0.0.1:0 (loopback, any free port)
+`
+
+/**
+ * `annal witness serve`: a C2SP tlog-witness on loopback until SIGINT or SIGTERM. Resolves with
+ * the exit code once the witness has closed.
+ */
+export async function witnessServe(args: readonly string[], out: (line: string) => void,
+    stopped: Promise<unknown> = signalled()): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      data: { type: 'string' },
+      name: { type: 'string' },
+      log: { type: 'string', multiple: true },
+      listen: { type: 'string' },
+      peer: { type: 'string', multiple: true },
+    },
+    strict: true,
+  })
+  if (values.peer !== undefined) throw new UsageError('--peer needs witness gossip, which this version does not have yet')
+  if (values.data === undefined || values.name === undefined || values.log === undefined) {
+    throw new UsageError('witness serve needs --data, --name and at least one --log')
+  }
+  const witness = await runWitness({ data: values.data, name: values.name, logs: values.log, listen: values.listen })
+  out(`witness ${values.name} listening on ${witness.url}`)
+  out(`verifier key: ${witness.verifierKey}`)
+  await stopped
+  await witness.close()
+  return 0
+}
+
+/** A mistake in the command line: reported in one sentence with exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+function signalled(): Promise<unknown> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+}

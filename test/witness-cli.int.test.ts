@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@annal/note'
+import { afterEach, describe, expect, it } from 'vitest'
+
+const bin = createRequire(import.meta.url).resolve('@annal/cli/package.json').replace(/package\.json$/, 'dist/main.js')
+const directories: string[] = []
+
+afterEach(async () => {
+  await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })))
+})
+
+/** Starts `annal ...` and resolves once `ready` matches its output so far. */
+function start(args: string[], ready: RegExp) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  const matched = new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${ready} in: ${stdout}${stderr}`)), 20_000)
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+      const match = ready.exec(stdout)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match)
+      }
+    })
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    void exited.then(() => reject(new Error(`exited early: ${stderr}`)))
+  })
+  return { child, matched, exited, output: () => ({ stdout, stderr }) }
+}
+
+describe('annal witness serve, as a real process', () => {
+  it('serves on loopback with a 0600 key and stops cleanly on SIGTERM', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'annal-witness-cli-'))
+    directories.push(data)
+    const log = generateKeyPair('log.example/audit')
+    const witness = start(['witness', 'serve', '--data', data, '--name', 'witness.example/w1', '--log', log.verifierKey,
+      '--listen', '127.0.0.1:0'], /listening on (http:\/\/127\.0\.0\.1:\d+)\n/)
+    const url = (await witness.matched)[1]!
+    const response = await fetch(`${url}/v1/witness`)
+    expect(response.status).toBe(200)
+    const body = await response.json() as { name: string; verifier_key: string }
+    expect(body.name).toBe('witness.example/w1')
+    expect(witness.output().stdout).toContain(`verifier key: ${body.verifier_key}`)
+    expect((await stat(join(data, 'witness.key'))).mode & 0o777).toBe(0o600)
+    witness.child.kill('SIGTERM')
+    expect(await witness.exited).toBe(0)
+  })
+
+  it('refuses an incomplete command line with one sentence and exit code 2', async () => {
+    const run = start(['witness', 'serve', '--name', 'w'], /$^/)
+    run.matched.catch(() => undefined)
+    expect(await run.exited).toBe(2)
+    expect(run.output().stderr.trim().split('\n')).toEqual(['annal: witness serve needs --data, --name and at least one --log.'])
+  })
+
+  it('says plainly that gossip peers are not supported yet', async () => {
+    const run = start(['witness', 'serve', '--data', '/tmp/x', '--name', 'w', '--log', 'k', '--peer', 'http://127.0.0.1:1'], /$^/)
+    run.matched.catch(() => undefined)
+    expect(await run.exited).toBe(2)
+    expect(run.output().stderr).toContain('--peer needs witness gossip')
+  })
+})
