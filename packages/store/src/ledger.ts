@@ -1,6 +1,6 @@
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
 import {
   type NoteProviders, type NoteSigner, type SignatureProvider, generateKeyPair, isValidKeyName, parseSignerKey,
@@ -8,6 +8,7 @@ import {
 } from '@annal/note'
 import { type MerkleHasher, TlogError } from '@annal/tlog'
 import { LruCache } from './cache.js'
+import { writeKeyFile } from './key-file.js'
 import type { StorageDriver } from './driver.js'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
@@ -35,24 +36,6 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
 export interface CreateLogOptions {
   /** The checkpoint origin line. Default `<host>/<name>`. */
   readonly origin?: string
-}
-
-/** Writes a private key file with mode 0600 and makes it and its directory entry durable. */
-async function writeKeyFile(path: string, text: string): Promise<void> {
-  const file = await open(path, 'w', 0o600)
-  try {
-    await file.chmod(0o600)
-    await file.writeFile(text)
-    await file.sync()
-  } finally {
-    await file.close()
-  }
-  const directory = await open(dirname(path), 'r')
-  try {
-    await directory.sync()
-  } finally {
-    await directory.close()
-  }
 }
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/

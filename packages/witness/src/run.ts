@@ -1,9 +1,9 @@
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVerifierKey } from '@annal/note'
-import { LevelDriver } from '@annal/store'
+import { LevelDriver, writeKeyFile } from '@annal/store'
 import { createWitnessApp } from './app.js'
 import { Witness, type WitnessLogConfig } from './witness.js'
 
@@ -30,28 +30,11 @@ export interface RunningWitness {
 
 const KEY_FILE = 'witness.key'
 
-/** Writes `text` to a new file, mode 0600, and makes it and its directory entry durable. */
-async function createKeyFile(path: string, directory: string, text: string): Promise<void> {
-  const file = await open(path, 'wx', 0o600)
-  try {
-    await file.writeFile(text)
-    await file.sync()
-  } finally {
-    await file.close()
-  }
-  const dir = await open(directory, 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
-}
-
 /** The witness signer key in `data`, created (type 0x04, named `name`) on first start. */
 async function loadOrCreateKey(data: string, name: string): Promise<string> {
   const path = join(data, KEY_FILE)
   try {
-    await createKeyFile(path, data, `${generateKeyPair(name, { type: SIGNATURE_TYPE_COSIGNATURE_V1 }).signerKey}\n`)
+    await writeKeyFile(path, `${generateKeyPair(name, { type: SIGNATURE_TYPE_COSIGNATURE_V1 }).signerKey}\n`, { exclusive: true })
   } catch (error) {
     if ((error as { code?: string }).code !== 'EEXIST') throw error
   }
