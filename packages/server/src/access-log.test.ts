@@ -1,0 +1,88 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type Harness, accessRecords, bearer, harness, recordOf } from './testing/fixture.js'
+
+let h: Harness
+
+beforeEach(async () => {
+  h = await harness()
+  await h.ledger.createLog('audit')
+})
+afterEach(async () => {
+  vi.restoreAllMocks()
+  await h.close()
+})
+
+describe('the access log', () => {
+  it('is created at startup and kept across apps on one ledger', async () => {
+    expect(h.ledger.logs().map((log) => log.name)).toContain('access')
+    const { createApp } = await import('./app.js')
+    const size = h.ledger.log('access').size
+    await createApp({ ledger: h.ledger, auth: { issuer: 'https://i.test', audience: 'https://a.test/', jwks: { keys: [] } } })
+    expect(h.ledger.log('access').size).toBe(size)
+  })
+
+  it('records requests with a token or on protected routes, not anonymous public reads', async () => {
+    await h.app.request('/v1/logs/audit/checkpoint')
+    await h.app.request('/healthz')
+    expect(h.ledger.log('access').size).toBe(0)
+    const token = await h.mint.token({ scope: 'log:read' })
+    const withToken = await h.app.request('/v1/logs/audit/checkpoint', { headers: { ...bearer(token), 'User-Agent': 'probe/1' } })
+    expect(await recordOf(h.ledger, withToken)).toMatchObject({
+      route: '/v1/logs/:log/checkpoint', log: 'audit', status: 200, user_agent: 'probe/1', scopes: ['log:read'],
+    })
+    const anonymousProtected = await h.app.request('/v1/logs/audit/entries')
+    expect(await recordOf(h.ledger, anonymousProtected)).toMatchObject({ status: 401, code: 'TOKEN_MISSING' })
+    const unknownRoute = await h.app.request('/v1/unknown', { headers: bearer(token) })
+    expect(await recordOf(h.ledger, unknownRoute)).toMatchObject({ status: 404, code: 'ROUTE_NOT_FOUND' })
+    expect((await recordOf(h.ledger, unknownRoute))!.route).toBeUndefined()
+  })
+
+  it('never holds request bodies or tokens', async () => {
+    const token = await h.mint.token({ scope: 'log:append' })
+    await h.app.request('/v1/logs/audit/entries', {
+      method: 'POST', body: '{"secret":"hunter2"}', headers: { ...bearer(token), 'Content-Type': 'application/json' },
+    })
+    const text = JSON.stringify(await accessRecords(h.ledger))
+    expect(text).not.toContain('hunter2')
+    expect(text).not.toContain(token)
+  })
+
+  it('is read with audit:read through the ordinary routes', async () => {
+    const reader = await h.mint.token({ scope: 'log:read' })
+    await h.app.request('/v1/logs/audit/entries', { headers: bearer(reader) })
+    const denied = await h.app.request('/v1/logs/access/entries', { headers: bearer(reader) })
+    expect(denied.status).toBe(403)
+    expect(denied.headers.get('www-authenticate')).toMatch(/scope="audit:read"/)
+    const auditor = await h.mint.token({ scope: 'audit:read' })
+    const response = await h.app.request('/v1/logs/access/entries', { headers: bearer(auditor) })
+    expect(response.status).toBe(200)
+    const body = await response.json() as { entries: { envelope: Record<string, unknown> }[] }
+    expect(body.entries.map((entry) => entry.envelope.status)).toEqual([200, 403])
+    expect((await h.app.request('/v1/logs/access/entries/0', { headers: bearer(auditor) })).status).toBe(200)
+    expect((await h.app.request('/v1/logs/access/tile/entries/000.p/1', { headers: bearer(auditor) })).status).toBe(200)
+  })
+
+  it('fails closed: a request whose record cannot be appended gets 503 and none of its data', async () => {
+    const reader = await h.mint.token({ scope: 'log:read' })
+    const appender = await h.mint.token({ scope: 'log:append' })
+    const post = await h.app.request('/v1/logs/audit/entries', {
+      method: 'POST', body: '{"payload":"visible"}', headers: { ...bearer(appender), 'Content-Type': 'application/json' },
+    })
+    expect(post.status).toBe(201)
+    vi.spyOn(h.ledger.log('access'), 'append').mockRejectedValue(new Error('disk full'))
+    const response = await h.app.request('/v1/logs/audit/entries/0', { headers: bearer(reader) })
+    expect(response.status).toBe(503)
+    expect(response.headers.get('content-type')).toBe('application/problem+json')
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    const text = await response.text()
+    expect(text).not.toContain('visible')
+    expect(JSON.parse(text)).toMatchObject({ code: 'ACCESS_LOG_UNAVAILABLE', status: 503 })
+    const tile = await h.app.request('/v1/logs/audit/tile/0/000.p/1', { headers: bearer(reader) })
+    expect(tile.status).toBe(503)
+    expect(tile.headers.get('cache-control')).toBe('no-store')
+    const refused = await h.app.request('/v1/logs/audit/entries')
+    expect(refused.status).toBe(503)
+    // Anonymous public reads are not recorded, so they go on.
+    expect((await h.app.request('/v1/logs/audit/checkpoint')).status).toBe(200)
+  })
+})

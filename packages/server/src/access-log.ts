@@ -1,0 +1,52 @@
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { TlogError } from '@annal/tlog'
+import type { MiddlewareHandler } from 'hono'
+import type { AppContext, AppEnv, Services } from './context.js'
+import { accessRecordBytes } from './envelope.js'
+import { problemFor, problemResponse } from './problem.js'
+import { ACCESS_LOG } from './scopes.js'
+
+/**
+ * Records every request that carried credentials or reached a protected route in the `access`
+ * log, after the route ran and before the response leaves. Fails closed: when the record
+ * cannot be appended, the response is dropped and 503 ACCESS_LOG_UNAVAILABLE goes out instead.
+ */
+export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next()
+    const auth = c.var.auth
+    if (!auth.credentials && c.var.protectedRoute !== true) return
+    const record = accessRecordBytes({
+      time: services.clock(),
+      requestId: c.var.requestId,
+      method: c.req.method,
+      route: c.var.route,
+      log: c.var.log,
+      status: c.res.status,
+      code: c.var.problemCode,
+      requiredScope: c.var.requiredScope,
+      authorizedBy: c.var.authorizedBy,
+      principal: auth.principal,
+      fingerprint: auth.fingerprint,
+      reason: auth.reason,
+      remoteAddress: remoteAddress(c),
+      userAgent: c.req.header('user-agent'),
+    })
+    try {
+      await services.ledger.log(ACCESS_LOG).append([record])
+    } catch (error) {
+      const body = problemFor(new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error }))
+      // Setting c.res would merge the dropped response's headers in; clear it first.
+      c.res = undefined as unknown as Response
+      c.res = problemResponse(c, body)
+    }
+  }
+}
+
+function remoteAddress(c: AppContext): string | undefined {
+  try {
+    return getConnInfo(c).remote.address
+  } catch {
+    return undefined // app.request() in tests has no socket
+  }
+}

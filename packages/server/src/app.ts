@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto'
+import type { Ledger } from '@annal/store'
+import { TlogError, isTlogError } from '@annal/tlog'
+import { Hono } from 'hono'
+import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
+import { accessLog } from './access-log.js'
+import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, type Services } from './context.js'
+import { IdempotencyStore } from './idempotency.js'
+import { challenge, credentials } from './credentials.js'
+import { problemFor, problemResponse } from './problem.js'
+import { adminRoutes } from './routes-admin.js'
+import { entryRoutes } from './routes-entries.js'
+import { publicRoutes } from './routes-public.js'
+import { ACCESS_LOG } from './scopes.js'
+
+export interface AppOptions {
+  /** An open ledger. The app never closes it. */
+  readonly ledger: Ledger
+  readonly auth: AuthOptions
+  /** The time for token checks, envelopes and access records. Default: the system clock. */
+  readonly clock?: () => Date
+  readonly limits?: Partial<Limits>
+}
+
+export type AnnalApp = Hono<AppEnv>
+
+/**
+ * The Annal HTTP API as a Hono app (it does not listen; see `serve`). Creates the `access`
+ * log if the ledger lacks it.
+ * @throws TypeError, RangeError for bad options.
+ */
+export async function createApp(options: AppOptions): Promise<AnnalApp> {
+  const clock = options.clock ?? (() => new Date())
+  const limits = { ...DEFAULT_LIMITS, ...options.limits }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
+  }
+  const services: Services = {
+    ledger: options.ledger,
+    verifier: new TokenVerifier(options.auth, clock),
+    clock,
+    limits,
+    idempotency: new IdempotencyStore(limits.idempotencyKeys, limits.idempotencyTtlMs, clock),
+    metadataUrl: resourceMetadataUrl(options.auth.audience),
+  }
+  if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
+    await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
+      if (!isTlogError(error, 'LOG_EXISTS')) throw error
+    })
+  }
+  const app = new Hono<AppEnv>()
+  app.use('*', async (c, next) => {
+    const requestId = randomUUID()
+    c.set('requestId', requestId)
+    c.set('auth', await authenticate(services, c.req.raw))
+    await next()
+    c.header('X-Request-Id', requestId)
+    c.header('X-Content-Type-Options', 'nosniff')
+  })
+  app.use('*', accessLog(services))
+  app.onError((error, c) => {
+    const body = problemFor(error)
+    c.set('problemCode', body.code)
+    const headers = challenge(services.metadataUrl, error, c.var.requiredScope)
+    return problemResponse(c, body, headers)
+  })
+  app.notFound((c) => {
+    const body = problemFor(new TlogError('ROUTE_NOT_FOUND', 'no such route'))
+    c.set('problemCode', body.code)
+    return problemResponse(c, body)
+  })
+  publicRoutes(app, services)
+  entryRoutes(app, services)
+  adminRoutes(app, services)
+  return app
+}
+
+/** Reads and verifies the request's credentials; failures are kept for the route to throw. */
+async function authenticate(services: Services, request: Request): Promise<AuthState> {
+  const found = credentials(request)
+  if (found.kind === 'none') return { credentials: false }
+  if (found.kind === 'error') return { credentials: true, fingerprint: found.fingerprint, error: found.error, reason: found.reason }
+  if (found.kind === 'other') return { credentials: true, reason: 'not_bearer' }
+  try {
+    const principal = await services.verifier.verify(found.token)
+    return { credentials: true, fingerprint: principal.fingerprint, principal }
+  } catch (error) {
+    const reason = error instanceof AuthError ? error.reason : 'unexpected'
+    const refused = error instanceof TlogError ? error : new TlogError('AUTH_UNAVAILABLE', 'token keys are unavailable', { cause: error })
+    return { credentials: true, fingerprint: found.fingerprint, error: refused, reason }
+  }
+}
+
+/**
+ * RFC 9728 §3.1: the well-known path goes between the host and the resource's path.
+ * @throws TypeError unless `resource` is an http(s) URL without query or fragment.
+ */
+export function resourceMetadataUrl(resource: string): string {
+  const url = new URL(resource)
+  if (!/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
+    throw new TypeError('the resource identifier is an http(s) URL without query or fragment')
+  }
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
+  return `${url.origin}/.well-known/oauth-protected-resource${path}`
+}

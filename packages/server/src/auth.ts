@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto'
+import { TlogError, type TlogErrorCode } from '@annal/tlog'
+import {
+  type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, createLocalJWKSet,
+  createRemoteJWKSet, errors, jwtVerify,
+} from 'jose'
+import { LruMap } from './internal/lru.js'
+import { scopesFromClaims } from './scopes.js'
+
+/** Asymmetric JWS algorithms a deployment may allow (RFC 8725 §3.1). HS256 is added only with a secret. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const
+
+export interface AuthOptions {
+  /** The `iss` every token must carry, exactly. */
+  readonly issuer: string
+  /** This server's resource identifier (RFC 8707, RFC 9728), an http(s) URL: every token's `aud` must hold it. */
+  readonly audience: string
+  /** Trusted keys, given directly. */
+  readonly jwks?: JSONWebKeySet
+  /** Trusted keys, fetched (and cached, refetched on an unknown `kid`) from this URL. */
+  readonly jwksUrl?: string | URL
+  /** Allowed algorithms, from ASYMMETRIC_ALGORITHMS. Default RS256, PS256, ES256, EdDSA, Ed25519. */
+  readonly algorithms?: readonly string[]
+  /** A shared secret: enables HS256, verified with this secret only. At least 32 bytes. */
+  readonly hmacSecret?: Uint8Array
+  /** Allowed clock skew for exp, nbf and iat, in seconds. Default 30. */
+  readonly clockToleranceSeconds?: number
+  /** RFC 9068 profile: `typ` at+jwt and every RFC 9068 claim. Default true. When false, `typ` may
+   *  also be JWT or absent, and only iss, aud, exp and sub are required. */
+  readonly strict?: boolean
+  /** Verified tokens remembered, keyed by their SHA-256. Default 10,000. */
+  readonly tokenCacheSize?: number
+  /** Longest a verified token is remembered, in ms (never past its exp). Default 300,000. */
+  readonly tokenCacheMaxAgeMs?: number
+  /** How long fetched keys are trusted before a refetch, in ms. Default 600,000. */
+  readonly jwksCacheMaxAgeMs?: number
+  /** Least time between two fetches (an unknown `kid` triggers one), in ms. Default 30,000. */
+  readonly jwksCooldownMs?: number
+  /** Authorization servers listed in the RFC 9728 metadata. Default [issuer]. */
+  readonly authorizationServers?: readonly string[]
+}
+
+/** Who a verified token speaks for. Never holds the token itself. */
+export interface Principal {
+  readonly iss: string
+  readonly sub?: string
+  readonly clientId?: string
+  readonly jti?: string
+  /** Granted scopes, in the token's order, without repeats. */
+  readonly scopes: readonly string[]
+  /** SHA-256 of the token, lowercase hex. */
+  readonly fingerprint: string
+  /** The token's exp, in ms since the epoch. */
+  readonly expiresAt: number
+}
+
+/** A refused token. `reason` is for the access log; the client sees only the code's description. */
+export class AuthError extends TlogError {
+  readonly reason: string
+
+  constructor(code: TlogErrorCode, message: string, reason: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.reason = reason
+  }
+}
+
+const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519']
+const TYPES_WHEN_LENIENT = new Set(['at+jwt', 'application/at+jwt', 'jwt', 'application/jwt'])
+
+/** SHA-256 of a token, lowercase hex: how logs and caches refer to it. */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex')
+}
+
+/** Verifies bearer JWT access tokens (RFC 9068, RFC 8725) and remembers the good ones. */
+export class TokenVerifier {
+  readonly options: AuthOptions
+  readonly #clock: () => Date
+  readonly #getKey: JWTVerifyGetKey
+  readonly #verifyOptions: JWTVerifyOptions
+  readonly #strict: boolean
+  readonly #cache: LruMap<string, Principal>
+  readonly #cacheMaxAgeMs: number
+
+  constructor(options: AuthOptions, clock: () => Date) {
+    checkAuthOptions(options)
+    this.options = options
+    this.#clock = clock
+    this.#strict = options.strict ?? true
+    this.#getKey = keyResolver(options)
+    const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS), ...(options.hmacSecret ? ['HS256'] : [])]
+    this.#verifyOptions = {
+      issuer: options.issuer,
+      audience: options.audience,
+      algorithms,
+      clockTolerance: options.clockToleranceSeconds ?? 30,
+      requiredClaims: this.#strict ? ['exp', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'sub'],
+      ...(this.#strict ? { typ: 'at+jwt' } : {}),
+    }
+    this.#cache = new LruMap(options.tokenCacheSize ?? 10_000)
+    this.#cacheMaxAgeMs = options.tokenCacheMaxAgeMs ?? 300_000
+  }
+
+  /**
+   * The principal of a valid token.
+   * @throws AuthError TOKEN_INVALID (401) for any bad token; AUTH_UNAVAILABLE (503) when keys cannot be fetched.
+   */
+  async verify(token: string): Promise<Principal> {
+    const fingerprint = tokenFingerprint(token)
+    const now = this.#clock().getTime()
+    const cached = this.#cache.get(fingerprint)
+    if (cached !== undefined && now < cached.until) return cached.value
+    if (cached !== undefined) this.#cache.delete(fingerprint)
+    const principal = await this.#verify(token, fingerprint)
+    this.#cache.set(fingerprint, principal, Math.min(principal.expiresAt, now + this.#cacheMaxAgeMs))
+    return principal
+  }
+
+  async #verify(token: string, fingerprint: string): Promise<Principal> {
+    let payload: JWTPayload
+    let typ: string | undefined
+    try {
+      const result = await jwtVerify(token, this.#getKey, { ...this.#verifyOptions, currentDate: this.#clock() })
+      payload = result.payload
+      typ = result.protectedHeader.typ
+    } catch (error) {
+      throw refusal(error)
+    }
+    if (!this.#strict && typ !== undefined && !TYPES_WHEN_LENIENT.has(typ.toLowerCase())) throw invalid('typ_not_allowed')
+    // RFC 9449 §7.1: a sender-constrained token presented as a bearer token is refused.
+    if (payload.cnf !== undefined) throw invalid('cnf_bound_token_as_bearer')
+    const scopes = scopesFromClaims(payload)
+    if (scopes === undefined) throw invalid('scope_claim_malformed')
+    for (const claim of ['sub', 'client_id', 'jti'] as const) {
+      if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw invalid(`${claim}_malformed`)
+    }
+    return {
+      iss: payload.iss!,
+      ...(payload.sub === undefined ? {} : { sub: payload.sub }),
+      ...(payload.client_id === undefined ? {} : { clientId: payload.client_id as string }),
+      ...(payload.jti === undefined ? {} : { jti: payload.jti }),
+      scopes,
+      fingerprint,
+      expiresAt: payload.exp! * 1000,
+    }
+  }
+}
+
+function invalid(reason: string, cause?: unknown): AuthError {
+  const message = reason === 'expired' ? 'the access token expired' : 'the access token is invalid'
+  return new AuthError('TOKEN_INVALID', message, reason, { cause })
+}
+
+/** Maps a jose failure to a refusal; failures to get keys are ours, not the client's. */
+function refusal(error: unknown): AuthError {
+  if (error instanceof errors.JWTExpired) return invalid('expired', error)
+  if (error instanceof errors.JWTClaimValidationFailed) return invalid(`claim_${error.claim}_${error.reason}`, error)
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError)
+    || error.code === 'ERR_JOSE_GENERIC') {
+    return new AuthError('AUTH_UNAVAILABLE', 'token keys are unavailable', 'keys_unavailable', { cause: error })
+  }
+  return invalid(error.code.replace(/^ERR_/, '').toLowerCase(), error)
+}
+
+function keyResolver(options: AuthOptions): JWTVerifyGetKey {
+  const jwks = options.jwks !== undefined ? createLocalJWKSet(options.jwks)
+    : options.jwksUrl !== undefined ? createRemoteJWKSet(new URL(options.jwksUrl), {
+      cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000, timeoutDuration: 5_000,
+    })
+      : undefined
+  const secret = options.hmacSecret
+  return async (header, token) => {
+    if (header.alg === 'HS256') {
+      if (secret === undefined) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed')
+      return secret
+    }
+    if (jwks === undefined) throw new errors.JWKSNoMatchingKey()
+    return jwks(header, token)
+  }
+}
+
+function checkAuthOptions(options: AuthOptions): void {
+  if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('auth needs an issuer')
+  if (typeof options.audience !== 'string' || !/^https?:\/\//.test(options.audience)) {
+    throw new TypeError('auth needs an audience: this server\'s http(s) resource identifier')
+  }
+  if (options.jwks !== undefined && options.jwksUrl !== undefined) throw new TypeError('give jwks or jwksUrl, not both')
+  if (options.jwks === undefined && options.jwksUrl === undefined && options.hmacSecret === undefined) {
+    throw new TypeError('auth needs jwks, jwksUrl or hmacSecret')
+  }
+  for (const alg of options.algorithms ?? []) {
+    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) throw new RangeError(`algorithm ${alg} is not allowed`)
+  }
+  if (options.hmacSecret !== undefined && options.hmacSecret.length < 32) throw new RangeError('an HS256 secret has at least 32 bytes')
+}

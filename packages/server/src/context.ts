@@ -1,0 +1,112 @@
+import type { Ledger } from '@annal/store'
+import { TlogError } from '@annal/tlog'
+import type { Context } from 'hono'
+import { routePath } from 'hono/route'
+import type { Principal, TokenVerifier } from './auth.js'
+import type { IdempotencyStore } from './idempotency.js'
+import { ACCESS_LOG, type Scope, authorizingScope, neededScope } from './scopes.js'
+
+export interface Limits {
+  /** Largest request body, in bytes. Default 1 MiB. */
+  readonly bodyBytes: number
+  /** Most events in one NDJSON append. Default 10,000. */
+  readonly ndjsonLines: number
+  /** Most entries one list request returns. Default 1,000. */
+  readonly listEntries: number
+  /** Idempotency keys remembered. Default 10,000. */
+  readonly idempotencyKeys: number
+  /** How long an idempotency key is remembered, in ms. Default 24 hours. */
+  readonly idempotencyTtlMs: number
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  bodyBytes: 2 ** 20, ndjsonLines: 10_000, listEntries: 1_000, idempotencyKeys: 10_000, idempotencyTtlMs: 24 * 3600_000,
+}
+
+/** What a request's credentials came to. `error` is thrown when a route looks at them. */
+export interface AuthState {
+  /** The request presented a token (header or query) or other Authorization credentials. */
+  readonly credentials: boolean
+  readonly fingerprint?: string
+  readonly principal?: Principal
+  readonly error?: TlogError
+  /** Why the token was refused, for the access log only. */
+  readonly reason?: string
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string
+    auth: AuthState
+    /** The route template, e.g. `/v1/logs/:log/entries`, once a route is reached. */
+    route?: string
+    log?: string
+    /** The route needs a token (recorded in the access log whatever the outcome). */
+    protectedRoute?: boolean
+    /** The scope the route needed. */
+    requiredScope?: string
+    /** The granted scope that allowed the request. */
+    authorizedBy?: string
+    /** The problem code answered, if any. */
+    problemCode?: string
+  }
+}
+
+export interface Services {
+  readonly ledger: Ledger
+  readonly verifier: TokenVerifier
+  readonly clock: () => Date
+  readonly limits: Limits
+  readonly idempotency: IdempotencyStore
+  /** The RFC 9728 metadata URL, as the WWW-Authenticate challenge names it. */
+  readonly metadataUrl: string
+}
+
+export type AppContext = Context<AppEnv>
+
+/** Marks the route reached and throws the request's credential error, if any. */
+function reach(c: AppContext, log: string | undefined): void {
+  c.set('route', routePath(c))
+  if (log !== undefined) c.set('log', log)
+  const { error } = c.var.auth
+  if (error !== undefined) throw error
+}
+
+/**
+ * For public routes: refuses bad credentials, and on the access log requires `audit:read`.
+ * @throws TlogError TOKEN_INVALID, TOKEN_REQUEST_MALFORMED, AUTH_UNAVAILABLE, TOKEN_MISSING, INSUFFICIENT_SCOPE.
+ */
+export function allowPublic(c: AppContext, log?: string): void {
+  if (log === ACCESS_LOG) {
+    authorize(c, 'audit:read', log)
+    return
+  }
+  reach(c, log)
+}
+
+/**
+ * Requires a valid token granting `base` (on `log` when given).
+ * @returns the principal and the scope that allowed the request.
+ * @throws TlogError TOKEN_MISSING (401), TOKEN_INVALID (401), INSUFFICIENT_SCOPE (403), and as allowPublic.
+ */
+export function authorize(c: AppContext, base: Scope, log?: string): { principal: Principal; scope: string } {
+  const needed = neededScope(base, log)
+  c.set('requiredScope', needed)
+  const principal = authenticated(c, log)
+  const scope = authorizingScope(new Set(principal.scopes), base, log)
+  if (scope === undefined) throw new TlogError('INSUFFICIENT_SCOPE', `this route needs ${needed}`)
+  c.set('authorizedBy', scope)
+  return { principal, scope }
+}
+
+/**
+ * Requires a valid token, whatever its scopes.
+ * @throws TlogError TOKEN_MISSING (401), and as allowPublic.
+ */
+export function authenticated(c: AppContext, log?: string): Principal {
+  c.set('protectedRoute', true)
+  reach(c, log)
+  const { principal } = c.var.auth
+  if (principal === undefined) throw new TlogError('TOKEN_MISSING', 'this route needs an access token')
+  return principal
+}

@@ -1,0 +1,93 @@
+import type { Principal } from './auth.js'
+import { canonicalJson } from './canonical-json.js'
+
+const utf8 = new TextEncoder()
+
+export const ENVELOPE_TYPE = 'annal.event/v1'
+export const ACCESS_RECORD_TYPE = 'annal.access/v1'
+
+export interface EnvelopeInput {
+  /** `sha256:<hex>` of the stored event. */
+  readonly object: string
+  readonly size: number
+  readonly contentType: string
+  readonly time: Date
+  readonly requestId: string
+  /** 1-based line of an NDJSON batch. */
+  readonly line?: number
+  readonly principal: Principal
+  /** The granted scope that allowed the append. */
+  readonly scope: string
+}
+
+/** Who acted, as RFC 9068 claims name it; absent claims are left out. */
+function actor(principal: Principal): Record<string, string | undefined> {
+  return { iss: principal.iss, sub: principal.sub, client_id: principal.clientId }
+}
+
+/** The token, by `jti` and SHA-256 fingerprint; never the token. */
+function token(principal: Principal): Record<string, string | undefined> {
+  return { jti: principal.jti, sha256: principal.fingerprint }
+}
+
+/** The leaf appended for an event: RFC 8785 canonical JSON (see docs/api.md, "The envelope"). */
+export function envelopeBytes(input: EnvelopeInput): Uint8Array {
+  return utf8.encode(canonicalJson({
+    type: ENVELOPE_TYPE,
+    time: input.time.toISOString(),
+    request_id: input.requestId,
+    line: input.line,
+    object: { hash: input.object, size: input.size, content_type: input.contentType },
+    actor: actor(input.principal),
+    token: token(input.principal),
+    scope: input.scope,
+    scopes: [...input.principal.scopes],
+  }))
+}
+
+export interface AccessRecordInput {
+  readonly time: Date
+  readonly requestId: string
+  readonly method: string
+  readonly route?: string
+  readonly log?: string
+  readonly status: number
+  readonly code?: string
+  readonly requiredScope?: string
+  readonly authorizedBy?: string
+  readonly principal?: Principal
+  /** The presented token's fingerprint, also when the token was refused. */
+  readonly fingerprint?: string
+  readonly reason?: string
+  readonly remoteAddress?: string
+  readonly userAgent?: string
+}
+
+/** An access-log leaf: RFC 8785 canonical JSON; never a token or a body. */
+export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
+  const principal = input.principal
+  return utf8.encode(canonicalJson({
+    type: ACCESS_RECORD_TYPE,
+    time: input.time.toISOString(),
+    request_id: input.requestId,
+    method: input.method,
+    route: input.route,
+    log: clip(input.log, 128),
+    status: input.status,
+    code: input.code,
+    required_scope: input.requiredScope,
+    authorized_by: input.authorizedBy,
+    scopes: principal === undefined ? undefined : [...principal.scopes],
+    actor: principal === undefined ? undefined : actor(principal),
+    token: input.fingerprint === undefined ? undefined : { jti: principal?.jti, sha256: input.fingerprint },
+    reason: input.reason,
+    remote_address: input.remoteAddress,
+    user_agent: clip(input.userAgent, 256),
+  }))
+}
+
+/** At most `max` code points of `text`, so a record stays small and never splits a surrogate pair. */
+function clip(text: string | undefined, max: number): string | undefined {
+  if (text === undefined || text.length <= max) return text
+  return Array.from(text).slice(0, max).join('')
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto'
+import type { Entry, Ledger, Log, PutObjectResult } from '@annal/store'
+import type { Principal } from './auth.js'
+import { TlogError, isTlogError } from '@annal/tlog'
+import type { Hono } from 'hono'
+import { isJsonType, mediaType, parseJson, readBody, splitNdjson } from './body.js'
+import { type AppEnv, type Services, authenticated, authorize } from './context.js'
+import { ENVELOPE_TYPE, envelopeBytes } from './envelope.js'
+import type { StoredResponse } from './idempotency.js'
+import { countParam, entryRef } from './params.js'
+import { ProblemError } from './problem.js'
+import { ACCESS_LOG } from './scopes.js'
+
+const NDJSON = 'application/x-ndjson'
+const REFUSED_TYPES = /^(?:multipart\/|application\/x-www-form-urlencoded$)/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Appending events and reading entries and objects. */
+export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
+  const { ledger, limits } = services
+
+  app.post('/v1/logs/:log/entries', async (c) => {
+    const name = c.req.param('log')
+    if (name === ACCESS_LOG) {
+      authenticated(c, name)
+      throw new TlogError('LOG_RESERVED', 'the access log is written by the server only')
+    }
+    const { principal, scope } = authorize(c, 'log:append', name)
+    const log = ledger.log(name)
+    const type = mediaType(c.req.header('content-type'), 'application/json')
+    if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
+    const body = await readBody(c.req.raw, limits.bodyBytes)
+    const append = async (): Promise<StoredResponse> =>
+      appendEvents({ services, log, type, body, requestId: c.var.requestId, principal, scope })
+    const key = c.req.header('idempotency-key')
+    const { response, replayed } = key === undefined ? { response: await append(), replayed: false }
+      : await services.idempotency.once(`${principal.iss}\n${principal.sub ?? ''}\n${name}`, key, digest(type, body), append)
+    return c.body(response.body, response.status, {
+      'Content-Type': response.contentType, ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
+    })
+  })
+
+  app.get('/v1/logs/:log/entries', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:read', name)
+    const log = ledger.log(name)
+    const start = countParam(c.req.query('start'), 'start', 0)
+    const limit = Math.min(countParam(c.req.query('limit'), 'limit', 100), limits.listEntries)
+    if (start > log.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'start is past the end of the log')
+    const entries = await log.entries(start, limit)
+    return c.json({ start, size: log.size, entries: await Promise.all(entries.map((entry) => entryView(ledger, entry))) })
+  })
+
+  app.get('/v1/logs/:log/entries/:ref', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:read', name)
+    const log = ledger.log(name)
+    const ref = entryRef(c.req.param('ref'))
+    try {
+      return c.json(await entryView(ledger, await log.entry(ref)))
+    } catch (error) {
+      if (!isTlogError(error, 'ID_AMBIGUOUS') || typeof ref !== 'string') throw error
+      const candidates = await log.candidates(ref)
+      throw new ProblemError('ID_AMBIGUOUS', 'the abbreviated id matches more than one entry', { candidates }, { cause: error })
+    }
+  })
+
+  app.get('/v1/objects/:hash', async (c) => {
+    authorize(c, 'log:read')
+    const bytes = await ledger.objects.get(c.req.param('hash'))
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'private, no-cache' })
+  })
+}
+
+interface AppendRequest {
+  readonly services: Services
+  readonly log: Log
+  readonly type: string
+  readonly body: Uint8Array
+  readonly requestId: string
+  readonly principal: Principal
+  readonly scope: string
+}
+
+/**
+ * Stores each event as an object, then appends their envelopes in one call: the sequencer
+ * integrates a call whole, so an NDJSON batch goes in entirely or not at all.
+ */
+async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
+  const { services, log, type, body } = request
+  const batch = type === NDJSON
+  const events = batch ? splitNdjson(body, services.limits.ndjsonLines) : [checkEvent(body, type)]
+  const stored: PutObjectResult[] = []
+  for (const event of events) stored.push(await services.ledger.objects.put(event))
+  const time = services.clock()
+  const leaves = stored.map((object, i) => envelopeBytes({
+    object: object.hash, size: object.size, contentType: batch ? 'application/json' : type, time,
+    requestId: request.requestId, ...(batch ? { line: i + 1 } : {}), principal: request.principal, scope: request.scope,
+  }))
+  const result = await log.append(leaves)
+  const checkpoint = { size: result.checkpoint.size, root: result.checkpoint.root }
+  const views = result.entries.map((entry, i) => ({ ...entry, object: stored[i]!.hash, checkpoint }))
+  return batch
+    ? { status: 201, contentType: NDJSON, body: views.map((view) => `${JSON.stringify(view)}\n`).join('') }
+    : { status: 201, contentType: 'application/json', body: JSON.stringify(views[0]) }
+}
+
+/** A single event: not empty, and valid JSON when it says it is JSON. */
+function checkEvent(body: Uint8Array, type: string): Uint8Array {
+  if (body.length === 0) throw new TlogError('ENTRY_EMPTY', 'the body is empty')
+  if (isJsonType(type)) parseJson(body)
+  return body
+}
+
+function digest(type: string, body: Uint8Array): string {
+  return createHash('sha256').update(type).update('\n').update(body).digest('hex')
+}
+
+/** An entry as served: index, id, the envelope, and the event inline when it is JSON and not erased. */
+export async function entryView(ledger: Ledger, entry: Entry): Promise<Record<string, unknown>> {
+  let envelope: unknown
+  try {
+    envelope = JSON.parse(utf8.decode(entry.data)) as unknown
+  } catch {
+    return { index: entry.index, id: entry.id, leaf_base64: Buffer.from(entry.data).toString('base64') }
+  }
+  const view: Record<string, unknown> = { index: entry.index, id: entry.id, envelope }
+  const object = eventObject(envelope)
+  if (object === undefined || !isJsonType(object.contentType)) return view
+  try {
+    view.payload = parseJson(await ledger.objects.get(object.hash))
+  } catch (error) {
+    if (isTlogError(error, 'OBJECT_ERASED')) view.payload_erased = true
+    else if (!isTlogError(error, 'OBJECT_NOT_FOUND') && !isTlogError(error, 'BODY_MALFORMED')) throw error
+  }
+  return view
+}
+
+function eventObject(envelope: unknown): { hash: string; contentType: string } | undefined {
+  if (typeof envelope !== 'object' || envelope === null) return undefined
+  const { type, object } = envelope as { type?: unknown; object?: { hash?: unknown; content_type?: unknown } }
+  if (type !== ENVELOPE_TYPE || typeof object?.hash !== 'string' || typeof object.content_type !== 'string') return undefined
+  return { hash: object.hash, contentType: object.content_type }
+}
+

@@ -1,0 +1,100 @@
+import { TILE_WIDTH, TlogError, bytesToHex, isTlogError, parseTilePath } from '@annal/tlog'
+import type { Hono } from 'hono'
+import { type AppEnv, type Services, allowPublic, authorize } from './context.js'
+import { countParam, hashParam } from './params.js'
+import { SCOPES } from './scopes.js'
+
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+const SHORT_LIVED = 'public, max-age=10'
+
+/** Routes anyone may call: logs, checkpoints, proofs, hash tiles, metadata, health. */
+export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
+  const { ledger, verifier } = services
+
+  app.get('/healthz', (c) => {
+    allowPublic(c)
+    return c.json({ status: 'ok' })
+  })
+
+  app.get('/.well-known/oauth-protected-resource', (c) => {
+    allowPublic(c)
+    return c.json({
+      resource: verifier.options.audience,
+      authorization_servers: [...(verifier.options.authorizationServers ?? [verifier.options.issuer])],
+      scopes_supported: [...SCOPES],
+      bearer_methods_supported: ['header'],
+      resource_name: 'Annal',
+    })
+  })
+
+  app.get('/v1/logs', (c) => {
+    allowPublic(c)
+    const logs = ledger.logs().map((info) => ({
+      name: info.name, origin: info.origin, verifier_key: info.verifierKey, size: ledger.log(info.name).size,
+    }))
+    return c.json({ logs })
+  })
+
+  app.get('/v1/logs/:log', (c) => {
+    const name = c.req.param('log')
+    allowPublic(c, name)
+    const log = ledger.log(name)
+    const { size, root } = log.checkpointInfo
+    return c.json({ name, origin: log.info.origin, verifier_key: log.info.verifierKey, size, root })
+  })
+
+  app.get('/v1/logs/:log/checkpoint', async (c) => {
+    const name = c.req.param('log')
+    allowPublic(c, name)
+    const note = await ledger.log(name).checkpoint()
+    return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' })
+  })
+
+  app.get('/v1/logs/:log/proof/inclusion', async (c) => {
+    const name = c.req.param('log')
+    allowPublic(c, name)
+    const log = ledger.log(name)
+    const index = c.req.query('index')
+    const leafHash = c.req.query('leaf_hash')
+    if ((index === undefined) === (leafHash === undefined)) throw new TlogError('REQUEST_MALFORMED', 'give index or leaf_hash')
+    const treeSize = countParam(c.req.query('tree_size'), 'tree_size', log.size)
+    const ref = index !== undefined ? countParam(index, 'index') : hashParam(leafHash!, 'leaf_hash')
+    const proof = await log.inclusionProof(ref, treeSize)
+    return c.json({ index: proof.index, tree_size: proof.treeSize, leaf_hash: bytesToHex(proof.leafHash), proof: proof.proof.map(bytesToHex) })
+  })
+
+  app.get('/v1/logs/:log/proof/consistency', async (c) => {
+    const name = c.req.param('log')
+    allowPublic(c, name)
+    const log = ledger.log(name)
+    const from = countParam(c.req.query('from'), 'from')
+    const to = countParam(c.req.query('to'), 'to', log.size)
+    const proof = await log.consistencyProof(from, to)
+    return c.json({ from, to, proof: proof.map(bytesToHex) })
+  })
+
+  // C2SP tlog-tiles under /v1/logs/{log}/: hash tiles are public, entry bundles need log:read.
+  app.get('/v1/logs/:log/tile/*', async (c) => {
+    const name = c.req.param('log')
+    const path = c.req.path.slice(`/v1/logs/${name}/`.length)
+    let tile: ReturnType<typeof parseTilePath>
+    try {
+      tile = parseTilePath(path)
+    } catch (error) {
+      allowPublic(c, name)
+      throw error
+    }
+    if (tile.kind === 'entries') authorize(c, 'log:read', name)
+    else allowPublic(c, name)
+    const log = ledger.log(name)
+    try {
+      const bytes = tile.kind === 'entries' ? await log.entryBundle(tile.index, tile.width)
+        : await log.hashTile(tile.level, tile.index, tile.width)
+      const cache = tile.width === TILE_WIDTH ? IMMUTABLE : SHORT_LIVED
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream', 'Cache-Control': cache })
+    } catch (error) {
+      if (isTlogError(error, 'SIZE_OUT_OF_RANGE')) throw new TlogError('TILE_NOT_FOUND', 'the log does not hold that tile yet', { cause: error })
+      throw error
+    }
+  })
+}

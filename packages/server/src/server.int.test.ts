@@ -1,0 +1,229 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openCheckpoint, parseVerifierKey } from '@annal/note'
+import { Ledger } from '@annal/store'
+import { decodeEntryBundle, defaultHasher, hexToBytes, bytesToHex, verifyInclusion } from '@annal/tlog'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from './app.js'
+import { type RunningServer, serve } from './serve.js'
+import { TestAuthServer } from './testing/auth-server.js'
+import { type SigningKey, Mint, accessRecords, bearer, jwksOf, signingKey } from './testing/fixture.js'
+
+const ISSUER = 'https://issuer.int.test'
+let directory: string
+let ledger: Ledger
+let auth: TestAuthServer
+let server: RunningServer
+let keys: SigningKey[]
+let mint: Mint
+let audience: string
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'annal-server-int-'))
+  ledger = await Ledger.open(directory, { host: 'annal.int.test' })
+  await ledger.createLog('audit')
+  keys = [await signingKey('ES256'), await signingKey('EdDSA')]
+  auth = await TestAuthServer.start(jwksOf(keys[0]!))
+  audience = 'http://annal.int.test/'
+  const app = await createApp({
+    ledger,
+    auth: { issuer: ISSUER, audience, jwksUrl: auth.jwksUrl, jwksCooldownMs: 0 },
+    limits: { bodyBytes: 64 * 1024 },
+  })
+  server = await serve(app, { requestTimeoutMs: 1_000 })
+  mint = new Mint(keys[0]!, ISSUER, audience)
+})
+
+afterAll(async () => {
+  await server?.close()
+  await auth?.close()
+  await ledger?.close()
+  await rm(directory, { recursive: true, force: true })
+})
+
+function url(path: string): string {
+  return `${server.url}${path}`
+}
+
+describe('a real server on a loopback port', () => {
+  it('listens on 127.0.0.1 on an ephemeral port', () => {
+    expect(server.host).toBe('127.0.0.1')
+    expect(server.port).toBeGreaterThan(0)
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`)
+  })
+
+  it('end to end: append, then verify inclusion against the signed checkpoint', async () => {
+    const token = await mint.token({ scope: 'log:append:audit log:read:audit' })
+    const appended = await fetch(url('/v1/logs/audit/entries'), {
+      method: 'POST', body: JSON.stringify({ action: 'grant', role: 'admin' }), headers: { ...bearer(token), 'Content-Type': 'application/json' },
+    })
+    expect(appended.status).toBe(201)
+    const { index, id, checkpoint } = await appended.json() as { index: number; id: string; checkpoint: { size: number } }
+    const note = await (await fetch(url('/v1/logs/audit/checkpoint'))).text()
+    const info = await (await fetch(url('/v1/logs/audit'))).json() as { verifier_key: string }
+    const verified = openCheckpoint(note, [parseVerifierKey(info.verifier_key)])
+    expect(verified.size).toBeGreaterThanOrEqual(checkpoint.size)
+    const proof = await (await fetch(url(`/v1/logs/audit/proof/inclusion?index=${index}&tree_size=${verified.size}`))).json() as
+      { leaf_hash: string; proof: string[]; tree_size: number }
+    // The leaf is the envelope: fetch its bytes from the entry bundle and hash them ourselves.
+    const bundle = new Uint8Array(await (await fetch(url(`/v1/logs/audit/tile/entries/000.p/${verified.size}`), { headers: bearer(token) })).arrayBuffer())
+    const leaf = decodeEntryBundle(bundle)[index]!
+    const leafHash = defaultHasher.leaf(leaf)
+    expect(bytesToHex(leafHash)).toBe(proof.leaf_hash)
+    expect(bytesToHex(leafHash)).toBe(id)
+    verifyInclusion(index, verified.size, leafHash, proof.proof.map(hexToBytes), verified.rootHash)
+    const tampered = proof.proof.map(hexToBytes)
+    if (tampered.length > 0) tampered[0]![0]! ^= 1
+    else leafHash[0]! ^= 1
+    expect(() => verifyInclusion(index, verified.size, leafHash, tampered, verified.rootHash)).toThrow()
+    const envelope = JSON.parse(new TextDecoder().decode(leaf)) as { object: { hash: string } }
+    const object = await fetch(url(`/v1/objects/${envelope.object.hash}`), { headers: bearer(await mint.token({ scope: 'log:read' })) })
+    expect(await object.json()).toEqual({ action: 'grant', role: 'admin' })
+  })
+
+  it('is idempotent with an Idempotency-Key over HTTP', async () => {
+    const token = await mint.token({ scope: 'log:append' })
+    const send = async (): Promise<Response> => fetch(url('/v1/logs/audit/entries'), {
+      method: 'POST', body: '{"retry":true}', headers: { ...bearer(token), 'Content-Type': 'application/json', 'Idempotency-Key': 'int-1' },
+    })
+    const size = ledger.log('audit').size
+    const [first, second] = [await send(), await send()]
+    expect(await second.json()).toEqual(await first.json())
+    expect(second.headers.get('idempotent-replayed')).toBe('true')
+    expect(ledger.log('audit').size).toBe(size + 1)
+  })
+
+  it('appends NDJSON all or nothing', async () => {
+    const token = await mint.token({ scope: 'log:append' })
+    const size = ledger.log('audit').size
+    const send = async (body: string): Promise<Response> => fetch(url('/v1/logs/audit/entries'), {
+      method: 'POST', body, headers: { ...bearer(token), 'Content-Type': 'application/x-ndjson' },
+    })
+    const bad = await send('{"a":1}\n{"b":2}\nnot json\n')
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toMatchObject({ code: 'BODY_MALFORMED', line: 3 })
+    expect(ledger.log('audit').size).toBe(size)
+    const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ i })).join('\n')
+    const good = await send(lines)
+    expect(good.status).toBe(201)
+    const results = (await good.text()).trim().split('\n').map((line) => JSON.parse(line) as { index: number })
+    expect(results.map((result) => result.index)).toEqual(Array.from({ length: 500 }, (_, i) => size + i))
+    expect(ledger.log('audit').size).toBe(size + 500)
+  })
+
+  it('refuses attacks over the wire, and records them with the remote address', async () => {
+    const noToken = await fetch(url('/v1/logs/audit/entries'))
+    expect(noToken.status).toBe(401)
+    expect(noToken.headers.get('www-authenticate')).toBe(
+      'Bearer realm="annal", resource_metadata="http://annal.int.test/.well-known/oauth-protected-resource"')
+    const stranger = await signingKey('ES256')
+    const unknownKid = await mint.token({ scope: 'log:read', key: stranger })
+    const fetchesBefore = auth.fetches
+    const refused = await fetch(url('/v1/logs/audit/entries'), { headers: bearer(unknownKid) })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toMatch(/error="invalid_token"/)
+    expect(auth.fetches).toBeGreaterThan(fetchesBefore)
+    const good = await mint.token({ scope: 'log:read' })
+    const inQuery = await fetch(url(`/v1/logs/audit/entries?access_token=${good}`))
+    expect(inQuery.status).toBe(400)
+    const records = await accessRecords(ledger)
+    const byId = (response: Response): Record<string, any> | undefined =>
+      records.find((record) => record.request_id === response.headers.get('x-request-id'))
+    expect(byId(noToken)).toMatchObject({ status: 401, remote_address: '127.0.0.1', user_agent: expect.stringMatching(/node|undici/i) })
+    expect(byId(refused)).toMatchObject({ status: 401, reason: 'jwks_no_matching_key' })
+    expect(byId(inQuery)).toMatchObject({ status: 400, reason: 'token_in_query' })
+    expect(JSON.stringify(records)).not.toContain(good)
+  })
+
+  it('follows key rotation at the authorization server', async () => {
+    const rotated = new Mint(keys[1]!, ISSUER, audience)
+    const token = await rotated.token({ scope: 'log:read' })
+    expect((await fetch(url('/v1/logs/audit/entries'), { headers: bearer(token) })).status).toBe(401)
+    auth.jwks = jwksOf(keys[0]!, keys[1]!)
+    const again = await rotated.token({ scope: 'log:read' })
+    expect((await fetch(url('/v1/logs/audit/entries'), { headers: bearer(again) })).status).toBe(200)
+  })
+
+  it('answers 503 when the keys cannot be fetched, and 413 for bodies over the limit', async () => {
+    const otherDirectory = await mkdtemp(join(tmpdir(), 'annal-server-int-'))
+    const otherLedger = await Ledger.open(otherDirectory)
+    const app = await createApp({ ledger: otherLedger, auth: { issuer: ISSUER, audience, jwksUrl: auth.jwksUrl } })
+    auth.failWith = 500
+    try {
+      const response = await app.request('/v1/logs', { headers: bearer(await mint.token({ scope: 'log:read' })) })
+      expect(response.status).toBe(503)
+      expect(await response.json()).toMatchObject({ code: 'AUTH_UNAVAILABLE' })
+    } finally {
+      auth.failWith = undefined
+      await otherLedger.close()
+      await rm(otherDirectory, { recursive: true, force: true })
+    }
+    const token = await mint.token({ scope: 'log:append' })
+    const big = await fetch(url('/v1/logs/audit/entries'), {
+      method: 'POST', body: 'x'.repeat(64 * 1024 + 1), headers: { ...bearer(token), 'Content-Type': 'text/plain' },
+    })
+    expect(big.status).toBe(413)
+  })
+
+  it('cuts off a slow upload', async () => {
+    const token = await mint.token({ scope: 'log:append' })
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => {
+        socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
+          + 'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"slow":')
+      })
+      let data = ''
+      socket.on('data', (chunk) => { data += chunk.toString() })
+      socket.on('close', () => resolve(data))
+      socket.on('error', reject)
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 (408|400)/)
+  }, 10_000)
+
+  it('appends nothing from an aborted upload', async () => {
+    const token = await mint.token({ scope: 'log:append' })
+    const size = ledger.log('audit').size
+    const accessSize = ledger.log('access').size
+    const socket = connect(server.port, '127.0.0.1')
+    await new Promise<void>((resolve) => socket.once('connect', resolve))
+    socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
+      + 'Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial event')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    socket.destroy()
+    for (let i = 0; i < 50 && ledger.log('access').size === accessSize; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(ledger.log('audit').size).toBe(size)
+    const records = await accessRecords(ledger)
+    expect(records.at(-1)).toMatchObject({ route: '/v1/logs/:log/entries', status: 400, code: 'BODY_MALFORMED' })
+  })
+
+  it('closes gracefully: in-flight requests finish, new connections are refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annal-server-int-'))
+    const local = await Ledger.open(dir)
+    const running = await serve(await createApp({ ledger: local, auth: { issuer: ISSUER, audience, jwksUrl: auth.jwksUrl } }))
+    try {
+      await local.createLog('audit')
+      const token = await mint.token({ scope: 'log:append' })
+      const socket = connect(running.port, '127.0.0.1')
+      await new Promise<void>((resolve) => socket.once('connect', resolve))
+      const reply = new Promise<string>((resolve) => {
+        let data = ''
+        socket.on('data', (chunk) => { data += chunk.toString() })
+        socket.on('close', () => resolve(data))
+      })
+      socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\n`
+        + 'Content-Type: application/json\r\nContent-Length: 12\r\n\r\n{"in":')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const closed = running.close()
+      socket.write('"fly"}')
+      expect(await reply).toMatch(/^HTTP\/1\.1 201/)
+      await closed
+      expect(local.log('audit').size).toBe(1)
+      await expect(fetch(`${running.url}/healthz`)).rejects.toThrow()
+    } finally {
+      await local.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

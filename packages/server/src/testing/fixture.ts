@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Ledger } from '@annal/store'
+import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { type AnnalApp, type AppOptions, createApp } from '../app.js'
+import type { AuthOptions } from '../auth.js'
+
+export const ISSUER = 'https://issuer.test'
+export const AUDIENCE = 'https://annal.test/'
+
+export interface SigningKey {
+  readonly alg: 'RS256' | 'ES256' | 'EdDSA'
+  readonly kid: string
+  readonly privateKey: CryptoKey
+  readonly publicJwk: JWK
+}
+
+export async function signingKey(alg: SigningKey['alg']): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) })
+  const kid = `${alg.toLowerCase()}-${randomUUID().slice(0, 8)}`
+  return { alg, kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } }
+}
+
+export function jwksOf(...keys: readonly SigningKey[]): JSONWebKeySet {
+  return { keys: keys.map((key) => key.publicJwk) }
+}
+
+export interface MintOptions {
+  readonly scope?: string
+  readonly claims?: Record<string, unknown>
+  /** Claims to leave out. */
+  readonly omit?: readonly string[]
+  readonly header?: Record<string, unknown>
+  readonly key?: SigningKey
+  /** Seconds from now. */
+  readonly expiresIn?: number
+}
+
+/** Signs RFC 9068 access tokens with real keys. */
+export class Mint {
+  readonly key: SigningKey
+  readonly issuer: string
+  readonly audience: string
+
+  constructor(key: SigningKey, issuer = ISSUER, audience = AUDIENCE) {
+    this.key = key
+    this.issuer = issuer
+    this.audience = audience
+  }
+
+  async token(options: MintOptions = {}): Promise<string> {
+    const key = options.key ?? this.key
+    const now = Math.floor(Date.now() / 1000)
+    const claims: Record<string, unknown> = {
+      iss: this.issuer, aud: this.audience, sub: 'user-1', client_id: 'client-1', jti: randomUUID(),
+      iat: now, exp: now + (options.expiresIn ?? 600), ...(options.scope === undefined ? {} : { scope: options.scope }),
+      ...options.claims,
+    }
+    for (const name of options.omit ?? []) delete claims[name]
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...options.header } as { alg: string })
+      .sign(key.privateKey)
+  }
+}
+
+export interface Harness {
+  readonly ledger: Ledger
+  readonly app: AnnalApp
+  readonly mint: Mint
+  readonly keys: readonly SigningKey[]
+  readonly directory: string
+  close(): Promise<void>
+}
+
+/** A ledger in a temp dir, keys for RS256, ES256 and EdDSA, and the app trusting them. */
+export async function harness(options: { auth?: Partial<AuthOptions>; app?: Partial<AppOptions> } = {}): Promise<Harness> {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-server-'))
+  const ledger = await Ledger.open(directory, { host: 'annal.test' })
+  const keys = await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
+  const app = await createApp({
+    ledger,
+    auth: { issuer: ISSUER, audience: AUDIENCE, jwks: jwksOf(...keys), ...options.auth },
+    ...options.app,
+  })
+  return {
+    ledger, app, mint: new Mint(keys[0]!), keys, directory,
+    close: async () => {
+      await ledger.close()
+      await rm(directory, { recursive: true, force: true })
+    },
+  }
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { Authorization: `Bearer ${token}` }
+}
+
+const utf8 = new TextDecoder()
+
+/** The access log's records, parsed. */
+export async function accessRecords(ledger: Ledger): Promise<Record<string, any>[]> {
+  const log = ledger.log('access')
+  const entries = await log.entries(0, log.size)
+  return entries.map((entry) => JSON.parse(utf8.decode(entry.data)) as Record<string, any>)
+}
+
+/** The access record of the response's request. */
+export async function recordOf(ledger: Ledger, response: Response): Promise<Record<string, any> | undefined> {
+  const id = response.headers.get('x-request-id')
+  return (await accessRecords(ledger)).find((record) => record.request_id === id)
+}

@@ -1,0 +1,132 @@
+import { TLOG_ERROR_CODES, TlogError } from '@annal/tlog'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { resourceMetadataUrl } from './app.js'
+import { mediaType, splitNdjson } from './body.js'
+import { LruMap } from './internal/lru.js'
+import { countParam, entryRef } from './params.js'
+import { PROBLEMS, ProblemError, problemFor } from './problem.js'
+import { authorizingScope, neededScope, scopesFromClaims } from './scopes.js'
+
+const utf8 = new TextEncoder()
+
+describe('scopes', () => {
+  it('match exact tokens, per log or for all logs, and read the access log with audit:read only', () => {
+    const granted = new Set(['log:read', 'log:append:payments', 'audit:read', 'log:admin:*'])
+    expect(authorizingScope(granted, 'log:read', 'audit')).toBe('log:read')
+    expect(authorizingScope(granted, 'log:append', 'payments')).toBe('log:append:payments')
+    expect(authorizingScope(granted, 'log:append', 'audit')).toBeUndefined()
+    expect(authorizingScope(granted, 'log:append', undefined)).toBeUndefined()
+    expect(authorizingScope(granted, 'log:admin', 'x')).toBeUndefined()
+    expect(authorizingScope(new Set(['log:read']), 'log:read', 'access')).toBeUndefined()
+    expect(authorizingScope(new Set(['audit:read']), 'log:read', 'access')).toBe('audit:read')
+    expect(neededScope('log:read', 'access')).toBe('audit:read')
+    expect(neededScope('log:append', 'payments')).toBe('log:append:payments')
+    expect(neededScope('log:admin', undefined)).toBe('log:admin')
+  })
+
+  it('grant nothing that is not literally granted', () => {
+    fc.assert(fc.property(fc.array(fc.string()), fc.constantFrom('log:read', 'log:append', 'log:admin'), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}$/),
+      (scopes, base, log) => {
+        const scope = authorizingScope(new Set(scopes), base as 'log:read', log)
+        if (scope !== undefined) expect(scopes).toContain(scope)
+        expect(scope === undefined || scope === base || scope === `${base}:${log}` || scope === 'audit:read').toBe(true)
+      }))
+  })
+
+  it('come from scope or scp, and none means none', () => {
+    expect(scopesFromClaims({ scope: ' a  b a ' })).toEqual(['a', 'b'])
+    expect(scopesFromClaims({ scp: ['a', 'b', 'a'] })).toEqual(['a', 'b'])
+    expect(scopesFromClaims({ scope: 'a', scp: ['b'] })).toEqual(['a'])
+    expect(scopesFromClaims({})).toEqual([])
+    for (const bad of [{ scope: 1 }, { scope: null }, { scp: 'a' }, { scp: [1] }, { scp: ['a b'] }, { scp: [''] }]) {
+      expect(scopesFromClaims(bad)).toBeUndefined()
+    }
+  })
+})
+
+describe('bodies and parameters', () => {
+  it('splits NDJSON lines, allowing CRLF and one final newline', () => {
+    const lines = splitNdjson(utf8.encode('1\r\n"two"\n{"3":3}\n'), 3)
+    expect(lines.map((line) => new TextDecoder().decode(line))).toEqual(['1', '"two"', '{"3":3}'])
+    expect(() => splitNdjson(utf8.encode('1\n2\n3\n4'), 3)).toThrow(expect.objectContaining({ code: 'BATCH_TOO_LARGE' }))
+    expect(() => splitNdjson(utf8.encode('1\n\n'), 3)).toThrow(expect.objectContaining({ code: 'BODY_MALFORMED', extensions: { line: 2 } }))
+    expect(() => splitNdjson(new Uint8Array([0x31, 0x0a, 0xff]), 3)).toThrow(expect.objectContaining({ extensions: { line: 2 } }))
+    expect(() => splitNdjson(new Uint8Array(0), 3)).toThrow(expect.objectContaining({ code: 'ENTRY_EMPTY' }))
+  })
+
+  it('reads media types strictly', () => {
+    expect(mediaType(undefined, 'application/json')).toBe('application/json')
+    expect(mediaType('Application/JSON; charset=utf-8', '')).toBe('application/json')
+    expect(() => mediaType('json', '')).toThrow(expect.objectContaining({ code: 'CONTENT_TYPE_UNSUPPORTED' }))
+  })
+
+  it('accepts counts only in canonical decimal', () => {
+    expect(countParam('0', 'n')).toBe(0)
+    expect(countParam(undefined, 'n', 7)).toBe(7)
+    expect(countParam('9007199254740991', 'n')).toBe(2 ** 53 - 1)
+    expect(() => countParam('9007199254740992', 'n')).toThrow(expect.objectContaining({ code: 'SIZE_OUT_OF_RANGE' }))
+    for (const bad of ['', ' 1', '1 ', '01', '+1', '-1', '1e3', '0x10', '1.0', '１']) {
+      expect(() => countParam(bad, 'n')).toThrow(expect.objectContaining({ code: 'REQUEST_MALFORMED' }))
+    }
+    expect(() => countParam(undefined, 'n')).toThrow(expect.objectContaining({ code: 'REQUEST_MALFORMED' }))
+    expect(entryRef('12')).toBe(12)
+    expect(entryRef('0123')).toBe('0123')
+    expect(entryRef('1234567890123456')).toBe('1234567890123456')
+    expect(entryRef('abcd')).toBe('abcd')
+  })
+})
+
+describe('problems', () => {
+  it('map every code to a 4xx or 5xx with a title', () => {
+    for (const code of TLOG_ERROR_CODES) {
+      expect(PROBLEMS[code].status).toBeGreaterThanOrEqual(400)
+      expect(PROBLEMS[code].title).not.toBe('')
+    }
+  })
+
+  it('are RFC 9457 bodies that hide the details of 5xx and of foreign errors', () => {
+    expect(problemFor(new TlogError('LOG_NOT_FOUND', 'no log has that name'))).toEqual({
+      type: 'https://annal.dev/problems/log-not-found', title: 'No such log', status: 404, detail: 'no log has that name', code: 'LOG_NOT_FOUND',
+    })
+    expect(problemFor(new TlogError('CORRUPTION', 'tile 3/4 at /var/secret is missing')).detail).toBe('Storage corruption')
+    expect(problemFor(new Error('secret'))).toMatchObject({ status: 500, code: 'INTERNAL_ERROR', detail: 'internal error' })
+    const ambiguous = problemFor(new ProblemError('ID_AMBIGUOUS', 'ambiguous', { candidates: [{ id: 'ab', index: 1 }], status: 200 }))
+    expect(ambiguous).toMatchObject({ status: 409, candidates: [{ id: 'ab', index: 1 }] })
+  })
+})
+
+describe('helpers', () => {
+  it('puts the RFC 9728 well-known path between host and path', () => {
+    expect(resourceMetadataUrl('https://annal.example/')).toBe('https://annal.example/.well-known/oauth-protected-resource')
+    expect(resourceMetadataUrl('https://annal.example')).toBe('https://annal.example/.well-known/oauth-protected-resource')
+    expect(resourceMetadataUrl('https://x.example:8443/api/')).toBe('https://x.example:8443/.well-known/oauth-protected-resource/api')
+    expect(() => resourceMetadataUrl('https://x.example/?q=1')).toThrow(TypeError)
+    expect(() => resourceMetadataUrl('urn:x')).toThrow(TypeError)
+  })
+
+  it('LruMap forgets the least recently used beyond its capacity', () => {
+    const map = new LruMap<string, number>(2)
+    map.set('a', 1, 0)
+    map.set('b', 2, 0)
+    map.get('a')
+    map.set('c', 3, 0)
+    expect(map.get('b')).toBeUndefined()
+    expect(map.get('a')?.value).toBe(1)
+    expect(map.get('c')?.value).toBe(3)
+    expect(map.size).toBe(2)
+    expect(() => new LruMap(0)).toThrow(RangeError)
+  })
+})
+
+describe('access records', () => {
+  it('clip long names and user agents by code points', async () => {
+    const { accessRecordBytes } = await import('./envelope.js')
+    const bytes = accessRecordBytes({
+      time: new Date(0), requestId: 'r', method: 'GET', status: 404, log: '😀'.repeat(200), userAgent: 'a'.repeat(10_000),
+    })
+    const record = JSON.parse(new TextDecoder().decode(bytes)) as { log: string; user_agent: string }
+    expect(Array.from(record.log)).toHaveLength(128)
+    expect(record.user_agent).toHaveLength(256)
+  })
+})
