@@ -2,11 +2,14 @@
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { runDemo } from './demo.js'
-import { UsageError, WITNESS_USAGE, witnessServe } from './witness.js'
+import { SERVE_USAGE, serveCommand } from './serve.js'
+import { UsageError } from './signals.js'
+import { WITNESS_USAGE, witnessServe } from './witness.js'
 
 const USAGE = `usage: annal <command>
 
 commands:
+  serve           run the HTTP API (annal serve --help; annal serve --dev for a local trial)
   demo            append audit events to an in-memory log, sign a checkpoint, prove and verify
   witness serve   run a C2SP tlog-witness (annal witness serve --help)
 `
@@ -25,6 +28,12 @@ export async function main(args: readonly string[], out: (line: string) => void 
 
 async function run(command: string | undefined, rest: readonly string[], out: (line: string) => void): Promise<number> {
   switch (command) {
+    case 'serve':
+      if (rest.includes('--help')) {
+        out(SERVE_USAGE)
+        return 0
+      }
+      return serveCommand(rest, out)
     case 'demo':
       return runDemo(rest, out)
     case 'witness':

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { runWitness } from '@annal/witness'
+import { UsageError, signalled } from './signals.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY [--log VKEY ...] [--listen HOST:PORT]
 
@@ -36,16 +37,4 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
   await stopped
   await witness.close()
   return 0
-}
-
-/** A mistake in the command line: reported in one sentence with exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError'
-}
-
-function signalled(): Promise<unknown> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
 }

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { type AuthOptions, createApp, serve } from '@annal/server'
+import { Ledger } from '@annal/store'
+import { SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { UsageError, signalled } from './signals.js'
+
+export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
+                   [--issuer URL --audience URI --jwks-url URL] [--config FILE]
+
+  --dev          a local trial: ./.annal, a throwaway token issuer, ready-made tokens. Not for production.
+  --data DIR     the ledger directory (default ./.annal with --dev)
+  --host HOST    default 127.0.0.1; anything else is reachable by other machines
+  --port N       default 8080
+  --issuer URL, --audience URI, --jwks-url URL   the OAuth 2.0 authorization server whose
+                 JWT access tokens are accepted, and this server's resource identifier
+  --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl
+Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL.
+Flags win over the environment, which wins over the config file.
+`
+
+interface ServeSettings {
+  readonly data?: string
+  readonly host?: string
+  readonly port?: number
+  readonly issuer?: string
+  readonly audience?: string
+  readonly jwksUrl?: string
+}
+
+const DEV_ROLES = [
+  { role: 'admin', scope: 'log:admin log:read log:append audit:read' },
+  { role: 'appender', scope: 'log:append' },
+  { role: 'reader', scope: 'log:read' },
+  { role: 'auditor', scope: 'audit:read' },
+] as const
+
+/**
+ * `annal serve`: the HTTP API on one ledger until SIGINT or SIGTERM, then a graceful stop
+ * (in-flight requests finish, appends are flushed, the database is closed).
+ */
+export async function serveCommand(args: readonly string[], out: (line: string) => void,
+    stopped: Promise<unknown> = signalled()): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      dev: { type: 'boolean', default: false },
+      data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+      issuer: { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' },
+      config: { type: 'string' },
+    },
+    strict: true,
+  })
+  const settings = await resolveSettings(values, process.env)
+  const host = settings.host ?? '127.0.0.1'
+  const port = settings.port ?? 8080
+  const dev = values.dev === true ? await devIssuer(host, port) : undefined
+  const auth = dev?.auth ?? productionAuth(settings)
+  const data = settings.data ?? (dev === undefined ? undefined : '.annal')
+  if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
+
+  const ledger = await Ledger.open(data)
+  try {
+    if (dev !== undefined && !ledger.logs().some((log) => log.name === 'audit')) await ledger.createLog('audit')
+    const running = await serve(await createApp({ ledger, auth }), { host, port })
+    out(`annal serving ${data} on ${running.url}`)
+    if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
+    await stopped
+    out('annal: stopping')
+    await running.close()
+  } finally {
+    await ledger.close()
+  }
+  return 0
+}
+
+async function resolveSettings(values: Record<string, string | boolean | undefined>,
+    env: NodeJS.ProcessEnv): Promise<ServeSettings> {
+  const file = typeof values.config === 'string' ? await readConfig(values.config) : {}
+  const pick = (flag: unknown, variable: string | undefined, fromFile: unknown): string | undefined =>
+    typeof flag === 'string' ? flag : variable ?? (typeof fromFile === 'string' || typeof fromFile === 'number' ? String(fromFile) : undefined)
+  const portText = pick(values.port, env.ANNAL_PORT, file.port)
+  const port = portText === undefined ? undefined : Number(portText)
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port must be 0-65535')
+  return {
+    data: pick(values.data, env.ANNAL_DATA, file.data),
+    host: pick(values.host, env.ANNAL_HOST, file.host),
+    port,
+    issuer: pick(values.issuer, env.ANNAL_ISSUER, file.issuer),
+    audience: pick(values.audience, env.ANNAL_AUDIENCE, file.audience),
+    jwksUrl: pick(values['jwks-url'], env.ANNAL_JWKS_URL, file.jwksUrl),
+  }
+}
+
+async function readConfig(path: string): Promise<Record<string, unknown>> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'))
+  } catch (error) {
+    throw new UsageError(`cannot read the config file ${path}: ${(error as Error).message}`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object`)
+  return parsed as Record<string, unknown>
+}
+
+function productionAuth(settings: ServeSettings): AuthOptions {
+  if (settings.issuer === undefined || settings.audience === undefined || settings.jwksUrl === undefined) {
+    throw new UsageError('production mode needs --issuer, --audience and --jwks-url (or --dev for a local trial)')
+  }
+  return { issuer: settings.issuer, audience: settings.audience, jwksUrl: settings.jwksUrl }
+}
+
+interface DevIssuer {
+  readonly auth: AuthOptions
+  readonly issue: (role: string, scope: string) => Promise<string>
+}
+
+/** A throwaway signing key made at start: its tokens die with the process. */
+async function devIssuer(host: string, port: number): Promise<DevIssuer> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256')
+  const kid = randomUUID()
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }
+  const issuer = 'urn:annal:dev-issuer'
+  const audience = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const issue = (role: string, scope: string) => new SignJWT({ scope, client_id: `dev-${role}` })
+    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
+    .setIssuer(issuer).setAudience(audience).setSubject(`dev-${role}`)
+    .setIssuedAt().setExpirationTime('24h').setJti(randomUUID())
+    .sign(privateKey)
+  return { auth: { issuer, audience, jwks: { keys: [jwk] } }, issue }
+}
+
+async function printDevBanner(out: (line: string) => void, url: string, dev: DevIssuer, ledger: Ledger): Promise<void> {
+  const log = ledger.log('audit')
+  out('')
+  out('DEV MODE: a throwaway token issuer and ready-made tokens. Not for production.')
+  out(`log "audit" verifier key: ${log.info.verifierKey}`)
+  out('')
+  const tokens: Record<string, string> = {}
+  for (const { role, scope } of DEV_ROLES) {
+    tokens[role] = await dev.issue(role, scope)
+    out(`${role.padEnd(9)} (${scope}), valid 24 h:\n  ${tokens[role]}`)
+  }
+  out('')
+  out('try:')
+  out(`  curl -s -X POST ${url}/v1/logs/audit/entries -H 'Authorization: Bearer ${tokens.appender}' -H 'Content-Type: application/json' -d '{"actor":"alice","action":"login"}'`)
+  out(`  curl -s '${url}/v1/logs/audit/proof/inclusion?index=0'`)
+}
