@@ -202,6 +202,8 @@ describe('reading entries and objects', () => {
     const response = await h.app.request(`/v1/objects/${object}`, { headers: bearer(reader) })
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('{"raw":true}')
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff')
     const narrow = await h.mint.token({ scope: 'log:read:audit' })
     await problem(await h.app.request(`/v1/objects/${object}`, { headers: bearer(narrow) }), 403, 'INSUFFICIENT_SCOPE')
     await problem(await h.app.request(`/v1/objects/sha256:${'0'.repeat(64)}`, { headers: bearer(reader) }), 404, 'OBJECT_NOT_FOUND')

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Entry, Ledger, Log, PutObjectResult } from '@annal/store'
+import type { Entry, Ledger, Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { TlogError, isTlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
@@ -67,8 +67,13 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
 
   app.get('/v1/objects/:hash', async (c) => {
     authorize(c, 'log:read')
-    const bytes = await ledger.objects.get(c.req.param('hash'))
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'private, no-cache' })
+    const hash = c.req.param('hash')
+    const [bytes, info] = await Promise.all([ledger.objects.get(hash), ledger.objects.info(hash)])
+    // Served as stored, but never sniffed or rendered: the bytes are whatever a client appended.
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': info.contentType ?? 'application/octet-stream', 'Cache-Control': 'private, no-cache',
+      'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; sandbox",
+    })
   })
 }
 
@@ -90,11 +95,11 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const { services, log, type, body } = request
   const batch = type === NDJSON
   const events = batch ? splitNdjson(body, services.limits.ndjsonLines) : [checkEvent(body, type)]
-  const stored: PutObjectResult[] = []
-  for (const event of events) stored.push(await services.ledger.objects.put(event))
+  const contentType = batch ? 'application/json' : type
+  const stored = await services.ledger.objects.putMany(events.map((bytes) => ({ bytes, contentType })))
   const time = services.clock()
   const leaves = stored.map((object, i) => envelopeBytes({
-    object: object.hash, size: object.size, contentType: batch ? 'application/json' : type, time,
+    object: object.hash, size: object.size, contentType, time,
     requestId: request.requestId, ...(batch ? { line: i + 1 } : {}), principal: request.principal, scope: request.scope,
   }))
   const result = await log.append(leaves)

@@ -1,5 +1,5 @@
 import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
-import type { StorageDriver } from './driver.js'
+import type { StorageDriver, WriteOp } from './driver.js'
 import { objectKey, objectMetaKey } from './keys.js'
 
 /** What the ledger knows of an object, erased or not. */
@@ -7,6 +7,8 @@ export interface ObjectInfo {
   /** `sha256:<hex>` of the raw bytes. */
   readonly hash: string
   readonly size: number
+  /** The media type it was stored with, if one was given. */
+  readonly contentType?: string
   readonly storedAt: string
   readonly erasure?: ObjectErasure
 }
@@ -50,20 +52,39 @@ export class ObjectStore {
    * Stores `bytes` durably under their SHA-256 unless already there.
    * @throws TlogError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
    */
-  async put(bytes: Uint8Array): Promise<PutObjectResult> {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
-    if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
-    const digest = this.#hash.sha256(bytes)
-    const hash = `sha256:${bytesToHex(digest)}`
-    const existing = await this.#meta(digest)
-    if (existing?.erasure !== undefined) throw new TlogError('OBJECT_ERASED', 'an object with these bytes was erased')
-    if (existing !== undefined) return { hash, size: bytes.length, duplicate: true }
-    const info: ObjectInfo = { hash, size: bytes.length, storedAt: this.#clock().toISOString() }
-    await this.#driver.write([
-      { type: 'put', key: objectKey(digest), value: bytes },
-      { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(info)) },
-    ], { sync: true })
-    return { hash, size: bytes.length, duplicate: false }
+  async put(bytes: Uint8Array, contentType?: string): Promise<PutObjectResult> {
+    const [result] = await this.putMany([{ bytes, contentType }])
+    return result!
+  }
+
+  /**
+   * Stores several objects in one synced write (one fsync, not one per object). Checked whole
+   * first: one object too large or erased refuses the call and writes nothing.
+   * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
+   */
+  async putMany(objects: readonly { readonly bytes: Uint8Array; readonly contentType?: string | undefined }[]): Promise<PutObjectResult[]> {
+    for (const { bytes } of objects) {
+      if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
+      if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
+    }
+    const digests = objects.map(({ bytes }) => this.#hash.sha256(bytes))
+    const metas = await this.#driver.getMany(digests.map(objectMetaKey))
+    const storedAt = this.#clock().toISOString()
+    const ops: WriteOp[] = []
+    const written = new Set<string>()
+    const results = objects.map(({ bytes, contentType }, i): PutObjectResult => {
+      const hash = `sha256:${bytesToHex(digests[i]!)}`
+      const existing = metas[i] === undefined ? undefined : decodeInfo(metas[i]!)
+      if (existing?.erasure !== undefined) throw new TlogError('OBJECT_ERASED', 'an object with these bytes was erased')
+      if (existing !== undefined || written.has(hash)) return { hash, size: bytes.length, duplicate: true }
+      written.add(hash)
+      const info: ObjectInfo = { hash, size: bytes.length, storedAt, ...(contentType === undefined ? {} : { contentType }) }
+      ops.push({ type: 'put', key: objectKey(digests[i]!), value: bytes })
+      ops.push({ type: 'put', key: objectMetaKey(digests[i]!), value: utf8.encode(JSON.stringify(info)) })
+      return { hash, size: bytes.length, duplicate: false }
+    })
+    if (ops.length > 0) await this.#driver.write(ops, { sync: true })
+    return results
   }
 
   /**
@@ -105,8 +126,12 @@ export class ObjectStore {
 
   async #meta(digest: Uint8Array): Promise<ObjectInfo | undefined> {
     const bytes = await this.#driver.get(objectMetaKey(digest))
-    return bytes === undefined ? undefined : (JSON.parse(utf8Decoder.decode(bytes)) as ObjectInfo)
+    return bytes === undefined ? undefined : decodeInfo(bytes)
   }
+}
+
+function decodeInfo(bytes: Uint8Array): ObjectInfo {
+  return JSON.parse(utf8Decoder.decode(bytes)) as ObjectInfo
 }
 
 /** @throws TlogError ID_MALFORMED unless `sha256:` and 64 lowercase hex digits. */

@@ -1,0 +1,44 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Ledger } from './ledger.js'
+
+const utf8 = new TextEncoder()
+const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+let directory: string
+let ledger: Ledger
+
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'annal-objects-'))
+  ledger = await Ledger.open(directory, { host: 'test.example', maxObjectSize: 100 })
+  await ledger.createLog('audit')
+})
+
+afterEach(async () => {
+  await ledger.close()
+  await rm(directory, { recursive: true, force: true })
+})
+
+describe('putMany', () => {
+  it('stores new objects once, with their content type, and reports repeats as duplicates', async () => {
+    const [a, b, again] = await ledger.objects.putMany([
+      { bytes: utf8.encode('{"a":1}'), contentType: 'application/json' },
+      { bytes: utf8.encode('plain'), contentType: 'text/plain' },
+      { bytes: utf8.encode('{"a":1}'), contentType: 'application/json' },
+    ])
+    expect([a!.duplicate, b!.duplicate, again!.duplicate]).toEqual([false, false, true])
+    expect(again!.hash).toBe(a!.hash)
+    expect(await ledger.objects.info(b!.hash)).toMatchObject({ size: 5, contentType: 'text/plain' })
+    expect((await ledger.objects.putMany([{ bytes: utf8.encode('plain') }]))[0]!.duplicate).toBe(true)
+  })
+
+  it('refuses the whole call, writing nothing, when one object is too large or erased', async () => {
+    const fresh = utf8.encode('fresh')
+    await expect(ledger.objects.putMany([{ bytes: fresh }, { bytes: new Uint8Array(101) }])).rejects.toThrow(code('OBJECT_TOO_LARGE'))
+    const erased = await ledger.objects.put(utf8.encode('secret'))
+    await ledger.eraseObject(erased.hash, { reason: 'request 7', log: 'audit' })
+    await expect(ledger.objects.putMany([{ bytes: fresh }, { bytes: utf8.encode('secret') }])).rejects.toThrow(code('OBJECT_ERASED'))
+    expect((await ledger.objects.put(fresh)).duplicate).toBe(false)
+  })
+})
