@@ -104,8 +104,9 @@ describe('POST /add-checkpoint', () => {
       ['malformed note', `old 50\n\n${log.checkpoint(50).split('\n\n')[0]}\n`, 400, 'NOTE_MALFORMED'],
       ['bad proof', formatAddCheckpoint(50, flipped, log.checkpoint(60)), 422, 'PROOF_ROOT_MISMATCH'],
       ['short proof', formatAddCheckpoint(50, log.proof(50, 60).slice(1), log.checkpoint(60)), 422, 'PROOF_MALFORMED'],
-      ['fork at equal size', formatAddCheckpoint(50, [], fork.checkpoint(50)), 422, 'PROOF_ROOT_MISMATCH'],
       ['proof from old 0', formatAddCheckpoint(0, log.proof(5, 10), log.checkpoint(10)), 409, ''],
+      // Last: it is a split view, so the witness stops cosigning the origin (see gossip tests).
+      ['fork at equal size', formatAddCheckpoint(50, [], fork.checkpoint(50)), 422, 'PROOF_ROOT_MISMATCH'],
     ]
     for (const [what, body, status, code] of cases) {
       const response = await post(body)

@@ -2,6 +2,7 @@ import { TlogError, type TlogErrorCode } from '@annal/tlog'
 import { Hono, type Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Refused } from './decide.js'
+import { evidenceToJson } from './evidence.js'
 import { encodeHash } from './internal/base64.js'
 import { readBody } from './internal/body.js'
 import { MAX_BODY_SIZE } from './request.js'
@@ -27,6 +28,8 @@ const STATUSES: Partial<Record<TlogErrorCode, ContentfulStatusCode>> = {
   SIZE_OUT_OF_RANGE: 400,
   NOTE_MALFORMED: 400,
   CHECKPOINT_MALFORMED: 400,
+  NOTE_UNVERIFIED: 403,
+  SIGNATURE_INVALID: 403,
   LOG_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   HEAD_CONFLICT: 503,
@@ -50,6 +53,10 @@ function problem(c: Context, status: ContentfulStatusCode, code: TlogErrorCode |
  * - `GET /<hex SHA-256 of origin>/checkpoint`: the latest cosigned checkpoint (log signatures
  *   and the witness's cosignature), 404 for an unknown origin or one never cosigned.
  * - `GET /v1/witness`: name, verifier key (type 0x04), logs and their latest checkpoints.
+ * - `GET /v1/gossip`: `{"checkpoints": [...]}`, the latest cosigned checkpoint of each origin.
+ * - `POST /v1/gossip`: one signed checkpoint note (at most 16 KiB), compared with what the
+ *   witness holds; 200 `{"result": ObserveResult}`, 400/403/404/413 problems otherwise.
+ * - `GET /v1/evidence`: `{"evidence": [...]}`, the split-view evidence held.
  * Takes a Witness or its options; throws RangeError or KEY_MALFORMED for a bad configuration.
  */
 export function createWitnessApp(options: WitnessOptions | Witness): Hono {
@@ -88,6 +95,46 @@ export function createWitnessApp(options: WitnessOptions | Witness): Hono {
     return c.json({ name: witness.name, verifier_key: witness.verifierKey, logs })
   })
 
+  app.get('/v1/gossip', async (c) => {
+    const checkpoints = (await witness.logs()).flatMap((log) => (log.latest === undefined ? [] : [log.latest.note]))
+    return c.json({ checkpoints })
+  })
+
+  app.post('/v1/gossip', async (c) => {
+    const result = await witness.observe(await readBody(c.req.raw, MAX_BODY_SIZE), `submitted ${remoteAddress(c)}`)
+    return c.json({ result })
+  })
+
+  app.get('/v1/evidence', async (c) => c.json({ evidence: (await witness.evidence()).map(evidenceToJson) }))
+
+  return handleErrors(app)
+}
+
+/** The peer address Hono's node server saw, for evidence records; 'unknown' elsewhere. */
+function remoteAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown'
+}
+
+/**
+ * The operator's routes, to be served on a loopback-only listener (runWitness's `admin`):
+ * `DELETE /v1/evidence/<origin hash>` clears an origin's evidence (Witness.clearEvidence),
+ * 204; 404 when the origin is unknown or holds no evidence.
+ */
+export function createAdminApp(witness: Witness): Hono {
+  const app = new Hono()
+  app.delete('/v1/evidence/:hash', async (c) => {
+    const hash = c.req.param('hash')
+    const origin = ORIGIN_HASH.test(hash) ? witness.originForHash(hash) : undefined
+    if (origin === undefined) throw new TlogError('LOG_NOT_FOUND', 'unknown origin hash')
+    if (!(await witness.clearEvidence(origin))) throw new TlogError('LOG_NOT_FOUND', 'no evidence held for this origin')
+    return c.body(null, 204)
+  })
+  app.get('/v1/evidence', async (c) => c.json({ evidence: (await witness.evidence()).map(evidenceToJson) }))
+  return handleErrors(app)
+}
+
+function handleErrors(app: Hono): Hono {
   app.notFound((c) => problem(c, 404, 'ROUTE_NOT_FOUND', 'no such route'))
   app.onError((error, c) => {
     if (error instanceof WitnessRefusal) return problem(c, error.status, error.code, error.message)

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVerifierKey } from '@annal/note'
 import { LevelDriver, writeKeyFile } from '@annal/store'
-import { createWitnessApp } from './app.js'
+import { Webhook } from './alert.js'
+import { createAdminApp, createWitnessApp } from './app.js'
+import { GossipLoop, type PeerStatus } from './gossip.js'
 import { Witness, type WitnessLogConfig } from './witness.js'
 
 export interface RunWitnessOptions {
@@ -17,6 +19,18 @@ export interface RunWitnessOptions {
   /** Verifier keys of the logs to witness; each key's name is its log's origin. */
   readonly logs: readonly string[]
   readonly clock?: () => Date
+  /** Peer witnesses' base URLs, pulled from (GET /v1/gossip) every gossipIntervalMs. */
+  readonly peers?: readonly string[]
+  /** Default 30,000 ms. */
+  readonly gossipIntervalMs?: number
+  /** Limit on one pull. Default 10,000 ms. */
+  readonly gossipTimeoutMs?: number
+  /** Where split-view alerts are POSTed (JSON), best effort. */
+  readonly webhook?: string
+  /** Limit on one alert. Default 5,000 ms. */
+  readonly webhookTimeoutMs?: number
+  /** A loopback `host:port` for the operator's routes (createAdminApp); none if absent. */
+  readonly admin?: string
 }
 
 export interface RunningWitness {
@@ -24,7 +38,13 @@ export interface RunningWitness {
   readonly url: string
   /** The witness's verifier key (type 0x04). */
   readonly verifierKey: string
-  /** Stops listening, then closes the database. */
+  /** `http://host:port` of the operator's routes, if `admin` was given. */
+  readonly adminUrl: string | undefined
+  /** The witness itself: evidence(), clearEvidence(origin), observe(note, source), ... */
+  readonly witness: Witness
+  /** How pulling from each peer went. */
+  gossipStatus(): PeerStatus[]
+  /** Stops gossip, stops listening, waits for alerts in flight, then closes the database. */
   close(): Promise<void>
 }
 
@@ -71,37 +91,68 @@ function listen(server: ServerType): Promise<AddressInfo> {
   })
 }
 
+/** Serves `fetch` on `address` (host:port); resolves with the server and its URL. */
+async function serveOn(fetchApp: (request: Request) => Response | Promise<Response>, address: string,
+    loopbackOnly = false): Promise<{ server: ServerType; url: string }> {
+  const { host, port } = parseListen(address)
+  if (loopbackOnly && !/^(?:127\.[0-9.]+|::1|localhost)$/.test(host)) throw new RangeError('admin must listen on loopback')
+  const server = serve({ fetch: fetchApp, hostname: host, port })
+  const info = await listen(server).catch((error: unknown) => {
+    server.close()
+    throw error
+  })
+  const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address
+  return { server, url: `http://${shown}:${info.port}` }
+}
+
+function closeServer(server: ServerType): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+  ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+  return closed
+}
+
 /**
  * Starts a witness on `options.listen` over the data directory: the key is created on first
- * start, the database opened in `db/`. Throws DATABASE_LOCKED if another process has the
- * directory, KEY_MALFORMED or RangeError for bad keys, names or addresses.
+ * start, the database opened in `db/`; gossip with `peers`, alerts to `webhook` and the
+ * operator's routes on `admin` if given. Throws DATABASE_LOCKED if another process has the
+ * directory, KEY_MALFORMED or RangeError for bad keys, names, URLs or addresses.
  */
 export async function runWitness(options: RunWitnessOptions): Promise<RunningWitness> {
-  const { host, port } = parseListen(options.listen ?? '127.0.0.1:0')
+  parseListen(options.listen ?? '127.0.0.1:0')
   const logs = logsFromKeys(options.logs)
   await mkdir(options.data, { recursive: true, mode: 0o700 })
   const signerKey = await loadOrCreateKey(options.data, options.name)
   const driver = await LevelDriver.open(join(options.data, 'db'))
-  let server: ServerType | undefined
+  const servers: ServerType[] = []
   try {
-    const witness = new Witness({ signerKey, logs, driver, clock: options.clock })
-    const app = createWitnessApp(witness)
-    server = serve({ fetch: app.fetch, hostname: host, port })
-    const address = await listen(server)
-    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    const running = server
+    let webhook: Webhook | undefined
+    const witness = new Witness({ signerKey, logs, driver, clock: options.clock, onEvidence: (e) => webhook?.send(e) })
+    if (options.webhook !== undefined) {
+      webhook = new Webhook({ url: options.webhook, witness, timeoutMs: options.webhookTimeoutMs })
+    }
+    const gossip = new GossipLoop(witness, {
+      peers: options.peers ?? [], intervalMs: options.gossipIntervalMs, timeoutMs: options.gossipTimeoutMs,
+    })
+    const main = await serveOn(createWitnessApp(witness).fetch, options.listen ?? '127.0.0.1:0')
+    servers.push(main.server)
+    const admin = options.admin === undefined ? undefined : await serveOn(createAdminApp(witness).fetch, options.admin, true)
+    if (admin !== undefined) servers.push(admin.server)
+    gossip.start()
     return {
-      url: `http://${shown}:${address.port}`,
+      url: main.url,
       verifierKey: witness.verifierKey,
+      adminUrl: admin?.url,
+      witness,
+      gossipStatus: () => gossip.status(),
       async close() {
-        const closed = new Promise<void>((resolve) => running.close(() => resolve()))
-        ;(running as { closeIdleConnections?: () => void }).closeIdleConnections?.()
-        await closed
+        await gossip.close()
+        await Promise.all(servers.map(closeServer))
+        await webhook?.close()
         await driver.close()
       },
     }
   } catch (error) {
-    server?.close()
+    for (const server of servers) server.close()
     await driver.close()
     throw error
   }

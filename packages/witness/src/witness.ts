@@ -1,13 +1,17 @@
 import { nodeEd25519, nodeHashProvider, nodeHasher } from '@annal/crypto-node'
 import {
-  SIGNATURE_TYPE_ED25519, formatVerifierKey, isCosignatureSigner, parseSignerKey, parseVerifierKey,
-  type CosignatureSigner, type NoteProviders, type NoteVerifier,
+  SIGNATURE_TYPE_ED25519, formatVerifierKey, isCosignatureSigner, openCheckpoint, parseCheckpoint, parseNote,
+  parseSignerKey, parseVerifierKey, type CosignatureSigner, type NoteProviders, type NoteVerifier,
 } from '@annal/note'
-import type { StorageDriver } from '@annal/store'
-import { isTlogError } from '@annal/tlog'
-import { decideAddCheckpoint, type AddCheckpointOutcome, type WitnessedLog } from './decide.js'
+import type { StorageDriver, WriteOp } from '@annal/store'
+import { TlogError, bytesEqual, isTlogError } from '@annal/tlog'
+import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
+import {
+  decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, judge, pendingKey, sameSizeEvidence,
+  type Evidence, type SeenCheckpoint,
+} from './evidence.js'
 import { KeyedQueue } from './internal/keyed-queue.js'
-import { parseAddCheckpoint, type AddCheckpointRequest } from './request.js'
+import { MAX_BODY_SIZE, parseAddCheckpoint, type AddCheckpointRequest } from './request.js'
 import { decodeState, encodeState, originHash, stateKey, type WitnessState } from './state.js'
 
 /** A log to witness: its origin line and one or more verifier keys (Ed25519, type 0x01). */
@@ -26,7 +30,17 @@ export interface WitnessOptions {
   readonly driver: StorageDriver
   /** The time cosignatures carry. Default: the system clock. */
   readonly clock?: () => Date
+  /** Called once evidence is durably stored (say, to post an alert); must not throw. */
+  readonly onEvidence?: (evidence: Evidence) => void
 }
+
+/**
+ * What observing a log-signed checkpoint showed: the witnessed checkpoint again
+ * (`consistent`), one below it (`older`, not checked), a new or already held unverified one
+ * above it (`pending`, `known`; `ignored` when MAX_PENDING smaller ones are held), a split view (`evidence`, now stored), or nothing because the
+ * origin already has evidence (`frozen`).
+ */
+export type ObserveResult = 'consistent' | 'older' | 'pending' | 'known' | 'ignored' | 'evidence' | 'frozen'
 
 /** One log as /v1/witness reports it. */
 export interface WitnessLogInfo {
@@ -40,6 +54,14 @@ export interface WitnessLogInfo {
 const providers: NoteProviders = Object.freeze({ hash: nodeHashProvider, signature: nodeEd25519 })
 /** A compare-and-swap that loses re-reads and decides again; each loss means another request won. */
 const MAX_ATTEMPTS = 8
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** add-checkpoint's answer while an origin has evidence: see docs/witness.md for why 403. */
+const FROZEN: Refused = Object.freeze({
+  status: 403,
+  code: 'PROOF_ROOT_MISMATCH',
+  message: 'split-view evidence is held for this origin; cosigning is stopped until an operator clears it',
+})
 
 function witnessSigner(options: WitnessOptions): CosignatureSigner {
   const signer = typeof options.signerKey === 'string'
@@ -70,10 +92,23 @@ function configuredLogs(logs: readonly WitnessLogConfig[]): Map<string, Witnesse
   return byOrigin
 }
 
+/** A note as text: at most MAX_BODY_SIZE bytes of UTF-8. Throws BODY_TOO_LARGE, NOTE_MALFORMED. */
+function noteText(note: string | Uint8Array): string {
+  const bytes = typeof note === 'string' ? new TextEncoder().encode(note) : note
+  if (bytes.length > MAX_BODY_SIZE) throw new TlogError('BODY_TOO_LARGE', `notes are limited to ${MAX_BODY_SIZE} bytes`)
+  try {
+    return typeof note === 'string' ? note : utf8Decoder.decode(bytes)
+  } catch (error) {
+    throw new TlogError('NOTE_MALFORMED', 'note is not UTF-8', { cause: error })
+  }
+}
+
 /**
  * A tlog-witness over a storage driver: add-checkpoint decided by decideAddCheckpoint, the new
  * state stored by a synced compare-and-swap before it is answered, requests for one origin
- * taken one at a time. The HTTP routes are in createWitnessApp.
+ * taken one at a time. Every log-signed checkpoint it sees (add-checkpoint, gossip, submitted)
+ * is compared with what it holds; a split view is stored as evidence and stops cosigning that
+ * origin until clearEvidence. The HTTP routes are in createWitnessApp.
  */
 export class Witness {
   readonly signer: CosignatureSigner
@@ -83,6 +118,7 @@ export class Witness {
   readonly #byHash = new Map<string, string>()
   readonly #driver: StorageDriver
   readonly #clock: () => Date
+  readonly #onEvidence: (evidence: Evidence) => void
   readonly #queue = new KeyedQueue()
 
   /** Throws RangeError or KEY_MALFORMED for a bad configuration. */
@@ -93,6 +129,7 @@ export class Witness {
     for (const origin of this.#logs.keys()) this.#byHash.set(originHash(origin, nodeHashProvider), origin)
     this.#driver = options.driver
     this.#clock = options.clock ?? (() => new Date())
+    this.#onEvidence = options.onEvidence ?? (() => undefined)
   }
 
   get name(): string {
@@ -100,22 +137,34 @@ export class Witness {
   }
 
   /**
-   * Handles an add-checkpoint body. Refusals the spec names come back as outcomes; a body
-   * that does not parse throws BODY_TOO_LARGE, BODY_MALFORMED, SIZE_OUT_OF_RANGE,
-   * NOTE_MALFORMED or CHECKPOINT_MALFORMED (all 400 but the first, 413).
+   * Handles an add-checkpoint body. Refusals the spec names come back as outcomes, and 403
+   * while the origin has evidence; a body that does not parse throws BODY_TOO_LARGE,
+   * BODY_MALFORMED, SIZE_OUT_OF_RANGE, NOTE_MALFORMED or CHECKPOINT_MALFORMED (all 400 but the
+   * first, 413). A log-signed checkpoint that conflicts with one held is stored as evidence.
    */
   async addCheckpoint(body: Uint8Array | string): Promise<AddCheckpointOutcome> {
     const request = parseAddCheckpoint(body)
     const log = this.#logs.get(request.origin)
     if (log === undefined) return this.#decide(request, undefined, undefined)
     return this.#queue.run(request.origin, async () => {
+      if (await this.#evidenceOf(request.origin) !== undefined) return FROZEN
       const key = stateKey(request.origin, nodeHashProvider)
       for (let attempt = 1; ; attempt++) {
         const stored = await this.#driver.get(key)
         const outcome = this.#decide(request, log, stored && decodeState(stored))
+        // 409 and 422 come after the signature check: the note is the log's, so it is compared
+        // too (and after a failed proof, kept as pending; a 409 is routine and the log resubmits).
+        // The request that reveals a split view still gets the spec's status; later ones 403.
+        if (outcome.status === 409 || outcome.status === 422) {
+          await this.#observeLocked(log, this.#seen(log, request.note, 'add-checkpoint'), outcome.status === 422)
+          return outcome
+        }
         if (outcome.status !== 200) return outcome
+        const { size, rootHash } = outcome.checkpoint
+        const settled = await this.#settlePending(log, { size, rootHash, note: request.note, source: 'add-checkpoint', seen: this.#now() })
+        if (settled === undefined) return FROZEN
         try {
-          await this.#driver.compareAndSwap(key, stored, encodeState(outcome.next), [])
+          await this.#driver.compareAndSwap(key, stored, encodeState(outcome.next), settled)
           return outcome
         } catch (error) {
           if (!isTlogError(error, 'HEAD_CONFLICT') || attempt === MAX_ATTEMPTS) throw error
@@ -128,6 +177,119 @@ export class Witness {
       state: WitnessState | undefined): AddCheckpointOutcome {
     const timestamp = Math.floor(this.#clock().getTime() / 1000)
     return decideAddCheckpoint({ request, log, state, signer: this.signer, timestamp, hasher: nodeHasher })
+  }
+
+  /**
+   * Before the state moves to the verified `next`: a pending checkpoint of its size with
+   * another root is a split view (evidence stored, undefined returned); pending checkpoints at
+   * or below its size leave the list (see docs: those below are not checked). Returns the
+   * writes that go with the new state.
+   */
+  async #settlePending(log: WitnessedLog, next: SeenCheckpoint): Promise<WriteOp[] | undefined> {
+    const { pending, stored } = await this.#pending(log.origin)
+    const twin = pending.find((p) => p.size === next.size)
+    if (twin !== undefined && !bytesEqual(twin.rootHash, next.rootHash)) {
+      await this.#record(sameSizeEvidence(log.origin, twin, next, this.#now()))
+      return undefined
+    }
+    if (stored === undefined) return []
+    const rest = pending.filter((p) => p.size > next.size)
+    const key = pendingKey(log.origin, nodeHashProvider)
+    return [rest.length === 0 ? { type: 'del', key } : { type: 'put', key, value: encodePending(rest) }]
+  }
+
+  /**
+   * Compares a signed checkpoint note, from a peer, a client or a monitor, with what the
+   * witness holds for its origin, and stores a split view as evidence (see ObserveResult).
+   * `source` says where it came from, for the evidence. Throws BODY_TOO_LARGE (over 16 KiB),
+   * NOTE_MALFORMED, CHECKPOINT_MALFORMED, SIZE_OUT_OF_RANGE, LOG_NOT_FOUND, NOTE_UNVERIFIED,
+   * SIGNATURE_INVALID; nothing is stored then.
+   */
+  async observe(note: string | Uint8Array, source: string): Promise<ObserveResult> {
+    const text = noteText(note)
+    const { origin } = parseCheckpoint(parseNote(text).text)
+    const log = this.#logs.get(origin)
+    if (log === undefined) throw new TlogError('LOG_NOT_FOUND', 'unknown origin')
+    const seen = this.#seen(log, text, source)
+    return this.#queue.run(origin, async () => {
+      if (await this.#evidenceOf(origin) !== undefined) return 'frozen'
+      return this.#observeLocked(log, seen)
+    })
+  }
+
+  /** Verifies the log's signature (throws NOTE_UNVERIFIED, SIGNATURE_INVALID) and says where it came from. */
+  #seen(log: WitnessedLog, note: string, source: string): SeenCheckpoint {
+    const checkpoint = openCheckpoint(note, log.verifiers, { keyNameMustMatchOrigin: false })
+    return Object.freeze({ size: checkpoint.size, rootHash: checkpoint.rootHash, note, source, seen: this.#now() })
+  }
+
+  /** observe, inside the origin's queue. */
+  async #observeLocked(log: WitnessedLog, seen: SeenCheckpoint, keep = true): Promise<ObserveResult> {
+    const state = await this.latest(log.origin)
+    const { pending, stored } = await this.#pending(log.origin)
+    const verdict = judge(seen, state, pending)
+    if (verdict.kind === 'conflict') {
+      await this.#record(sameSizeEvidence(log.origin, verdict.with, seen, this.#now()))
+      return 'evidence'
+    }
+    if (verdict.kind === 'pending' && keep) {
+      await this.#driver.compareAndSwap(pendingKey(log.origin, nodeHashProvider), stored, encodePending(verdict.pending), [])
+    }
+    return verdict.kind
+  }
+
+  async #pending(origin: string): Promise<{ pending: SeenCheckpoint[]; stored: Uint8Array | undefined }> {
+    const stored = await this.#driver.get(pendingKey(origin, nodeHashProvider))
+    return { pending: stored === undefined ? [] : decodePending(stored), stored }
+  }
+
+  async #evidenceOf(origin: string): Promise<Evidence | undefined> {
+    const stored = await this.#driver.get(evidenceKey(origin, nodeHashProvider))
+    return stored && decodeEvidence(stored)
+  }
+
+  /** Stores evidence (synced) unless some is already held for the origin, then reports it. */
+  async #record(evidence: Evidence): Promise<void> {
+    try {
+      await this.#driver.compareAndSwap(evidenceKey(evidence.origin, nodeHashProvider), undefined, encodeEvidence(evidence), [])
+    } catch (error) {
+      if (isTlogError(error, 'HEAD_CONFLICT')) return // evidence was already held: the first stays
+      throw error
+    }
+    try {
+      this.#onEvidence(evidence)
+    } catch {
+      // The evidence is stored and served; a failing callback must not turn that into an error.
+    }
+  }
+
+  #now(): string {
+    return this.#clock().toISOString()
+  }
+
+  /** The evidence held, one per origin at most, in configuration order. Throws CORRUPTION. */
+  async evidence(): Promise<Evidence[]> {
+    const out: Evidence[] = []
+    for (const origin of this.#logs.keys()) {
+      const evidence = await this.#evidenceOf(origin)
+      if (evidence !== undefined) out.push(evidence)
+    }
+    return out
+  }
+
+  /**
+   * The operator's decision after a split view: deletes the origin's evidence and pending
+   * checkpoints, so that add-checkpoint cosigns again from the witnessed state. Returns
+   * whether evidence was held. Throws LOG_NOT_FOUND for an origin not configured.
+   */
+  async clearEvidence(origin: string): Promise<boolean> {
+    if (!this.#logs.has(origin)) throw new TlogError('LOG_NOT_FOUND', 'unknown origin')
+    return this.#queue.run(origin, async () => {
+      const held = await this.#evidenceOf(origin) !== undefined
+      const keys = [evidenceKey(origin, nodeHashProvider), pendingKey(origin, nodeHashProvider)]
+      await this.#driver.write(keys.map((key) => ({ type: 'del', key })), { sync: true })
+      return held
+    })
   }
 
   /** The latest cosigned checkpoint of a configured origin, if any. Throws CORRUPTION. */

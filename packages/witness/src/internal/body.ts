@@ -1,16 +1,23 @@
 import { TlogError } from '@annal/tlog'
 
+/** What readBody needs of a Request or a Response. */
+export interface BodySource {
+  readonly headers: Headers
+  readonly body: ReadableStream<Uint8Array> | null
+}
+
 /**
- * The request body, refused as soon as it passes `limit` bytes (by Content-Length or while
- * reading). Throws BODY_TOO_LARGE, or BODY_MALFORMED when the upload breaks off.
+ * The body of a request (or a response), refused as soon as it passes `limit` bytes (by
+ * Content-Length or while reading). Throws BODY_TOO_LARGE, or BODY_MALFORMED when the
+ * transfer breaks off.
  */
-export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get('content-length')
+export async function readBody(source: BodySource, limit: number): Promise<Uint8Array> {
+  const declared = source.headers.get('content-length')
   if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
     throw new TlogError('BODY_TOO_LARGE', `bodies are limited to ${limit} bytes`)
   }
-  if (request.body === null) return new Uint8Array(0)
-  const reader = request.body.getReader()
+  if (source.body === null) return new Uint8Array(0)
+  const reader = source.body.getReader()
   const chunks: Uint8Array[] = []
   let length = 0
   try {
@@ -26,7 +33,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     }
   } catch (error) {
     if (error instanceof TlogError) throw error
-    throw new TlogError('BODY_MALFORMED', 'the upload broke off', { cause: error })
+    throw new TlogError('BODY_MALFORMED', 'the transfer broke off', { cause: error })
   }
   const out = new Uint8Array(length)
   let offset = 0

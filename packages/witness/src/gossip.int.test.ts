@@ -1,0 +1,280 @@
+// Gossip between witnesses as processes would run it: runWitness over temp directories, real
+// LevelDB, real HTTP on 127.0.0.1, a real webhook listener, and a log that forks.
+import { afterEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Webhook } from './alert.js'
+import { sameSizeEvidence } from './evidence.js'
+import { originHash } from './state.js'
+import { runWitness, type RunWitnessOptions, type RunningWitness } from './run.js'
+import { freePort, listenOnLoopback, waitFor, webhookReceiver, type TestServer } from './testing/http.js'
+import { TestLog } from './testing/log.js'
+
+interface EvidenceJson {
+  origin: string
+  size: number
+  kind: string
+  checkpoints: { note: string; source: string }[]
+  detected_via: string
+}
+
+const cleanups: (() => Promise<void>)[] = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'annal-witness-gossip-int-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function start(options: RunWitnessOptions): Promise<RunningWitness> {
+  const witness = await runWitness(options)
+  let closed = false
+  const close = witness.close.bind(witness)
+  const once = async (): Promise<void> => {
+    if (!closed) await close()
+    closed = true
+  }
+  cleanups.push(once)
+  return Object.assign(Object.create(witness) as RunningWitness, { close: once })
+}
+
+async function server(handler: Parameters<typeof listenOnLoopback>[0]): Promise<TestServer> {
+  const s = await listenOnLoopback(handler)
+  cleanups.push(() => s.close())
+  return s
+}
+
+function post(witness: RunningWitness, body: string): Promise<number> {
+  return fetch(`${witness.url}/add-checkpoint`, { method: 'POST', body }).then(async (r) => {
+    await r.body?.cancel()
+    return r.status
+  })
+}
+
+async function evidenceOf(witness: RunningWitness): Promise<EvidenceJson[]> {
+  return ((await (await fetch(`${witness.url}/v1/evidence`)).json()) as { evidence: EvidenceJson[] }).evidence
+}
+
+const FAST = { gossipIntervalMs: 50, gossipTimeoutMs: 500, webhookTimeoutMs: 1000 } as const
+
+describe('two witnesses and a forking log', () => {
+  it('both detect the split view through gossip, store the same evidence, alert, and stop cosigning', async () => {
+    const honest = new TestLog('example.com/forking-log')
+    honest.append(100)
+    const forked = honest.fork(60) // the same origin and key, the first 60 leaves in common
+    forked.append(40)
+    const webhook = await webhookReceiver()
+    cleanups.push(() => webhook.close())
+    const [port1, port2] = [await freePort(), await freePort()]
+    const common = { logs: [honest.verifierKey], webhook: webhook.url, ...FAST }
+    const w1 = await start({ ...common, data: await tempDir(), name: 'witness.example/one', listen: `127.0.0.1:${port1}`,
+      peers: [`http://127.0.0.1:${port2}`], admin: '127.0.0.1:0' })
+    const w2 = await start({ ...common, data: await tempDir(), name: 'witness.example/two', listen: `127.0.0.1:${port2}`,
+      peers: [`http://127.0.0.1:${port1}`] })
+
+    // Both witness the common prefix; then the log shows tree A to one and tree B to the other.
+    expect([await post(w1, honest.body(0, 50)), await post(w2, honest.body(0, 50))]).toEqual([200, 200])
+    await waitFor(() => w1.gossipStatus()[0]!.pulls >= 2 && w2.gossipStatus()[0]!.pulls >= 2, 5000)
+    expect([await evidenceOf(w1), await evidenceOf(w2)]).toEqual([[], []])
+    expect([await post(w1, honest.body(50, 100)), await post(w2, forked.body(50, 100))]).toEqual([200, 200])
+
+    const took = await waitFor(async () => (await evidenceOf(w1)).length > 0 && (await evidenceOf(w2)).length > 0, 5000)
+    expect(took).toBeLessThan(5000)
+    const [e1, e2] = [(await evidenceOf(w1))[0]!, (await evidenceOf(w2))[0]!]
+    expect(e1).toMatchObject({ origin: honest.origin, size: 100, kind: 'same-size-different-roots' })
+    expect(e1.checkpoints.map((c) => c.note)).toEqual(e2.checkpoints.map((c) => c.note))
+    expect(e1.checkpoints.map((c) => c.note.split('\n\n')[0])).toContain(honest.checkpoint(100).split('\n\n')[0])
+    expect(e1.checkpoints.map((c) => c.note.split('\n\n')[0])).toContain(forked.checkpoint(100).split('\n\n')[0])
+    expect([e1.detected_via, e2.detected_via].sort()).toEqual([`gossip http://127.0.0.1:${port1}`, `gossip http://127.0.0.1:${port2}`].sort())
+
+    // One alert from each witness, carrying the same evidence.
+    await waitFor(() => webhook.received.length >= 2, 5000)
+    const alerts = webhook.received as { type: string; witness: string; evidence: EvidenceJson }[]
+    expect(alerts.map((a) => a.witness).sort()).toEqual(['witness.example/one', 'witness.example/two'])
+    expect(alerts.every((a) => a.type === 'annal.witness.split-view/v1' && a.evidence.origin === honest.origin)).toBe(true)
+    expect(alerts[0]!.evidence.checkpoints.map((c) => c.note)).toEqual(e1.checkpoints.map((c) => c.note))
+
+    // Both refuse to cosign the origin any further, whichever tree is shown.
+    honest.append(20)
+    forked.append(20)
+    expect([await post(w1, honest.body(100, 120)), await post(w2, forked.body(100, 120))]).toEqual([403, 403])
+
+    // Gossip keeps going and alerts no more; the evidence stays the first one.
+    const pulls = w1.gossipStatus()[0]!.pulls
+    await waitFor(() => w1.gossipStatus()[0]!.pulls >= pulls + 3, 5000)
+    expect(webhook.received).toHaveLength(2)
+
+    // Clearing while the peer still shows the other tree: gossip finds the split again. With
+    // the peer gone (a dead peer blocks nothing), the operator's clear restores cosigning.
+    await w2.close()
+    const failures = w1.gossipStatus()[0]!.failures
+    await waitFor(() => w1.gossipStatus()[0]!.failures > failures, 5000)
+    const cleared = await fetch(`${w1.adminUrl}/v1/evidence/${originHash(honest.origin)}`, { method: 'DELETE' })
+    expect(cleared.status).toBe(204)
+    expect(await evidenceOf(w1)).toEqual([])
+    expect(await post(w1, honest.body(100, 120))).toBe(200)
+  })
+
+  it('raises nothing when a peer is honestly ahead, and confirms its checkpoint later', async () => {
+    const log = new TestLog('example.com/honest-log')
+    log.append(300)
+    const webhook = await webhookReceiver()
+    cleanups.push(() => webhook.close())
+    const [port1, port2] = [await freePort(), await freePort()]
+    const common = { logs: [log.verifierKey], webhook: webhook.url, ...FAST }
+    const w1 = await start({ ...common, data: await tempDir(), name: 'witness.example/a', listen: `127.0.0.1:${port1}`,
+      peers: [`http://127.0.0.1:${port2}`] })
+    const w2 = await start({ ...common, data: await tempDir(), name: 'witness.example/b', listen: `127.0.0.1:${port2}`,
+      peers: [`http://127.0.0.1:${port1}`] })
+    expect([await post(w1, log.body(0, 100)), await post(w2, log.body(0, 100)), await post(w2, log.body(100, 200))])
+      .toEqual([200, 200, 200])
+    await waitFor(() => w1.gossipStatus()[0]!.pulls >= 4 && w2.gossipStatus()[0]!.pulls >= 4, 5000)
+    // w1 holds w2's larger checkpoint as pending; w2 sees w1's as older.
+    expect(await w1.witness.observe(log.checkpoint(200), 'test')).toBe('known')
+    expect(await w2.witness.observe(log.checkpoint(100), 'test')).toBe('older')
+    expect(await post(w1, log.body(100, 200))).toBe(200)
+    expect(await post(w1, log.body(200, 300))).toBe(200)
+    await waitFor(() => w2.gossipStatus()[0]!.pulls >= 8, 5000)
+    expect([await evidenceOf(w1), await evidenceOf(w2)]).toEqual([[], []])
+    expect(webhook.received).toEqual([])
+    // w1 started first, so its first pull may have found nobody; nothing else failed.
+    expect([w1.gossipStatus()[0]!.failures <= 1, w2.gossipStatus()[0]!.failures]).toEqual([true, 0])
+  })
+})
+
+describe('evidence and gossip input', () => {
+  it('keeps evidence across a restart, still refusing to cosign', async () => {
+    const log = new TestLog('example.com/restart-log')
+    log.append(20)
+    const fork = log.fork(5)
+    fork.append(15)
+    const data = await tempDir()
+    const options = { data, name: 'witness.example/restart', logs: [log.verifierKey] }
+    let witness = await start(options)
+    expect(await post(witness, log.body(0, 20))).toBe(200)
+    const submitted = await fetch(`${witness.url}/v1/gossip`, { method: 'POST', body: fork.checkpoint(20) })
+    expect(await submitted.json()).toEqual({ result: 'evidence' })
+    const before = await evidenceOf(witness)
+    expect(before[0]!.detected_via).toBe('submitted 127.0.0.1')
+    await witness.close()
+    witness = await start(options)
+    expect(await evidenceOf(witness)).toEqual(before)
+    log.append(5)
+    expect(await post(witness, log.body(20, 25))).toBe(403)
+    expect(await witness.witness.clearEvidence(log.origin)).toBe(true)
+    expect(await post(witness, log.body(20, 25))).toBe(200)
+  })
+
+  it('skips bad notes and bad peers, stores nothing, and a hanging peer blocks nothing', async () => {
+    const log = new TestLog('example.com/input-log')
+    log.append(50)
+    const fork = log.fork(10)
+    fork.append(40)
+    const stranger = new TestLog('example.com/stranger')
+    stranger.append(50)
+    const impostor = new TestLog(log.origin)
+    impostor.append(50)
+    const badNotes = ['not a note', `${log.origin}\n50\n\n`, stranger.checkpoint(50), impostor.checkpoint(50),
+      fork.checkpoint(50).replace(/.{6}\n$/, 'AAAAA=\n'), 'x'.repeat(20_000)]
+    const answers = [
+      JSON.stringify({ checkpoints: badNotes }),
+      'not json',
+      JSON.stringify({ checkpoints: 'x' }),
+      JSON.stringify({ checkpoints: [fork.checkpoint(50)], padding: 'x'.repeat(1_100_000) }),
+    ]
+    let served = 0
+    const bad = await server((_, response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' }).end(answers[served++ % answers.length])
+    })
+    const hanging = await server(() => undefined) // accepts, never answers
+    const witness = await start({ data: await tempDir(), name: 'witness.example/input', logs: [log.verifierKey],
+      peers: [bad.url, hanging.url, 'http://127.0.0.1:9'], gossipIntervalMs: 20, gossipTimeoutMs: 200 })
+    expect(await post(witness, log.body(0, 50))).toBe(200)
+    await waitFor(() => served >= 8, 5000)
+    log.append(10)
+    expect(await post(witness, log.body(50, 60))).toBe(200)
+    await waitFor(() => witness.gossipStatus().every((peer) => peer.failures >= 2), 5000)
+    const [fromBad, fromHanging, fromNobody] = witness.gossipStatus()
+    expect(fromBad!.pulls).toBeGreaterThan(fromBad!.failures) // the list of bad notes parsed; the notes were skipped
+    expect(fromHanging!.lastError).toBe('timed out after 200 ms')
+    expect(fromNobody!.failures).toBe(fromNobody!.pulls)
+    expect(await evidenceOf(witness)).toEqual([])
+    expect(await witness.witness.observe(log.checkpoint(60), 'test')).toBe('consistent')
+  })
+})
+
+describe('a hanging peer', () => {
+  it('blocks neither add-checkpoint nor close', async () => {
+    const log = new TestLog('example.com/hanging-log')
+    log.append(10)
+    let requests = 0
+    const hanging = await server(() => { requests++ }) // accepts, never answers
+    const witness = await start({ data: await tempDir(), name: 'witness.example/hang', logs: [log.verifierKey],
+      peers: [hanging.url], gossipIntervalMs: 10, gossipTimeoutMs: 60_000 })
+    await waitFor(() => requests === 1, 5000)
+    let started = performance.now()
+    expect(await post(witness, log.body(0, 10))).toBe(200)
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(witness.gossipStatus()[0]!.pulls).toBe(0) // still waiting on the first pull
+    started = performance.now()
+    await witness.close()
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(witness.gossipStatus()[0]!).toMatchObject({ pulls: 1, failures: 1 })
+  })
+})
+
+describe('the webhook and the admin listener', () => {
+  const log = new TestLog('example.com/webhook-log')
+  log.append(8)
+  const fork = log.fork(2)
+  fork.append(6)
+  const seenAt = (from: TestLog, source: string) =>
+    ({ size: 8, rootHash: from.tree.root(8), note: from.checkpoint(8), source, seen: '2026-11-26T00:00:00.000Z' })
+  const evidence = sameSizeEvidence(log.origin, seenAt(log, 'cosigned'), seenAt(fork, 'test'), '2026-11-26T00:00:01.000Z')
+
+  it('gives up on a hanging or failing webhook within its timeout, never throwing', async () => {
+    const hanging = await server(() => undefined)
+    const failing = await server((_, response) => response.writeHead(500).end())
+    const witness = { name: 'witness.example/hook', verifierKey: 'unused' }
+    for (const url of [hanging.url, failing.url, 'http://127.0.0.1:9']) {
+      const webhook = new Webhook({ url, witness, timeoutMs: 100 })
+      const started = performance.now()
+      webhook.send(evidence)
+      await webhook.close()
+      expect(performance.now() - started).toBeLessThan(1000)
+      expect(webhook.counts()).toEqual({ sent: 0, failed: 1 })
+    }
+    expect(() => new Webhook({ url: 'ftp://x', witness })).toThrow(RangeError)
+  })
+
+  it('posts the evidence as JSON', async () => {
+    const receiver = await webhookReceiver()
+    cleanups.push(() => receiver.close())
+    const webhook = new Webhook({ url: receiver.url, witness: { name: 'witness.example/hook', verifierKey: 'vkey' } })
+    webhook.send(evidence)
+    await webhook.close()
+    expect(webhook.counts()).toEqual({ sent: 1, failed: 0 })
+    expect(receiver.received).toEqual([{
+      type: 'annal.witness.split-view/v1',
+      witness: 'witness.example/hook',
+      verifier_key: 'vkey',
+      evidence: expect.objectContaining({ origin: log.origin, size: 8, detected_via: 'test' }),
+    }])
+  })
+
+  it('serves the admin routes on loopback only', async () => {
+    const data = await tempDir()
+    await expect(runWitness({ data, name: 'witness.example/adm', logs: [log.verifierKey], admin: '0.0.0.0:0' }))
+      .rejects.toThrow(RangeError)
+    const witness = await start({ data, name: 'witness.example/adm', logs: [log.verifierKey], admin: '[::1]:0' })
+    expect(witness.adminUrl).toMatch(/^http:\/\/\[::1\]:[0-9]+$/)
+    const cleared = await fetch(`${witness.adminUrl}/v1/evidence/${originHash(log.origin)}`, { method: 'DELETE' })
+    expect(cleared.status).toBe(404)
+    expect((await fetch(`${witness.url}/v1/evidence/${originHash(log.origin)}`, { method: 'DELETE' })).status).toBe(404)
+  })
+})
