@@ -60,10 +60,21 @@ describe('annal witness serve, as a real process', () => {
     expect(run.output().stderr.trim().split('\n')).toEqual(['annal: witness serve needs --data, --name and at least one --log.'])
   })
 
-  it('says plainly that gossip peers are not supported yet', async () => {
-    const run = start(['witness', 'serve', '--data', '/tmp/x', '--name', 'w', '--log', 'k', '--peer', 'http://127.0.0.1:1'], /$^/)
-    run.matched.catch(() => undefined)
-    expect(await run.exited).toBe(2)
-    expect(run.output().stderr).toContain('--peer needs witness gossip')
+  it('gossips with a peer given by --peer and serves operator routes on --admin', async () => {
+    const log = generateKeyPair('log.example/audit')
+    const dataA = await mkdtemp(join(tmpdir(), 'annal-witness-cli-'))
+    const dataB = await mkdtemp(join(tmpdir(), 'annal-witness-cli-'))
+    directories.push(dataA, dataB)
+    const a = start(['witness', 'serve', '--data', dataA, '--name', 'witness.example/a', '--log', log.verifierKey],
+      /listening on (http:\/\/127\.0\.0\.1:\d+)\n/)
+    const urlA = (await a.matched)[1]!
+    const b = start(['witness', 'serve', '--data', dataB, '--name', 'witness.example/b', '--log', log.verifierKey,
+      '--peer', urlA, '--admin', '127.0.0.1:0'], /operator routes on (http:\/\/127\.0\.0\.1:\d+)\n/)
+    const adminB = (await b.matched)[1]!
+    expect((await fetch(`${adminB}/v1/evidence/${'0'.repeat(64)}`, { method: 'DELETE' })).status).toBe(404)
+    expect((await fetch(`${urlA}/v1/gossip`)).status).toBe(200)
+    a.child.kill('SIGTERM')
+    b.child.kill('SIGTERM')
+    expect([await a.exited, await b.exited]).toEqual([0, 0])
   })
 })

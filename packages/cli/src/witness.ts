@@ -3,11 +3,15 @@ import { runWitness } from '@annal/witness'
 import { UsageError, signalled } from './signals.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY [--log VKEY ...] [--listen HOST:PORT]
+                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT]
 
   --data DIR          where the witness keeps its key (witness.key, mode 0600) and state
   --name NAME         the witness's key name; its key is created on first start
   --log VKEY          a log to witness: a C2SP verifier key whose name is the log's origin
   --listen HOST:PORT  default 127.0.0.1:0 (loopback, any free port)
+  --peer URL          another witness to gossip with (pulls its checkpoints every 30 s)
+  --webhook URL       where split-view evidence is posted as JSON
+  --admin HOST:PORT   loopback-only operator routes (clear evidence: DELETE /v1/evidence/<origin hash>)
 `
 
 /**
@@ -24,15 +28,20 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
       log: { type: 'string', multiple: true },
       listen: { type: 'string' },
       peer: { type: 'string', multiple: true },
+      webhook: { type: 'string' },
+      admin: { type: 'string' },
     },
     strict: true,
   })
-  if (values.peer !== undefined) throw new UsageError('--peer needs witness gossip, which this version does not have yet')
   if (values.data === undefined || values.name === undefined || values.log === undefined) {
     throw new UsageError('witness serve needs --data, --name and at least one --log')
   }
-  const witness = await runWitness({ data: values.data, name: values.name, logs: values.log, listen: values.listen })
+  const witness = await runWitness({
+    data: values.data, name: values.name, logs: values.log, listen: values.listen,
+    peers: values.peer, webhook: values.webhook, admin: values.admin,
+  })
   out(`witness ${values.name} listening on ${witness.url}`)
+  if (witness.adminUrl !== undefined) out(`operator routes on ${witness.adminUrl}`)
   out(`verifier key: ${witness.verifierKey}`)
   await stopped
   await witness.close()
