@@ -2,7 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { nodeHashProvider } from '@annal/crypto-node'
+import type { StorageDriver, WriteOp } from './driver.js'
+import { objectKey } from './keys.js'
 import { Ledger } from './ledger.js'
+import { LevelDriver } from './level-driver.js'
+import { ObjectStore, parseObjectHash } from './objects.js'
 
 const utf8 = new TextEncoder()
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
@@ -40,5 +45,41 @@ describe('putMany', () => {
     await ledger.eraseObject(erased.hash, { reason: 'request 7', log: 'audit' })
     await expect(ledger.objects.putMany([{ bytes: fresh }, { bytes: utf8.encode('secret') }])).rejects.toThrow(code('OBJECT_ERASED'))
     expect((await ledger.objects.put(fresh)).duplicate).toBe(false)
+  })
+})
+
+describe('erasure against concurrent first stores', () => {
+  it('never lets a store that raced the first one bring erased bytes back', async () => {
+    // A driver whose second object write lands late: the interleaving in which a store that
+    // read "absent" before the first store finished would write the bytes back after an erasure.
+    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-race-'))
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    let writes = 0
+    const slow: StorageDriver = {
+      get: (key) => driver.get(key),
+      getMany: (keys) => driver.getMany(keys),
+      range: (options) => driver.range(options),
+      compareAndSwap: (key, expected, next, ops) => driver.compareAndSwap(key, expected, next, ops),
+      close: () => driver.close(),
+      write: async (ops: readonly WriteOp[], options: { readonly sync: boolean }) => {
+        if (++writes === 2) await new Promise((resolve) => setTimeout(resolve, 100))
+        return driver.write(ops, options)
+      },
+    }
+    const objects = new ObjectStore(slow, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+    try {
+      const bytes = utf8.encode('{"card":"4111"}')
+      const first = objects.put(bytes)
+      const second = objects.put(bytes)
+      const { hash } = await first
+      const erased = objects.markErased(hash, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
+      await Promise.all([second, erased])
+      expect((await objects.info(hash)).erasure).toBeDefined()
+      await expect(objects.get(hash)).rejects.toThrow(code('OBJECT_ERASED'))
+      expect(await driver.get(objectKey(parseObjectHash(hash)))).toBeUndefined()
+    } finally {
+      await driver.close()
+      await rm(directory, { recursive: true, force: true })
+    }
   })
 })

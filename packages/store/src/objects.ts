@@ -40,6 +40,8 @@ export class ObjectStore {
   readonly #hash: HashProvider
   readonly #maxObjectSize: number
   readonly #clock: () => Date
+  /** Object writes and erasures, one at a time: each reads the metadata, then writes on it. */
+  #writing: Promise<unknown> = Promise.resolve()
 
   constructor(driver: StorageDriver, hash: HashProvider, options: { maxObjectSize: number; clock: () => Date }) {
     this.#driver = driver
@@ -68,6 +70,11 @@ export class ObjectStore {
       if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
     }
     const digests = objects.map(({ bytes }) => this.#hash.sha256(bytes))
+    return this.#exclusive(() => this.#putDigested(objects, digests))
+  }
+
+  async #putDigested(objects: readonly { readonly bytes: Uint8Array; readonly contentType?: string | undefined }[],
+      digests: readonly Uint8Array[]): Promise<PutObjectResult[]> {
     const metas = await this.#driver.getMany(digests.map(objectMetaKey))
     const storedAt = this.#clock().toISOString()
     const ops: WriteOp[] = []
@@ -115,13 +122,22 @@ export class ObjectStore {
   /** Deletes the bytes and records the erasure in the metadata. Only the ledger calls this. */
   async markErased(hash: string, erasure: ObjectErasure): Promise<ObjectInfo> {
     const digest = parseObjectHash(hash)
-    const meta = await this.info(hash)
-    const erased: ObjectInfo = { ...meta, erasure }
-    await this.#driver.write([
-      { type: 'del', key: objectKey(digest) },
-      { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(erased)) },
-    ], { sync: true })
-    return erased
+    return this.#exclusive(async () => {
+      const meta = await this.info(hash)
+      const erased: ObjectInfo = { ...meta, erasure }
+      await this.#driver.write([
+        { type: 'del', key: objectKey(digest) },
+        { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(erased)) },
+      ], { sync: true })
+      return erased
+    })
+  }
+
+  /** Runs `work` after every earlier write or erasure has settled, so none reads stale metadata. */
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#writing.then(work)
+    this.#writing = result.catch(() => undefined)
+    return result
   }
 
   async #meta(digest: Uint8Array): Promise<ObjectInfo | undefined> {
