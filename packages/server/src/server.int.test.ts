@@ -192,7 +192,7 @@ describe('a real server on a loopback port', () => {
       + 'Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial event')
     await new Promise((resolve) => setTimeout(resolve, 100))
     socket.destroy()
-    for (let i = 0; i < 50 && ledger.log('access').size === accessSize; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    for (let i = 0; i < 250 && ledger.log('access').size === accessSize; i++) await new Promise((resolve) => setTimeout(resolve, 20))
     expect(ledger.log('audit').size).toBe(size)
     const records = await accessRecords(ledger)
     expect(records.at(-1)).toMatchObject({ route: '/v1/logs/:log/entries', status: 400, code: 'BODY_MALFORMED' })
