@@ -1,46 +1,24 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openCheckpoint, parseVerifierKey } from '@annal/note'
 import { hexToBytes, verifyInclusion } from '@annal/tlog'
 import { afterEach, describe, expect, it } from 'vitest'
+import { startAnnal as start } from './process.js'
 
-const bin = createRequire(import.meta.url).resolve('@annal/cli/package.json').replace(/package\.json$/, 'dist/main.js')
 const directories: string[] = []
 
 afterEach(async () => {
   await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })))
 })
 
-function start(args: string[], ready: RegExp) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-  const matched = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ready} in: ${stdout}${stderr}`)), 30_000)
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-      if (ready.test(stdout)) {
-        clearTimeout(timer)
-        resolve(stdout)
-      }
-    })
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    void exited.then(() => reject(new Error(`exited early: ${stderr}`)))
-  })
-  matched.catch(() => undefined)
-  return { child, matched, exited, stderr: () => stderr }
-}
 
 describe('annal serve, as a real process', () => {
   it('--dev: prints tokens that work, serves verifiable proofs, stops cleanly, keeps the data', async () => {
     const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
     directories.push(data)
     const server = start(['serve', '--dev', '--data', data, '--port', '0'], /try:\n[\s\S]*proof\/inclusion/)
-    const banner = await server.matched
+    const banner = (await server.matched).input
     expect(banner).toContain('Not for production')
     const url = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!
     const token = (role: string) => new RegExp(`${role} +\\([^)]*\\), valid 24 h:\\n  (\\S+)`).exec(banner)![1]!
@@ -65,9 +43,10 @@ describe('annal serve, as a real process', () => {
     server.child.kill('SIGTERM')
     expect(await server.exited).toBe(0)
     const again = start(['serve', '--dev', '--data', data, '--port', '0'], /try:\n[\s\S]*proof\/inclusion/)
-    const url2 = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(await again.matched)![1]!
+    const againBanner = (await again.matched).input
+    const url2 = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(againBanner)![1]!
     const entry = await fetch(`${url2}/v1/logs/audit/entries/${index}`, {
-      headers: { authorization: `Bearer ${/reader +\([^)]*\), valid 24 h:\n  (\S+)/.exec(await again.matched)![1]!}` },
+      headers: { authorization: `Bearer ${/reader +\([^)]*\), valid 24 h:\n  (\S+)/.exec(againBanner)![1]!}` },
     })
     expect(entry.status).toBe(200)
     again.child.kill('SIGTERM')
@@ -79,6 +58,6 @@ describe('annal serve, as a real process', () => {
     directories.push(data)
     const run = start(['serve', '--data', data], /$^/)
     expect(await run.exited).toBe(2)
-    expect(run.stderr().trim().split('\n')).toEqual(['annal: production mode needs --issuer, --audience and --jwks-url (or --dev for a local trial).'])
+    expect(run.output().stderr.trim().split('\n')).toEqual(['annal: production mode needs --issuer, --audience and --jwks-url (or --dev for a local trial).'])
   })
 })

@@ -1,39 +1,16 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@annal/note'
 import { afterEach, describe, expect, it } from 'vitest'
+import { startAnnal as start } from './process.js'
 
-const bin = createRequire(import.meta.url).resolve('@annal/cli/package.json').replace(/package\.json$/, 'dist/main.js')
 const directories: string[] = []
 
 afterEach(async () => {
   await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })))
 })
 
-/** Starts `annal ...` and resolves once `ready` matches its output so far. */
-function start(args: string[], ready: RegExp) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-  const matched = new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ready} in: ${stdout}${stderr}`)), 20_000)
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-      const match = ready.exec(stdout)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match)
-      }
-    })
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    void exited.then(() => reject(new Error(`exited early: ${stderr}`)))
-  })
-  return { child, matched, exited, output: () => ({ stdout, stderr }) }
-}
 
 describe('annal witness serve, as a real process', () => {
   it('serves on loopback with a 0600 key and stops cleanly on SIGTERM', async () => {

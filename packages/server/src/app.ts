@@ -4,6 +4,7 @@ import { TlogError, isTlogError } from '@annal/tlog'
 import { Hono } from 'hono'
 import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
+import { Cosigner, type CosignerOptions, type WitnessConfig, type WitnessPolicy } from './cosigner.js'
 import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, type Services } from './context.js'
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
@@ -20,9 +21,26 @@ export interface AppOptions {
   /** The time for token checks, envelopes and access records. Default: the system clock. */
   readonly clock?: () => Date
   readonly limits?: Partial<Limits>
+  /**
+   * Witnesses to submit checkpoints to (C2SP tlog-witness). With them, GET
+   * /v1/logs/{log}/checkpoint serves the newest checkpoint meeting `policy` (see docs/api.md).
+   * None: checkpoints are served as signed, and nothing is submitted.
+   */
+  readonly witnesses?: readonly WitnessConfig[]
+  /** Required with `witnesses`: k of the n witnesses must cosign. */
+  readonly policy?: WitnessPolicy
+  /** Which logs are witnessed, polling and timeouts; see CosignerOptions. */
+  readonly witnessing?: Omit<CosignerOptions, 'ledger' | 'witnesses' | 'policy'>
 }
 
 export type AnnalApp = Hono<AppEnv>
+
+const cosigners = new WeakMap<AnnalApp, Cosigner>()
+
+/** The cosigner an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
+export function appCosigner(app: AnnalApp): Cosigner | undefined {
+  return cosigners.get(app)
+}
 
 /**
  * The Annal HTTP API as a Hono app (it does not listen; see `serve`). Creates the `access`
@@ -42,6 +60,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     limits,
     idempotency: new IdempotencyStore(limits.idempotencyKeys, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
+    cosigner: makeCosigner(options),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -72,7 +91,20 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   publicRoutes(app, services)
   entryRoutes(app, services)
   adminRoutes(app, services)
+  if (services.cosigner !== undefined) {
+    cosigners.set(app, services.cosigner)
+    services.cosigner.start()
+  }
   return app
+}
+
+function makeCosigner(options: AppOptions): Cosigner | undefined {
+  if (options.witnesses === undefined || options.witnesses.length === 0) {
+    if (options.policy !== undefined) throw new RangeError('a policy needs witnesses')
+    return undefined
+  }
+  if (options.policy === undefined) throw new RangeError('witnesses need a policy')
+  return new Cosigner({ ...options.witnessing, ledger: options.ledger, witnesses: options.witnesses, policy: options.policy })
 }
 
 /** Reads and verifies the request's credentials; failures are kept for the route to throw. */

@@ -1,3 +1,4 @@
+import type { Cosigner } from './cosigner.js'
 import type { Ledger } from '@annal/store'
 import { TlogError } from '@annal/tlog'
 import type { Context } from 'hono'
@@ -60,6 +61,8 @@ export interface Services {
   readonly idempotency: IdempotencyStore
   /** The RFC 9728 metadata URL, as the WWW-Authenticate challenge names it. */
   readonly metadataUrl: string
+  /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses. */
+  readonly cosigner?: Cosigner
 }
 
 export type AppContext = Context<AppEnv>

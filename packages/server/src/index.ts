@@ -1,4 +1,6 @@
-export { createApp, resourceMetadataUrl } from './app.js'
+export { appCosigner, createApp, resourceMetadataUrl } from './app.js'
+export { Cosigner, addCheckpointBody } from './cosigner.js'
+export type { CosignerOptions, ServedCheckpoint, WitnessConfig, WitnessPolicy, WitnessStatus } from './cosigner.js'
 export type { AnnalApp, AppOptions } from './app.js'
 export { serve } from './serve.js'
 export type { RunningServer, ServeOptions } from './serve.js'

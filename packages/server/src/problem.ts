@@ -46,6 +46,7 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
   AUTH_UNAVAILABLE: { status: 503, title: 'Token verification unavailable' },
   ACCESS_LOG_UNAVAILABLE: { status: 503, title: 'Access log unavailable' },
+  POLICY_UNMET: { status: 503, title: 'No checkpoint of this log has the cosignatures its witness policy requires yet' },
 }
 
 /** A TlogError with extra RFC 9457 members for the problem body (e.g. `candidates`). */

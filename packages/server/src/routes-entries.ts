@@ -103,6 +103,8 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
     requestId: request.requestId, ...(batch ? { line: i + 1 } : {}), principal: request.principal, scope: request.scope,
   }))
   const result = await log.append(leaves)
+  // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
+  services.cosigner?.kick()
   const checkpoint = { size: result.checkpoint.size, root: result.checkpoint.root }
   const views = result.entries.map((entry, i) => ({ ...entry, object: stored[i]!.hash, checkpoint }))
   return batch

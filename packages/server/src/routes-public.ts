@@ -46,8 +46,15 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
   app.get('/v1/logs/:log/checkpoint', async (c) => {
     const name = c.req.param('log')
     allowPublic(c, name)
-    const note = await ledger.log(name).checkpoint()
-    return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' })
+    const log = ledger.log(name)
+    const { cosigner } = services
+    const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }
+    if (cosigner === undefined || !cosigner.covers(name)) return c.body(await log.checkpoint(), 200, headers)
+    const latest = c.req.query('latest')
+    if (latest !== undefined && latest !== '1') throw new TlogError('REQUEST_MALFORMED', 'latest must be 1')
+    const served = await cosigner.served(log, latest === '1')
+    const policy = !served.policyMet ? 'unmet' : served.size < served.latestSize ? 'unmet-for-latest' : 'met'
+    return c.body(served.note, 200, { ...headers, 'Annal-Policy': policy, 'Annal-Latest-Size': String(served.latestSize) })
   })
 
   app.get('/v1/logs/:log/proof/inclusion', async (c) => {

@@ -10,6 +10,7 @@ const TAG = {
   tile: 0x54, // T name 0 level(1) index(8) -> stored hash tile
   bundle: 0x45, // E name 0 index(8) -> entry bundle
   checkpoint: 0x43, // C name 0 size(8) -> signed checkpoint note
+  cosignatures: 0x57, // W name 0 size(8) -> witness cosignature lines of that checkpoint (UTF-8)
   id: 0x49, // I name 0 leafHash(32) -> index(8)
   indexed: 0x58, // X name 0 -> size(8): every entry below it has its I row
   object: 0x4f, // O sha256(32) -> object bytes
@@ -57,13 +58,14 @@ export const tileKey = (log: string, level: number, index: number) =>
   scoped(TAG.tile, log, concatBytes(Uint8Array.of(level), uint64(index)))
 export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
 export const checkpointKey = (log: string, size: number) => scoped(TAG.checkpoint, log, uint64(size))
+export const cosignaturesKey = (log: string, size: number) => scoped(TAG.cosignatures, log, uint64(size))
 export const indexedKey = (log: string) => scoped(TAG.indexed, log)
 export const idKey = (log: string, leafHash: Uint8Array) => scoped(TAG.id, log, leafHash)
 export const objectKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.object), hash)
 export const objectMetaKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.objectMeta), hash)
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */
-export function logRange(kind: 'tile' | 'bundle' | 'checkpoint' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
+export function logRange(kind: 'tile' | 'bundle' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
   const base = scoped(TAG[kind], log)
   return { gte: base, lte: concatBytes(base, new Uint8Array(41).fill(0xff)) }
 }

@@ -7,7 +7,8 @@ import {
 import type { LruCache } from './cache.js'
 import type { StorageDriver, WriteOp } from './driver.js'
 import { type Head, decodeHead, encodeHead } from './head.js'
-import { bundleKey, checkpointKey, headKey, tileKey } from './keys.js'
+import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
+import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
 import { Sequencer, type SequencerOptions } from './sequencer.js'
 
@@ -320,6 +321,60 @@ export class Log {
     const note = await this.#context.driver.get(checkpointKey(this.info.name, size))
     if (note === undefined) throw new TlogError('SIZE_OUT_OF_RANGE', 'no checkpoint was issued at that size')
     return utf8Decode(note)
+  }
+
+  /**
+   * Keeps witness cosignature lines (`— <name> <base64>`, with or without a newline) with the
+   * checkpoint issued at `size`, merged with those kept: a line replaces the kept line of the
+   * same key name and key ID. One synced compare-and-swap on the checkpoint's cosignature row.
+   * Checks syntax only; the caller verifies the cosignatures before keeping them.
+   * @throws TlogError SIZE_OUT_OF_RANGE (no checkpoint at `size`), NOTE_MALFORMED.
+   */
+  async addCosignatures(size: number, signatureLines: readonly string[]): Promise<void> {
+    if (!Array.isArray(signatureLines)) throw new TypeError('signatureLines must be an array of strings')
+    const note = await this.checkpoint(size)
+    const key = cosignaturesKey(this.info.name, size)
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.#context.driver.get(key)
+      const merged = mergeCosignatures(note, decodeCosignatures(stored), signatureLines)
+      try {
+        await this.#context.driver.compareAndSwap(key, stored, encodeCosignatures(merged), [])
+        return
+      } catch (error) {
+        // Another writer added lines between our read and our swap: merge again.
+        if (!(error instanceof TlogError && error.code === 'HEAD_CONFLICT') || attempt >= 4) throw error
+      }
+    }
+  }
+
+  /**
+   * The cosignature lines kept for the checkpoint at `size` (each ending in a newline).
+   * @throws TlogError SIZE_OUT_OF_RANGE for a size above the log's.
+   */
+  async cosignatures(size: number): Promise<string[]> {
+    checkIndex(size, this.size + 1)
+    return decodeCosignatures(await this.#context.driver.get(cosignaturesKey(this.info.name, size)))
+  }
+
+  /**
+   * The checkpoint issued at `size` (default: the latest) with the kept cosignature lines
+   * after the log's signature, in one signature block (signed-note §Format).
+   * @throws TlogError SIZE_OUT_OF_RANGE when no checkpoint was issued at that size.
+   */
+  async cosignedCheckpoint(size: number = this.size): Promise<string> {
+    const note = await this.checkpoint(size)
+    return note + (await this.cosignatures(size)).join('')
+  }
+
+  /** Sizes that have cosignatures kept, with their lines, newest first (`below`: sizes under it). */
+  async *cosignatureHistory(below: number = Number.MAX_SAFE_INTEGER): AsyncIterable<StoredCosignatures> {
+    if (!Number.isSafeInteger(below)) throw new RangeError('below must be a safe integer')
+    if (below <= 0) return
+    const { gte } = logRange('cosignatures', this.info.name)
+    const lte = cosignaturesKey(this.info.name, below - 1)
+    for await (const [key, value] of this.#context.driver.range({ gte, lte, reverse: true })) {
+      yield { size: readUint64(keySuffix(key, this.info.name)), lines: decodeCosignatures(value) }
+    }
   }
 
   /**

@@ -49,6 +49,7 @@ export const TLOG_ERROR_CODES = [
   'INSUFFICIENT_SCOPE',
   'AUTH_UNAVAILABLE',
   'ACCESS_LOG_UNAVAILABLE',
+  'POLICY_UNMET',
 ] as const
 
 export type TlogErrorCode = (typeof TLOG_ERROR_CODES)[number]

@@ -1,0 +1,142 @@
+// The cosigner against misbehaving witnesses on loopback (a real Ledger on LevelDB, real keys):
+// refusals in both spec conventions, timeouts with backoff, and answers that do not verify.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseVerifierKey } from '@annal/note'
+import { Ledger } from '@annal/store'
+import { Hono } from 'hono'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createApp } from './app.js'
+import { Cosigner, type WitnessConfig, addCheckpointBody } from './cosigner.js'
+import { type RunningServer, serve } from './serve.js'
+
+const utf8 = new TextEncoder()
+
+let directory: string
+let ledger: Ledger
+let servers: RunningServer[]
+let cosigner: Cosigner | undefined
+let release: () => void
+let released: Promise<void>
+
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'annal-cosigner-'))
+  ledger = await Ledger.open(directory, { host: 'cosigner.test' })
+  await ledger.createLog('audit')
+  servers = []
+  released = new Promise((resolve) => { release = resolve })
+})
+
+afterEach(async () => {
+  release()
+  await cosigner?.close()
+  cosigner = undefined
+  await Promise.all(servers.map((server) => server.close()))
+  await ledger.close()
+  await rm(directory, { recursive: true, force: true })
+})
+
+/** A fake witness whose add-checkpoint answers with `answer`; counts the requests it got. */
+async function fakeWitness(name: string, answer: (body: string) => Response | Promise<Response>):
+    Promise<{ config: WitnessConfig; bodies: string[] }> {
+  const bodies: string[] = []
+  const app = new Hono()
+  app.post('/add-checkpoint', async (c) => {
+    const body = await c.req.text()
+    bodies.push(body)
+    return answer(body)
+  })
+  const server = await serve(app, { closeGraceMs: 100 })
+  servers.push(server)
+  const { verifierKey } = generateKeyPair(name, { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
+  return { config: { name, url: server.url, verifierKey }, bodies }
+}
+
+function start(witnesses: WitnessConfig[], k = 1): Cosigner {
+  cosigner = new Cosigner({ ledger, witnesses, policy: { k }, pollIntervalMs: 10, timeoutMs: 200, backoffMs: 50, maxBackoffMs: 200 })
+  cosigner.start()
+  return cosigner
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('Cosigner', () => {
+  it('treats a bare 409 (v1.0.0) and 422 (current) as refusals, backs off, and never blocks appends', async () => {
+    const bare409 = await fakeWitness('bare409.test', () => new Response('conflict', { status: 409 }))
+    const refused = await fakeWitness('refused.test', () => new Response('{}', { status: 422, headers: { 'Content-Type': 'application/problem+json' } }))
+    const slow = await fakeWitness('slow.test', async () => {
+      await released
+      return new Response('', { status: 500 })
+    })
+    const running = start([bare409.config, refused.config, slow.config], 2)
+    const log = ledger.log('audit')
+    const before = Date.now()
+    for (let i = 0; i < 5; i++) await log.append([utf8.encode(`e${i}`)])
+    expect(Date.now() - before).toBeLessThan(500)
+    await wait(700)
+    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    expect(status['bare409.test']).toMatchObject({ lastError: 'witness answered 409', resubmits: 0, cosignedSize: undefined })
+    expect(status['refused.test']).toMatchObject({ lastError: 'witness answered 422', cosignedSize: undefined })
+    expect(status['slow.test']).toMatchObject({ lastError: 'timed out' })
+    // Polling every 10 ms without backoff would send about 70 requests; with it, a handful.
+    for (const fake of [bare409, refused]) {
+      expect(fake.bodies.length).toBeGreaterThanOrEqual(2)
+      expect(fake.bodies.length).toBeLessThanOrEqual(8)
+    }
+    expect(refused.bodies[0]).toMatch(/^old 0\n\n/)
+    await expect(running.served(log, false)).rejects.toMatchObject({ code: 'POLICY_UNMET' })
+    expect(await log.cosignatures(log.size)).toEqual([])
+  })
+
+  it('keeps nothing from a 200 whose cosignature does not verify or is by another key', async () => {
+    let keyId = 0
+    const forged = () => {
+      const bytes = Buffer.alloc(76, 7)
+      bytes.writeUInt32BE(keyId, 0)
+      return new Response(`\u2014 liar.test ${bytes.toString('base64')}\n`)
+    }
+    const liar = await fakeWitness('liar.test', forged)
+    keyId = parseVerifierKey(liar.config.verifierKey).keyId
+    const stranger = await fakeWitness('stranger.test', () => new Response(`\u2014 other.test ${Buffer.alloc(76, 7).toString('base64')}\n`))
+    const running = start([liar.config, stranger.config])
+    const log = ledger.log('audit')
+    await log.append([utf8.encode('x')])
+    await wait(300)
+    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    expect(liar.bodies.length).toBeGreaterThan(0)
+    expect(status['liar.test']).toMatchObject({ lastError: 'the witness answered an invalid cosignature', cosignedSize: undefined })
+    expect(status['stranger.test']).toMatchObject({ lastError: 'no cosignature from the witness key', cosignedSize: undefined })
+    expect(await log.cosignatures(1)).toEqual([])
+  })
+
+  it('follows a 409 size below ours with a proof from it, and refuses one above ours', async () => {
+    const log = ledger.log('audit')
+    for (let i = 0; i < 7; i++) await log.append([utf8.encode(`e${i}`)])
+    const ahead = await fakeWitness('ahead.test', () => new Response('100\n', { status: 409, headers: { 'Content-Type': 'text/x.tlog.size' } }))
+    const behind = await fakeWitness('behind.test', (body) => body.startsWith('old 3\n')
+      ? new Response('{}', { status: 422 })
+      : new Response('3\n', { status: 409, headers: { 'Content-Type': 'text/x.tlog.size' } }))
+    const running = start([ahead.config, behind.config])
+    await wait(150)
+    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    expect(status['ahead.test']).toMatchObject({ lastError: 'the witness holds size 100, above ours' })
+    expect(status['behind.test']).toMatchObject({ resubmits: 1, witnessedSize: 3, lastError: 'witness answered 422' })
+    const resubmitted = behind.bodies.find((body) => body.startsWith('old 3\n'))!
+    expect(resubmitted).toBe(addCheckpointBody(3, await log.consistencyProof(3, 7), await log.checkpoint(7)))
+  })
+
+  it('is configured through createApp and refuses bad configuration', async () => {
+    const w = generateKeyPair('w.test', { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
+    const auth = { issuer: 'https://issuer.test', audience: 'https://annal.test/', jwks: { keys: [] } }
+    const witness = { name: 'w.test', url: 'http://127.0.0.1:9', verifierKey: w.verifierKey }
+    await expect(createApp({ ledger, auth, witnesses: [witness] })).rejects.toThrow(RangeError)
+    await expect(createApp({ ledger, auth, witnesses: [witness], policy: { k: 2 } })).rejects.toThrow(RangeError)
+    await expect(createApp({ ledger, auth, policy: { k: 1 } })).rejects.toThrow(RangeError)
+    const logKey = generateKeyPair('w.test').verifierKey
+    await expect(createApp({ ledger, auth, witnesses: [{ ...witness, verifierKey: logKey }], policy: { k: 1 } })).rejects.toThrow(RangeError)
+    await expect(createApp({ ledger, auth, witnesses: [{ ...witness, name: 'x.test' }], policy: { k: 1 } })).rejects.toThrow(RangeError)
+    await expect(createApp({ ledger, auth, witnesses: [witness, witness], policy: { k: 1 } })).rejects.toThrow(RangeError)
+    await expect(createApp({ ledger, auth, witnesses: [{ ...witness, url: 'ftp://x' }], policy: { k: 1 } })).rejects.toThrow(TypeError)
+  })
+})
