@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openCheckpoint, parseVerifierKey } from '@annal/note'
+import { type Cosignature, openCheckpoint, parseVerifierKey, verifyCosignatures } from '@annal/note'
 import { hexToBytes, verifyInclusion } from '@annal/tlog'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startAnnal as start } from './process.js'
@@ -59,5 +59,41 @@ describe('annal serve, as a real process', () => {
     const run = start(['serve', '--data', data], /$^/)
     expect(await run.exited).toBe(2)
     expect(run.output().stderr.trim().split('\n')).toEqual(['annal: production mode needs --issuer, --audience and --jwks-url (or --dev for a local trial).'])
+  })
+
+  it('submits checkpoints to a witness given by --witness and serves them cosigned', async () => {
+    const witnessData = await mkdtemp(join(tmpdir(), 'annal-serve-witness-'))
+    const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
+    directories.push(witnessData, data)
+    // The log's key exists only once the server has started, so start it once to learn it.
+    const first = start(['serve', '--dev', '--data', data, '--port', '0'], /log "audit" verifier key: (\S+)\n/)
+    const logKey = (await first.matched)[1]!
+    first.child.kill('SIGTERM')
+    await first.exited
+    const witness = start(['witness', 'serve', '--data', witnessData, '--name', 'witness.example/w', '--log', logKey],
+      /listening on (\S+)\nverifier key: (\S+)\n/)
+    const [, witnessUrl, witnessKey] = await witness.matched
+    const server = start(['serve', '--dev', '--data', data, '--port', '0', '--witness', `${witnessKey}@${witnessUrl}`, '--policy', '1'],
+      /try:\n[\s\S]*proof\/inclusion/)
+    const banner = (await server.matched).input
+    const url = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!
+    const appender = /appender +\([^)]*\), valid 24 h:\n  (\S+)/.exec(banner)![1]!
+    const appended = await fetch(`${url}/v1/logs/audit/entries`, {
+      method: 'POST', body: '{"actor":"bob"}', headers: { authorization: `Bearer ${appender}`, 'content-type': 'application/json' },
+    })
+    expect(appended.status).toBe(201)
+    let cosignatures: Cosignature[] = []
+    for (let i = 0; i < 100 && cosignatures.length === 0; i++) {
+      const response = await fetch(`${url}/v1/logs/audit/checkpoint`)
+      if (response.status === 200) {
+        const checkpoint = openCheckpoint(await response.text(), [parseVerifierKey(logKey)])
+        if (checkpoint.size >= 1) cosignatures = verifyCosignatures(checkpoint, [parseVerifierKey(witnessKey!)])
+      }
+      if (cosignatures.length === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(cosignatures).toHaveLength(1)
+    server.child.kill('SIGTERM')
+    witness.child.kill('SIGTERM')
+    expect([await server.exited, await witness.exited]).toEqual([0, 0])
   })
 })

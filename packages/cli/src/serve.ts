@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { type AuthOptions, createApp, serve } from '@annal/server'
+import { type AuthOptions, type WitnessConfig, appCosigner, createApp, serve } from '@annal/server'
+import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { UsageError, signalled } from './signals.js'
@@ -16,6 +17,10 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
   --issuer URL, --audience URI, --jwks-url URL   the OAuth 2.0 authorization server whose
                  JWT access tokens are accepted, and this server's resource identifier
   --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl
+  --witness VKEY@URL   a C2SP witness to submit checkpoints to (its type-0x04 verifier key and
+                 its URL); repeat for each witness
+  --policy K     with --witness: the checkpoint endpoint serves the newest checkpoint that K of
+                 the witnesses cosigned (default: all of them)
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL.
 Flags win over the environment, which wins over the config file.
 `
@@ -49,6 +54,8 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
       issuer: { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' },
       config: { type: 'string' },
+      witness: { type: 'string', multiple: true },
+      policy: { type: 'string' },
     },
     strict: true,
   })
@@ -60,22 +67,40 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
   const data = settings.data ?? (dev === undefined ? undefined : '.annal')
   if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
 
+  const witnesses = (values.witness ?? []).map(parseWitness)
+  const witnessing = witnesses.length === 0 ? {} : { witnesses, policy: { k: parsePolicy(values.policy, witnesses.length) } }
   const ledger = await Ledger.open(data)
   try {
     if (dev !== undefined && !ledger.logs().some((log) => log.name === 'audit')) await ledger.createLog('audit')
-    const running = await serve(await createApp({ ledger, auth }), { host, port })
+    const app = await createApp({ ledger, auth, ...witnessing })
+    const running = await serve(app, { host, port })
     out(`annal serving ${data} on ${running.url}`)
     if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
     await stopped
     out('annal: stopping')
     await running.close()
+    await appCosigner(app)?.close()
   } finally {
     await ledger.close()
   }
   return 0
 }
 
-async function resolveSettings(values: Record<string, string | boolean | undefined>,
+/** `<verifier key>@<url>`: the key's name is the witness's name. */
+function parseWitness(text: string): WitnessConfig {
+  const at = text.search(/@https?:\/\//)
+  if (at === -1) throw new UsageError('--witness takes <verifier key>@<http(s) URL>')
+  const verifierKey = text.slice(0, at)
+  return { name: parseVerifierKey(verifierKey).name, verifierKey, url: text.slice(at + 1) }
+}
+
+function parsePolicy(text: string | undefined, witnesses: number): number {
+  const k = text === undefined ? witnesses : Number(text)
+  if (!Number.isInteger(k) || k < 1 || k > witnesses) throw new UsageError(`--policy must be 1..${witnesses}, the number of witnesses`)
+  return k
+}
+
+async function resolveSettings(values: Record<string, string | string[] | boolean | undefined>,
     env: NodeJS.ProcessEnv): Promise<ServeSettings> {
   const file = typeof values.config === 'string' ? await readConfig(values.config) : {}
   const pick = (flag: unknown, variable: string | undefined, fromFile: unknown): string | undefined =>
