@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@annal/note'
@@ -54,4 +54,23 @@ describe('annal witness serve, as a real process', () => {
     b.child.kill('SIGTERM')
     expect([await a.exited, await b.exited]).toEqual([0, 0])
   })
+
+  it('takes its settings from --config, and refuses a config of the wrong shape', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'annal-witness-cli-'))
+    directories.push(data)
+    const log = generateKeyPair('log.example/audit')
+    const config = join(data, 'witness.json')
+    await writeFile(config, JSON.stringify({ data: join(data, 'state'), name: 'witness.example/c', logs: [log.verifierKey] }))
+    const witness = start(['witness', 'serve', '--config', config], /listening on (http:\/\/127\.0\.0\.1:\d+)\n/)
+    const url = (await witness.matched)[1]!
+    expect(await (await fetch(`${url}/v1/witness`)).json()).toMatchObject({ name: 'witness.example/c' })
+    witness.child.kill('SIGTERM')
+    expect(await witness.exited).toBe(0)
+
+    await writeFile(config, JSON.stringify({ data, name: 'w', logs: log.verifierKey }))
+    const bad = start(['witness', 'serve', '--config', config], /$^/)
+    expect(await bad.exited).toBe(2)
+    expect(bad.output().stderr.trim()).toBe('annal: logs in the config file must be a list of strings.')
+  })
 })
+

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { type AuthOptions, type WitnessConfig, appCosigner, createApp, serve } from '@annal/server'
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { readConfig } from './config.js'
 import { UsageError, signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
@@ -116,17 +116,6 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     audience: pick(values.audience, env.ANNAL_AUDIENCE, file.audience),
     jwksUrl: pick(values['jwks-url'], env.ANNAL_JWKS_URL, file.jwksUrl),
   }
-}
-
-async function readConfig(path: string): Promise<Record<string, unknown>> {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'))
-  } catch (error) {
-    throw new UsageError(`cannot read the config file ${path}: ${(error as Error).message}`)
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object`)
-  return parsed as Record<string, unknown>
 }
 
 function productionAuth(settings: ServeSettings): AuthOptions {

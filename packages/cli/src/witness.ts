@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util'
 import { runWitness } from '@annal/witness'
+import { configString, configStrings, readConfig } from './config.js'
 import { UsageError, signalled } from './signals.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY [--log VKEY ...] [--listen HOST:PORT]
-                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT]
+                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT] [--config FILE]
 
   --data DIR          where the witness keeps its key (witness.key, mode 0600) and state
   --name NAME         the witness's key name; its key is created on first start
@@ -12,6 +13,8 @@ export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME 
   --peer URL          another witness to gossip with (pulls its checkpoints every 30 s)
   --webhook URL       where split-view evidence is posted as JSON
   --admin HOST:PORT   loopback-only operator routes (clear evidence: DELETE /v1/evidence/<origin hash>)
+  --config FILE       a JSON file with any of: data, name, listen, logs, peers, webhook, admin
+                      (flags win; a list given by flags replaces the file's)
 `
 
 /**
@@ -30,17 +33,25 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
       peer: { type: 'string', multiple: true },
       webhook: { type: 'string' },
       admin: { type: 'string' },
+      config: { type: 'string' },
     },
     strict: true,
   })
-  if (values.data === undefined || values.name === undefined || values.log === undefined) {
+  const file = values.config === undefined ? {} : await readConfig(values.config)
+  const data = values.data ?? configString(file, 'data')
+  const name = values.name ?? configString(file, 'name')
+  const logs = values.log ?? configStrings(file, 'logs')
+  if (data === undefined || name === undefined || logs === undefined || logs.length === 0) {
     throw new UsageError('witness serve needs --data, --name and at least one --log')
   }
   const witness = await runWitness({
-    data: values.data, name: values.name, logs: values.log, listen: values.listen,
-    peers: values.peer, webhook: values.webhook, admin: values.admin,
+    data, name, logs,
+    listen: values.listen ?? configString(file, 'listen'),
+    peers: values.peer ?? configStrings(file, 'peers'),
+    webhook: values.webhook ?? configString(file, 'webhook'),
+    admin: values.admin ?? configString(file, 'admin'),
   })
-  out(`witness ${values.name} listening on ${witness.url}`)
+  out(`witness ${name} listening on ${witness.url}`)
   if (witness.adminUrl !== undefined) out(`operator routes on ${witness.adminUrl}`)
   out(`verifier key: ${witness.verifierKey}`)
   await stopped
