@@ -1,6 +1,7 @@
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
-import { mediaType, parseJson, readBody } from './body.js'
+import { readBody } from '@annal/http'
+import { mediaType, parseJson } from './body.js'
 import { type AppContext, type AppEnv, type Services, authenticated, authorize } from './context.js'
 import { ACCESS_LOG } from './scopes.js'
 

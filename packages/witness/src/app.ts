@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Refused } from './decide.js'
 import { evidenceToJson } from './evidence.js'
 import { encodeHash } from './internal/base64.js'
-import { readBody } from './internal/body.js'
+import { readBody } from '@annal/http'
 import { MAX_BODY_SIZE } from './request.js'
 import { Witness, type WitnessOptions } from './witness.js'
 

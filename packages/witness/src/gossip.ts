@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TlogError } from '@annal/tlog'
-import { readBody } from './internal/body.js'
+import { readBody } from '@annal/http'
 import { deadline } from './internal/deadline.js'
 import type { ObserveResult } from './witness.js'
 

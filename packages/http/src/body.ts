@@ -1,4 +1,4 @@
-import { TlogError } from '@annal/tlog'
+import { TlogError, concatBytes } from '@annal/tlog'
 
 /** What readBody needs of a Request or a Response. */
 export interface BodySource {
@@ -8,8 +8,8 @@ export interface BodySource {
 
 /**
  * The body of a request (or a response), refused as soon as it passes `limit` bytes (by
- * Content-Length or while reading). Throws BODY_TOO_LARGE, or BODY_MALFORMED when the
- * transfer breaks off.
+ * Content-Length or while reading).
+ * @throws TlogError BODY_TOO_LARGE; BODY_MALFORMED when the transfer breaks off.
  */
 export async function readBody(source: BodySource, limit: number): Promise<Uint8Array> {
   const declared = source.headers.get('content-length')
@@ -35,11 +35,5 @@ export async function readBody(source: BodySource, limit: number): Promise<Uint8
     if (error instanceof TlogError) throw error
     throw new TlogError('BODY_MALFORMED', 'the transfer broke off', { cause: error })
   }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
+  return concatBytes(...chunks)
 }

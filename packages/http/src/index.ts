@@ -1,0 +1,2 @@
+export { readBody } from './body.js'
+export type { BodySource } from './body.js'
