@@ -99,7 +99,8 @@ describe('Cosigner', () => {
     const liar = await fakeWitness('liar.test', forged)
     keyId = parseVerifierKey(liar.config.verifierKey).keyId
     const stranger = await fakeWitness('stranger.test', () => new Response(`\u2014 other.test ${Buffer.alloc(76, 7).toString('base64')}\n`))
-    const running = start([liar.config, stranger.config])
+    const flood = await fakeWitness('flood.test', () => new Response('x'.repeat(65 * 1024)))
+    const running = start([liar.config, stranger.config, flood.config])
     const log = ledger.log('audit')
     await log.append([utf8.encode('x')])
     await wait(300)
@@ -107,6 +108,7 @@ describe('Cosigner', () => {
     expect(liar.bodies.length).toBeGreaterThan(0)
     expect(status['liar.test']).toMatchObject({ lastError: 'the witness answered an invalid cosignature', cosignedSize: undefined })
     expect(status['stranger.test']).toMatchObject({ lastError: 'no cosignature from the witness key', cosignedSize: undefined })
+    expect(status['flood.test']).toMatchObject({ lastError: 'the witness answer is unreadable: bodies are limited to 65536 bytes', cosignedSize: undefined })
     expect(await log.cosignatures(1)).toEqual([])
   })
 

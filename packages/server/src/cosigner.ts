@@ -1,4 +1,5 @@
 import { nodeEd25519, nodeHashProvider } from '@annal/crypto-node'
+import { readBody } from '@annal/http'
 import {
   type NoteVerifier, SIGNATURE_TYPE_COSIGNATURE_V1, formatSignatureLine, openCheckpoint, parseSignatureLines,
   parseVerifierKey, verifyCosignatures,
@@ -366,9 +367,11 @@ export class Cosigner {
   }
 }
 
-/** The response body as UTF-8, refused past MAX_RESPONSE bytes. */
+/** The response body as UTF-8, refused as soon as it passes MAX_RESPONSE bytes. */
 async function readBounded(response: Response): Promise<string> {
-  const bytes = new Uint8Array(await response.arrayBuffer())
-  if (bytes.length > MAX_RESPONSE) throw new SubmitError('witness answer too large')
-  return new TextDecoder().decode(bytes)
+  try {
+    return new TextDecoder().decode(await readBody(response, MAX_RESPONSE))
+  } catch (error) {
+    throw new SubmitError(`the witness answer is unreadable: ${(error as Error).message}`)
+  }
 }
