@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readBody } from './body.js'
+import { readBody, requestBody } from './body.js'
 
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
 
@@ -30,5 +30,69 @@ describe('readBody', () => {
   it('says the transfer broke off', async () => {
     await expect(readBody({ headers: new Headers(), body: streamOf([new Uint8Array(1)], true) }, 3))
       .rejects.toThrow(code('BODY_MALFORMED'))
+  })
+})
+
+describe('requestBody on a Node server', () => {
+  // A real listener on loopback: each test sends a request and reads what the route got.
+  async function serveOnce(limit: number, send: (port: number) => Promise<void>): Promise<unknown> {
+    const { createServer } = await import('node:http')
+    let outcome: Promise<unknown> = Promise.resolve(undefined)
+    const server = createServer((incoming, response) => {
+      outcome = requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, limit)
+        .then((bytes) => bytes, (error: unknown) => error)
+      void outcome.then(() => response.end('done'))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      await send((server.address() as { port: number }).port)
+      return await outcome
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+
+  function rawRequest(port: number, head: string, chunks: string[], end: 'finish' | 'reset'): Promise<void> {
+    return new Promise((resolve) => {
+      void import('node:net').then(({ connect }) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(head)
+          for (const chunk of chunks) socket.write(chunk)
+          if (end === 'reset') setTimeout(() => socket.resetAndDestroy(), 50)
+        })
+        socket.on('data', () => socket.end())
+        socket.on('close', () => resolve())
+        socket.on('error', () => resolve())
+      })
+    })
+  }
+
+  it('reads the body from the IncomingMessage, not from a Request', async () => {
+    const body = await serveOnce(10, (port) => rawRequest(port,
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ['3\r\nabc\r\n', '2\r\nde\r\n', '0\r\n\r\n'], 'finish'))
+    expect(body).toEqual(new TextEncoder().encode('abcde'))
+  })
+
+  it('refuses a declared or streamed length over the limit', async () => {
+    const declared = await serveOnce(4, (port) => rawRequest(port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n', ['abcde'], 'finish'))
+    expect(declared).toEqual(code('BODY_TOO_LARGE'))
+    const streamed = await serveOnce(4, (port) => rawRequest(port,
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ['3\r\nabc\r\n', '3\r\ndef\r\n', '0\r\n\r\n'], 'finish'))
+    expect(streamed).toEqual(code('BODY_TOO_LARGE'))
+  })
+
+  it('says the transfer broke off', async () => {
+    const broken = await serveOnce(100, (port) => rawRequest(port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n', ['abc'], 'reset'))
+    expect(broken).toEqual(code('BODY_MALFORMED'))
+  })
+
+  it('falls back to the Request when there is no IncomingMessage', async () => {
+    const raw = new Request('http://x/', { method: 'POST', body: 'abc' })
+    expect(await requestBody({ req: { raw } }, 3)).toEqual(new TextEncoder().encode('abc'))
+    await expect(requestBody({ env: {}, req: { raw: new Request('http://x/', { method: 'POST', body: 'abcd' }) } }, 3))
+      .rejects.toThrow(code('BODY_TOO_LARGE'))
   })
 })

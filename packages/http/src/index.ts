@@ -1,2 +1,2 @@
-export { readBody } from './body.js'
-export type { BodySource } from './body.js'
+export { readBody, requestBody } from './body.js'
+export type { BodySource, IncomingBody, RequestContext } from './body.js'

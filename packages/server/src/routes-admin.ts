@@ -1,6 +1,6 @@
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
-import { readBody } from '@annal/http'
+import { requestBody } from '@annal/http'
 import { mediaType, parseJson } from './body.js'
 import { type AppContext, type AppEnv, type Services, authenticated, authorize } from './context.js'
 import { ACCESS_LOG } from './scopes.js'
@@ -48,7 +48,7 @@ async function jsonObject(c: AppContext, services: Services): Promise<Record<str
   if (mediaType(c.req.header('content-type'), '') !== 'application/json') {
     throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send application/json')
   }
-  const value = parseJson(await readBody(c.req.raw, services.limits.bodyBytes))
+  const value = parseJson(await requestBody(c, services.limits.bodyBytes))
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TlogError('BODY_MALFORMED', 'the body is not a JSON object')
   return value as Record<string, unknown>
 }

@@ -3,7 +3,7 @@ import type { Entry, Ledger, Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { TlogError, isTlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
-import { readBody } from '@annal/http'
+import { requestBody } from '@annal/http'
 import { isJsonType, mediaType, parseJson, splitNdjson } from './body.js'
 import { type AppEnv, type Services, authenticated, authorize } from './context.js'
 import { ENVELOPE_TYPE, envelopeBytes } from './envelope.js'
@@ -30,7 +30,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const log = ledger.log(name)
     const type = mediaType(c.req.header('content-type'), 'application/json')
     if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
-    const body = await readBody(c.req.raw, limits.bodyBytes)
+    const body = await requestBody(c, limits.bodyBytes)
     const append = async (): Promise<StoredResponse> =>
       appendEvents({ services, log, type, body, requestId: c.var.requestId, principal, scope })
     const key = c.req.header('idempotency-key')

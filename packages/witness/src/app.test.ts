@@ -158,6 +158,7 @@ describe('POST /add-checkpoint', () => {
     let conflicts = 0
     const counting: StorageDriver = Object.assign(Object.create(null) as StorageDriver, {
       get: (key: Uint8Array) => driver.get(key),
+      getMany: (keys: readonly Uint8Array[]) => driver.getMany(keys),
       async compareAndSwap(...args: Parameters<StorageDriver['compareAndSwap']>) {
         swaps++
         try {
@@ -188,12 +189,36 @@ describe('POST /add-checkpoint', () => {
   it('does not answer 200 when the state cannot be stored', async () => {
     const failing: StorageDriver = Object.assign(Object.create(null) as StorageDriver, {
       get: (key: Uint8Array) => driver.get(key),
+      getMany: (keys: readonly Uint8Array[]) => driver.getMany(keys),
       compareAndSwap: () => Promise.reject(new TlogError('DATABASE_CLOSED', 'closed')),
     })
     const broken = createWitnessApp(options({ driver: failing }))
     const response = await post(log.body(0, 10), broken)
     expect(response.status).toBe(503)
     expect(await response.text()).not.toContain('\u2014')
+  })
+  it('re-reads the database after a write that failed, instead of trusting what it kept', async () => {
+    // A synced write can land and still report an error (say, fsync failing afterwards); the
+    // witness must then not answer from the state it had before.
+    let failNext = false
+    const flaky: StorageDriver = Object.assign(Object.create(null) as StorageDriver, {
+      getMany: (keys: readonly Uint8Array[]) => driver.getMany(keys),
+      async compareAndSwap(...args: Parameters<StorageDriver['compareAndSwap']>) {
+        await driver.compareAndSwap(...args)
+        if (failNext) {
+          failNext = false
+          throw new TlogError('DATABASE_CLOSED', 'fsync failed')
+        }
+      },
+    })
+    const witness = createWitnessApp(options({ driver: flaky }))
+    expect((await post(log.body(0, 10), witness)).status).toBe(200)
+    failNext = true
+    expect((await post(log.body(10, 20), witness)).status).toBe(503)
+    // The state did move to 20: a request from 10 is told so, one from 20 is cosigned.
+    const stale = await post(log.body(10, 30), witness)
+    expect([stale.status, await stale.text()]).toEqual([409, '20\n'])
+    expect((await post(log.body(20, 30), witness)).status).toBe(200)
   })
 })
 

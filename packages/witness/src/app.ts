@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Refused } from './decide.js'
 import { evidenceToJson } from './evidence.js'
 import { encodeHash } from './internal/base64.js'
-import { readBody } from '@annal/http'
+import { requestBody } from '@annal/http'
 import { MAX_BODY_SIZE } from './request.js'
 import { Witness, type WitnessOptions } from './witness.js'
 
@@ -64,7 +64,7 @@ export function createWitnessApp(options: WitnessOptions | Witness): Hono {
   const app = new Hono()
 
   app.post('/add-checkpoint', async (c) => {
-    const outcome = await witness.addCheckpoint(await readBody(c.req.raw, MAX_BODY_SIZE))
+    const outcome = await witness.addCheckpoint(await requestBody(c, MAX_BODY_SIZE))
     if (outcome.status === 200) return c.text(outcome.body, 200)
     if (outcome.status === 409) {
       return c.body(`${outcome.size}\n`, 409, { 'Content-Type': SIZE_CONTENT_TYPE })
@@ -101,7 +101,7 @@ export function createWitnessApp(options: WitnessOptions | Witness): Hono {
   })
 
   app.post('/v1/gossip', async (c) => {
-    const result = await witness.observe(await readBody(c.req.raw, MAX_BODY_SIZE), `submitted ${remoteAddress(c)}`)
+    const result = await witness.observe(await requestBody(c, MAX_BODY_SIZE), `submitted ${remoteAddress(c)}`)
     return c.json({ result })
   })
 

@@ -3,16 +3,14 @@ import {
   SIGNATURE_TYPE_ED25519, formatVerifierKey, isCosignatureSigner, openCheckpoint, parseCheckpoint, parseNote,
   parseSignerKey, parseVerifierKey, type CosignatureSigner, type NoteProviders, type NoteVerifier,
 } from '@annal/note'
-import type { StorageDriver, WriteOp } from '@annal/store'
+import type { StorageDriver } from '@annal/store'
 import { TlogError, bytesEqual, isTlogError } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
-import {
-  decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, judge, pendingKey, sameSizeEvidence,
-  type Evidence, type SeenCheckpoint,
-} from './evidence.js'
+import { judge, sameSizeEvidence, type Evidence, type SeenCheckpoint } from './evidence.js'
 import { KeyedQueue } from './internal/keyed-queue.js'
 import { MAX_BODY_SIZE, parseAddCheckpoint, type AddCheckpointRequest } from './request.js'
-import { decodeState, encodeState, originHash, stateKey, type WitnessState } from './state.js'
+import { OriginRowStore, type OriginRows } from './rows.js'
+import { originHash, type WitnessState } from './state.js'
 
 /** A log to witness: its origin line and one or more verifier keys (Ed25519, type 0x01). */
 export interface WitnessLogConfig {
@@ -116,7 +114,7 @@ export class Witness {
   readonly verifierKey: string
   readonly #logs: Map<string, WitnessedLog>
   readonly #byHash = new Map<string, string>()
-  readonly #driver: StorageDriver
+  readonly #rows: OriginRowStore
   readonly #clock: () => Date
   readonly #onEvidence: (evidence: Evidence) => void
   readonly #queue = new KeyedQueue()
@@ -127,7 +125,7 @@ export class Witness {
     this.verifierKey = formatVerifierKey(this.signer.verifier)
     this.#logs = configuredLogs(options.logs)
     for (const origin of this.#logs.keys()) this.#byHash.set(originHash(origin, nodeHashProvider), origin)
-    this.#driver = options.driver
+    this.#rows = OriginRowStore.for(options.driver)
     this.#clock = options.clock ?? (() => new Date())
     this.#onEvidence = options.onEvidence ?? (() => undefined)
   }
@@ -147,24 +145,23 @@ export class Witness {
     const log = this.#logs.get(request.origin)
     if (log === undefined) return this.#decide(request, undefined, undefined)
     return this.#queue.run(request.origin, async () => {
-      if (await this.#evidenceOf(request.origin) !== undefined) return FROZEN
-      const key = stateKey(request.origin, nodeHashProvider)
       for (let attempt = 1; ; attempt++) {
-        const stored = await this.#driver.get(key)
-        const outcome = this.#decide(request, log, stored && decodeState(stored))
+        const rows = await this.#rows.read(request.origin)
+        if (rows.evidence !== undefined) return FROZEN
+        const outcome = this.#decide(request, log, rows.state)
         // 409 and 422 come after the signature check: the note is the log's, so it is compared
         // too (and after a failed proof, kept as pending; a 409 is routine and the log resubmits).
         // The request that reveals a split view still gets the spec's status; later ones 403.
         if (outcome.status === 409 || outcome.status === 422) {
-          await this.#observeLocked(log, this.#seen(log, request.note, 'add-checkpoint'), outcome.status === 422)
+          await this.#observeLocked(log, rows, this.#seen(log, request.note, 'add-checkpoint'), outcome.status === 422)
           return outcome
         }
         if (outcome.status !== 200) return outcome
         const { size, rootHash } = outcome.checkpoint
-        const settled = await this.#settlePending(log, { size, rootHash, note: request.note, source: 'add-checkpoint', seen: this.#now() })
-        if (settled === undefined) return FROZEN
+        const pending = await this.#settlePending(log, rows, { size, rootHash, note: request.note, source: 'add-checkpoint', seen: this.#now() })
+        if (pending === undefined) return FROZEN
         try {
-          await this.#driver.compareAndSwap(key, stored, encodeState(outcome.next), settled)
+          await this.#rows.commitState(request.origin, rows, outcome.next, pending)
           return outcome
         } catch (error) {
           if (!isTlogError(error, 'HEAD_CONFLICT') || attempt === MAX_ATTEMPTS) throw error
@@ -183,19 +180,16 @@ export class Witness {
    * Before the state moves to the verified `next`: a pending checkpoint of its size with
    * another root is a split view (evidence stored, undefined returned); pending checkpoints at
    * or below its size leave the list (see docs: those below are not checked). Returns the
-   * writes that go with the new state.
+   * pending list that goes with the new state.
    */
-  async #settlePending(log: WitnessedLog, next: SeenCheckpoint): Promise<WriteOp[] | undefined> {
-    const { pending, stored } = await this.#pending(log.origin)
-    const twin = pending.find((p) => p.size === next.size)
+  async #settlePending(log: WitnessedLog, rows: OriginRows, next: SeenCheckpoint): Promise<readonly SeenCheckpoint[] | undefined> {
+    const twin = rows.pending.find((p) => p.size === next.size)
     if (twin !== undefined && !bytesEqual(twin.rootHash, next.rootHash)) {
-      await this.#record(sameSizeEvidence(log.origin, twin, next, this.#now()))
+      await this.#record(rows, sameSizeEvidence(log.origin, twin, next, this.#now()))
       return undefined
     }
-    if (stored === undefined) return []
-    const rest = pending.filter((p) => p.size > next.size)
-    const key = pendingKey(log.origin, nodeHashProvider)
-    return [rest.length === 0 ? { type: 'del', key } : { type: 'put', key, value: encodePending(rest) }]
+    const rest = rows.pending.filter((p) => p.size > next.size)
+    return rest.length === rows.pending.length ? rows.pending : rest
   }
 
   /**
@@ -212,8 +206,9 @@ export class Witness {
     if (log === undefined) throw new TlogError('LOG_NOT_FOUND', 'unknown origin')
     const seen = this.#seen(log, text, source)
     return this.#queue.run(origin, async () => {
-      if (await this.#evidenceOf(origin) !== undefined) return 'frozen'
-      return this.#observeLocked(log, seen)
+      const rows = await this.#rows.read(origin)
+      if (rows.evidence !== undefined) return 'frozen'
+      return this.#observeLocked(log, rows, seen)
     })
   }
 
@@ -224,38 +219,19 @@ export class Witness {
   }
 
   /** observe, inside the origin's queue. */
-  async #observeLocked(log: WitnessedLog, seen: SeenCheckpoint, keep = true): Promise<ObserveResult> {
-    const state = await this.latest(log.origin)
-    const { pending, stored } = await this.#pending(log.origin)
-    const verdict = judge(seen, state, pending)
+  async #observeLocked(log: WitnessedLog, rows: OriginRows, seen: SeenCheckpoint, keep = true): Promise<ObserveResult> {
+    const verdict = judge(seen, rows.state, rows.pending)
     if (verdict.kind === 'conflict') {
-      await this.#record(sameSizeEvidence(log.origin, verdict.with, seen, this.#now()))
+      await this.#record(rows, sameSizeEvidence(log.origin, verdict.with, seen, this.#now()))
       return 'evidence'
     }
-    if (verdict.kind === 'pending' && keep) {
-      await this.#driver.compareAndSwap(pendingKey(log.origin, nodeHashProvider), stored, encodePending(verdict.pending), [])
-    }
+    if (verdict.kind === 'pending' && keep) await this.#rows.commitPending(log.origin, rows, verdict.pending)
     return verdict.kind
   }
 
-  async #pending(origin: string): Promise<{ pending: SeenCheckpoint[]; stored: Uint8Array | undefined }> {
-    const stored = await this.#driver.get(pendingKey(origin, nodeHashProvider))
-    return { pending: stored === undefined ? [] : decodePending(stored), stored }
-  }
-
-  async #evidenceOf(origin: string): Promise<Evidence | undefined> {
-    const stored = await this.#driver.get(evidenceKey(origin, nodeHashProvider))
-    return stored && decodeEvidence(stored)
-  }
-
   /** Stores evidence (synced) unless some is already held for the origin, then reports it. */
-  async #record(evidence: Evidence): Promise<void> {
-    try {
-      await this.#driver.compareAndSwap(evidenceKey(evidence.origin, nodeHashProvider), undefined, encodeEvidence(evidence), [])
-    } catch (error) {
-      if (isTlogError(error, 'HEAD_CONFLICT')) return // evidence was already held: the first stays
-      throw error
-    }
+  async #record(rows: OriginRows, evidence: Evidence): Promise<void> {
+    if (!(await this.#rows.commitEvidence(evidence.origin, rows, evidence))) return // the first stays
     try {
       this.#onEvidence(evidence)
     } catch {
@@ -271,7 +247,7 @@ export class Witness {
   async evidence(): Promise<Evidence[]> {
     const out: Evidence[] = []
     for (const origin of this.#logs.keys()) {
-      const evidence = await this.#evidenceOf(origin)
+      const { evidence } = await this.#rows.read(origin)
       if (evidence !== undefined) out.push(evidence)
     }
     return out
@@ -285,18 +261,16 @@ export class Witness {
   async clearEvidence(origin: string): Promise<boolean> {
     if (!this.#logs.has(origin)) throw new TlogError('LOG_NOT_FOUND', 'unknown origin')
     return this.#queue.run(origin, async () => {
-      const held = await this.#evidenceOf(origin) !== undefined
-      const keys = [evidenceKey(origin, nodeHashProvider), pendingKey(origin, nodeHashProvider)]
-      await this.#driver.write(keys.map((key) => ({ type: 'del', key })), { sync: true })
-      return held
+      const rows = await this.#rows.read(origin)
+      await this.#rows.clear(origin, rows)
+      return rows.evidence !== undefined
     })
   }
 
   /** The latest cosigned checkpoint of a configured origin, if any. Throws CORRUPTION. */
   async latest(origin: string): Promise<WitnessState | undefined> {
     if (!this.#logs.has(origin)) return undefined
-    const stored = await this.#driver.get(stateKey(origin, nodeHashProvider))
-    return stored && decodeState(stored)
+    return (await this.#rows.read(origin)).state
   }
 
   /** The configured origin whose lowercase hex SHA-256 is `hash`, if any. */
