@@ -5,7 +5,11 @@ import {
 import { LruCache } from './cache.js'
 import type { FsckSink, FsckTarget } from './fsck.js'
 import type { IndexCheck } from './fsck-index.js'
+import { readOpenBundle } from './bundles.js'
 import { bundleKey, tileKey } from './keys.js'
+
+/** A bundle's entries as read, or why there are none. */
+type StoredEntries = readonly Uint8Array[] | 'missing' | 'malformed'
 
 /** The leaf hashes fsck integrates for one bundle, and the stored level-0 tile it read with them. */
 export interface BundleLeaves {
@@ -42,7 +46,8 @@ export class BundleReader {
   async leaves(bundle: number, width: number): Promise<BundleLeaves | undefined> {
     const { driver, info } = this.#target
     const [stored, storedTile] = await driver.getMany([bundleKey(info.name, bundle), tileKey(info.name, 0, bundle)])
-    const fromEntries = this.#entryHashes(bundle, stored, width)
+    const entries = width < TILE_WIDTH ? await this.#openEntries(bundle, width) : decodeStored(stored)
+    const fromEntries = this.#entryHashes(bundle, entries, width)
     const fromTile = tileLeaves(storedTile, width)
     const hashes: Uint8Array[] = []
     for (let p = 0; p < width; p++) {
@@ -75,21 +80,32 @@ export class BundleReader {
         return hash
       }
     }
-    const stored = await driver.get(bundleKey(info.name, bundle))
-    const entry = stored === undefined ? undefined : tryDecode(stored)?.[index % TILE_WIDTH]
+    const whole = decodeStored(await driver.get(bundleKey(info.name, bundle)))
+    const entries = whole === 'missing' ? await this.#openEntries(bundle, TILE_WIDTH) : whole
+    const entry = typeof entries === 'string' ? undefined : entries[index % TILE_WIDTH]
     return entry === undefined ? undefined : hasher.leaf(entry)
   }
 
+  /** The open bundle's entries from its parts (and a whole row, as older ledgers stored it). */
+  async #openEntries(bundle: number, width: number): Promise<StoredEntries> {
+    const { driver, info } = this.#target
+    try {
+      return (await readOpenBundle(driver, info.name, bundle, width))?.entries ?? 'missing'
+    } catch (error) {
+      if (isTlogError(error, 'TILE_MALFORMED') || isTlogError(error, 'CORRUPTION')) return 'malformed'
+      throw error
+    }
+  }
+
   /** Leaf hashes of the bundle's entries; undefined where it is missing, malformed or short. */
-  #entryHashes(bundle: number, stored: Uint8Array | undefined, width: number): (Uint8Array | undefined)[] {
+  #entryHashes(bundle: number, entries: StoredEntries, width: number): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = new Array(width).fill(undefined)
     const location = `bundle ${bundle}`
-    if (stored === undefined) {
+    if (entries === 'missing') {
       this.#sink.report('entry', location, 'is missing')
       return out
     }
-    const entries = tryDecode(stored)
-    if (entries === undefined) {
+    if (entries === 'malformed') {
       this.#sink.report('entry', location, 'is not a well-formed entry bundle')
       return out
     }
@@ -136,11 +152,12 @@ function tileLeaf(stored: Uint8Array | undefined, position: number): Uint8Array 
   }
 }
 
-function tryDecode(bundle: Uint8Array): Uint8Array[] | undefined {
+function decodeStored(bundle: Uint8Array | undefined): StoredEntries {
+  if (bundle === undefined) return 'missing'
   try {
     return decodeEntryBundle(bundle)
   } catch (error) {
-    if (isTlogError(error, 'TILE_MALFORMED')) return undefined
+    if (isTlogError(error, 'TILE_MALFORMED')) return 'malformed'
     throw error
   }
 }

@@ -2,11 +2,11 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseSignerKey, signCheckpoint } from '@annal/note'
-import { bytesToHex, decodeEntryBundle, defaultHasher } from '@annal/tlog'
+import { bytesToHex, decodeEntryBundle, defaultHasher, encodeEntryBundle } from '@annal/tlog'
 import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { FsckProgress, FsckReport } from './fsck.js'
-import { bundleKey, checkpointKey, headKey, idKey, tileKey, uint64 } from './keys.js'
+import { bundleKey, bundlePartKey, bundlePartsRange, checkpointKey, headKey, idKey, tileKey, uint64 } from './keys.js'
 import { Ledger } from './ledger.js'
 
 const utf8 = new TextEncoder()
@@ -65,9 +65,22 @@ async function flipByte(db: Db, key: Uint8Array, offset: number, mask = 0x01): P
 
 /** Flips one byte of entry `position` of bundle `bundle`, inside the entry's data. */
 async function flipEntry(db: Db, bundle: number, position: number): Promise<void> {
-  const stored = await db.get(bundleKey('audit', bundle))
-  const entry = decodeEntryBundle(stored!)[position]!
-  await flipByte(db, bundleKey('audit', bundle), entry.byteOffset - stored!.byteOffset + 5)
+  const [key, stored, start] = await storedPart(db, bundle, position)
+  const entry = decodeEntryBundle(stored)[position - start]!
+  await flipByte(db, key, entry.byteOffset - stored.byteOffset + 5)
+}
+
+/** The row holding entry `position` of bundle `bundle`: the full bundle, or a part of the open one. */
+async function storedPart(db: Db, bundle: number, position: number): Promise<[Uint8Array, Uint8Array, number]> {
+  const whole = await db.get(bundleKey('audit', bundle))
+  if (whole !== undefined) return [bundleKey('audit', bundle), whole, 0]
+  let found: [Uint8Array, Uint8Array, number] | undefined
+  for await (const [key, value] of db.iterator(bundlePartsRange('audit', bundle))) {
+    const start = (key[key.length - 2]! << 8) | key[key.length - 1]!
+    if (start <= position) found = [key, value, start]
+  }
+  if (found === undefined) throw new Error('no such entry')
+  return found
 }
 
 /** Changes one character of line `line` (negative: from the end) of checkpoint `size` to another base64 character. */
@@ -217,11 +230,32 @@ describe('fsck', () => {
       await db.put(tileKey('audit', 0, 3), new Uint8Array(32))
       await db.put(tileKey('audit', 2, 0), new Uint8Array(32))
       await db.put(checkpointKey('audit', 700), await db.get(checkpointKey('audit', 650)) as Uint8Array)
+      // Parts belong to the open bundle (2, 138 entries) only: one of a full bundle, one past the end.
+      await db.put(bundlePartKey('audit', 1, 0), Uint8Array.of(0, 1, 42))
+      await db.put(bundlePartKey('audit', 2, 200), Uint8Array.of(0, 1, 42))
     })
     const report = await ledger!.fsck('audit')
     expect(where(report)).toEqual([
-      'checkpoint checkpoint 700', 'checkpoint checkpoint 700', 'entry bundle 7', 'head head', 'tile tile 0/3', 'tile tile 2/0',
+      'checkpoint checkpoint 700', 'checkpoint checkpoint 700', 'entry bundle 1 part 0', 'entry bundle 2 part 200',
+      'entry bundle 7', 'head head', 'tile tile 0/3', 'tile tile 2/0',
     ])
+  })
+
+  it('reads an open bundle stored whole, as ledgers did before bundle parts, and fills it', async () => {
+    await tamper(async (db) => {
+      const parts: Uint8Array[] = []
+      for await (const [key, value] of db.iterator(bundlePartsRange('audit', 2))) {
+        parts.push(...decodeEntryBundle(value))
+        await db.del(key)
+      }
+      await db.put(bundleKey('audit', 2), encodeEntryBundle(parts))
+    })
+    expect((await ledger!.fsck('audit')).problems).toEqual([])
+    const log = ledger!.log('audit')
+    expect((await log.entry(600)).data).toEqual(event(600))
+    await log.append(Array.from({ length: 200 }, (_, i) => event(SIZE + i)))
+    expect((await log.entry(SIZE + 199)).data).toEqual(event(SIZE + 199))
+    expect((await ledger!.fsck('audit')).problems).toEqual([])
   })
 
   it('finds every tamper at once, each at its own location', async () => {

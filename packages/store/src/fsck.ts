@@ -246,12 +246,21 @@ class LogCheck implements FsckSink {
     }
   }
 
-  /** Bundles and tiles stored beyond what a tree of `size` holds. */
+  /** Bundles, bundle parts and tiles stored beyond what a tree of `size` holds. */
   async #checkStrays(size: number): Promise<void> {
     const { driver, info } = this.#target
     const bundles = logRange('bundle', info.name)
     for await (const [key] of driver.range({ ...bundles, gte: bundleKey(info.name, Math.ceil(size / TILE_WIDTH)) })) {
       this.report('entry', `bundle ${describeIndex(keySuffix(key, info.name))}`, `is stored beyond the log's ${size} entries`)
+    }
+    const open = size % TILE_WIDTH === 0 ? undefined : Math.floor(size / TILE_WIDTH)
+    for await (const [key] of driver.range(logRange('bundlePart', info.name))) {
+      const suffix = keySuffix(key, info.name)
+      const bundle = suffix.length === 10 ? readUint64(suffix) : undefined
+      const start = suffix.length === 10 ? (suffix[8]! << 8) | suffix[9]! : undefined
+      if (bundle === open && start! < size % TILE_WIDTH) continue
+      const where = bundle === undefined ? `key ${bytesToHex(suffix)}` : `${bundle} part ${start}`
+      this.report('entry', `bundle ${where}`, `is a part stored outside the open bundle of a log of ${size} entries`)
     }
     const tiles = logRange('tile', info.name)
     let level = 0

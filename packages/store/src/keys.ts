@@ -8,7 +8,8 @@ const TAG = {
   log: 0x4c, // L name -> log metadata (JSON)
   head: 0x48, // H name -> the log head (JSON): size, root, latest checkpoint
   tile: 0x54, // T name 0 level(1) index(8) -> stored hash tile
-  bundle: 0x45, // E name 0 index(8) -> entry bundle
+  bundle: 0x45, // E name 0 index(8) -> full entry bundle
+  bundlePart: 0x42, // B name 0 index(8) start(2) -> entries of the open bundle from `start`, as a bundle
   checkpoint: 0x43, // C name 0 size(8) -> signed checkpoint note
   cosignatures: 0x57, // W name 0 size(8) -> witness cosignature lines of that checkpoint (UTF-8)
   id: 0x49, // I name 0 leafHash(32) -> index(8)
@@ -57,6 +58,12 @@ export const headKey = (log: string) => scoped(TAG.head, log)
 export const tileKey = (log: string, level: number, index: number) =>
   scoped(TAG.tile, log, concatBytes(Uint8Array.of(level), uint64(index)))
 export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
+export const bundlePartKey = (log: string, index: number, start: number) =>
+  scoped(TAG.bundlePart, log, concatBytes(uint64(index), Uint8Array.of(start >> 8, start & 0xff)))
+/** The parts of one open bundle, in order of their start. */
+export function bundlePartsRange(log: string, index: number): { gte: Uint8Array; lte: Uint8Array } {
+  return { gte: bundlePartKey(log, index, 0), lte: bundlePartKey(log, index, 0xffff) }
+}
 export const checkpointKey = (log: string, size: number) => scoped(TAG.checkpoint, log, uint64(size))
 export const cosignaturesKey = (log: string, size: number) => scoped(TAG.cosignatures, log, uint64(size))
 export const indexedKey = (log: string) => scoped(TAG.indexed, log)
@@ -65,7 +72,7 @@ export const objectKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.obj
 export const objectMetaKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.objectMeta), hash)
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */
-export function logRange(kind: 'tile' | 'bundle' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
+export function logRange(kind: 'tile' | 'bundle' | 'bundlePart' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
   const base = scoped(TAG[kind], log)
   return { gte: base, lte: concatBytes(base, new Uint8Array(41).fill(0xff)) }
 }

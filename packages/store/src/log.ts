@@ -8,6 +8,7 @@ import type { LruCache } from './cache.js'
 import type { StorageDriver, WriteOp } from './driver.js'
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
+import { type OpenBundle, bundleWrites, readOpenBundle } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
 import { Sequencer, type SequencerOptions } from './sequencer.js'
@@ -87,18 +88,18 @@ export class Log {
   #head: Head
   #headBytes: Uint8Array
   #edge: TreeEdge
-  /** Entries of the rightmost, partial entry bundle. */
-  #openBundle: Uint8Array[]
+  /** The rightmost, partial entry bundle: its entries (also served from here) and stored parts. */
+  #open: OpenBundle
 
   private constructor(info: LogInfo, context: LogContext, head: Head, headBytes: Uint8Array, edge: TreeEdge,
-      openBundle: Uint8Array[], index: IdIndex) {
+      open: OpenBundle, index: IdIndex) {
     this.info = info
     this.#index = index
     this.#context = context
     this.#head = head
     this.#headBytes = headBytes
     this.#edge = edge
-    this.#openBundle = openBundle
+    this.#open = open
     this.#sequencer = new Sequencer((calls) => this.#prepare(calls), (calls, prepared) => this.#apply(calls, prepared),
       context.sequencer)
   }
@@ -115,15 +116,15 @@ export class Log {
     const edge = openEdge(info.name, head.size, (tile) => byLevel.get(tile.level))
     if (!bytesEqual(edge.root(context.hasher), head.root)) throw new TlogError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
     const openCount = head.size % TILE_WIDTH
-    let openBundle: Uint8Array[] = []
+    let open: OpenBundle = { entries: [], parts: [] }
     if (openCount > 0) {
-      const bundle = await driver.get(bundleKey(info.name, Math.floor(head.size / TILE_WIDTH)))
-      if (bundle === undefined) throw new TlogError('CORRUPTION', `log ${info.name} misses its last bundle`)
-      openBundle = decodeEntryBundle(bundle).slice(0, openCount)
-      if (openBundle.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle is short`)
+      const stored = await readOpenBundle(driver, info.name, Math.floor(head.size / TILE_WIDTH), openCount)
+      if (stored === undefined) throw new TlogError('CORRUPTION', `log ${info.name} misses its last bundle`)
+      if (stored.entries.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
+      open = stored
     }
     const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
-    const log = new Log(info, context, head, headBytes, edge, openBundle, index)
+    const log = new Log(info, context, head, headBytes, edge, open, index)
     await log.#reindexTail()
     return log
   }
@@ -221,30 +222,15 @@ export class Log {
     for (const tile of [...integration.fullTiles, ...changedOpenTiles(integration.edge, from)]) {
       ops.push({ type: 'put', key: tileKey(name, tile.level, tile.index), value: tile.data })
     }
-    const bundles = this.#bundlesAfter(entries)
-    for (const bundle of bundles.writes) ops.push({ type: 'put', key: bundleKey(name, bundle.index), value: bundle.data })
+    const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), this.#open, entries)
+    ops.push(...bundles.ops)
     ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
     const headBytes = encodeHead(head)
     await driver.compareAndSwap(headKey(name), this.#headBytes, headBytes, ops)
     this.#head = head
     this.#headBytes = headBytes
     this.#edge = integration.edge
-    this.#openBundle = bundles.open
-  }
-
-  #bundlesAfter(entries: readonly Uint8Array[]): { writes: { index: number; data: Uint8Array }[]; open: Uint8Array[] } {
-    const writes: { index: number; data: Uint8Array }[] = []
-    let bundleIndex = Math.floor(this.#head.size / TILE_WIDTH)
-    let current = [...this.#openBundle]
-    for (const entry of entries) {
-      current.push(entry)
-      if (current.length === TILE_WIDTH) {
-        writes.push({ index: bundleIndex++, data: encodeEntryBundle(current) })
-        current = []
-      }
-    }
-    if (current.length > 0) writes.push({ index: bundleIndex, data: encodeEntryBundle(current) })
-    return { writes, open: current }
+    this.#open = bundles.open
   }
 
   /**
@@ -396,6 +382,7 @@ export class Log {
    */
   async entryBundle(index: number, width: number): Promise<Uint8Array> {
     if (index * TILE_WIDTH + width > this.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'the log does not hold that bundle')
+    if (index === Math.floor(this.size / TILE_WIDTH)) return encodeEntryBundle(this.#open.entries.slice(0, width))
     const stored = await this.#context.driver.get(bundleKey(this.info.name, index))
     if (stored === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
     const entries = decodeEntryBundle(stored)
@@ -406,12 +393,15 @@ export class Log {
     if (count === 0) return []
     const first = Math.floor(start / TILE_WIDTH)
     const last = Math.floor((start + count - 1) / TILE_WIDTH)
-    const indexes = Array.from({ length: last - first + 1 }, (_, i) => first + i)
-    const stored = await this.#context.driver.getMany(indexes.map((i) => bundleKey(this.info.name, i)))
+    // The open bundle is read from memory now, before awaiting: a batch may fill it meanwhile.
+    const openIndex = Math.floor(this.size / TILE_WIDTH)
+    const open = last === openIndex ? this.#open.entries : []
+    const full = Array.from({ length: Math.min(last, openIndex - 1) - first + 1 }, (_, i) => first + i)
+    const stored = await this.#context.driver.getMany(full.map((i) => bundleKey(this.info.name, i)))
     const entries = stored.flatMap((bundle) => {
       if (bundle === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
       return decodeEntryBundle(bundle)
-    })
+    }).concat(open)
     const offset = start - first * TILE_WIDTH
     const out = entries.slice(offset, offset + count)
     if (out.length !== count) throw new TlogError('CORRUPTION', 'a bundle is shorter than the log')

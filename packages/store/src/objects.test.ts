@@ -48,6 +48,45 @@ describe('putMany', () => {
   })
 })
 
+describe('concurrent putMany calls', () => {
+  it('share synced writes, and an erased object fails only the call that holds it', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-group-'))
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    const writes: number[] = []
+    const counting: StorageDriver = {
+      get: (key) => driver.get(key),
+      getMany: (keys) => driver.getMany(keys),
+      range: (options) => driver.range(options),
+      compareAndSwap: (key, expected, next, ops) => driver.compareAndSwap(key, expected, next, ops),
+      close: () => driver.close(),
+      write: (ops: readonly WriteOp[], options: { readonly sync: boolean }) => {
+        writes.push(ops.length)
+        return driver.write(ops, options)
+      },
+    }
+    const objects = new ObjectStore(counting, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+    try {
+      const { hash: secret } = await objects.put(utf8.encode('secret'))
+      await objects.markErased(secret, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
+      writes.length = 0
+      const calls = Array.from({ length: 40 }, (_, i) => objects.putMany([{ bytes: utf8.encode(`event ${i % 20}`) }]))
+      const refused = expect(objects.putMany([{ bytes: utf8.encode('new') }, { bytes: utf8.encode('secret') }]))
+        .rejects.toThrow(code('OBJECT_ERASED'))
+      const results = await Promise.all(calls)
+      await refused
+      // 20 distinct events, each stored once (two keys each), the repeats reported as duplicates.
+      expect(results.filter(([result]) => !result!.duplicate)).toHaveLength(20)
+      expect(writes.reduce((sum, ops) => sum + ops, 0)).toBe(40)
+      expect(writes.length).toBeLessThan(calls.length / 4)
+      await expect(objects.info(`sha256:${'0'.repeat(64)}`)).rejects.toThrow(code('OBJECT_NOT_FOUND'))
+      expect((await objects.put(utf8.encode('new'))).duplicate).toBe(false)
+    } finally {
+      await driver.close()
+      await rm(directory, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('erasure against concurrent first stores', () => {
   it('never lets a store that raced the first one bring erased bytes back', async () => {
     // A driver whose second object write lands late: the interleaving in which a store that

@@ -27,6 +27,19 @@ export interface PutObjectResult {
   readonly duplicate: boolean
 }
 
+/** An object to store, with the media type it came with. */
+export interface NewObject {
+  readonly bytes: Uint8Array
+  readonly contentType?: string | undefined
+}
+
+interface QueuedPut {
+  readonly objects: readonly NewObject[]
+  readonly digests: readonly Uint8Array[]
+  readonly resolve: (results: PutObjectResult[]) => void
+  readonly reject: (error: unknown) => void
+}
+
 const OBJECT_HASH = /^sha256:([0-9a-f]{64})$/
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
@@ -42,6 +55,8 @@ export class ObjectStore {
   readonly #clock: () => Date
   /** Object writes and erasures, one at a time: each reads the metadata, then writes on it. */
   #writing: Promise<unknown> = Promise.resolve()
+  /** putMany calls waiting for the next write. */
+  #queued: QueuedPut[] = []
 
   constructor(driver: StorageDriver, hash: HashProvider, options: { maxObjectSize: number; clock: () => Date }) {
     this.#driver = driver
@@ -61,37 +76,66 @@ export class ObjectStore {
 
   /**
    * Stores several objects in one synced write (one fsync, not one per object). Checked whole
-   * first: one object too large or erased refuses the call and writes nothing.
+   * first: one object too large or erased refuses the call and writes nothing. Calls that
+   * arrive while a write is in flight are stored together in the next one (each call still
+   * succeeds or fails whole), so concurrent callers share fsyncs instead of queueing for one each.
    * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
    */
-  async putMany(objects: readonly { readonly bytes: Uint8Array; readonly contentType?: string | undefined }[]): Promise<PutObjectResult[]> {
+  putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]> {
     for (const { bytes } of objects) {
-      if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
-      if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
+      if (!(bytes instanceof Uint8Array)) return Promise.reject(new TypeError('an object is a Uint8Array'))
+      if (bytes.length > this.#maxObjectSize) {
+        return Promise.reject(new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`))
+      }
     }
     const digests = objects.map(({ bytes }) => this.#hash.sha256(bytes))
-    return this.#exclusive(() => this.#putDigested(objects, digests))
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ objects, digests, resolve, reject })
+      if (this.#queued.length === 1) void this.#exclusive(() => this.#storeQueued())
+    })
   }
 
-  async #putDigested(objects: readonly { readonly bytes: Uint8Array; readonly contentType?: string | undefined }[],
-      digests: readonly Uint8Array[]): Promise<PutObjectResult[]> {
-    const metas = await this.#driver.getMany(digests.map(objectMetaKey))
+  /** Stores every call queued so far in one synced write; settles each call. */
+  async #storeQueued(): Promise<void> {
+    const calls = this.#queued
+    this.#queued = []
+    let metas: (Uint8Array | undefined)[]
+    try {
+      metas = await this.#driver.getMany(calls.flatMap((call) => call.digests.map(objectMetaKey)))
+    } catch (error) {
+      for (const call of calls) call.reject(error)
+      return
+    }
     const storedAt = this.#clock().toISOString()
     const ops: WriteOp[] = []
     const written = new Set<string>()
-    const results = objects.map(({ bytes, contentType }, i): PutObjectResult => {
-      const hash = `sha256:${bytesToHex(digests[i]!)}`
-      const existing = metas[i] === undefined ? undefined : decodeInfo(metas[i]!)
-      if (existing?.erasure !== undefined) throw new TlogError('OBJECT_ERASED', 'an object with these bytes was erased')
-      if (existing !== undefined || written.has(hash)) return { hash, size: bytes.length, duplicate: true }
-      written.add(hash)
-      const info: ObjectInfo = { hash, size: bytes.length, storedAt, ...(contentType === undefined ? {} : { contentType }) }
-      ops.push({ type: 'put', key: objectKey(digests[i]!), value: bytes })
-      ops.push({ type: 'put', key: objectMetaKey(digests[i]!), value: utf8.encode(JSON.stringify(info)) })
-      return { hash, size: bytes.length, duplicate: false }
-    })
-    if (ops.length > 0) await this.#driver.write(ops, { sync: true })
-    return results
+    const accepted: { call: QueuedPut; results: PutObjectResult[] }[] = []
+    let offset = 0
+    for (const call of calls) {
+      const callMetas = metas.slice(offset, offset += call.digests.length)
+      if (callMetas.some((meta) => meta !== undefined && decodeInfo(meta).erasure !== undefined)) {
+        call.reject(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
+        continue
+      }
+      const results = call.objects.map(({ bytes, contentType }, i): PutObjectResult => {
+        const digest = call.digests[i]!
+        const hash = `sha256:${bytesToHex(digest)}`
+        if (callMetas[i] !== undefined || written.has(hash)) return { hash, size: bytes.length, duplicate: true }
+        written.add(hash)
+        const info: ObjectInfo = { hash, size: bytes.length, storedAt, ...(contentType === undefined ? {} : { contentType }) }
+        ops.push({ type: 'put', key: objectKey(digest), value: bytes })
+        ops.push({ type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(info)) })
+        return { hash, size: bytes.length, duplicate: false }
+      })
+      accepted.push({ call, results })
+    }
+    try {
+      if (ops.length > 0) await this.#driver.write(ops, { sync: true })
+    } catch (error) {
+      for (const { call } of accepted) call.reject(error)
+      return
+    }
+    for (const { call, results } of accepted) call.resolve(results)
   }
 
   /**
