@@ -1,5 +1,6 @@
 // Small helpers shared by the packages' `npm run bench` scripts. Benchmarks print figures;
 // they never assert timings.
+import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 
 /** Runs `work` (which does `count` operations) and returns operations per second. */
@@ -40,5 +41,21 @@ export function prng(seed = 0x9e3779b9): () => number {
     state ^= state >>> 17
     state ^= state << 5
     return (state >>> 0) / 2 ** 32
+  }
+}
+
+/**
+ * The process's resident memory in MiB: `anon` (memory it allocated) and `file` (file pages it
+ * maps, such as LevelDB's memory-mapped tables, which the kernel can drop) where Linux says
+ * (/proc/self/status), else the total alone.
+ */
+export function residentMemory(): { rss: number; anon?: number; file?: number } {
+  const rss = process.memoryUsage().rss / 2 ** 20
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
+    return { rss, anon: kib('RssAnon') / 1024, file: kib('RssFile') / 1024 }
+  } catch {
+    return { rss }
   }
 }

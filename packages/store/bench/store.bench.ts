@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Ledger } from '@annal/store'
 import { Level } from 'level'
-import { formatRate, machineLine, opsPerSecondAsync, prng, report } from '../../../scripts/bench.js'
+import { formatRate, machineLine, opsPerSecondAsync, prng, report, residentMemory } from '../../../scripts/bench.js'
 
 const ENTRIES = Number(argument('--entries') ?? 1_000_000)
 const ENTRY_SIZE = 256
@@ -21,7 +21,9 @@ const rawDirect = await rawBaseline('_batch')
 const ledger = await ledgerAppends()
 report('disk bytes per entry, ledger', (ledger.diskBytes / ENTRIES).toFixed(1),
   `${(ledger.diskBytes / raw.diskBytes).toFixed(2)} of raw (goal <= 1.5)`)
-report('RSS during appends (MiB) at 25/50/75/100%', ledger.rss.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
+report('RSS during appends (MiB) at 25/50/75/100%', ledger.rss.map((r) => r.rss.toFixed(0)).join('/'))
+report('  of which anonymous (allocated by the process)', ledger.rss.map((r) => r.anon?.toFixed(0) ?? '?').join('/'), 'goal: flat')
+report('  of which file-backed (mapped LevelDB tables)', ledger.rss.map((r) => r.file?.toFixed(0) ?? '?').join('/'))
 report('JS heap used during appends (MiB) at 25/50/75/100%', ledger.heap.map((r) => (r / 2 ** 20).toFixed(0)).join('/'))
 
 /** `batch`: LevelDB's public API, as the goal is stated; `_batch`: the path LevelDriver takes. */
@@ -47,12 +49,12 @@ async function rawBaseline(method: 'batch' | '_batch'): Promise<{ rate: number; 
   return { rate, diskBytes }
 }
 
-async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[]; heap: number[] }> {
+async function ledgerAppends(): Promise<{ diskBytes: number; rss: ReturnType<typeof residentMemory>[]; heap: number[] }> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-bench-ledger-'))
   const ledger = await Ledger.open(directory, { host: 'bench.example', maxBatchSize: BATCH })
   await ledger.createLog('bench')
   const log = ledger.log('bench')
-  const rss: number[] = []
+  const rss: ReturnType<typeof residentMemory>[] = []
   const heap: number[] = []
   let next = 0
   const rate = await opsPerSecondAsync(ENTRIES, async () => {
@@ -61,9 +63,8 @@ async function ledgerAppends(): Promise<{ diskBytes: number; rss: number[]; heap
         const i = next++
         await log.append([record(i)])
         if ((i + 1) % (ENTRIES / 4) === 0) {
-          const memory = process.memoryUsage()
-          rss.push(memory.rss)
-          heap.push(memory.heapUsed)
+          rss.push(residentMemory())
+          heap.push(process.memoryUsage().heapUsed)
         }
       }
     }))

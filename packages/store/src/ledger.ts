@@ -31,6 +31,12 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /** The largest object `putObject` takes, in bytes. Default 16 MiB. */
   readonly maxObjectSize?: number
   readonly clock?: () => Date
+  /**
+   * LevelDB's limit on open table files. LevelDB maps the tables it reads into memory, so the
+   * pages of up to this many 2 MiB tables count in the process's RSS (file-backed pages the
+   * kernel can drop, not memory Annal holds). Default 1,000 (LevelDB's).
+   */
+  readonly maxOpenFiles?: number
 }
 
 export interface CreateLogOptions {
@@ -75,7 +81,7 @@ export class Ledger {
    */
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
     await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
-    const driver = await LevelDriver.open(join(directory, 'db'))
+    const driver = await LevelDriver.open(join(directory, 'db'), { maxOpenFiles: options.maxOpenFiles })
     const ledger = new Ledger(directory, driver, options)
     try {
       for await (const [, value] of driver.range(allLogsRange())) {

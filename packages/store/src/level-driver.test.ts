@@ -31,3 +31,17 @@ it('LevelDriver keeps what it wrote across close and reopen, and locks out a sec
     await rm(directory, { recursive: true, force: true })
   }
 })
+
+it('LevelDriver takes a bound on open table files, and refuses one LevelDB cannot work with', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-driver-'))
+  try {
+    await expect(LevelDriver.open(join(directory, 'db'), { maxOpenFiles: 8 })).rejects.toThrow(RangeError)
+    await expect(LevelDriver.open(join(directory, 'db'), { maxOpenFiles: 1.5 })).rejects.toThrow(RangeError)
+    const bounded = await LevelDriver.open(join(directory, 'db'), { maxOpenFiles: 64 })
+    await bounded.write([{ type: 'put', key: Uint8Array.of(1), value: Uint8Array.of(2) }], { sync: true })
+    expect(await bounded.get(Uint8Array.of(1))).toEqual(Uint8Array.of(2))
+    await bounded.close()
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+})

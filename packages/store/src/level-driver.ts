@@ -30,11 +30,13 @@ export class LevelDriver implements StorageDriver {
   }
 
   /**
-   * Opens (creating if needed) the database in `directory`.
+   * Opens (creating if needed) the database in `directory`; `maxOpenFiles` as LedgerOptions says.
    * @throws TlogError DATABASE_LOCKED when another process or handle has it open.
    */
-  static async open(directory: string): Promise<LevelDriver> {
-    const db = new Level<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view' })
+  static async open(directory: string, options: { readonly maxOpenFiles?: number | undefined } = {}): Promise<LevelDriver> {
+    const { maxOpenFiles = 1000 } = options
+    if (!Number.isSafeInteger(maxOpenFiles) || maxOpenFiles < 16) throw new RangeError('maxOpenFiles must be an integer >= 16')
+    const db = new Level<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view', maxOpenFiles })
     try {
       await db.open()
     } catch (error) {
