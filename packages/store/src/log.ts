@@ -58,6 +58,29 @@ export interface InclusionProof {
 /** How an entry is named: its index, its full id, or an id prefix of at least 4 hex digits. */
 export type EntryRef = number | string
 
+/** What a log is at one size: the head, the right edge of the tree and the open bundle. */
+interface LogState {
+  readonly head: Head
+  readonly headBytes: Uint8Array
+  readonly edge: TreeEdge
+  /** The rightmost, partial entry bundle: its entries (also served from here) and stored parts. */
+  readonly open: OpenBundle
+}
+
+/** A batch decided on top of the state before it, ready to be written. */
+interface StagedBatch {
+  readonly results: readonly (readonly AppendedEntry[])[]
+  readonly ticket: number
+  /** The writes and the state after them; undefined when every entry was a duplicate. */
+  readonly commit: {
+    readonly before: LogState
+    readonly after: LogState
+    readonly ops: WriteOp[]
+    readonly ids: readonly string[]
+    readonly leafHashes: readonly Uint8Array[]
+  } | undefined
+}
+
 interface PreparedBatch {
   readonly entries: readonly Uint8Array[]
   readonly leafHashes: readonly Uint8Array[]
@@ -83,25 +106,29 @@ export interface LogContext {
 export class Log {
   readonly info: LogInfo
   readonly #context: LogContext
-  readonly #sequencer: Sequencer<Uint8Array, PreparedBatch, AppendResult>
+  readonly #sequencer: Sequencer<Uint8Array, PreparedBatch, StagedBatch, AppendResult>
   readonly #index: IdIndex
-  #head: Head
-  #headBytes: Uint8Array
-  #edge: TreeEdge
-  /** The rightmost, partial entry bundle: its entries (also served from here) and stored parts. */
-  #open: OpenBundle
+  /** What is durable; every read uses it. */
+  #state: LogState
+  /** The state after the batches staged but not yet written, which the next batch builds on. */
+  #tip: LogState | undefined
+  /** Ids of entries staged but not yet written, with their indexes: later batches' duplicates. */
+  readonly #unwritten = new Map<string, number>()
 
-  private constructor(info: LogInfo, context: LogContext, head: Head, headBytes: Uint8Array, edge: TreeEdge,
-      open: OpenBundle, index: IdIndex) {
+  private constructor(info: LogInfo, context: LogContext, state: LogState, index: IdIndex) {
     this.info = info
     this.#index = index
     this.#context = context
-    this.#head = head
-    this.#headBytes = headBytes
-    this.#edge = edge
-    this.#open = open
-    this.#sequencer = new Sequencer((calls) => this.#prepare(calls), (calls, prepared) => this.#apply(calls, prepared),
-      context.sequencer)
+    this.#state = state
+    this.#sequencer = new Sequencer({
+      prepare: (calls) => this.#prepare(calls),
+      stage: (calls, prepared) => this.#stage(calls, prepared),
+      write: (staged) => this.#write(staged),
+      discard: () => {
+        this.#tip = undefined
+        this.#unwritten.clear()
+      },
+    }, context.sequencer)
   }
 
   /** Loads a log's latest state: its head, right-edge tiles and partial bundle. O(1) reads. */
@@ -124,7 +151,7 @@ export class Log {
       open = stored
     }
     const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
-    const log = new Log(info, context, head, headBytes, edge, open, index)
+    const log = new Log(info, context, { head, headBytes, edge, open }, index)
     await log.#reindexTail()
     return log
   }
@@ -140,11 +167,12 @@ export class Log {
   }
 
   get size(): number {
-    return this.#head.size
+    return this.#state.head.size
   }
 
   get checkpointInfo(): CheckpointInfo {
-    return { size: this.#head.size, root: bytesToHex(this.#head.root), note: this.#head.checkpoint }
+    const { head } = this.#state
+    return { size: head.size, root: bytesToHex(head.root), note: head.checkpoint }
   }
 
   /**
@@ -179,42 +207,43 @@ export class Log {
     return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, ticket }
   }
 
-  /** Assigns indexes (existing ones for duplicates) and commits the new entries. */
-  async #apply(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): Promise<AppendResult[]> {
+  /**
+   * Assigns indexes (existing ones for duplicates) on top of every batch staged before, and
+   * builds the write: entries, tiles, bundles and a signed checkpoint. Changes only the tip.
+   */
+  async #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): Promise<StagedBatch> {
     const { entries: all, leafHashes, ids, known, ticket } = batch
     await this.#index.waitForRoom()
+    const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()
     const fresh: number[] = []
-    const results = all.map((_, i): AppendedEntry => {
+    const flat = all.map((_, i): AppendedEntry => {
       const id = ids[i]!
-      const earlier = known[i] ?? this.#index.pending(id, ticket) ?? assigned.get(id)
+      const earlier = known[i] ?? this.#index.pending(id, ticket) ?? this.#unwritten.get(id) ?? assigned.get(id)
       if (earlier !== undefined) return { index: earlier, id, duplicate: true }
-      const index = this.#head.size + fresh.length
+      const index = before.head.size + fresh.length
       assigned.set(id, index)
       fresh.push(i)
       return { index, id, duplicate: false }
     })
-    if (fresh.length > 0) {
-      const from = this.#head.size
-      await this.#commit(fresh.map((i) => all[i]!), fresh.map((i) => leafHashes[i]!))
-      this.#index.add(fresh.map((i) => ids[i]!), fresh.map((i) => leafHashes[i]!), from)
-    }
-    this.#index.release(ticket)
-    const checkpoint = this.checkpointInfo
     let offset = 0
-    return calls.map((call) => {
-      const entries = results.slice(offset, offset + call.length)
-      offset += call.length
-      return { entries, checkpoint }
-    })
+    const results = calls.map((call) => flat.slice(offset, offset += call.length))
+    if (fresh.length === 0) return { results, ticket, commit: undefined }
+    const freshIds = fresh.map((i) => ids[i]!)
+    const freshHashes = fresh.map((i) => leafHashes[i]!)
+    const { after, ops } = this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
+    this.#tip = after
+    for (const [i, id] of freshIds.entries()) this.#unwritten.set(id, before.head.size + i)
+    return { results, ticket, commit: { before, after, ops, ids: freshIds, leafHashes: freshHashes } }
   }
 
-  /** Writes new entries, their index rows, tiles, bundles and a signed checkpoint in one batch. */
-  async #commit(entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[]): Promise<void> {
-    const { driver, hasher, signer } = this.#context
+  /** The state after appending `entries` to `before`, and the writes that store it (head last). */
+  #integrate(before: LogState, entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[]):
+      { after: LogState; ops: WriteOp[] } {
+    const { hasher, signer } = this.#context
     const name = this.info.name
-    const from = this.#head.size
-    const integration = this.#edge.integrate(leafHashes, hasher)
+    const from = before.head.size
+    const integration = before.edge.integrate(leafHashes, hasher)
     const size = integration.edge.size
     const checkpoint = signCheckpoint({ origin: this.info.origin, size, rootHash: integration.root, extensions: [] }, signer)
     const head: Head = { size, root: integration.root, checkpoint }
@@ -222,15 +251,29 @@ export class Log {
     for (const tile of [...integration.fullTiles, ...changedOpenTiles(integration.edge, from)]) {
       ops.push({ type: 'put', key: tileKey(name, tile.level, tile.index), value: tile.data })
     }
-    const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), this.#open, entries)
+    const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), before.open, entries)
     ops.push(...bundles.ops)
     ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
-    const headBytes = encodeHead(head)
-    await driver.compareAndSwap(headKey(name), this.#headBytes, headBytes, ops)
-    this.#head = head
-    this.#headBytes = headBytes
-    this.#edge = integration.edge
-    this.#open = bundles.open
+    return { after: { head, headBytes: encodeHead(head), edge: integration.edge, open: bundles.open }, ops }
+  }
+
+  /**
+   * Writes a staged batch in one synced, atomic compare-and-swap on the head, then makes it
+   * the durable state and hands its ids to the index.
+   */
+  async #write(staged: StagedBatch): Promise<AppendResult[]> {
+    const { commit } = staged
+    if (commit !== undefined) {
+      const { before, after, ops } = commit
+      await this.#context.driver.compareAndSwap(headKey(this.info.name), before.headBytes, after.headBytes, ops)
+      this.#state = after
+      if (this.#tip === after) this.#tip = undefined
+      this.#index.add(commit.ids, commit.leafHashes, before.head.size)
+      for (const id of commit.ids) this.#unwritten.delete(id)
+    }
+    this.#index.release(staged.ticket)
+    const checkpoint = this.checkpointInfo
+    return staged.results.map((entries) => ({ entries, checkpoint }))
   }
 
   /**
@@ -302,7 +345,7 @@ export class Log {
    * @throws TlogError SIZE_OUT_OF_RANGE when no checkpoint was issued at that size.
    */
   async checkpoint(size?: number): Promise<string> {
-    if (size === undefined || size === this.size) return this.#head.checkpoint
+    if (size === undefined || size === this.size) return this.#state.head.checkpoint
     checkIndex(size, this.size + 1)
     const note = await this.#context.driver.get(checkpointKey(this.info.name, size))
     if (note === undefined) throw new TlogError('SIZE_OUT_OF_RANGE', 'no checkpoint was issued at that size')
@@ -382,7 +425,8 @@ export class Log {
    */
   async entryBundle(index: number, width: number): Promise<Uint8Array> {
     if (index * TILE_WIDTH + width > this.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'the log does not hold that bundle')
-    if (index === Math.floor(this.size / TILE_WIDTH)) return encodeEntryBundle(this.#open.entries.slice(0, width))
+    const { head, open } = this.#state
+    if (index === Math.floor(head.size / TILE_WIDTH)) return encodeEntryBundle(open.entries.slice(0, width))
     const stored = await this.#context.driver.get(bundleKey(this.info.name, index))
     if (stored === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
     const entries = decodeEntryBundle(stored)
@@ -394,8 +438,9 @@ export class Log {
     const first = Math.floor(start / TILE_WIDTH)
     const last = Math.floor((start + count - 1) / TILE_WIDTH)
     // The open bundle is read from memory now, before awaiting: a batch may fill it meanwhile.
-    const openIndex = Math.floor(this.size / TILE_WIDTH)
-    const open = last === openIndex ? this.#open.entries : []
+    const { head, open: openBundle } = this.#state
+    const openIndex = Math.floor(head.size / TILE_WIDTH)
+    const open = last === openIndex ? openBundle.entries : []
     const full = Array.from({ length: Math.min(last, openIndex - 1) - first + 1 }, (_, i) => first + i)
     const stored = await this.#context.driver.getMany(full.map((i) => bundleKey(this.info.name, i)))
     const entries = stored.flatMap((bundle) => {
@@ -414,7 +459,7 @@ export class Log {
 
   /** Node hashes from the in-memory edge, the tile cache, then one batched read for the rest. */
   async #readNodes(nodes: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
-    const edge = this.#edge
+    const { edge } = this.#state
     const hashes = new Map<string, Uint8Array>()
     const missing = new Map<string, { level: number; index: number; nodes: NodeId[] }>()
     for (const node of nodes) {

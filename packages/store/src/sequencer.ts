@@ -12,25 +12,43 @@ interface Waiting<T, R> {
   readonly reject: (error: unknown) => void
 }
 
+/** The steps a Sequencer runs for each batch; see Sequencer. */
+export interface SequencerSteps<T, P, S, R> {
+  /** Work that changes no state (hashing, lookups): may run while an earlier batch is written. */
+  prepare(calls: readonly (readonly T[])[]): Promise<P>
+  /** Decides the batch on top of every batch staged before it (durable or not); in order. */
+  stage(calls: readonly (readonly T[])[], prepared: P): Promise<S>
+  /** Makes a staged batch durable and gives each call's result; in order, one at a time. */
+  write(staged: S): Promise<R[]>
+  /** A write failed: forget every staged batch, so the next stage builds on what is durable. */
+  discard(): void
+}
+
+interface Writing<T, R> {
+  readonly batch: readonly Waiting<T, R>[]
+  readonly done: Promise<R[]>
+}
+
 /**
- * Gathers concurrent calls into batches and integrates one batch at a time, in two steps: a
- * `prepare` that changes no state (hashing, lookups) and may run while the previous batch's
- * `apply` is still writing, then `apply`, strictly in order. Each call's items stay together in
- * one batch, so a call is integrated whole or not at all.
+ * Gathers concurrent calls into batches and integrates them in order, two deep: while one
+ * batch's write is in flight, the next is prepared and staged on top of it (its CPU work,
+ * hashing and tree integration, overlaps the fsync), and its write starts once the first
+ * one's is done. If a write fails, its calls are rejected, what was staged is discarded,
+ * and the next batch is staged again on the durable state. Each call's items stay together
+ * in one batch, so a call is integrated whole or not at all.
  */
-export class Sequencer<T, P, R> {
-  readonly #prepare: (calls: readonly (readonly T[])[]) => Promise<P>
-  readonly #apply: (calls: readonly (readonly T[])[], prepared: P) => Promise<R[]>
+export class Sequencer<T, P, S, R> {
+  readonly #steps: SequencerSteps<T, P, S, R>
   readonly #maxBatchSize: number
   readonly #maxWaitMs: number
   readonly #waiting: Waiting<T, R>[] = []
   #running = false
   #idle: Promise<void> = Promise.resolve()
+  /** Wakes the loop while it waits on a write with nothing to stage. */
+  #onArrival: (() => void) | undefined
 
-  constructor(prepare: (calls: readonly (readonly T[])[]) => Promise<P>,
-      apply: (calls: readonly (readonly T[])[], prepared: P) => Promise<R[]>, options: SequencerOptions = {}) {
-    this.#prepare = prepare
-    this.#apply = apply
+  constructor(steps: SequencerSteps<T, P, S, R>, options: SequencerOptions = {}) {
+    this.#steps = steps
     this.#maxBatchSize = options.maxBatchSize ?? 1000
     this.#maxWaitMs = options.maxBatchWaitMs ?? 0
     if (!Number.isInteger(this.#maxBatchSize) || this.#maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer')
@@ -41,6 +59,7 @@ export class Sequencer<T, P, R> {
   submit(items: readonly T[]): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#waiting.push({ items, resolve, reject })
+      this.#onArrival?.()
       if (!this.#running) {
         this.#running = true
         this.#idle = this.#run()
@@ -56,36 +75,61 @@ export class Sequencer<T, P, R> {
   async #run(): Promise<void> {
     if (this.#maxWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#maxWaitMs))
     else await new Promise((resolve) => setImmediate(resolve))
-    let batch: Waiting<T, R>[] | undefined = this.#takeBatch()
-    let prepared = this.#startPrepare(batch)
-    while (batch !== undefined) {
-      let next: Waiting<T, R>[] | undefined
-      let nextPrepared: Promise<P> | undefined
+    let writing: Writing<T, R> | undefined
+    for (;;) {
+      if (this.#waiting.length === 0) {
+        if (writing === undefined) break
+        // Wait for the write, or for a call to arrive: that one is staged while the write goes on.
+        const arrived = new Promise<'arrived'>((resolve) => { this.#onArrival = () => resolve('arrived') })
+        const first = await Promise.race([writing.done.then(() => 'written', () => 'written'), arrived])
+        this.#onArrival = undefined
+        if (first === 'arrived') continue
+        await this.#settle(writing)
+        writing = undefined
+        continue
+      }
+      const batch = this.#takeBatch()
+      const calls = batch.map((call) => call.items)
+      let prepared: P
+      let staged: S
       try {
-        const ready = await prepared
-        // Hash and look up the next batch while this one is being written.
-        next = this.#waiting.length > 0 ? this.#takeBatch() : undefined
-        nextPrepared = next && this.#startPrepare(next)
-        const results = await this.#apply(batch.map((call) => call.items), ready)
-        batch.forEach((call, i) => call.resolve(results[i]!))
+        prepared = await this.#steps.prepare(calls)
+        staged = await this.#steps.stage(calls, prepared)
       } catch (error) {
         for (const call of batch) call.reject(error)
+        continue
       }
-      if (next === undefined && this.#waiting.length > 0) {
-        next = this.#takeBatch()
-        nextPrepared = this.#startPrepare(next)
+      if (writing !== undefined) {
+        const written = await this.#settle(writing)
+        writing = undefined
+        if (!written) {
+          try {
+            staged = await this.#steps.stage(calls, prepared)
+          } catch (error) {
+            for (const call of batch) call.reject(error)
+            continue
+          }
+        }
       }
-      batch = next
-      prepared = nextPrepared!
+      const done = this.#steps.write(staged)
+      // Its failure is reported when it is settled, not as an unhandled rejection.
+      done.catch(() => undefined)
+      writing = { batch, done }
     }
     this.#running = false
   }
 
-  #startPrepare(batch: Waiting<T, R>[]): Promise<P> {
-    const prepared = this.#prepare(batch.map((call) => call.items))
-    // Its failure is reported when the batch's turn comes, not as an unhandled rejection.
-    prepared.catch(() => undefined)
-    return prepared
+  /** Waits for a write and settles its calls; false (and what was staged discarded) if it failed. */
+  async #settle(writing: Writing<T, R>): Promise<boolean> {
+    try {
+      const results = await writing.done
+      writing.batch.forEach((call, i) => call.resolve(results[i]!))
+      return true
+    } catch (error) {
+      for (const call of writing.batch) call.reject(error)
+      this.#steps.discard()
+      return false
+    }
   }
 
   #takeBatch(): Waiting<T, R>[] {

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest'
+import { Sequencer, type SequencerSteps } from './sequencer.js'
+
+// The Sequencer on its own, with steps that keep a running total the way a log keeps its head:
+// stage builds on the last staged total, write makes it durable (or fails when told to).
+// The Log's own tests cover the same paths with the real store.
+
+interface Staged {
+  readonly from: number
+  readonly to: number
+}
+
+function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?: (items: readonly number[]) => boolean } = {}) {
+  const events: string[] = []
+  let durable = 0
+  let tip: number | undefined
+  let releaseWrite: (() => void) | undefined
+  let holdWrites = false
+  const steps: SequencerSteps<number, readonly number[], Staged, number> = {
+    async prepare(calls) {
+      return calls.flat()
+    },
+    async stage(_calls, prepared) {
+      if (options.failStage?.(prepared) === true) throw new Error('stage failed')
+      const from = tip ?? durable
+      tip = from + prepared.reduce((sum, item) => sum + item, 0)
+      events.push(`stage ${from}->${tip}`)
+      return { from, to: tip }
+    },
+    async write(staged) {
+      events.push(`write ${staged.from}->${staged.to}`)
+      if (holdWrites) await new Promise<void>((resolve) => { releaseWrite = resolve })
+      if (options.failWrite?.(staged) === true) throw new Error('write failed')
+      if (staged.from !== durable) throw new Error(`written on ${staged.from}, durable ${durable}`)
+      durable = staged.to
+      if (tip === staged.to) tip = undefined
+      events.push(`wrote ${staged.to}`)
+      return [staged.to]
+    },
+    discard() {
+      events.push('discard')
+      tip = undefined
+    },
+  }
+  return {
+    events,
+    steps,
+    durable: () => durable,
+    hold: () => { holdWrites = true },
+    release: () => {
+      holdWrites = false
+      releaseWrite?.()
+    },
+  }
+}
+
+const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: Error) => ({ error: error.message }))
+
+describe('Sequencer', () => {
+  it('stages the next batch while a write is in flight, and writes in order', async () => {
+    const steps = counter()
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 2 })
+    steps.hold()
+    const first = sequencer.submit([1, 2])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const second = sequencer.submit([3])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    // The second batch is staged on the first one's total before the first write is done.
+    expect(steps.events).toEqual(['stage 0->3', 'write 0->3', 'stage 3->6'])
+    steps.release()
+    // The result of a call is that of its batch's write (the total after it).
+    expect(await Promise.all([first, second])).toEqual([3, 6])
+    expect(steps.events.slice(3)).toEqual(['wrote 3', 'write 3->6', 'wrote 6'])
+  })
+
+  it('rejects the calls of a failed write, discards what was staged on it, and restages the next', async () => {
+    let writes = 0
+    const steps = counter({ failWrite: () => ++writes === 1 })
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 })
+    steps.hold()
+    const first = settle(sequencer.submit([5]))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const second = settle(sequencer.submit([7]))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    steps.release()
+    expect(await first).toEqual({ error: 'write failed' })
+    // Staged first on 5 (which never became durable), then again on 0.
+    expect(await second).toEqual({ value: 7 })
+    expect(steps.events).toEqual(['stage 0->5', 'write 0->5', 'stage 5->12', 'discard', 'stage 0->7', 'write 0->7', 'wrote 7'])
+    expect(steps.durable()).toBe(7)
+  })
+
+  it('rejects only the calls of a batch whose stage fails', async () => {
+    const steps = counter({ failStage: (items) => items.includes(13) })
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 })
+    const results = await Promise.all([[1], [13], [2]].map((items) => settle(sequencer.submit(items))))
+    expect(results).toEqual([{ value: 1 }, { error: 'stage failed' }, { value: 3 }])
+    await sequencer.drain()
+    expect(steps.durable()).toBe(3)
+  })
+
+  it('keeps a call whole and batches up to maxBatchSize items', async () => {
+    const steps = counter()
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 3 })
+    const results = await Promise.all([[1, 1], [1, 1], [1, 1, 1, 1], [1]].map((items) => sequencer.submit(items)))
+    // [1,1] | [1,1] | [1,1,1,1] alone (larger than the bound, never split) | [1]
+    expect(results).toEqual([2, 4, 8, 9])
+    expect(() => new Sequencer(steps.steps, { maxBatchSize: 0 })).toThrow(RangeError)
+  })
+})
