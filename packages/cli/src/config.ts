@@ -27,3 +27,12 @@ export function configStrings(config: Record<string, unknown>, name: string): st
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value as string[]
   throw new UsageError(`${name} in the config file must be a list of strings`)
 }
+
+/**
+ * `<verifier key>@<http(s) URL>` split at the '@' that starts the URL (a key's base64 has no
+ * '@', and a name followed by '@http' is not a key); `url` is undefined when there is none.
+ */
+export function splitKeyUrl(text: string): { readonly verifierKey: string; readonly url: string | undefined } {
+  const at = text.search(/@https?:\/\//)
+  return at === -1 ? { verifierKey: text, url: undefined } : { verifierKey: text.slice(0, at), url: text.slice(at + 1) }
+}

@@ -4,7 +4,7 @@ import { type AuthOptions, type WitnessConfig, appCosigner, createApp, serve } f
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
-import { readConfig } from './config.js'
+import { readConfig, splitKeyUrl } from './config.js'
 import { UsageError, signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
@@ -88,10 +88,9 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
 
 /** `<verifier key>@<url>`: the key's name is the witness's name. */
 function parseWitness(text: string): WitnessConfig {
-  const at = text.search(/@https?:\/\//)
-  if (at === -1) throw new UsageError('--witness takes <verifier key>@<http(s) URL>')
-  const verifierKey = text.slice(0, at)
-  return { name: parseVerifierKey(verifierKey).name, verifierKey, url: text.slice(at + 1) }
+  const { verifierKey, url } = splitKeyUrl(text)
+  if (url === undefined) throw new UsageError('--witness takes <verifier key>@<http(s) URL>')
+  return { name: parseVerifierKey(verifierKey).name, verifierKey, url }
 }
 
 function parsePolicy(text: string | undefined, witnesses: number): number {

@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util'
 import { runWitness } from '@annal/witness'
-import { configString, configStrings, readConfig } from './config.js'
+import { configString, configStrings, readConfig, splitKeyUrl } from './config.js'
 import { UsageError, signalled } from './signals.js'
 
-export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY [--log VKEY ...] [--listen HOST:PORT]
+export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY[@URL] [--log ...] [--listen HOST:PORT]
                            [--peer URL ...] [--webhook URL] [--admin HOST:PORT] [--config FILE]
 
   --data DIR          where the witness keeps its key (witness.key, mode 0600) and state
   --name NAME         the witness's key name; its key is created on first start
-  --log VKEY          a log to witness: a C2SP verifier key whose name is the log's origin
+  --log VKEY[@URL]    a log to witness: a C2SP verifier key whose name is the log's origin, and
+                      optionally its tlog-tiles URL (for an Annal log http://HOST:PORT/v1/logs/NAME):
+                      checkpoints of other sizes are then checked for consistency against its tiles
   --listen HOST:PORT  default 127.0.0.1:0 (loopback, any free port)
   --peer URL          another witness to gossip with (pulls its checkpoints every 30 s)
   --webhook URL       where split-view evidence is posted as JSON
@@ -45,7 +47,7 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
     throw new UsageError('witness serve needs --data, --name and at least one --log')
   }
   const witness = await runWitness({
-    data, name, logs,
+    data, name, logs: logs.map(splitKeyUrl),
     listen: values.listen ?? configString(file, 'listen'),
     peers: values.peer ?? configStrings(file, 'peers'),
     webhook: values.webhook ?? configString(file, 'webhook'),

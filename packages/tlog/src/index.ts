@@ -11,6 +11,8 @@ export {
   parseTilePath, partialTileWidth, storedTileHashCount, storedTileNode, storedTileWidth,
 } from './tiles.js'
 export type { NodeLocation, TileId, TileResource } from './tiles.js'
+export { nodeFromTiles, planTiles, proofFromTiles } from './tileproof.js'
+export type { TileLookup } from './tileproof.js'
 export { TreeEdge, rootFromLeafHashes } from './edge.js'
 export type { Integration, StoredTile } from './edge.js'
 export { MemoryTree } from './memory.js'

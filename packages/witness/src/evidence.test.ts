@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { isTlogError } from '@annal/tlog'
 import {
-  MAX_PENDING, decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, judge, pendingKey,
-  sameSizeEvidence, type SeenCheckpoint,
+  MAX_PENDING, decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, evidenceToJson,
+  inconsistentEvidence, judge, pendingKey, sameSizeEvidence, type SeenCheckpoint,
 } from './evidence.js'
 import type { WitnessState } from './state.js'
 import { TestLog } from './testing/log.js'
@@ -86,6 +86,57 @@ describe('evidence', () => {
     expect(corruption(() => decodeEvidence(encode({ ...json, size: 71 })))).toBe(true)
     expect(corruption(() => decodeEvidence(encode({ ...json, checkpoints: [checkpoints[0], { ...checkpoints[1], size: 71 }] })))).toBe(true)
     expect(corruption(() => decodeEvidence(encode({ ...json, checkpoints: [checkpoints[0], { ...checkpoints[1], note: 'x' }] })))).toBe(true)
+  })
+
+  describe('inconsistent: two sizes, and the larger tree\'s tiles give the smaller size another root', () => {
+    // What the fork's tiles at 90 show about its first 70 leaves, against the log's checkpoint 70.
+    const shown = { rootHash: fork.tree.root(70), proof: fork.tree.consistencyProof(70, 90) }
+    const make = () => inconsistentEvidence(log.origin, seen(log, 70, 'cosigned'), seen(fork, 90), shown,
+      '2026-11-26T00:00:01.000Z', 'gossip http://127.0.0.1:1', 'tiles')
+
+    it('is built only from a proof that reaches the larger root and another smaller root', () => {
+      const evidence = make()
+      expect(evidence).toMatchObject({ kind: 'inconsistent', size: 70, detectedVia: 'gossip http://127.0.0.1:1' })
+      expect(evidence.checkpoints.map((c) => c.note)).toEqual([log.checkpoint(70), fork.checkpoint(90)].sort())
+      const again = inconsistentEvidence(log.origin, seen(fork, 90), seen(log, 70, 'cosigned'), shown, 'x', 'y', 'z')
+      expect(again.checkpoints).toEqual(evidence.checkpoints)
+      // Honest: the log's own tiles give checkpoint 70's root.
+      const honest = { rootHash: log.tree.root(70), proof: log.tree.consistencyProof(70, 90) }
+      expect(() => inconsistentEvidence(log.origin, seen(log, 70), seen(log, 90), honest, 'x', 'y', 'z')).toThrow(RangeError)
+      // Tiles that are not the larger checkpoint's show nothing.
+      expect(() => inconsistentEvidence(log.origin, seen(log, 70), seen(log, 90), shown, 'x', 'y', 'z')).toThrow(RangeError)
+      expect(() => inconsistentEvidence(log.origin, seen(log, 90), seen(fork, 90), shown, 'x', 'y', 'z')).toThrow(RangeError)
+    })
+
+    it('round-trips, carrying the proof, and refuses stored evidence that shows no conflict', () => {
+      const evidence = make()
+      expect(decodeEvidence(encodeEvidence(evidence))).toEqual(evidence)
+      const json = evidenceToJson(evidence)
+      expect(json.consistency).toEqual({ root_hash: expect.any(String), proof: expect.any(Array) })
+      const consistency = json.consistency as { root_hash: string; proof: string[] }
+      const checkpoints = json.checkpoints as Record<string, unknown>[]
+      const encode = (value: unknown): Uint8Array => utf8.encode(JSON.stringify(value))
+      const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes))
+      const bad = [
+        { ...json, consistency: undefined },
+        { ...json, kind: 'same-size-different-roots' },
+        { ...json, size: 90 },
+        { ...json, checkpoints: [checkpoints[0], checkpoints[0]] },
+        { ...json, consistency: { ...consistency, root_hash: b64(log.tree.root(70)) } },
+        { ...json, consistency: { ...consistency, proof: consistency.proof.slice(1) } },
+        { ...json, consistency: { ...consistency, proof: [...consistency.proof].reverse() } },
+        { ...json, consistency: { ...consistency, proof: 'x' } },
+      ]
+      // Two honest checkpoints with the log's own proof: consistent, so no evidence.
+      bad.push({
+        ...json,
+        checkpoints: [seen(log, 70), seen(log, 90)].map((c) => ({ size: c.size, root_hash: b64(c.rootHash), note: c.note, source: c.source, seen: c.seen })),
+        consistency: { root_hash: b64(log.tree.root(70)), proof: log.tree.consistencyProof(70, 90).map(b64) },
+      })
+      for (const value of bad) expect(corruption(() => decodeEvidence(encode(value)))).toBe(true)
+      expect(corruption(() => decodeEvidence(encode({ ...evidenceToJson(sameSizeEvidence(log.origin, seen(log, 70), seen(fork, 70), 'x')),
+        consistency })))).toBe(true)
+    })
   })
 
   it('round-trips pending lists and refuses bad ones', () => {

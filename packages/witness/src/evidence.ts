@@ -1,5 +1,5 @@
 import { parseCheckpoint, parseNote } from '@annal/note'
-import { TlogError, bytesEqual, concatBytes, nobleHashProvider, type HashProvider } from '@annal/tlog'
+import { TlogError, bytesEqual, concatBytes, nobleHashProvider, verifyConsistency, type HashProvider } from '@annal/tlog'
 import { decodeHash, encodeHash } from './internal/base64.js'
 import type { WitnessState } from './state.js'
 
@@ -15,14 +15,31 @@ export interface SeenCheckpoint {
   readonly seen: string | undefined
 }
 
+/**
+ * `same-size-different-roots`: two checkpoints of one size with different roots.
+ * `inconsistent`: two sizes, and the larger tree's first `size` leaves (read from the log's
+ * tiles, which hash to the larger checkpoint's root) have another root than the smaller one.
+ */
+export type EvidenceKind = 'same-size-different-roots' | 'inconsistent'
+
+/** What the log's tiles showed, for `inconsistent` evidence: anyone can check it offline. */
+export interface ConsistencyShown {
+  /** The root of the first `size` leaves of the larger tree (not the smaller checkpoint's root). */
+  readonly rootHash: Uint8Array
+  /** RFC 9162 consistency proof from (size, rootHash) to the larger checkpoint. */
+  readonly proof: readonly Uint8Array[]
+}
+
 /** Two checkpoints for one origin, both signed by the log, that cannot both be true. */
 export interface Evidence {
   readonly origin: string
-  /** The only kind detected so far: two checkpoints of one size with different roots. */
-  readonly kind: 'same-size-different-roots'
+  readonly kind: EvidenceKind
+  /** The common size; for `inconsistent`, the smaller size. */
   readonly size: number
   /** Both checkpoints, ordered by note text, so every witness stores the same pair. */
   readonly checkpoints: readonly [SeenCheckpoint, SeenCheckpoint]
+  /** For `inconsistent` only. */
+  readonly consistency?: ConsistencyShown
   /** When the second of them arrived, ISO 8601. */
   readonly detectedAt: string
   /** The route of the second: see SeenCheckpoint.source. */
@@ -34,7 +51,7 @@ export interface Evidence {
 /** What a checkpoint, compared with what the witness holds for its origin, shows. */
 export type Verdict =
   | { readonly kind: 'consistent' } // the witnessed size and root
-  | { readonly kind: 'older' } // below the witnessed size: no proof at hand, not checked
+  | { readonly kind: 'older' } // below the witnessed size: not compared here (see ConsistencyChecks)
   | { readonly kind: 'pending'; readonly pending: readonly SeenCheckpoint[] } // the new pending list
   | { readonly kind: 'known' } // a pending checkpoint already held
   | { readonly kind: 'ignored' } // above every pending one while the list is full: not kept
@@ -70,7 +87,7 @@ export function witnessed(state: WitnessState): SeenCheckpoint {
 /**
  * Compares a log-signed checkpoint with the witnessed state and the pending list (sorted by
  * size, all above the state). Equal size: same root is consistent, another root a conflict.
- * Below the state: older, not checked. Above: a pending twin decides as at equal size;
+ * Below the state: older, not compared (a background check may, from the log's tiles). Above: a pending twin decides as at equal size;
  * otherwise it joins the list, which keeps the MAX_PENDING smallest sizes (else ignored).
  */
 export function judge(seen: SeenCheckpoint, state: WitnessState | undefined,
@@ -100,6 +117,40 @@ export function sameSizeEvidence(origin: string, a: SeenCheckpoint, b: SeenCheck
   })
 }
 
+/**
+ * Evidence from two log-signed checkpoints of different sizes (both above 0) and what the
+ * larger one's tiles show: a proof from (smaller size, shown.rootHash) to the larger
+ * checkpoint that verifies, with shown.rootHash not the smaller checkpoint's root. Requires
+ * exactly that (RangeError otherwise).
+ */
+export function inconsistentEvidence(origin: string, a: SeenCheckpoint, b: SeenCheckpoint, shown: ConsistencyShown,
+    detectedAt: string, detectedVia: string, tried: string): Evidence {
+  checkInconsistent(a, b, shown, (message) => new RangeError(message))
+  const checkpoints = (a.note < b.note ? [a, b] : [b, a]) as [SeenCheckpoint, SeenCheckpoint]
+  return Object.freeze({
+    origin,
+    kind: 'inconsistent',
+    size: Math.min(a.size, b.size),
+    checkpoints: Object.freeze(checkpoints),
+    consistency: Object.freeze({ rootHash: shown.rootHash, proof: Object.freeze([...shown.proof]) }),
+    detectedAt,
+    detectedVia,
+    tried,
+  })
+}
+
+function checkInconsistent(a: SeenCheckpoint, b: SeenCheckpoint, shown: ConsistencyShown,
+    fail: (message: string) => Error): void {
+  const [smaller, larger] = a.size < b.size ? [a, b] : [b, a]
+  if (smaller.size === larger.size || smaller.size === 0) throw fail('evidence needs two sizes above 0')
+  try {
+    verifyConsistency(smaller.size, larger.size, shown.proof, shown.rootHash, larger.rootHash)
+  } catch (error) {
+    throw Object.assign(fail('the proof does not reach the larger checkpoint'), { cause: error })
+  }
+  if (bytesEqual(shown.rootHash, smaller.rootHash)) throw fail('the two checkpoints are consistent')
+}
+
 function seenToJson(seen: SeenCheckpoint): Record<string, unknown> {
   return { size: seen.size, root_hash: encodeHash(seen.rootHash), note: seen.note, source: seen.source, seen: seen.seen ?? null }
 }
@@ -111,6 +162,9 @@ export function evidenceToJson(evidence: Evidence): Record<string, unknown> {
     kind: evidence.kind,
     size: evidence.size,
     checkpoints: evidence.checkpoints.map(seenToJson),
+    ...(evidence.consistency === undefined ? {} : {
+      consistency: { root_hash: encodeHash(evidence.consistency.rootHash), proof: evidence.consistency.proof.map(encodeHash) },
+    }),
     detected_at: evidence.detectedAt,
     detected_via: evidence.detectedVia,
     tried: evidence.tried,
@@ -154,14 +208,33 @@ export function encodeEvidence(evidence: Evidence): Uint8Array {
 /** Reads stored evidence back; throws CORRUPTION. */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
   const value = (parseJson(bytes, 'evidence') ?? {}) as Record<string, unknown>
-  const { origin, kind, size, checkpoints, detected_at: at, detected_via: via, tried } = value
-  if (typeof origin !== 'string' || kind !== 'same-size-different-roots' || !Array.isArray(checkpoints)
-      || checkpoints.length !== 2 || typeof at !== 'string' || typeof via !== 'string' || typeof tried !== 'string') {
+  const { origin, kind, size, checkpoints, consistency, detected_at: at, detected_via: via, tried } = value
+  if (typeof origin !== 'string' || (kind !== 'same-size-different-roots' && kind !== 'inconsistent')
+      || !Array.isArray(checkpoints) || checkpoints.length !== 2 || typeof at !== 'string' || typeof via !== 'string'
+      || typeof tried !== 'string' || (kind === 'inconsistent') !== (consistency !== undefined)) {
     throw corrupt('stored evidence has bad fields')
   }
   const [a, b] = checkpoints.map(seenFromJson) as [SeenCheckpoint, SeenCheckpoint]
-  if (a.size !== size || b.size !== size || bytesEqual(a.rootHash, b.rootHash)) throw corrupt('stored evidence shows no conflict')
-  return Object.freeze({ origin, kind, size, checkpoints: Object.freeze([a, b] as const), detectedAt: at, detectedVia: via, tried })
+  const pair = Object.freeze([a, b] as const)
+  if (kind === 'same-size-different-roots') {
+    if (a.size !== size || b.size !== size || bytesEqual(a.rootHash, b.rootHash)) throw corrupt('stored evidence shows no conflict')
+    return Object.freeze({ origin, kind, size, checkpoints: pair, detectedAt: at, detectedVia: via, tried })
+  }
+  const shown = consistencyFromJson(consistency)
+  if (size !== Math.min(a.size, b.size)) throw corrupt('stored evidence has bad fields')
+  checkInconsistent(a, b, shown, (message) => corrupt(`stored evidence shows no conflict: ${message}`))
+  return Object.freeze({ origin, kind, size, checkpoints: pair, consistency: shown, detectedAt: at, detectedVia: via, tried })
+}
+
+function consistencyFromJson(value: unknown): ConsistencyShown {
+  const { root_hash: root, proof } = (value ?? {}) as Record<string, unknown>
+  const rootHash = typeof root === 'string' ? decodeHash(root) : undefined
+  const hashes = Array.isArray(proof) && proof.length <= 64
+    ? proof.map((hash) => (typeof hash === 'string' ? decodeHash(hash) : undefined)) : undefined
+  if (rootHash === undefined || hashes === undefined || hashes.some((hash) => hash === undefined)) {
+    throw corrupt('stored evidence has a bad consistency proof')
+  }
+  return Object.freeze({ rootHash, proof: Object.freeze(hashes as Uint8Array[]) })
 }
 
 export function encodePending(pending: readonly SeenCheckpoint[]): Uint8Array {

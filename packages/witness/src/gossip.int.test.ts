@@ -10,6 +10,7 @@ import { originHash } from './state.js'
 import { runWitness, type RunWitnessOptions, type RunningWitness } from './run.js'
 import { freePort, listenOnLoopback, waitFor, webhookReceiver, type TestServer } from './testing/http.js'
 import { TestLog } from './testing/log.js'
+import { tileServer } from './testing/tiles.js'
 
 interface EvidenceJson {
   origin: string
@@ -151,6 +152,53 @@ describe('two witnesses and a forking log', () => {
     // Nothing failed once both listened (one pull of w1's may have been on its way when w2 started).
     const newFailures = [w1.gossipStatus()[0]!.failures - failuresBefore[0]!, w2.gossipStatus()[0]!.failures - failuresBefore[1]!]
     expect([newFailures[0]! <= 1, newFailures[1]]).toEqual([true, 0])
+  })
+})
+
+describe('two witnesses, a forking log, and sizes that never coincide', () => {
+  it('both find the fork from the log\'s tiles, store inconsistent evidence, alert, and stop cosigning', async () => {
+    const logA = new TestLog('example.com/skipping-log')
+    logA.append(200)
+    const logB = logA.fork(100) // the same origin and key, the first 100 leaves in common
+    logB.append(100)
+    // Each witness reads the tiles of the tree the log shows it.
+    const [tilesA, tilesB] = [await tileServer(logA.tree), await tileServer(logB.tree)]
+    cleanups.push(() => tilesA.close(), () => tilesB.close())
+    const webhook = await webhookReceiver()
+    cleanups.push(() => webhook.close())
+    const [portA, portB] = [await freePort(), await freePort()]
+    const common = { webhook: webhook.url, ...FAST, checkRetryMs: 100, checkTimeoutMs: 2000 }
+    const wA = await start({ ...common, data: await tempDir(), name: 'witness.example/a', listen: `127.0.0.1:${portA}`,
+      logs: [{ verifierKey: logA.verifierKey, url: tilesA.url }], peers: [`http://127.0.0.1:${portB}`] })
+    const wB = await start({ ...common, data: await tempDir(), name: 'witness.example/b', listen: `127.0.0.1:${portB}`,
+      logs: [{ verifierKey: logB.verifierKey, url: tilesB.url }], peers: [`http://127.0.0.1:${portA}`] })
+
+    expect([await post(wA, logA.body(0, 150)), await post(wB, logB.body(0, 180))]).toEqual([200, 200])
+    // B sees A's 150 as older; B's tiles at 180 give their first 150 leaves another root.
+    await waitFor(async () => (await evidenceOf(wB)).length > 0, 10_000)
+    // A holds B's 180 as pending; A's tiles at 180 are not B's 180, which shows nothing.
+    await waitFor(() => wA.checkStatus()[0]!.failures > 0, 10_000)
+    expect(wA.checkStatus()[0]!.lastError).toMatch(/do not hash to the root/)
+    expect(await evidenceOf(wA)).toEqual([])
+    // The log skips past 180 at A: A's tiles at 200 give their first 180 leaves another root.
+    expect(await post(wA, logA.body(150, 200))).toBe(200)
+    await waitFor(async () => (await evidenceOf(wA)).length > 0, 10_000)
+
+    const [eA, eB] = [(await evidenceOf(wA))[0]!, (await evidenceOf(wB))[0]!]
+    expect(eA).toMatchObject({ origin: logA.origin, kind: 'inconsistent', size: 180, detected_via: `gossip http://127.0.0.1:${portB}` })
+    expect(eB).toMatchObject({ origin: logA.origin, kind: 'inconsistent', size: 150, detected_via: `gossip http://127.0.0.1:${portA}` })
+    const texts = (e: EvidenceJson) => e.checkpoints.map((c) => c.note.split('\n\n')[0])
+    expect(texts(eA)).toEqual(expect.arrayContaining([logA.checkpoint(200), logB.checkpoint(180)].map((n) => n.split('\n\n')[0])))
+    expect(texts(eB)).toEqual(expect.arrayContaining([logA.checkpoint(150), logB.checkpoint(180)].map((n) => n.split('\n\n')[0])))
+
+    await waitFor(() => webhook.received.length >= 2, 5000)
+    const alerts = webhook.received as { witness: string; evidence: EvidenceJson }[]
+    expect(alerts.map((a) => [a.witness, a.evidence.kind]).sort()).toEqual([
+      ['witness.example/a', 'inconsistent'], ['witness.example/b', 'inconsistent']])
+
+    logA.append(20)
+    logB.append(20)
+    expect([await post(wA, logA.body(200, 220)), await post(wB, logB.body(180, 220))]).toEqual([403, 403])
   })
 })
 

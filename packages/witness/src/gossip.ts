@@ -33,16 +33,16 @@ export interface Observer {
   observe(note: string, source: string): Promise<ObserveResult>
 }
 
-/** A peer URL without its trailing slash; RangeError unless http(s) without query or fragment. */
-export function peerUrl(url: string): string {
+/** A peer (or log) URL without its trailing slash; RangeError unless http(s) without query or fragment. */
+export function peerUrl(url: string, what = 'a peer'): string {
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw new RangeError('a peer must be an http(s) URL')
+    throw new RangeError(`${what} must be an http(s) URL`)
   }
-  if (!/^https?:$/.test(parsed.protocol) || parsed.search !== '' || parsed.hash !== '') {
-    throw new RangeError('a peer must be an http(s) URL without query or fragment')
+  if (!/^https?:$/.test(parsed.protocol) || parsed.search !== '' || parsed.hash !== '' || url.endsWith('?') || url.endsWith('#')) {
+    throw new RangeError(`${what} must be an http(s) URL without query or fragment`)
   }
   return parsed.href.replace(/\/+$/, '')
 }
@@ -81,7 +81,7 @@ export class GossipLoop {
   /** RangeError for a bad peer URL or interval. */
   constructor(observer: Observer, options: GossipOptions) {
     this.#observer = observer
-    this.#peers = [...new Set(options.peers.map(peerUrl))]
+    this.#peers = [...new Set(options.peers.map((url) => peerUrl(url)))]
     this.#intervalMs = options.intervalMs ?? 30_000
     this.#timeoutMs = options.timeoutMs ?? 10_000
     if (!(this.#intervalMs >= 1) || !(this.#timeoutMs >= 1)) throw new RangeError('gossip interval and timeout must be >= 1 ms')

@@ -6,8 +6,12 @@ import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVe
 import { LevelDriver, writeKeyFile } from '@annal/store'
 import { Webhook } from './alert.js'
 import { createAdminApp, createWitnessApp } from './app.js'
+import type { CheckStatus } from './checks.js'
 import { GossipLoop, type PeerStatus } from './gossip.js'
 import { Witness, type WitnessLogConfig } from './witness.js'
+
+/** A log's verifier key (named after its origin), and optionally its tlog-tiles URL. */
+export type RunWitnessLog = string | { readonly verifierKey: string; readonly url?: string }
 
 export interface RunWitnessOptions {
   /** The data directory: `witness.key` (mode 0600) and `db/` (LevelDB). Created if missing. */
@@ -16,8 +20,11 @@ export interface RunWitnessOptions {
   readonly listen?: string
   /** The witness's name: its key is created with it on first start, and must match later. */
   readonly name: string
-  /** Verifier keys of the logs to witness; each key's name is its log's origin. */
-  readonly logs: readonly string[]
+  /**
+   * Verifier keys of the logs to witness; each key's name is its log's origin. With a `url`
+   * (WitnessLogConfig.url), checkpoints of other sizes are checked against the log's tiles.
+   */
+  readonly logs: readonly RunWitnessLog[]
   readonly clock?: () => Date
   /** Peer witnesses' base URLs, pulled from (GET /v1/gossip) every gossipIntervalMs. */
   readonly peers?: readonly string[]
@@ -31,6 +38,10 @@ export interface RunWitnessOptions {
   readonly webhookTimeoutMs?: number
   /** A loopback `host:port` for the operator's routes (createAdminApp); none if absent. */
   readonly admin?: string
+  /** Limit on one tile request of a consistency check. Default 10,000 ms. */
+  readonly checkTimeoutMs?: number
+  /** Pause before the first retry of a failed check (doubling). Default 5,000 ms. */
+  readonly checkRetryMs?: number
 }
 
 export interface RunningWitness {
@@ -44,7 +55,9 @@ export interface RunningWitness {
   readonly witness: Witness
   /** How pulling from each peer went. */
   gossipStatus(): PeerStatus[]
-  /** Stops gossip, stops listening, waits for alerts in flight, then closes the database. */
+  /** How the consistency checks went, per log with a URL. */
+  checkStatus(): CheckStatus[]
+  /** Stops gossip and checks, stops listening, waits for alerts in flight, then closes the database. */
   close(): Promise<void>
 }
 
@@ -71,14 +84,20 @@ export function parseListen(listen: string): { readonly host: string; readonly p
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port }
 }
 
-/** The logs for verifier keys named after their origins; keys sharing a name share a log. */
-function logsFromKeys(vkeys: readonly string[]): WitnessLogConfig[] {
-  const byOrigin = new Map<string, string[]>()
-  for (const vkey of vkeys) {
-    const { name } = parseVerifierKey(vkey)
-    byOrigin.set(name, [...(byOrigin.get(name) ?? []), vkey])
+/**
+ * The logs for verifier keys named after their origins; keys sharing a name share a log, and
+ * at most one URL (RangeError if they give two).
+ */
+function logsFromKeys(logs: readonly RunWitnessLog[]): WitnessLogConfig[] {
+  const byOrigin = new Map<string, { verifierKeys: string[]; url: string | undefined }>()
+  for (const log of logs) {
+    const { verifierKey, url } = typeof log === 'string' ? { verifierKey: log, url: undefined } : log
+    const { name } = parseVerifierKey(verifierKey)
+    const entry = byOrigin.get(name) ?? { verifierKeys: [], url: undefined }
+    if (url !== undefined && entry.url !== undefined && url !== entry.url) throw new RangeError('a log is given two URLs')
+    byOrigin.set(name, { verifierKeys: [...entry.verifierKeys, verifierKey], url: url ?? entry.url })
   }
-  return [...byOrigin].map(([origin, verifierKeys]) => ({ origin, verifierKeys }))
+  return [...byOrigin].map(([origin, { verifierKeys, url }]) => (url === undefined ? { origin, verifierKeys } : { origin, verifierKeys, url }))
 }
 
 function listen(server: ServerType): Promise<AddressInfo> {
@@ -124,9 +143,12 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
   const signerKey = await loadOrCreateKey(options.data, options.name)
   const driver = await LevelDriver.open(join(options.data, 'db'))
   const servers: ServerType[] = []
+  let created: Witness | undefined
   try {
     let webhook: Webhook | undefined
-    const witness = new Witness({ signerKey, logs, driver, clock: options.clock, onEvidence: (e) => webhook?.send(e) })
+    const witness = new Witness({ signerKey, logs, driver, clock: options.clock, onEvidence: (e) => webhook?.send(e),
+      checks: { timeoutMs: options.checkTimeoutMs, retryMs: options.checkRetryMs } })
+    created = witness
     if (options.webhook !== undefined) {
       webhook = new Webhook({ url: options.webhook, witness, timeoutMs: options.webhookTimeoutMs })
     }
@@ -144,8 +166,10 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
       adminUrl: admin?.url,
       witness,
       gossipStatus: () => gossip.status(),
+      checkStatus: () => witness.checkStatus(),
       async close() {
         await gossip.close()
+        await witness.close()
         await Promise.all(servers.map(closeServer))
         await webhook?.close()
         await driver.close()
@@ -153,6 +177,7 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
     }
   } catch (error) {
     for (const server of servers) server.close()
+    await created?.close()
     await driver.close()
     throw error
   }

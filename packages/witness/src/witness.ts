@@ -6,16 +6,26 @@ import {
 import type { StorageDriver } from '@annal/store'
 import { TlogError, bytesEqual, isTlogError } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
-import { judge, sameSizeEvidence, type Evidence, type SeenCheckpoint } from './evidence.js'
+import { ConsistencyChecks, type CheckHost, type CheckOptions, type CheckStatus } from './checks.js'
+import { inconsistentEvidence, judge, sameSizeEvidence, witnessed, type Evidence, type SeenCheckpoint } from './evidence.js'
+import { peerUrl } from './gossip.js'
+import { encodeHash } from './internal/base64.js'
 import { KeyedQueue } from './internal/keyed-queue.js'
 import { MAX_BODY_SIZE, parseAddCheckpoint, type AddCheckpointRequest } from './request.js'
 import { OriginRowStore, type OriginRows } from './rows.js'
 import { originHash, type WitnessState } from './state.js'
+import type { TileCheck } from './tiles.js'
 
 /** A log to witness: its origin line and one or more verifier keys (Ed25519, type 0x01). */
 export interface WitnessLogConfig {
   readonly origin: string
   readonly verifierKeys: readonly (string | NoteVerifier)[]
+  /**
+   * The log's C2SP tlog-tiles prefix (`<url>/tile/<L>/<N>[.p/<W>]`), http(s) without query or
+   * fragment; for an Annal log `http://host:port/v1/logs/<name>`. With it, checkpoints of other
+   * sizes than the cosigned one are checked for consistency in the background.
+   */
+  readonly url?: string
 }
 
 export interface WitnessOptions {
@@ -30,15 +40,19 @@ export interface WitnessOptions {
   readonly clock?: () => Date
   /** Called once evidence is durably stored (say, to post an alert); must not throw. */
   readonly onEvidence?: (evidence: Evidence) => void
+  /** Timeouts and retries of the background consistency checks (logs with a `url`). */
+  readonly checks?: CheckOptions
 }
 
 /**
  * What observing a log-signed checkpoint showed: the witnessed checkpoint again
- * (`consistent`), one below it (`older`, not checked), a new or already held unverified one
- * above it (`pending`, `known`; `ignored` when MAX_PENDING smaller ones are held), a split view (`evidence`, now stored), or nothing because the
- * origin already has evidence (`frozen`).
+ * (`consistent`), one of another size already shown consistent with it by the log's tiles
+ * (`verified`), one below it (`older`), a new or already held unverified one above it
+ * (`pending`, `known`; `ignored` when MAX_PENDING smaller ones are held), a split view
+ * (`evidence`, now stored), or nothing because the origin already has evidence (`frozen`).
+ * `older`, `pending`, `known` and `ignored` are checked in the background if the log has a URL.
  */
-export type ObserveResult = 'consistent' | 'older' | 'pending' | 'known' | 'ignored' | 'evidence' | 'frozen'
+export type ObserveResult = 'consistent' | 'verified' | 'older' | 'pending' | 'known' | 'ignored' | 'evidence' | 'frozen'
 
 /** One log as /v1/witness reports it. */
 export interface WitnessLogInfo {
@@ -90,6 +104,11 @@ function configuredLogs(logs: readonly WitnessLogConfig[]): Map<string, Witnesse
   return byOrigin
 }
 
+/** Origin -> tiles URL (no trailing slash) for the logs that have one. RangeError for a bad URL. */
+function tileUrls(logs: readonly WitnessLogConfig[]): Map<string, string> {
+  return new Map(logs.filter((log) => log.url !== undefined).map((log) => [log.origin, peerUrl(log.url!, 'a log URL')]))
+}
+
 /** A note as text: at most MAX_BODY_SIZE bytes of UTF-8. Throws BODY_TOO_LARGE, NOTE_MALFORMED. */
 function noteText(note: string | Uint8Array): string {
   const bytes = typeof note === 'string' ? new TextEncoder().encode(note) : note
@@ -118,6 +137,7 @@ export class Witness {
   readonly #clock: () => Date
   readonly #onEvidence: (evidence: Evidence) => void
   readonly #queue = new KeyedQueue()
+  readonly #checks: ConsistencyChecks
 
   /** Throws RangeError or KEY_MALFORMED for a bad configuration. */
   constructor(options: WitnessOptions) {
@@ -128,6 +148,7 @@ export class Witness {
     this.#rows = OriginRowStore.for(options.driver)
     this.#clock = options.clock ?? (() => new Date())
     this.#onEvidence = options.onEvidence ?? (() => undefined)
+    this.#checks = new ConsistencyChecks(this.#checkHost(), tileUrls(options.logs), options.checks)
   }
 
   get name(): string {
@@ -162,6 +183,8 @@ export class Witness {
         if (pending === undefined) return FROZEN
         try {
           await this.#rows.commitState(request.origin, rows, outcome.next, pending)
+          // Pending checkpoints the log went past were not covered by its proof: check them.
+          for (const p of rows.pending) if (p.size < size) this.#checks.enqueue(log.origin, p, outcome.next)
           return outcome
         } catch (error) {
           if (!isTlogError(error, 'HEAD_CONFLICT') || attempt === MAX_ATTEMPTS) throw error
@@ -225,8 +248,35 @@ export class Witness {
       await this.#record(rows, sameSizeEvidence(log.origin, verdict.with, seen, this.#now()))
       return 'evidence'
     }
+    // Checked before: neither kept pending again nor checked again.
+    if (verdict.kind !== 'consistent' && this.#checks.verified(log.origin, seen, rows.state)) return 'verified'
     if (verdict.kind === 'pending' && keep) await this.#rows.commitPending(log.origin, rows, verdict.pending)
+    if (verdict.kind !== 'consistent') this.#checks.enqueue(log.origin, seen, rows.state)
     return verdict.kind
+  }
+
+  /** The background checks' access: each write in the origin's queue, after the fetching. */
+  #checkHost(): CheckHost {
+    return {
+      current: async (origin) => {
+        const rows = await this.#rows.read(origin)
+        return { state: rows.state, frozen: rows.evidence !== undefined }
+      },
+      settled: (origin, seen, state) => this.#queue.run(origin, async () => {
+        const rows = await this.#rows.read(origin)
+        const rest = rows.pending.filter((p) => p.size !== seen.size || !bytesEqual(p.rootHash, seen.rootHash))
+        // Only against the state it was checked with: a newer state may sit below it too.
+        const same = rows.state !== undefined && rows.state.size === state.size && bytesEqual(rows.state.rootHash, state.rootHash)
+        if (!same || rest.length === rows.pending.length) return
+        await this.#rows.commitPending(origin, rows, rest)
+      }),
+      inconsistent: (origin, seen, state, result, url) => this.#queue.run(origin, async () => {
+        const rows = await this.#rows.read(origin)
+        if (rows.evidence !== undefined) return
+        await this.#record(rows, inconsistentEvidence(origin, witnessed(state), seen, result.shown, this.#now(),
+          seen.source, triedTiles(seen, state, result, url)))
+      }),
+    }
   }
 
   /** Stores evidence (synced) unless some is already held for the origin, then reports it. */
@@ -237,6 +287,16 @@ export class Witness {
     } catch {
       // The evidence is stored and served; a failing callback must not turn that into an error.
     }
+  }
+
+  /** How the background consistency checks went, per origin with a URL. */
+  checkStatus(): CheckStatus[] {
+    return this.#checks.status()
+  }
+
+  /** Stops the background checks (tile requests in flight are aborted) and waits for them. */
+  async close(): Promise<void> {
+    await this.#checks.close()
   }
 
   #now(): string {
@@ -291,4 +351,12 @@ export class Witness {
     }
     return out
   }
+}
+
+function triedTiles(seen: SeenCheckpoint, state: WitnessState, result: Extract<TileCheck, { kind: 'inconsistent' }>,
+    url: string): string {
+  const [m, n] = seen.size < state.size ? [seen.size, state.size] : [state.size, seen.size]
+  return `both checkpoints verify with the log's configured key(s); the log's tiles at size ${n} from ${url} `
+    + `(${result.tiles.join(', ')}) hash to the root of the checkpoint of size ${n}, and give its first ${m} leaves `
+    + `the root ${encodeHash(result.shown.rootHash)}, not the root of the checkpoint of size ${m}`
 }

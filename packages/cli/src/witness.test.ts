@@ -1,0 +1,111 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { MemoryTree, defaultHasher } from '@annal/tlog'
+import { formatAddCheckpoint } from '@annal/witness'
+import { splitKeyUrl } from './config.js'
+import { witnessServe } from './witness.js'
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** A tile server that records the paths asked for and has no tiles (404). */
+async function recorder(): Promise<{ url: string; paths: string[] }> {
+  const paths: string[] = []
+  const server = createServer((request, response) => {
+    paths.push(request.url ?? '')
+    response.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  cleanups.push(() => new Promise((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs/audit`, paths }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let waited = 0; !check(); waited += 20) {
+    if (waited > 10_000) throw new Error('not within 10 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('splitKeyUrl', () => {
+  it('splits at the @ that starts an http(s) URL only', () => {
+    const { verifierKey } = generateKeyPair('log.example/audit')
+    expect(splitKeyUrl(`${verifierKey}@https://log.example/v1/logs/audit`))
+      .toEqual({ verifierKey, url: 'https://log.example/v1/logs/audit' })
+    expect(splitKeyUrl(verifierKey)).toEqual({ verifierKey, url: undefined })
+    expect(splitKeyUrl('a@b+1234abcd+AAAA@http://x')).toEqual({ verifierKey: 'a@b+1234abcd+AAAA', url: 'http://x' })
+  })
+})
+
+describe('annal witness serve --log VKEY@URL', () => {
+  const keys = generateKeyPair('log.example/audit')
+  const tree = new MemoryTree()
+  tree.appendMany(Array.from({ length: 10 }, (_, i) => defaultHasher.leaf(new Uint8Array([i]))))
+  const signer = parseSignerKey(keys.signerKey)
+  const checkpoint = (size: number) => signCheckpoint({ origin: 'log.example/audit', size, rootHash: tree.root(size), extensions: [] }, signer)
+
+  async function serveWith(args: string[]): Promise<void> {
+    const data = await mkdtemp(join(tmpdir(), 'annal-cli-witness-'))
+    cleanups.push(() => rm(data, { recursive: true, force: true }))
+    const tiles = await recorder()
+    const lines: string[] = []
+    let stop!: () => void
+    const stopped = new Promise<void>((resolve) => { stop = resolve })
+    const exited = witnessServe(args.map((arg) => arg.replace('DATA', data).replace('TILES', tiles.url)), (line) => lines.push(line), stopped)
+    await until(() => lines.length > 0)
+    const url = /listening on (\S+)/.exec(lines[0]!)![1]!
+    const added = await fetch(`${url}/add-checkpoint`, { method: 'POST', body: formatAddCheckpoint(0, [], checkpoint(5)) })
+    expect(added.status).toBe(200)
+    // A larger checkpoint from gossip: the witness asks the log's tiles, in the background.
+    const gossip = await fetch(`${url}/v1/gossip`, { method: 'POST', body: checkpoint(10) })
+    expect(await gossip.json()).toEqual({ result: 'pending' })
+    await until(() => tiles.paths.length > 0)
+    expect(tiles.paths[0]).toBe('/v1/logs/audit/tile/0/000')
+    stop()
+    expect(await exited).toBe(0)
+  }
+
+  it('passes the URL from a flag to the witness, which reads tiles there', async () => {
+    await serveWith(['--data', 'DATA', '--name', 'witness.example/cli', '--log', `${keys.verifierKey}@TILES`])
+  })
+
+  it('takes VKEY@URL in the config file too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annal-cli-witness-config-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const config = join(dir, 'witness.json')
+    const tiles = await recorder()
+    await writeFile(config, JSON.stringify({ name: 'witness.example/cli', logs: [`${keys.verifierKey}@${tiles.url}`] }))
+    const data = join(dir, 'state')
+    const lines: string[] = []
+    let stop!: () => void
+    const stopped = new Promise<void>((resolve) => { stop = resolve })
+    const exited = witnessServe(['--config', config, '--data', data], (line) => lines.push(line), stopped)
+    await until(() => lines.length > 0)
+    const url = /listening on (\S+)/.exec(lines[0]!)![1]!
+    expect((await fetch(`${url}/add-checkpoint`, { method: 'POST', body: formatAddCheckpoint(0, [], checkpoint(5)) })).status).toBe(200)
+    expect(await (await fetch(`${url}/v1/gossip`, { method: 'POST', body: checkpoint(3) })).json()).toEqual({ result: 'older' })
+    await until(() => tiles.paths.length > 0)
+    expect(tiles.paths[0]).toBe('/v1/logs/audit/tile/0/000')
+    stop()
+    expect(await exited).toBe(0)
+  })
+
+  it('refuses a log URL with a query or fragment', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'annal-cli-witness-'))
+    cleanups.push(() => rm(data, { recursive: true, force: true }))
+    for (const url of ['http://127.0.0.1:1/log?x=1', 'http://127.0.0.1:1/log#x']) {
+      await expect(witnessServe(['--data', data, '--name', 'witness.example/cli', '--log', `${keys.verifierKey}@${url}`],
+        () => undefined, Promise.resolve())).rejects.toThrow(RangeError)
+    }
+  })
+})
