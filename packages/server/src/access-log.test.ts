@@ -69,10 +69,13 @@ describe('the access log', () => {
       method: 'POST', body: '{"payload":"visible"}', headers: { ...bearer(appender), 'Content-Type': 'application/json' },
     })
     expect(post.status).toBe(201)
+    expect(post.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
     vi.spyOn(h.ledger.log('access'), 'append').mockRejectedValue(new Error('disk full'))
     const response = await h.app.request('/v1/logs/audit/entries/0', { headers: bearer(reader) })
     expect(response.status).toBe(503)
     expect(response.headers.get('content-type')).toBe('application/problem+json')
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff')
     expect(response.headers.get('cache-control')).toBe('no-store')
     const text = await response.text()
     expect(text).not.toContain('visible')

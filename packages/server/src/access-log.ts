@@ -14,18 +14,18 @@ import { ACCESS_LOG } from './scopes.js'
 export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next()
-    const auth = c.var.auth
-    if (!auth.credentials && c.var.protectedRoute !== true) return
+    const auth = c.get('auth')
+    if (!auth.credentials && c.get('protectedRoute') !== true) return
     const record = accessRecordBytes({
       time: services.clock(),
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       method: c.req.method,
-      route: c.var.route,
-      log: c.var.log,
+      route: c.get('route'),
+      log: c.get('log'),
       status: c.res.status,
-      code: c.var.problemCode,
-      requiredScope: c.var.requiredScope,
-      authorizedBy: c.var.authorizedBy,
+      code: c.get('problemCode'),
+      requiredScope: c.get('requiredScope'),
+      authorizedBy: c.get('authorizedBy'),
       principal: auth.principal,
       fingerprint: auth.fingerprint,
       reason: auth.reason,

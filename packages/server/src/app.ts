@@ -71,16 +71,18 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   app.use('*', async (c, next) => {
     const requestId = randomUUID()
     c.set('requestId', requestId)
-    c.set('auth', await authenticate(services, c.req.raw))
-    await next()
+    // Set before the route runs: setting headers on a finished response makes Hono rebuild it
+    // through a Fetch Response, about 5% of an append's main-thread time.
     c.header('X-Request-Id', requestId)
     c.header('X-Content-Type-Options', 'nosniff')
+    c.set('auth', await authenticate(services, c.req.raw))
+    await next()
   })
   app.use('*', accessLog(services))
   app.onError((error, c) => {
     const body = problemFor(error)
     c.set('problemCode', body.code)
-    const headers = challenge(services.metadataUrl, error, c.var.requiredScope)
+    const headers = challenge(services.metadataUrl, error, c.get('requiredScope'))
     return problemResponse(c, body, headers)
   })
   app.notFound((c) => {

@@ -71,7 +71,7 @@ export type AppContext = Context<AppEnv>
 function reach(c: AppContext, log: string | undefined): void {
   c.set('route', routePath(c))
   if (log !== undefined) c.set('log', log)
-  const { error } = c.var.auth
+  const { error } = c.get('auth')
   if (error !== undefined) throw error
 }
 
@@ -109,7 +109,7 @@ export function authorize(c: AppContext, base: Scope, log?: string): { principal
 export function authenticated(c: AppContext, log?: string): Principal {
   c.set('protectedRoute', true)
   reach(c, log)
-  const { principal } = c.var.auth
+  const { principal } = c.get('auth')
   if (principal === undefined) throw new TlogError('TOKEN_MISSING', 'this route needs an access token')
   return principal
 }

@@ -32,7 +32,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
     const body = await requestBody(c, limits.bodyBytes)
     const append = async (): Promise<StoredResponse> =>
-      appendEvents({ services, log, type, body, requestId: c.var.requestId, principal, scope })
+      appendEvents({ services, log, type, body, requestId: c.get('requestId'), principal, scope })
     const key = c.req.header('idempotency-key')
     const { response, replayed } = key === undefined ? { response: await append(), replayed: false }
       : await services.idempotency.once(`${principal.iss}\n${principal.sub ?? ''}\n${name}`, key, digest(type, body), append)

@@ -26,6 +26,8 @@ export interface StorageDriver {
   /**
    * Writes `ops` and sets `key` to `next` in one atomic, durable write, only if `key` still
    * holds `expected` (undefined: absent). Two writers can never both advance the same key.
+   * A key that is swapped may also be changed by `write` or by another swap's `ops`, but not by
+   * a `write` that overlaps a swap of it (the outcome of that race is not defined).
    * @throws TlogError HEAD_CONFLICT when `key` holds anything else.
    */
   compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array,

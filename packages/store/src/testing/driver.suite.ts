@@ -243,6 +243,19 @@ function compareAndSwapTests(driver: () => StorageDriver): void {
     expect(new TextDecoder().decode(await driver().get(k(0x43)))).toBe('20')
   })
 
+  it('compareAndSwap: compares with what is stored after a write or another swap changed the key', async () => {
+    await driver().compareAndSwap(k(0x48), undefined, v('h1'), [])
+    await driver().write([put(k(0x48), v('written'))], { sync: true })
+    await expect(driver().compareAndSwap(k(0x48), v('h1'), v('h2'), [])).rejects.toSatisfy(conflict)
+    await driver().compareAndSwap(k(0x48), v('written'), v('h2'), [])
+    // A swap of another key whose ops change this one.
+    await driver().compareAndSwap(k(0x49), undefined, v('x'), [put(k(0x48), v('by-ops'))])
+    await expect(driver().compareAndSwap(k(0x48), v('h2'), v('h3'), [])).rejects.toSatisfy(conflict)
+    await driver().write([{ type: 'del', key: k(0x48) }], { sync: true })
+    await driver().compareAndSwap(k(0x48), undefined, v('h4'), [])
+    expect(await driver().get(k(0x48))).toEqual(v('h4'))
+  })
+
   it('compareAndSwap: swaps of different keys do not conflict', async () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => driver().compareAndSwap(k(0x48, i), undefined, v(`h${i}`), [])))
     expect(await driver().getMany(Array.from({ length: 8 }, (_, i) => k(0x48, i)))).toEqual(
