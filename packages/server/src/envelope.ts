@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Principal } from './auth.js'
 import { canonicalJson } from './canonical-json.js'
 
@@ -30,9 +31,8 @@ function token(principal: Principal): Record<string, string | undefined> {
   return { jti: principal.jti, sha256: principal.fingerprint }
 }
 
-/** The leaf appended for an event: RFC 8785 canonical JSON (see docs/api.md, "The envelope"). */
-export function envelopeBytes(input: EnvelopeInput): Uint8Array {
-  return utf8.encode(canonicalJson({
+function envelopeValue(input: EnvelopeInput): Record<string, unknown> {
+  return {
     type: ENVELOPE_TYPE,
     time: input.time.toISOString(),
     request_id: input.requestId,
@@ -42,7 +42,44 @@ export function envelopeBytes(input: EnvelopeInput): Uint8Array {
     token: token(input.principal),
     scope: input.scope,
     scopes: [...input.principal.scopes],
-  }))
+  }
+}
+
+/** The leaf appended for an event: RFC 8785 canonical JSON (see docs/api.md, "The envelope"). */
+export function envelopeBytes(input: EnvelopeInput): Uint8Array {
+  return utf8.encode(canonicalJson(envelopeValue(input)))
+}
+
+/** What varies between the envelopes of one request's events. */
+export interface EnvelopeEvent {
+  readonly object: string
+  readonly size: number
+  readonly line?: number
+}
+
+/**
+ * envelopeBytes for many events of one request, which differ only in object hash, size and
+ * line: the canonical JSON of the rest is made once, with placeholders, and each envelope is
+ * that text with the event's values put in. The output is byte for byte envelopeBytes' (a
+ * property test checks it); canonicalising every envelope whole took a fifth of an NDJSON
+ * append's time. `object` must be `sha256:` and hex (no escaping), size and line integers.
+ */
+export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>,
+    withLine: boolean): (event: EnvelopeEvent) => Uint8Array {
+  // A placeholder no claim of the token can contain by chance.
+  const hole = `\u0000${randomUUID()}\u0000`
+  const text = canonicalJson(envelopeValue({ ...input, object: hole, size: 0, line: withLine ? 0 : undefined }))
+  const objectStart = text.indexOf(`{"content_type":`)
+  const objectHole = `{"content_type":${canonicalJson(input.contentType)},"hash":${canonicalJson(hole)},"size":0}`
+  const lineHole = withLine ? '"line":0,' : ''
+  const [before, after] = [text.slice(0, objectStart), text.slice(objectStart + objectHole.length)]
+  if (text.slice(objectStart, objectStart + objectHole.length) !== objectHole || !before.endsWith(`${lineHole}"object":`)) {
+    throw new Error('envelope layout changed: the template no longer matches canonicalJson')
+  }
+  const head = before.slice(0, before.length - lineHole.length - '"object":'.length)
+  const contentType = canonicalJson(input.contentType)
+  return (event) => utf8.encode(`${head}${withLine ? `"line":${event.line},` : ''}"object":` +
+    `{"content_type":${contentType},"hash":"${event.object}","size":${event.size}}${after}`)
 }
 
 export interface AccessRecordInput {

@@ -6,7 +6,7 @@ import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
 import { isJsonType, mediaType, parseJson, splitNdjson } from './body.js'
 import { type AppEnv, type Services, authenticated, authorize } from './context.js'
-import { ENVELOPE_TYPE, envelopeBytes } from './envelope.js'
+import { ENVELOPE_TYPE, envelopeTemplate } from './envelope.js'
 import type { StoredResponse } from './idempotency.js'
 import { countParam, entryRef } from './params.js'
 import { ProblemError } from './problem.js'
@@ -98,11 +98,10 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const events = batch ? splitNdjson(body, services.limits.ndjsonLines) : [checkEvent(body, type)]
   const contentType = batch ? 'application/json' : type
   const stored = await services.ledger.objects.putMany(events.map((bytes) => ({ bytes, contentType })))
-  const time = services.clock()
-  const leaves = stored.map((object, i) => envelopeBytes({
-    object: object.hash, size: object.size, contentType, time,
-    requestId: request.requestId, ...(batch ? { line: i + 1 } : {}), principal: request.principal, scope: request.scope,
-  }))
+  const envelope = envelopeTemplate({
+    contentType, time: services.clock(), requestId: request.requestId, principal: request.principal, scope: request.scope,
+  }, batch)
+  const leaves = stored.map((object, i) => envelope({ object: object.hash, size: object.size, line: i + 1 }))
   const result = await log.append(leaves)
   // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
   services.cosigner?.kick()
