@@ -59,7 +59,9 @@ export class Sequencer<T, P, S, R> {
   submit(items: readonly T[]): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#waiting.push({ items, resolve, reject })
-      this.#onArrival?.()
+      const wake = this.#onArrival
+      this.#onArrival = undefined
+      wake?.()
       if (!this.#running) {
         this.#running = true
         this.#idle = this.#run()
