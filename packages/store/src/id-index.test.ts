@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { bytesToHex, defaultHasher, hexToBytes } from '@annal/tlog'
+import type { StorageDriver } from './driver.js'
+import { IdIndex } from './id-index.js'
 import { idKey, indexedKey, logRange } from './keys.js'
 import { Ledger, type LedgerOptions } from './index.js'
-import { hexToBytes } from '@annal/tlog'
+import { LevelDriver } from './level-driver.js'
 
 const utf8 = new TextEncoder()
 const event = (i: number) => utf8.encode(`event ${i}`)
@@ -70,5 +73,103 @@ describe('the id index, written behind the log', () => {
     expect(again.entries[0]).toMatchObject({ index: 650, duplicate: true })
     await log.drain()
     expect((await ledger.fsck('audit')).ok).toBe(true)
+  })
+})
+
+describe('the id filter in front of stored lookups', () => {
+  /** A LevelDriver that counts the keys getMany is asked for. */
+  async function countingDriver(): Promise<{ driver: StorageDriver; asked: () => number; close: () => Promise<void> }> {
+    const inner = await LevelDriver.open(join(directory, 'filter-db'))
+    let asked = 0
+    const driver: StorageDriver = {
+      get: (key) => inner.get(key),
+      getMany: (keys) => {
+        asked += keys.length
+        return inner.getMany(keys)
+      },
+      range: (options) => inner.range(options),
+      write: (ops, options) => inner.write(ops, options),
+      compareAndSwap: (key, expected, next, ops) => inner.compareAndSwap(key, expected, next, ops),
+      close: () => inner.close(),
+    }
+    return { driver, asked: () => asked, close: () => inner.close() }
+  }
+
+  const leaf = (i: number) => defaultHasher.leaf(event(i))
+
+  it('skips the lookup of new ids once filled from the stored rows, and still finds every stored one', async () => {
+    await open()
+    const { driver, asked, close } = await countingDriver()
+    try {
+      const stored = Array.from({ length: 2_000 }, (_, i) => leaf(i))
+      const writer = new IdIndex(driver, 'audit', 0)
+      writer.add(stored.map(bytesToHex), stored, 0)
+      await writer.drain()
+      // As after a reopen: a new index over the same rows.
+      const index = new IdIndex(driver, 'audit', 2_000)
+      const fresh = Array.from({ length: 2_000 }, (_, i) => leaf(10_000 + i))
+      // Not filled yet: everything is looked up.
+      const before = asked()
+      expect(await index.stored(fresh.slice(0, 10))).toEqual(new Array(10).fill(undefined))
+      expect(asked() - before).toBe(10)
+      await index.fillFilter()
+      const mixed = [...stored.slice(0, 1_000), ...fresh]
+      const at = asked()
+      const found = await index.stored(mixed)
+      expect(found.slice(0, 1_000)).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
+      expect(found.slice(1_000)).toEqual(new Array(2_000).fill(undefined))
+      // The 1,000 stored ids, and a few false positives among the 2,000 new ones.
+      expect(asked() - at).toBeGreaterThanOrEqual(1_000)
+      expect(asked() - at).toBeLessThan(1_050)
+      await index.close()
+    } finally {
+      await close()
+    }
+  })
+
+  it('keeps deduplication exact with a filter far too small, across a reopen', async () => {
+    await open({ idFilterBytes: 1024, maxBatchSize: 50 })
+    await ledger.createLog('audit')
+    const first = await ledger.log('audit').append(Array.from({ length: 3_000 }, (_, i) => event(i)))
+    await ledger.close()
+    await open({ idFilterBytes: 1024, maxBatchSize: 50 })
+    const log = ledger.log('audit')
+    const again = await Promise.all(Array.from({ length: 60 }, (_, i) => log.append([event(i * 50), event(5_000 + i)])))
+    for (const [i, result] of again.entries()) {
+      expect(result.entries[0]).toMatchObject({ index: first.entries[i * 50]!.index, duplicate: true })
+      expect(result.entries[1]).toMatchObject({ duplicate: false })
+    }
+    expect(log.size).toBe(3_060)
+    await log.drain()
+    expect((await ledger.fsck('audit')).ok).toBe(true)
+  })
+
+  it('holds the ids appended since open: once their rows are written, a repeat is still a duplicate', async () => {
+    await open({ indexBatchSize: 100 })
+    await ledger.createLog('audit')
+    const log = ledger.log('audit')
+    const first = await log.append(Array.from({ length: 500 }, (_, i) => event(i)))
+    await log.drain()
+    // Rows written and the in-memory tail released: only storage (behind the filter) knows them.
+    await log.append([event(9_999)])
+    const again = await log.append(Array.from({ length: 500 }, (_, i) => event(i)))
+    expect(again.entries.every((entry, i) => entry.duplicate && entry.index === first.entries[i]!.index)).toBe(true)
+    expect(log.size).toBe(501)
+  })
+
+  it('stops filling when the ledger closes at once after opening', async () => {
+    await open()
+    await ledger.createLog('audit')
+    await ledger.log('audit').append(Array.from({ length: 20_000 }, (_, i) => event(i)))
+    await ledger.close()
+    await open()
+    await ledger.close()
+    await open()
+    expect((await ledger.log('audit').append([event(7)])).entries[0]).toMatchObject({ index: 7, duplicate: true })
+  })
+
+  it('refuses a negative filter size', async () => {
+    await expect(open({ idFilterBytes: -1 })).resolves.toBeDefined()
+    await expect(ledger.createLog('audit')).rejects.toThrow(RangeError)
   })
 })

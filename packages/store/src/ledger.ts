@@ -183,7 +183,7 @@ export class Ledger {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.all([...this.#logs.values()].map((log) => log.drain()))
+    await Promise.all([...this.#logs.values()].map((log) => log.close()))
     await this.#driver.close()
   }
 
@@ -194,7 +194,10 @@ export class Ledger {
       signer: await this.#loadSigner(info.name),
       tiles: this.#tiles,
       sequencer: { maxBatchSize: this.#options.maxBatchSize, maxBatchWaitMs: this.#options.maxBatchWaitMs },
-      index: { maxIndexLag: this.#options.maxIndexLag, indexBatchSize: this.#options.indexBatchSize },
+      index: {
+        maxIndexLag: this.#options.maxIndexLag, indexBatchSize: this.#options.indexBatchSize,
+        idFilterBytes: this.#options.idFilterBytes,
+      },
     }
   }
 

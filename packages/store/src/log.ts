@@ -153,6 +153,7 @@ export class Log {
     const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
     const log = new Log(info, context, { head, headBytes, edge, open }, index)
     await log.#reindexTail()
+    void index.fillFilter()
     return log
   }
 
@@ -195,6 +196,12 @@ export class Log {
   async drain(): Promise<void> {
     await this.#sequencer.drain()
     await this.#index.drain()
+  }
+
+  /** Drains, and stops the log's background work; the ledger calls it before closing the database. */
+  async close(): Promise<void> {
+    await this.drain()
+    await this.#index.close()
   }
 
   /** Hashes a batch and looks its ids up; changes no state, so it may overlap the previous write. */
