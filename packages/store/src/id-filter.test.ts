@@ -26,6 +26,7 @@ describe('IdFilter', () => {
   it('takes leaf hashes only, and at least 1 KiB', () => {
     expect(() => new IdFilter(1023)).toThrow(RangeError)
     expect(() => new IdFilter(Number.NaN)).toThrow(RangeError)
+    expect(() => new IdFilter(2 ** 28 + 1)).toThrow(RangeError)
     expect(() => new IdFilter(1024).add(new Uint8Array(31))).toThrow(RangeError)
     expect(new IdFilter(1024).mightContain(new Uint8Array(32))).toBe(false)
   })

@@ -11,7 +11,8 @@ export interface IdIndexOptions {
   /**
    * Memory per log for a filter of the log's ids, so that appending a new entry does not look
    * its id up in storage (that lookup cost a third of the append rate). Fixed whatever the
-   * log's size; filled in the background after the log opens. Default 16 MiB; 0 turns it off.
+   * log's size (rounded down to a power of two, at most 256 MiB); filled in the background
+   * after the log opens. Default 16 MiB; 0 turns it off.
    */
   readonly idFilterBytes?: number
 }

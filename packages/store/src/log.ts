@@ -112,8 +112,8 @@ export class Log {
   #state: LogState
   /** The state after the batches staged but not yet written, which the next batch builds on. */
   #tip: LogState | undefined
-  /** Ids of entries staged but not yet written, with their indexes: later batches' duplicates. */
-  readonly #unwritten = new Map<string, number>()
+  /** Per batch staged but not yet written, in order: its new ids and their indexes. */
+  readonly #unwritten: Map<string, number>[] = []
 
   private constructor(info: LogInfo, context: LogContext, state: LogState, index: IdIndex) {
     this.info = info
@@ -126,7 +126,7 @@ export class Log {
       write: (staged) => this.#write(staged),
       discard: () => {
         this.#tip = undefined
-        this.#unwritten.clear()
+        this.#unwritten.length = 0
       },
     }, context.sequencer)
   }
@@ -226,7 +226,7 @@ export class Log {
     const fresh: number[] = []
     const flat = all.map((_, i): AppendedEntry => {
       const id = ids[i]!
-      const earlier = known[i] ?? this.#index.pending(id, ticket) ?? this.#unwritten.get(id) ?? assigned.get(id)
+      const earlier = known[i] ?? this.#index.pending(id, ticket) ?? this.#unwrittenIndex(id) ?? assigned.get(id)
       if (earlier !== undefined) return { index: earlier, id, duplicate: true }
       const index = before.head.size + fresh.length
       assigned.set(id, index)
@@ -240,8 +240,16 @@ export class Log {
     const freshHashes = fresh.map((i) => leafHashes[i]!)
     const { after, ops } = this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
     this.#tip = after
-    for (const [i, id] of freshIds.entries()) this.#unwritten.set(id, before.head.size + i)
+    this.#unwritten.push(assigned)
     return { results, ticket, commit: { before, after, ops, ids: freshIds, leafHashes: freshHashes } }
+  }
+
+  #unwrittenIndex(id: string): number | undefined {
+    for (const batch of this.#unwritten) {
+      const index = batch.get(id)
+      if (index !== undefined) return index
+    }
+    return undefined
   }
 
   /** The state after appending `entries` to `before`, and the writes that store it (head last). */
@@ -276,7 +284,7 @@ export class Log {
       this.#state = after
       if (this.#tip === after) this.#tip = undefined
       this.#index.add(commit.ids, commit.leafHashes, before.head.size)
-      for (const id of commit.ids) this.#unwritten.delete(id)
+      this.#unwritten.shift()
     }
     this.#index.release(staged.ticket)
     const checkpoint = this.checkpointInfo
