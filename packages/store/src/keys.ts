@@ -34,16 +34,21 @@ export function readUint64(bytes: Uint8Array): number {
   return n
 }
 
-// tag || name || 0x00 for each (tag, log), kept because keys are built per entry on hot paths.
-const prefixes = new Map<string, Uint8Array>()
+// tag || name || 0x00 for each log and tag, kept because keys are built per entry on hot paths
+// (looked up by the log's name and the tag byte, so building a key allocates only the key).
+const prefixes = new Map<string, (Uint8Array | undefined)[]>()
 
 function scoped(tag: number, log: string, suffix?: Uint8Array): Uint8Array {
-  const id = `${tag}/${log}`
-  let prefix = prefixes.get(id)
+  let byTag = prefixes.get(log)
+  if (byTag === undefined) {
+    if (prefixes.size > 4096) prefixes.clear()
+    byTag = []
+    prefixes.set(log, byTag)
+  }
+  let prefix = byTag[tag]
   if (prefix === undefined) {
     prefix = concatBytes(Uint8Array.of(tag), utf8.encode(log), Uint8Array.of(0))
-    if (prefixes.size > 4096) prefixes.clear()
-    prefixes.set(id, prefix)
+    byTag[tag] = prefix
   }
   if (suffix === undefined) return prefix.slice()
   const out = new Uint8Array(prefix.length + suffix.length)
