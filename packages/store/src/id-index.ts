@@ -107,18 +107,31 @@ export class IdIndex {
     return ++this.#tickets
   }
 
-  /** Stored rows for `hashes`: the index, or undefined. Misses the in-memory tail (see `pending`). */
-  async stored(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
+  /**
+   * Stored rows for `hashes`: the index, or undefined; misses the in-memory tail (see `pending`).
+   * `fresh[i]` is true when the filled filter shows hash i was never admitted nor stored: it is
+   * then neither in storage nor anywhere in memory, and no other lookup is needed.
+   */
+  async stored(hashes: readonly Uint8Array[]): Promise<{ indexes: (number | undefined)[]; fresh: boolean[] }> {
     const filter = this.#filterFilled ? this.#filter : undefined
-    const asked = filter === undefined ? hashes : hashes.filter((hash) => filter.mightContain(hash))
+    const fresh = hashes.map((hash) => filter !== undefined && !filter.mightContain(hash))
+    const asked = filter === undefined ? hashes : hashes.filter((_, i) => !fresh[i])
     const rows = asked.length === 0 ? [] : await this.#driver.getMany(asked.map((hash) => idKey(this.#log, hash)))
-    if (filter === undefined) return rows.map((row) => (row === undefined ? undefined : readUint64(row)))
     let next = 0
-    return hashes.map((hash) => {
-      if (asked[next] !== hash) return undefined
+    const indexes = hashes.map((_, i) => {
+      if (fresh[i]) return undefined
       const row = rows[next++]
       return row === undefined ? undefined : readUint64(row)
     })
+    return { indexes, fresh }
+  }
+
+  /**
+   * Puts ids in the filter: every id must be admitted before it can be found anywhere (staged,
+   * in the unindexed tail, or stored), since a filled filter that says no ends the search.
+   */
+  admit(leafHashes: readonly Uint8Array[]): void {
+    if (this.#filter !== undefined) for (const hash of leafHashes) this.#filter.add(hash)
   }
 
   /**
@@ -142,10 +155,9 @@ export class IdIndex {
     this.#retired = this.#retired.filter((retired) => retired.afterTicket >= ticket)
   }
 
-  /** Adds committed entries (ids and leaf hashes in index order) and writes their rows in the background. */
+  /** Adds committed entries (ids and leaf hashes in index order, admitted) and writes their rows in the background. */
   add(ids: readonly string[], leafHashes: readonly Uint8Array[], firstIndex: number): void {
     ids.forEach((id, i) => this.#unindexed.set(id, [firstIndex + i, leafHashes[i]!]))
-    if (this.#filter !== undefined) for (const hash of leafHashes) this.#filter.add(hash)
     this.#writing ??= this.#writeRows()
   }
 

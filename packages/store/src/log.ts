@@ -87,6 +87,8 @@ interface PreparedBatch {
   readonly ids: readonly string[]
   /** The stored index of each id, read before the previous batch's write finished. */
   readonly known: readonly (number | undefined)[]
+  /** Ids the id filter shows were never admitted: new, with no other lookup. */
+  readonly fresh: readonly boolean[]
   readonly ticket: number
 }
 
@@ -163,6 +165,7 @@ export class Log {
     for (let start = from; start < this.size; start += TILE_WIDTH * 16) {
       const entries = await this.#entryData(start, Math.min(TILE_WIDTH * 16, this.size - start))
       const hashes = entries.map((entry) => this.#context.hasher.leaf(entry))
+      this.#index.admit(hashes)
       this.#index.add(hashes.map(bytesToHex), hashes, start)
     }
   }
@@ -210,8 +213,8 @@ export class Log {
     const entries = calls.flat()
     const leafHashes = entries.map((entry) => hasher.leaf(entry))
     const ticket = this.#index.ticket()
-    const known = await this.#index.stored(leafHashes)
-    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, ticket }
+    const { indexes: known, fresh } = await this.#index.stored(leafHashes)
+    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, fresh, ticket }
   }
 
   /**
@@ -219,14 +222,15 @@ export class Log {
    * builds the write: entries, tiles, bundles and a signed checkpoint. Changes only the tip.
    */
   async #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): Promise<StagedBatch> {
-    const { entries: all, leafHashes, ids, known, ticket } = batch
+    const { entries: all, leafHashes, ids, known, fresh: unseen, ticket } = batch
     await this.#index.waitForRoom()
     const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()
     const fresh: number[] = []
     const flat = all.map((_, i): AppendedEntry => {
       const id = ids[i]!
-      const earlier = known[i] ?? this.#index.pending(id, ticket) ?? this.#unwrittenIndex(id) ?? assigned.get(id)
+      const earlier = unseen[i] ? assigned.get(id)
+        : known[i] ?? this.#index.pending(id, ticket) ?? this.#unwrittenIndex(id) ?? assigned.get(id)
       if (earlier !== undefined) return { index: earlier, id, duplicate: true }
       const index = before.head.size + fresh.length
       assigned.set(id, index)
@@ -238,6 +242,8 @@ export class Log {
     if (fresh.length === 0) return { results, ticket, commit: undefined }
     const freshIds = fresh.map((i) => ids[i]!)
     const freshHashes = fresh.map((i) => leafHashes[i]!)
+    // Before any later batch's lookup: a later batch may only be told "never seen" if it was not.
+    this.#index.admit(freshHashes)
     const { after, ops } = this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
     this.#tip = after
     this.#unwritten.push(assigned)
