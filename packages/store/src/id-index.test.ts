@@ -110,7 +110,7 @@ describe('the id filter in front of stored lookups', () => {
       const fresh = Array.from({ length: 2_000 }, (_, i) => leaf(10_000 + i))
       // Not filled yet: everything is looked up.
       const before = asked()
-      expect(await index.stored(fresh.slice(0, 10))).toEqual({ indexes: new Array(10).fill(undefined), fresh: new Array(10).fill(false) })
+      expect(await index.stored(fresh.slice(0, 10))).toEqual({ indexes: new Array(10).fill(undefined), unseen: new Array(10).fill(false) })
       expect(asked() - before).toBe(10)
       await index.fillFilter()
       const mixed = [...stored.slice(0, 1_000), ...fresh]
@@ -118,9 +118,9 @@ describe('the id filter in front of stored lookups', () => {
       const found = await index.stored(mixed)
       expect(found.indexes.slice(0, 1_000)).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
       expect(found.indexes.slice(1_000)).toEqual(new Array(2_000).fill(undefined))
-      // Stored ids are never called fresh; new ones are, but for the filter's false positives.
-      expect(found.fresh.slice(0, 1_000).some(Boolean)).toBe(false)
-      expect(found.fresh.slice(1_000).filter(Boolean).length).toBeGreaterThan(1_950)
+      // Stored ids are never called unseen; new ones are, but for the filter's false positives.
+      expect(found.unseen.slice(0, 1_000).some(Boolean)).toBe(false)
+      expect(found.unseen.slice(1_000).filter(Boolean).length).toBeGreaterThan(1_950)
       // The 1,000 stored ids, and a few false positives among the 2,000 new ones.
       expect(asked() - at).toBeGreaterThanOrEqual(1_000)
       expect(asked() - at).toBeLessThan(1_050)

@@ -109,21 +109,21 @@ export class IdIndex {
 
   /**
    * Stored rows for `hashes`: the index, or undefined; misses the in-memory tail (see `pending`).
-   * `fresh[i]` is true when the filled filter shows hash i was never admitted nor stored: it is
+   * `unseen[i]` is true when the filled filter shows hash i was never admitted nor stored: it is
    * then neither in storage nor anywhere in memory, and no other lookup is needed.
    */
-  async stored(hashes: readonly Uint8Array[]): Promise<{ indexes: (number | undefined)[]; fresh: boolean[] }> {
+  async stored(hashes: readonly Uint8Array[]): Promise<{ indexes: (number | undefined)[]; unseen: boolean[] }> {
     const filter = this.#filterFilled ? this.#filter : undefined
-    const fresh = hashes.map((hash) => filter !== undefined && !filter.mightContain(hash))
-    const asked = filter === undefined ? hashes : hashes.filter((_, i) => !fresh[i])
+    const unseen = hashes.map((hash) => filter !== undefined && !filter.mightContain(hash))
+    const asked = filter === undefined ? hashes : hashes.filter((_, i) => !unseen[i])
     const rows = asked.length === 0 ? [] : await this.#driver.getMany(asked.map((hash) => idKey(this.#log, hash)))
     let next = 0
     const indexes = hashes.map((_, i) => {
-      if (fresh[i]) return undefined
+      if (unseen[i]) return undefined
       const row = rows[next++]
       return row === undefined ? undefined : readUint64(row)
     })
-    return { indexes, fresh }
+    return { indexes, unseen }
   }
 
   /**

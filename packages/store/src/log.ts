@@ -88,7 +88,7 @@ interface PreparedBatch {
   /** The stored index of each id, read before the previous batch's write finished. */
   readonly known: readonly (number | undefined)[]
   /** Ids the id filter shows were never admitted: new, with no other lookup. */
-  readonly fresh: readonly boolean[]
+  readonly unseen: readonly boolean[]
   readonly ticket: number
 }
 
@@ -213,8 +213,8 @@ export class Log {
     const entries = calls.flat()
     const leafHashes = entries.map((entry) => hasher.leaf(entry))
     const ticket = this.#index.ticket()
-    const { indexes: known, fresh } = await this.#index.stored(leafHashes)
-    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, fresh, ticket }
+    const { indexes: known, unseen } = await this.#index.stored(leafHashes)
+    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, unseen, ticket }
   }
 
   /**
@@ -222,7 +222,7 @@ export class Log {
    * builds the write: entries, tiles, bundles and a signed checkpoint. Changes only the tip.
    */
   async #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): Promise<StagedBatch> {
-    const { entries: all, leafHashes, ids, known, fresh: unseen, ticket } = batch
+    const { entries: all, leafHashes, ids, known, unseen, ticket } = batch
     await this.#index.waitForRoom()
     const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()

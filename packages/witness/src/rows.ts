@@ -1,5 +1,6 @@
 import { nodeHashProvider } from '@annal/crypto-node'
 import type { StorageDriver, WriteOp } from '@annal/store'
+import { isTlogError } from '@annal/tlog'
 import {
   decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, pendingKey,
   type Evidence, type SeenCheckpoint,
@@ -104,7 +105,7 @@ export class OriginRowStore {
     try {
       await this.#commit(origin, () => this.#driver.compareAndSwap(keys.evidence, undefined, encodeEvidence(evidence), []))
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'HEAD_CONFLICT') return false
+      if (isTlogError(error, 'HEAD_CONFLICT')) return false
       throw error
     }
     this.#rows.set(origin, Promise.resolve({ ...from, evidence }))
