@@ -2,10 +2,10 @@
 const PROBES = 7
 
 /**
- * A Bloom filter of leaf hashes, fixed in size whatever the log holds: "no" is certain, "maybe"
- * needs a lookup. Leaf hashes are SHA-256 outputs, so their first 28 bytes give the seven
- * positions directly. A filter that is full (a log far larger than it was sized for) answers
- * "maybe" more often, which costs lookups, never a wrong answer.
+ * A Bloom filter of SHA-256 hashes (leaf hashes, object digests), fixed in size whatever the
+ * ledger holds: "no" is certain, "maybe" needs a lookup. The hashes are uniform, so their first
+ * 28 bytes give the seven positions directly. A filter that is full (far more hashes than it was
+ * sized for) answers "maybe" more often, which costs lookups, never a wrong answer.
  */
 export class IdFilter {
   readonly #bits: Uint32Array
@@ -37,6 +37,56 @@ export class IdFilter {
       if ((this.#bits[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
     }
     return true
+  }
+}
+
+/**
+ * A filter of the hashes stored under some keys plus every hash added since it was made, filled
+ * by one background pass over those keys. Until the pass ends it knows nothing (`unseen` is
+ * always false), so a caller looks everything up, as without it.
+ */
+export class StoredHashFilter {
+  readonly #filter: IdFilter
+  #filled = false
+  #filling: Promise<void> | undefined
+  #closing = false
+
+  constructor(bytes: number) {
+    this.#filter = new IdFilter(bytes)
+  }
+
+  /**
+   * Adds the hash of every row `rows` yields (once; later calls return the same pass). Rows
+   * written after the pass began must have been `add`ed before their write started.
+   */
+  fill(rows: AsyncIterable<readonly [Uint8Array, Uint8Array]>, hashOf: (key: Uint8Array) => Uint8Array): Promise<void> {
+    this.#filling ??= (async () => {
+      try {
+        for await (const [key] of rows) {
+          if (this.#closing) return
+          this.#filter.add(hashOf(key))
+        }
+        this.#filled = true
+      } catch {
+        // Left unfilled: every lookup goes to storage, as without a filter.
+      }
+    })()
+    return this.#filling
+  }
+
+  /** Stops the pass and waits for it to end (before the database closes). */
+  async close(): Promise<void> {
+    this.#closing = true
+    await this.#filling
+  }
+
+  add(hash: Uint8Array): void {
+    this.#filter.add(hash)
+  }
+
+  /** True when the hash is certainly neither stored nor added; false when it may be. */
+  unseen(hash: Uint8Array): boolean {
+    return this.#filled && !this.#filter.mightContain(hash)
   }
 }
 

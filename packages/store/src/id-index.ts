@@ -1,6 +1,6 @@
 import { bytesToHex } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from './driver.js'
-import { IdFilter } from './id-filter.js'
+import { StoredHashFilter } from './id-filter.js'
 import { idKey, idPrefixRange, indexedKey, keySuffix, logRange, readUint64, uint64 } from './keys.js'
 
 export interface IdIndexOptions {
@@ -41,14 +41,8 @@ export class IdIndex {
   #tickets = 0
   #writing: Promise<void> | undefined
   #failure: unknown
-  /**
-   * Every id added since open, and, once `#filterFilled`, every id with a stored row: until then
-   * it is not consulted. Undefined when turned off.
-   */
-  readonly #filter: IdFilter | undefined
-  #filterFilled = false
-  #filling: Promise<void> | undefined
-  #closing = false
+  /** Every id admitted since open and, once filled, every id with a stored row; undefined when off. */
+  readonly #filter: StoredHashFilter | undefined
 
   constructor(driver: StorageDriver, log: string, indexedSize: number, options: IdIndexOptions = {}) {
     this.#driver = driver
@@ -60,7 +54,7 @@ export class IdIndex {
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('indexBatchSize must be a positive integer')
     const filterBytes = options.idFilterBytes ?? 16 * 2 ** 20
     if (!Number.isSafeInteger(filterBytes) || filterBytes < 0) throw new RangeError('idFilterBytes must be a non-negative integer')
-    this.#filter = filterBytes === 0 ? undefined : new IdFilter(filterBytes)
+    this.#filter = filterBytes === 0 ? undefined : new StoredHashFilter(filterBytes)
   }
 
   /**
@@ -69,27 +63,15 @@ export class IdIndex {
    * Resolves when the filter is filled (or its pass stopped by close).
    */
   fillFilter(): Promise<void> {
-    const filter = this.#filter
-    if (filter === undefined) return Promise.resolve()
-    this.#filling ??= (async () => {
-      try {
-        // Rows written after this pass began belong to ids `add` put in the filter already.
-        for await (const [key] of this.#driver.range(logRange('id', this.#log))) {
-          if (this.#closing) return
-          filter.add(keySuffix(key, this.#log))
-        }
-        this.#filterFilled = true
-      } catch {
-        // The filter stays unconsulted; every lookup goes to storage, as without it.
-      }
-    })()
-    return this.#filling
+    // Ids are admitted when their batch is staged, before its write: rows written after this
+    // pass began are in the filter already.
+    return this.#filter?.fill(this.#driver.range(logRange('id', this.#log)), (key) => keySuffix(key, this.#log))
+      ?? Promise.resolve()
   }
 
   /** Stops filling the filter and waits for the pass to end (before the database closes). */
   async close(): Promise<void> {
-    this.#closing = true
-    await this.#filling
+    await this.#filter?.close()
   }
 
   /** The size below which every entry has its stored row. */
@@ -113,8 +95,8 @@ export class IdIndex {
    * then neither in storage nor anywhere in memory, and no other lookup is needed.
    */
   async stored(hashes: readonly Uint8Array[]): Promise<{ indexes: (number | undefined)[]; unseen: boolean[] }> {
-    const filter = this.#filterFilled ? this.#filter : undefined
-    const unseen = hashes.map((hash) => filter !== undefined && !filter.mightContain(hash))
+    const filter = this.#filter
+    const unseen = hashes.map((hash) => filter !== undefined && filter.unseen(hash))
     const asked = filter === undefined ? hashes : hashes.filter((_, i) => !unseen[i])
     const rows = asked.length === 0 ? [] : await this.#driver.getMany(asked.map((hash) => idKey(this.#log, hash)))
     let next = 0

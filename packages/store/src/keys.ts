@@ -14,8 +14,8 @@ const TAG = {
   cosignatures: 0x57, // W name 0 size(8) -> witness cosignature lines of that checkpoint (UTF-8)
   id: 0x49, // I name 0 leafHash(32) -> index(8)
   indexed: 0x58, // X name 0 -> size(8): every entry below it has its I row
-  object: 0x4f, // O sha256(32) -> object bytes
-  objectMeta: 0x4d, // M sha256(32) -> object metadata (JSON)
+  object: 0x4f, // O sha256(32) -> object bytes, for objects not stored inline in their M row
+  objectMeta: 0x4d, // M sha256(32) -> object metadata, and small objects' bytes (objects.ts)
 } as const
 
 /** A safe integer as 8 big-endian bytes. */
@@ -75,6 +75,8 @@ export const indexedKey = (log: string) => scoped(TAG.indexed, log)
 export const idKey = (log: string, leafHash: Uint8Array) => scoped(TAG.id, log, leafHash)
 export const objectKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.object), hash)
 export const objectMetaKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.objectMeta), hash)
+/** Every object's metadata row (the last possible key is the tag and 32 bytes of 0xff). */
+export const objectMetaRange = () => ({ gte: Uint8Array.of(TAG.objectMeta), lte: objectMetaKey(new Uint8Array(32).fill(0xff)) })
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */
 export function logRange(kind: 'tile' | 'bundle' | 'bundlePart' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {

@@ -30,6 +30,12 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   readonly tileCacheSize?: number
   /** The largest object `putObject` takes, in bytes. Default 16 MiB. */
   readonly maxObjectSize?: number
+  /**
+   * Memory for a filter of the stored objects' hashes, so that storing a new object does not
+   * look it up first; filled in the background after open, like the id filters. Default
+   * 16 MiB; 0 turns it off.
+   */
+  readonly objectFilterBytes?: number
   readonly clock?: () => Date
   /**
    * LevelDB's limit on open table files. LevelDB maps the tables it reads into memory, so the
@@ -72,6 +78,7 @@ export class Ledger {
     this.#tiles = new LruCache(options.tileCacheSize ?? 4096)
     this.objects = new ObjectStore(driver, this.#providers.hash, {
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
+      filterBytes: options.objectFilterBytes ?? 16 * 2 ** 20,
     })
   }
 
@@ -88,6 +95,7 @@ export class Ledger {
         const info = JSON.parse(utf8Decoder.decode(value)) as LogInfo
         ledger.#logs.set(info.name, await Log.load(info, await ledger.#context(info)))
       }
+      void ledger.objects.fillFilter()
     } catch (error) {
       await driver.close()
       throw error
@@ -184,6 +192,7 @@ export class Ledger {
     if (this.#closed) return
     this.#closed = true
     await Promise.all([...this.#logs.values()].map((log) => log.close()))
+    await this.objects.close()
     await this.#driver.close()
   }
 

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { nodeHashProvider } from '@annal/crypto-node'
+import { bytesToHex } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from './driver.js'
-import { objectKey } from './keys.js'
+import { objectKey, objectMetaKey } from './keys.js'
 import { Ledger } from './ledger.js'
 import { LevelDriver } from './level-driver.js'
-import { ObjectStore, parseObjectHash } from './objects.js'
+import { INLINE_OBJECT_BYTES, ObjectStore, parseObjectHash } from './objects.js'
 
 const utf8 = new TextEncoder()
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
@@ -36,6 +37,9 @@ describe('putMany', () => {
     expect(again!.hash).toBe(a!.hash)
     expect(await ledger.objects.info(b!.hash)).toMatchObject({ size: 5, contentType: 'text/plain' })
     expect((await ledger.objects.putMany([{ bytes: utf8.encode('plain') }]))[0]!.duplicate).toBe(true)
+    const unusual = await ledger.objects.put(utf8.encode('ünïcode'), 'text/plain; title="naïve \\ \"q\""')
+    expect(await ledger.objects.info(unusual.hash)).toMatchObject({ size: 9, contentType: 'text/plain; title="naïve \\ \"q\""' })
+    expect(new TextDecoder().decode(await ledger.objects.get(unusual.hash))).toBe('ünïcode')
   })
 
   it('refuses the whole call, writing nothing, when one object is too large or erased', async () => {
@@ -74,9 +78,9 @@ describe('concurrent putMany calls', () => {
         .rejects.toThrow(code('OBJECT_ERASED'))
       const results = await Promise.all(calls)
       await refused
-      // 20 distinct events, each stored once (two keys each), the repeats reported as duplicates.
+      // 20 distinct events, each stored once (one row each), the repeats reported as duplicates.
       expect(results.filter(([result]) => !result!.duplicate)).toHaveLength(20)
-      expect(writes.reduce((sum, ops) => sum + ops, 0)).toBe(40)
+      expect(writes.reduce((sum, ops) => sum + ops, 0)).toBe(20)
       expect(writes.length).toBeLessThan(calls.length / 4)
       await expect(objects.info(`sha256:${'0'.repeat(64)}`)).rejects.toThrow(code('OBJECT_NOT_FOUND'))
       expect((await objects.put(utf8.encode('new'))).duplicate).toBe(false)
@@ -116,6 +120,129 @@ describe('erasure against concurrent first stores', () => {
       expect((await objects.info(hash)).erasure).toBeDefined()
       await expect(objects.get(hash)).rejects.toThrow(code('OBJECT_ERASED'))
       expect(await driver.get(objectKey(parseObjectHash(hash)))).toBeUndefined()
+    } finally {
+      await driver.close()
+      await rm(directory, { recursive: true, force: true })
+    }
+  })
+})
+
+/** A driver that counts the keys each getMany asks for and can hold a write back. */
+function observed(driver: StorageDriver): StorageDriver & { asked: number[] } {
+  const asked: number[] = []
+  return {
+    asked,
+    get: (key) => driver.get(key),
+    getMany: (keys) => {
+      asked.push(keys.length)
+      return driver.getMany(keys)
+    },
+    range: (options) => driver.range(options),
+    compareAndSwap: (key, expected, next, ops) => driver.compareAndSwap(key, expected, next, ops),
+    close: () => driver.close(),
+    write: (ops, options) => driver.write(ops, options),
+  }
+}
+
+describe('rows', () => {
+  it('keeps a small object in its metadata row and a large one in a row of its own; erasing deletes either', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-rows-'))
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    const objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 2 * INLINE_OBJECT_BYTES, clock: () => new Date() })
+    try {
+      const small = new Uint8Array(INLINE_OBJECT_BYTES).fill(7)
+      const large = new Uint8Array(INLINE_OBJECT_BYTES + 1).fill(8)
+      const [a, b] = await objects.putMany([{ bytes: small, contentType: 'application/octet-stream' }, { bytes: large }])
+      expect(await driver.get(objectKey(parseObjectHash(a!.hash)))).toBeUndefined()
+      expect(await driver.get(objectKey(parseObjectHash(b!.hash)))).toEqual(large)
+      expect(await objects.get(a!.hash)).toEqual(small)
+      expect(await objects.get(b!.hash)).toEqual(large)
+      expect(await objects.info(a!.hash)).toMatchObject({ hash: a!.hash, size: small.length, contentType: 'application/octet-stream' })
+      for (const { hash } of [a!, b!]) {
+        await objects.markErased(hash, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
+        await expect(objects.get(hash)).rejects.toThrow(code('OBJECT_ERASED'))
+        const row = await driver.get(objectMetaKey(parseObjectHash(hash)))
+        expect(row!.length).toBeLessThan(1024) // the metadata only
+        expect(await driver.get(objectKey(parseObjectHash(hash)))).toBeUndefined()
+      }
+      await expect(objects.put(small)).rejects.toThrow(code('OBJECT_ERASED'))
+    } finally {
+      await driver.close()
+      await rm(directory, { recursive: true, force: true })
+    }
+  })
+
+  it('reads, deduplicates and erases objects stored as ledgers did before inline objects (bytes row, JSON metadata)', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-old-'))
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    const objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+    try {
+      const bytes = utf8.encode('{"before":true}')
+      const digest = nodeHashProvider.sha256(bytes)
+      const hash = `sha256:${bytesToHex(digest)}`
+      const info = { hash, size: bytes.length, storedAt: '2026-01-01T00:00:00.000Z', contentType: 'application/json' }
+      await driver.write([
+        { type: 'put', key: objectKey(digest), value: bytes },
+        { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(info)) },
+      ], { sync: true })
+      expect(await objects.info(hash)).toEqual(info)
+      expect(await objects.get(hash)).toEqual(bytes)
+      expect((await objects.put(bytes)).duplicate).toBe(true)
+      await objects.markErased(hash, { erasedAt: 'now', reason: 'request', log: 'audit', index: 3 })
+      expect(await driver.get(objectKey(digest))).toBeUndefined()
+      expect(await objects.info(hash)).toMatchObject({ ...info, erasure: { reason: 'request', index: 3 } })
+      await expect(objects.put(bytes)).rejects.toThrow(code('OBJECT_ERASED'))
+    } finally {
+      await driver.close()
+      await rm(directory, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the object filter', () => {
+  for (const filterBytes of [2 ** 20, 1024]) {
+    it(`skips the lookup of objects never stored, and stays exact about stored and erased ones (${filterBytes} bytes)`, async () => {
+      const directory = await mkdtemp(join(tmpdir(), 'annal-objects-filter-'))
+      const path = join(directory, 'db')
+      const events = Array.from({ length: 4000 }, (_, i) => utf8.encode(`{"event":${i}}`))
+      let driver = await LevelDriver.open(path)
+      let objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+      const { hash: secret } = await objects.put(utf8.encode('secret'))
+      await objects.markErased(secret, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
+      await objects.putMany(events.slice(0, 2000).map((bytes) => ({ bytes })))
+      await driver.close()
+      driver = await LevelDriver.open(path)
+      const counting = observed(driver)
+      objects = new ObjectStore(counting, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date(), filterBytes })
+      try {
+        await objects.fillFilter()
+        const results = await objects.putMany(events.map((bytes) => ({ bytes })))
+        expect(results.map((result) => result.duplicate)).toEqual(events.map((_, i) => i < 2000))
+        await expect(objects.put(utf8.encode('secret'))).rejects.toThrow(code('OBJECT_ERASED'))
+        expect((await objects.putMany(events.slice(3900).map((bytes) => ({ bytes })))).every((r) => r.duplicate)).toBe(true)
+        const lookups = counting.asked.reduce((sum, n) => sum + n, 0)
+        // Each stored object is looked up (2,000 + the erased one + 100 repeats). A 1 MiB filter
+        // rules out nearly every new one; a 1 KiB one holding 2,001 hashes is crowded and lets about
+        // a quarter through, which costs lookups and changes no answer.
+        if (filterBytes === 2 ** 20) expect(lookups).toBeLessThan(2101 + 10)
+        else expect(lookups).toBeGreaterThan(2101 + 200)
+      } finally {
+        await objects.close()
+        await driver.close()
+        await rm(directory, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it('closes while its pass runs', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-close-'))
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    const objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date(), filterBytes: 4096 })
+    try {
+      await objects.putMany(Array.from({ length: 100 }, (_, i) => ({ bytes: utf8.encode(`${i}`) })))
+      const filling = objects.fillFilter()
+      await objects.close()
+      await filling
     } finally {
       await driver.close()
       await rm(directory, { recursive: true, force: true })

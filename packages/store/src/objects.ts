@@ -1,6 +1,7 @@
 import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from './driver.js'
-import { objectKey, objectMetaKey } from './keys.js'
+import { StoredHashFilter } from './id-filter.js'
+import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
 
 /** What the ledger knows of an object, erased or not. */
 export interface ObjectInfo {
@@ -40,7 +41,28 @@ interface QueuedPut {
   readonly reject: (error: unknown) => void
 }
 
+export interface ObjectStoreOptions {
+  readonly maxObjectSize: number
+  readonly clock: () => Date
+  /** Memory for a filter of stored objects' hashes, so that storing a new object looks nothing up. 0: none. */
+  readonly filterBytes?: number
+}
+
 const OBJECT_HASH = /^sha256:([0-9a-f]{64})$/
+/**
+ * Objects up to this size are stored in their metadata row (one key per object: an event costs
+ * one row less to write and one read less to serve); larger ones in a row of their own.
+ */
+export const INLINE_OBJECT_BYTES = 64 * 1024
+/**
+ * The metadata row (`M`): a kind byte, the metadata JSON's length (4 bytes, big-endian), the
+ * JSON, then for kind INLINE the object's bytes. Rows written before inline objects are the
+ * bare JSON (their first byte is `{`), with the bytes in an `O` row.
+ */
+const ROW_META = 0x01
+const ROW_INLINE = 0x02
+const ROW_HEADER = 5
+const ASCII = /^[\x00-\x7f]*$/
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -53,16 +75,35 @@ export class ObjectStore {
   readonly #hash: HashProvider
   readonly #maxObjectSize: number
   readonly #clock: () => Date
+  /** Every stored object's digest once filled; added to before each write. */
+  readonly #filter: StoredHashFilter | undefined
   /** Object writes and erasures, one at a time: each reads the metadata, then writes on it. */
   #writing: Promise<unknown> = Promise.resolve()
   /** putMany calls waiting for the next write. */
   #queued: QueuedPut[] = []
 
-  constructor(driver: StorageDriver, hash: HashProvider, options: { maxObjectSize: number; clock: () => Date }) {
+  constructor(driver: StorageDriver, hash: HashProvider, options: ObjectStoreOptions) {
     this.#driver = driver
     this.#hash = hash
     this.#maxObjectSize = options.maxObjectSize
     this.#clock = options.clock
+    const filterBytes = options.filterBytes ?? 0
+    if (!Number.isSafeInteger(filterBytes) || filterBytes < 0) throw new RangeError('objectFilterBytes must be a non-negative integer')
+    this.#filter = filterBytes === 0 ? undefined : new StoredHashFilter(filterBytes)
+  }
+
+  /**
+   * Starts filling the filter from the stored metadata rows, in the background; until it is
+   * filled every store looks its objects up. Resolves when filled (or stopped by close).
+   */
+  fillFilter(): Promise<void> {
+    // Digests are added before their write starts: rows written after the pass began are in already.
+    return this.#filter?.fill(this.#driver.range(objectMetaRange()), (key) => key.subarray(1)) ?? Promise.resolve()
+  }
+
+  /** Stops the filter's pass; the ledger calls it before closing the database. */
+  async close(): Promise<void> {
+    await this.#filter?.close()
   }
 
   /**
@@ -99,32 +140,45 @@ export class ObjectStore {
   async #storeQueued(): Promise<void> {
     const calls = this.#queued
     this.#queued = []
-    let metas: (Uint8Array | undefined)[]
+    const digests = calls.flatMap((call) => call.digests)
+    const filter = this.#filter
+    const asked = filter === undefined ? digests : digests.filter((digest) => !filter.unseen(digest))
+    let stored: (Uint8Array | undefined)[]
     try {
-      metas = await this.#driver.getMany(calls.flatMap((call) => call.digests.map(objectMetaKey)))
+      stored = asked.length === 0 ? [] : await this.#driver.getMany(asked.map(objectMetaKey))
     } catch (error) {
       for (const call of calls) call.reject(error)
       return
     }
-    const storedAt = this.#clock().toISOString()
+    const found = new Map<Uint8Array, Uint8Array>()
+    asked.forEach((digest, i) => {
+      if (stored[i] !== undefined) found.set(digest, stored[i]!)
+    })
+    const storedAt = JSON.stringify(this.#clock().toISOString())
     const ops: WriteOp[] = []
     const written = new Set<string>()
     const accepted: { call: QueuedPut; results: PutObjectResult[] }[] = []
-    let offset = 0
     for (const call of calls) {
-      const callMetas = metas.slice(offset, offset += call.digests.length)
-      if (callMetas.some((meta) => meta !== undefined && decodeInfo(meta).erasure !== undefined)) {
+      if (call.digests.some((digest) => isErased(found.get(digest)))) {
         call.reject(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
         continue
       }
       const results = call.objects.map(({ bytes, contentType }, i): PutObjectResult => {
         const digest = call.digests[i]!
-        const hash = `sha256:${bytesToHex(digest)}`
-        if (callMetas[i] !== undefined || written.has(hash)) return { hash, size: bytes.length, duplicate: true }
-        written.add(hash)
-        const info: ObjectInfo = { hash, size: bytes.length, storedAt, ...(contentType === undefined ? {} : { contentType }) }
-        ops.push({ type: 'put', key: objectKey(digest), value: bytes })
-        ops.push({ type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(info)) })
+        const hex = bytesToHex(digest)
+        const hash = `sha256:${hex}`
+        if (found.has(digest) || written.has(hex)) return { hash, size: bytes.length, duplicate: true }
+        written.add(hex)
+        filter?.add(digest)
+        // The same fields, in the same order, as JSON.stringify of an ObjectInfo, without building one.
+        const meta = `{"hash":"${hash}","size":${bytes.length},"storedAt":${storedAt}${
+          contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
+        if (bytes.length <= INLINE_OBJECT_BYTES) {
+          ops.push({ type: 'put', key: objectMetaKey(digest), value: encodeRow(meta, bytes) })
+        } else {
+          ops.push({ type: 'put', key: objectKey(digest), value: bytes })
+          ops.push({ type: 'put', key: objectMetaKey(digest), value: encodeRow(meta) })
+        }
         return { hash, size: bytes.length, duplicate: false }
       })
       accepted.push({ call, results })
@@ -143,9 +197,7 @@ export class ObjectStore {
    * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND.
    */
   async info(hash: string): Promise<ObjectInfo> {
-    const meta = await this.#meta(parseObjectHash(hash))
-    if (meta === undefined) throw new TlogError('OBJECT_NOT_FOUND', 'no object has that hash')
-    return meta
+    return (await this.#row(parseObjectHash(hash))).info
   }
 
   /**
@@ -154,10 +206,11 @@ export class ObjectStore {
    */
   async get(hash: string): Promise<Uint8Array> {
     const digest = parseObjectHash(hash)
-    const meta = await this.info(hash)
-    if (meta.erasure !== undefined) {
-      throw new TlogError('OBJECT_ERASED', `erased at ${meta.erasure.erasedAt}, recorded in ${meta.erasure.log} entry ${meta.erasure.index}`)
+    const { info, inline } = await this.#row(digest)
+    if (info.erasure !== undefined) {
+      throw new TlogError('OBJECT_ERASED', `erased at ${info.erasure.erasedAt}, recorded in ${info.erasure.log} entry ${info.erasure.index}`)
     }
+    if (inline !== undefined) return inline
     const bytes = await this.#driver.get(objectKey(digest))
     if (bytes === undefined) throw new TlogError('CORRUPTION', 'an object lost its bytes')
     return bytes
@@ -171,7 +224,7 @@ export class ObjectStore {
       const erased: ObjectInfo = { ...meta, erasure }
       await this.#driver.write([
         { type: 'del', key: objectKey(digest) },
-        { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(erased)) },
+        { type: 'put', key: objectMetaKey(digest), value: encodeRow(JSON.stringify(erased)) },
       ], { sync: true })
       return erased
     })
@@ -184,14 +237,55 @@ export class ObjectStore {
     return result
   }
 
-  async #meta(digest: Uint8Array): Promise<ObjectInfo | undefined> {
-    const bytes = await this.#driver.get(objectMetaKey(digest))
-    return bytes === undefined ? undefined : decodeInfo(bytes)
+  /** @throws TlogError OBJECT_NOT_FOUND. */
+  async #row(digest: Uint8Array): Promise<StoredRow> {
+    const row = await this.#driver.get(objectMetaKey(digest))
+    if (row === undefined) throw new TlogError('OBJECT_NOT_FOUND', 'no object has that hash')
+    return decodeRow(row)
   }
 }
 
-function decodeInfo(bytes: Uint8Array): ObjectInfo {
-  return JSON.parse(utf8Decoder.decode(bytes)) as ObjectInfo
+interface StoredRow {
+  readonly info: ObjectInfo
+  /** The bytes, when stored in the row. */
+  readonly inline?: Uint8Array
+}
+
+function encodeRow(meta: string, inline?: Uint8Array): Uint8Array {
+  // The metadata is ASCII unless a content type is not; ASCII is copied without an encoder pass.
+  const json = ASCII.test(meta) ? undefined : utf8.encode(meta)
+  const jsonLength = json?.length ?? meta.length
+  const row = Buffer.allocUnsafe(ROW_HEADER + jsonLength + (inline?.length ?? 0))
+  row[0] = inline === undefined ? ROW_META : ROW_INLINE
+  row.writeUInt32BE(jsonLength, 1)
+  if (json === undefined) row.write(meta, ROW_HEADER, 'latin1')
+  else row.set(json, ROW_HEADER)
+  if (inline !== undefined) row.set(inline, ROW_HEADER + jsonLength)
+  return row
+}
+
+function decodeRow(row: Uint8Array): StoredRow {
+  if (row[0] !== ROW_META && row[0] !== ROW_INLINE) return { info: parseInfo(row) } // before inline objects
+  const end = ROW_HEADER + new DataView(row.buffer, row.byteOffset, row.byteLength).getUint32(1)
+  if (end > row.length) throw new TlogError('CORRUPTION', 'an object row is truncated')
+  const info = parseInfo(row.subarray(ROW_HEADER, end))
+  if (row[0] === ROW_META) return { info }
+  const inline = row.subarray(end)
+  if (inline.length !== info.size) throw new TlogError('CORRUPTION', 'an object row holds the wrong number of bytes')
+  return { info, inline }
+}
+
+function parseInfo(json: Uint8Array): ObjectInfo {
+  try {
+    return JSON.parse(utf8Decoder.decode(json)) as ObjectInfo
+  } catch (error) {
+    throw new TlogError('CORRUPTION', 'an object row does not hold its metadata', { cause: error })
+  }
+}
+
+/** Whether a stored metadata row (if any) records an erasure: it only needs the kind and JSON. */
+function isErased(row: Uint8Array | undefined): boolean {
+  return row !== undefined && decodeRow(row).info.erasure !== undefined
 }
 
 /** @throws TlogError ID_MALFORMED unless `sha256:` and 64 lowercase hex digits. */
