@@ -1,11 +1,11 @@
 import {
-  HASH_SIZE, type StoredTile, TILE_HEIGHT, TILE_WIDTH, bytesEqual, bytesToHex, decodeEntryBundle, isTlogError,
+  HASH_SIZE, type StoredTile, TILE_HEIGHT, TILE_WIDTH, TreeEdge, bytesEqual, bytesToHex, decodeEntryBundle, isTlogError,
   storedTileNode,
 } from '@annal/tlog'
 import { LruCache } from './cache.js'
 import type { FsckSink, FsckTarget } from './fsck.js'
 import type { IndexCheck } from './fsck-index.js'
-import { readOpenBundle } from './bundles.js'
+import { readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, tileKey } from './keys.js'
 
 /** A bundle's entries as read, or why there are none. */
@@ -45,8 +45,10 @@ export class BundleReader {
    */
   async leaves(bundle: number, width: number): Promise<BundleLeaves | undefined> {
     const { driver, info } = this.#target
-    const [stored, storedTile] = await driver.getMany([bundleKey(info.name, bundle), tileKey(info.name, 0, bundle)])
-    const entries = width < TILE_WIDTH ? await this.#openEntries(bundle, width) : decodeStored(stored)
+    const open = width < TILE_WIDTH
+    const [stored, fullTile] = open ? [] : await driver.getMany([bundleKey(info.name, bundle), tileKey(info.name, 0, bundle)])
+    const storedTile = open ? await this.#openLeafTile(bundle, width) : fullTile
+    const entries = open ? await this.#openEntries(bundle, width) : decodeStored(stored)
     const fromEntries = this.#entryHashes(bundle, entries, width)
     const fromTile = tileLeaves(storedTile, width)
     const hashes: Uint8Array[] = []
@@ -93,6 +95,21 @@ export class BundleReader {
       return (await readOpenBundle(driver, info.name, bundle, width))?.entries ?? 'missing'
     } catch (error) {
       if (isTlogError(error, 'TILE_MALFORMED') || isTlogError(error, 'CORRUPTION')) return 'malformed'
+      throw error
+    }
+  }
+
+  /**
+   * The open level-0 tile's stored hashes (its parts, and a whole row as older ledgers stored it),
+   * in stored layout for comparing; undefined when they are missing or malformed.
+   */
+  async #openLeafTile(bundle: number, width: number): Promise<Uint8Array | undefined> {
+    const { driver, hasher, info } = this.#target
+    try {
+      const stored = await readOpenLeafTile(driver, info.name, bundle, width)
+      return stored && TreeEdge.empty().integrate(stored.hashes, hasher).edge.storedTiles()[0]!.data
+    } catch (error) {
+      if (isTlogError(error, 'TILE_MALFORMED') || isTlogError(error, 'CORRUPTION')) return undefined
       throw error
     }
   }

@@ -2,11 +2,13 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseSignerKey, signCheckpoint } from '@annal/note'
-import { bytesToHex, decodeEntryBundle, defaultHasher, encodeEntryBundle } from '@annal/tlog'
+import { TreeEdge, bytesToHex, decodeEntryBundle, defaultHasher, encodeEntryBundle } from '@annal/tlog'
 import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { FsckProgress, FsckReport } from './fsck.js'
-import { bundleKey, bundlePartKey, bundlePartsRange, checkpointKey, headKey, idKey, tileKey, uint64 } from './keys.js'
+import {
+  bundleKey, bundlePartKey, bundlePartsRange, checkpointKey, headKey, idKey, leafTilePartKey, leafTilePartsRange, tileKey, uint64,
+} from './keys.js'
 import { Ledger } from './ledger.js'
 
 const utf8 = new TextEncoder()
@@ -153,15 +155,18 @@ describe('fsck', () => {
     await ledger!.close()
     ledger = undefined
     const db: Db = new Level(join(directory, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
-    // Tile 0/2 has width 138: row 1 holds 69 hashes, and its last is a border node of the root.
-    await flipByte(db, tileKey('audit', 0, 2), (138 + 68) * 32)
+    // Tile 0/2 has width 138, stored in parts of leaf hashes: the last two make a border node of the root.
+    const parts: Uint8Array[] = []
+    for await (const [key] of db.iterator({ ...leafTilePartsRange('audit', 2), values: false })) parts.push(key)
+    await flipByte(db, parts.at(-1)!, -1)
     await db.close()
     await expect(Ledger.open(directory)).rejects.toThrow(code('CORRUPTION'))
   })
 
   it('(b) finds a changed byte in an open tile that opening does not read', async () => {
-    await tamper((db) => flipByte(db, tileKey('audit', 0, 2), 3))
-    expect(where(await ledger!.fsck('audit'))).toEqual(['tile tile 0/2'])
+    // Tile 1/0 has width 2: opening reads its row 1 (the border node), not the two hashes under it.
+    await tamper((db) => flipByte(db, tileKey('audit', 1, 0), 3))
+    expect(where(await ledger!.fsck('audit'))).toEqual(['tile tile 1/0'])
   })
 
   it('(c) finds a changed root hash or signature in a stored checkpoint', async () => {
@@ -233,11 +238,13 @@ describe('fsck', () => {
       // Parts belong to the open bundle (2, 138 entries) only: one of a full bundle, one past the end.
       await db.put(bundlePartKey('audit', 1, 0), Uint8Array.of(0, 1, 42))
       await db.put(bundlePartKey('audit', 2, 200), Uint8Array.of(0, 1, 42))
+      await db.put(leafTilePartKey('audit', 0, 0), new Uint8Array(32))
+      await db.put(leafTilePartKey('audit', 2, 138), new Uint8Array(32))
     })
     const report = await ledger!.fsck('audit')
     expect(where(report)).toEqual([
       'checkpoint checkpoint 700', 'checkpoint checkpoint 700', 'entry bundle 1 part 0', 'entry bundle 2 part 200',
-      'entry bundle 7', 'head head', 'tile tile 0/3', 'tile tile 2/0',
+      'entry bundle 7', 'head head', 'tile tile 0/0 part 0', 'tile tile 0/2 part 138', 'tile tile 0/3', 'tile tile 2/0',
     ])
   })
 
@@ -256,6 +263,28 @@ describe('fsck', () => {
     await log.append(Array.from({ length: 200 }, (_, i) => event(SIZE + i)))
     expect((await log.entry(SIZE + 199)).data).toEqual(event(SIZE + 199))
     expect((await ledger!.fsck('audit')).problems).toEqual([])
+  })
+
+  it('reads an open level-0 tile stored whole, as ledgers did before tile parts, and fills it', async () => {
+    await tamper(async (db) => {
+      const hashes: Uint8Array[] = []
+      for await (const [key, value] of db.iterator(leafTilePartsRange('audit', 2))) {
+        for (let at = 0; at < value.length; at += 32) hashes.push(value.subarray(at, at + 32))
+        await db.del(key)
+      }
+      await db.put(tileKey('audit', 0, 2), TreeEdge.empty().integrate(hashes, defaultHasher).edge.storedTiles()[0]!.data)
+    })
+    expect((await ledger!.fsck('audit')).problems).toEqual([])
+    const log = ledger!.log('audit')
+    const tile = await log.hashTile(0, 2, 138)
+    expect(tile.subarray(137 * 32)).toEqual(leafHash(649))
+    await log.append(Array.from({ length: 60 }, (_, i) => event(SIZE + i)))
+    await ledger!.close()
+    ledger = await Ledger.open(directory, { host: 'test.example' })
+    expect((await ledger.fsck('audit')).problems).toEqual([])
+    await ledger.log('audit').append(Array.from({ length: 100 }, (_, i) => event(SIZE + 60 + i)))
+    expect((await ledger.fsck('audit')).problems).toEqual([])
+    expect(await ledger.log('audit').hashTile(0, 2, 256)).toHaveLength(256 * 32)
   })
 
   it('finds every tamper at once, each at its own location', async () => {

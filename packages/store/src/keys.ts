@@ -10,6 +10,7 @@ const TAG = {
   tile: 0x54, // T name 0 level(1) index(8) -> stored hash tile
   bundle: 0x45, // E name 0 index(8) -> full entry bundle
   bundlePart: 0x42, // B name 0 index(8) start(2) -> entries of the open bundle from `start`, as a bundle
+  leafTilePart: 0x50, // P name 0 index(8) start(2) -> leaf hashes of the open level-0 tile from `start`
   checkpoint: 0x43, // C name 0 size(8) -> signed checkpoint note
   cosignatures: 0x57, // W name 0 size(8) -> witness cosignature lines of that checkpoint (UTF-8)
   id: 0x49, // I name 0 leafHash(32) -> index(8)
@@ -65,6 +66,12 @@ export const tileKey = (log: string, level: number, index: number) =>
 export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
 export const bundlePartKey = (log: string, index: number, start: number) =>
   scoped(TAG.bundlePart, log, concatBytes(uint64(index), Uint8Array.of(start >> 8, start & 0xff)))
+export const leafTilePartKey = (log: string, index: number, start: number) =>
+  scoped(TAG.leafTilePart, log, concatBytes(uint64(index), Uint8Array.of(start >> 8, start & 0xff)))
+/** The hash parts of one open level-0 tile, in order of their start. */
+export function leafTilePartsRange(log: string, index: number): { gte: Uint8Array; lte: Uint8Array } {
+  return { gte: leafTilePartKey(log, index, 0), lte: leafTilePartKey(log, index, 0xffff) }
+}
 /** The parts of one open bundle, in order of their start. */
 export function bundlePartsRange(log: string, index: number): { gte: Uint8Array; lte: Uint8Array } {
   return { gte: bundlePartKey(log, index, 0), lte: bundlePartKey(log, index, 0xffff) }
@@ -79,7 +86,7 @@ export const objectMetaKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG
 export const objectMetaRange = () => ({ gte: Uint8Array.of(TAG.objectMeta), lte: objectMetaKey(new Uint8Array(32).fill(0xff)) })
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */
-export function logRange(kind: 'tile' | 'bundle' | 'bundlePart' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
+export function logRange(kind: 'tile' | 'bundle' | 'bundlePart' | 'leafTilePart' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {
   const base = scoped(TAG[kind], log)
   return { gte: base, lte: concatBytes(base, new Uint8Array(41).fill(0xff)) }
 }

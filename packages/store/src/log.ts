@@ -1,14 +1,14 @@
 import { type NoteSigner, signCheckpoint } from '@annal/note'
 import {
   MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
-  TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
+  TreeEdge, assembleProof, bytesEqual, bytesToHex, concatBytes, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
   inclusionPlan, nodeLocation, planNodes, storedTileNode,
 } from '@annal/tlog'
 import type { LruCache } from './cache.js'
 import type { StorageDriver, WriteOp } from './driver.js'
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
-import { type OpenBundle, bundleWrites, readOpenBundle } from './bundles.js'
+import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
 import { Sequencer, type SequencerOptions } from './sequencer.js'
@@ -133,25 +133,33 @@ export class Log {
     }, context.sequencer)
   }
 
-  /** Loads a log's latest state: its head, right-edge tiles and partial bundle. O(1) reads. */
+  /**
+   * Loads a log's latest state: its head, right-edge tiles and open bundle. O(1) reads. The open
+   * level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from them.
+   */
   static async load(info: LogInfo, context: LogContext): Promise<Log> {
-    const { driver } = context
+    const { driver, hasher } = context
     const headBytes = await driver.get(headKey(info.name))
     if (headBytes === undefined) throw new TlogError('CORRUPTION', `log ${info.name} has no head`)
     const head = decodeHead(headBytes)
-    const tiles = TreeEdge.tilesToOpen(head.size)
+    const openCount = head.size % TILE_WIDTH
+    const base = head.size - openCount
+    const tiles = TreeEdge.tilesToOpen(base)
     const stored = await driver.getMany(tiles.map((tile) => tileKey(info.name, tile.level, tile.index)))
     const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
-    const edge = openEdge(info.name, head.size, (tile) => byLevel.get(tile.level))
-    if (!bytesEqual(edge.root(context.hasher), head.root)) throw new TlogError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
-    const openCount = head.size % TILE_WIDTH
-    let open: OpenBundle = { entries: [], parts: [] }
+    let edge = openEdge(info.name, base, (tile) => byLevel.get(tile.level))
+    let open = EMPTY_OPEN_BUNDLE
     if (openCount > 0) {
-      const stored = await readOpenBundle(driver, info.name, Math.floor(head.size / TILE_WIDTH), openCount)
-      if (stored === undefined) throw new TlogError('CORRUPTION', `log ${info.name} misses its last bundle`)
-      if (stored.entries.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
-      open = stored
+      const index = base / TILE_WIDTH
+      const [bundle, leafTile] = await Promise.all([
+        readOpenBundle(driver, info.name, index, openCount), readOpenLeafTile(driver, info.name, index, openCount)])
+      if (bundle === undefined) throw new TlogError('CORRUPTION', `log ${info.name} misses its last bundle`)
+      if (bundle.entries.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
+      if (leafTile === undefined) throw new TlogError('CORRUPTION', `log ${info.name} head is ahead of its tiles`)
+      edge = edge.integrate(leafTile.hashes, hasher).edge
+      open = { ...bundle, hashParts: leafTile.parts }
     }
+    if (!bytesEqual(edge.root(hasher), head.root)) throw new TlogError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
     const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
     const log = new Log(info, context, { head, headBytes, edge, open }, index)
     await log.#reindexTail()
@@ -269,10 +277,11 @@ export class Log {
     const checkpoint = signCheckpoint({ origin: this.info.origin, size, rootHash: integration.root, extensions: [] }, signer)
     const head: Head = { size, root: integration.root, checkpoint }
     const ops: WriteOp[] = []
+    // The open level-0 tile is left out: its hashes are written in parts with the bundle's.
     for (const tile of [...integration.fullTiles, ...changedOpenTiles(integration.edge, from)]) {
       ops.push({ type: 'put', key: tileKey(name, tile.level, tile.index), value: tile.data })
     }
-    const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), before.open, entries)
+    const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), before.open, entries, leafHashes)
     ops.push(...bundles.ops)
     ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
     return { after: { head, headBytes: encodeHead(head), edge: integration.edge, open: bundles.open }, ops }
@@ -434,7 +443,8 @@ export class Log {
   async hashTile(level: number, index: number, width: number): Promise<Uint8Array> {
     const span = TILE_WIDTH ** level
     if ((index * TILE_WIDTH + width) * span > this.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'the tree does not hold that tile')
-    // Open tiles are persisted with every batch too, so storage always has the widest version.
+    const open = this.#state.edge.openTileHashes(level, index)
+    if (open !== undefined) return concatBytes(...open.slice(0, width))
     const stored = await this.#context.driver.get(tileKey(this.info.name, level, index))
     if (stored === undefined) throw new TlogError('CORRUPTION', 'a tile the tree holds is missing')
     return hashTileBytes(stored, width)
@@ -536,9 +546,9 @@ function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Ar
   }
 }
 
-/** The open tiles whose contents changed since a tree of `from` leaves. */
+/** The open tiles above level 0 whose contents changed since a tree of `from` leaves. */
 function changedOpenTiles(edge: TreeEdge, from: number): StoredTile[] {
-  return edge.storedTiles().filter((tile) => {
+  return edge.storedTiles(1).filter((tile) => {
     const span = TILE_WIDTH ** tile.level
     return Math.floor(from / span) < Math.floor(edge.size / span)
   })

@@ -110,12 +110,21 @@ export class TreeEdge {
     return tile.rows[location.row]![location.position]
   }
 
-  /** The open tiles in stored layout, to persist alongside the full ones; empty ones are left out. */
-  storedTiles(): StoredTile[] {
+  /**
+   * The open tiles from `fromLevel` up in stored layout, to persist alongside the full ones;
+   * empty ones are left out.
+   */
+  storedTiles(fromLevel = 0): StoredTile[] {
     return this.#open.flatMap((tile, level) => {
       const width = tile.rows[0]!.length
-      return width === 0 ? [] : [{ level, index: tile.index, width, data: encodeStoredTile(tile.rows) }]
+      return width === 0 || level < fromLevel ? [] : [{ level, index: tile.index, width, data: encodeStoredTile(tile.rows) }]
     })
+  }
+
+  /** The hashes of tile `level`/`index` when it is this edge's open tile at that level, else undefined. */
+  openTileHashes(level: number, index: number): readonly Uint8Array[] | undefined {
+    const tile = this.#open[level]
+    return tile === undefined || tile.index !== index ? undefined : tile.rows[0]
   }
 }
 
