@@ -3,14 +3,12 @@ import { Level } from 'level'
 import type { RangeOptions, StorageDriver, WriteOp } from './driver.js'
 
 /**
- * classic-level's implementation methods, which abstract-level's public `batch` and `getMany`
- * call after validating, cloning and re-encoding every operation. Annal uses none of the hooks,
- * events, sublevels or encodings that work serves, and measured here it tripled the JavaScript
- * cost per key (130k vs 420k-480k synced 40-byte puts/s), so the driver calls them directly.
- * The versions are pinned, and the conformance suite checks the behaviour.
+ * classic-level's implementation of getMany, which abstract-level's public one calls after
+ * validating, cloning and re-encoding every key. Annal uses none of the hooks, events,
+ * sublevels or encodings that work serves, so the driver calls it directly. The versions are
+ * pinned, and the conformance suite checks the behaviour.
  */
 interface LevelImplementation {
-  _batch(operations: readonly WriteOp[], options: { sync: boolean }): Promise<void>
   _getMany(keys: readonly Uint8Array[], options: { valueEncoding: 'view'; fillCache: boolean }): Promise<(Uint8Array | undefined)[]>
 }
 
@@ -85,7 +83,23 @@ export class LevelDriver implements StorageDriver {
     this.#checkOpen()
     checkOps(ops)
     this.#forget(ops)
-    if (ops.length > 0) await this.#implementation._batch(ops, { sync: options.sync })
+    if (ops.length > 0) await this.#commit(ops, options.sync)
+  }
+
+  /**
+   * One atomic write, through a chained batch: one native call per operation, with the key and
+   * value as its arguments. The array form's native side reads each operation's fields as
+   * properties, one call each; measured here 0.62-0.68 µs per 300-byte put in batches of 1,000
+   * against 0.28-0.34 µs chained (abstract-level's array `batch`, which also clones every
+   * operation, had been slower still).
+   */
+  async #commit(ops: readonly WriteOp[], sync: boolean): Promise<void> {
+    const batch = this.#db.batch()
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value)
+      else batch.del(op.key)
+    }
+    await batch.write({ sync })
   }
 
   /** Forgets what swaps remembered of the keys `ops` write. */
@@ -111,7 +125,7 @@ export class LevelDriver implements StorageDriver {
       const all: WriteOp[] = [...ops, { type: 'put', key, value: next }]
       checkOps(all)
       this.#forget(all)
-      await this.#implementation._batch(all, { sync: true })
+      await this.#commit(all, true)
       this.#swapped.set(id, next.slice())
     })
     const settled = swap.catch(() => undefined)
@@ -136,7 +150,7 @@ function keyId(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
 }
 
-/** What abstract-level would have checked: the native batch skips malformed operations silently. */
+/** Checked whole before anything is written (#commit takes any operation that is not a put for a del). */
 function checkOps(ops: readonly WriteOp[]): void {
   for (const op of ops) {
     const valid = op !== null && typeof op === 'object' && op.key instanceof Uint8Array &&
