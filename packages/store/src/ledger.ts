@@ -43,6 +43,14 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
    * kernel can drop, not memory Annal holds). Default 1,000 (LevelDB's).
    */
   readonly maxOpenFiles?: number
+  /**
+   * LevelDB's write buffer (memtable). Objects and ids are keyed by hash, so every table flushed
+   * from it overlaps the whole next level, and each flush rewrites that level: a larger buffer
+   * flushes less often (NDJSON appends: 45-46k -> 49-51k events/s going from LevelDB's 4 MiB to
+   * 32-64 MiB). Up to two are held in memory, and a restart after a crash replays up to one
+   * from the write-ahead log. Default 32 MiB.
+   */
+  readonly writeBufferBytes?: number
 }
 
 export interface CreateLogOptions {
@@ -88,7 +96,9 @@ export class Ledger {
    */
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
     await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
-    const driver = await LevelDriver.open(join(directory, 'db'), { maxOpenFiles: options.maxOpenFiles })
+    const driver = await LevelDriver.open(join(directory, 'db'), {
+      maxOpenFiles: options.maxOpenFiles, writeBufferBytes: options.writeBufferBytes,
+    })
     const ledger = new Ledger(directory, driver, options)
     try {
       for await (const [, value] of driver.range(allLogsRange())) {

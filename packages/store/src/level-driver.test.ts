@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
@@ -27,6 +27,32 @@ it('LevelDriver keeps what it wrote across close and reopen, and locks out a sec
     const second = await LevelDriver.open(join(directory, 'db'))
     expect(await second.getMany([Uint8Array.of(1), Uint8Array.of(3)])).toEqual([Uint8Array.of(2), Uint8Array.of(4)])
     await second.close()
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+})
+
+it('LevelDriver sizes its write buffer: a small one flushes to table files, the default holds 2 MB', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-driver-'))
+  const tables = async (name: string) => (await readdir(join(directory, name))).filter((file) => file.endsWith('.ldb'))
+  const fill = async (driver: LevelDriver) => {
+    for (let batch = 0; batch < 32; batch++) {
+      await driver.write(Array.from({ length: 16 }, (_, i) => ({
+        type: 'put' as const, key: Uint8Array.of(batch, i), value: new Uint8Array(4096).fill(i),
+      })), { sync: false })
+    }
+  }
+  try {
+    await expect(LevelDriver.open(join(directory, 'bad'), { writeBufferBytes: 1024 })).rejects.toThrow(RangeError)
+    await expect(LevelDriver.open(join(directory, 'bad'), { writeBufferBytes: 2 ** 31 })).rejects.toThrow(RangeError)
+    const small = await LevelDriver.open(join(directory, 'small'), { writeBufferBytes: 2 ** 16 })
+    const large = await LevelDriver.open(join(directory, 'large'))
+    await Promise.all([fill(small), fill(large)])
+    for (let wait = 0; wait < 50 && (await tables('small')).length === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect((await tables('small')).length).toBeGreaterThan(0)
+    expect(await tables('large')).toEqual([])
+    expect(await small.get(Uint8Array.of(31, 15))).toEqual(new Uint8Array(4096).fill(15))
+    await Promise.all([small.close(), large.close()])
   } finally {
     await rm(directory, { recursive: true, force: true })
   }

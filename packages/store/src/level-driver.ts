@@ -12,6 +12,9 @@ interface LevelImplementation {
   _getMany(keys: readonly Uint8Array[], options: { valueEncoding: 'view'; fillCache: boolean }): Promise<(Uint8Array | undefined)[]>
 }
 
+/** LevelDB's write buffer unless a ledger says otherwise (LedgerOptions.writeBufferBytes says why). */
+export const DEFAULT_WRITE_BUFFER_BYTES = 32 * 2 ** 20
+
 /**
  * The embedded LevelDB driver. LevelDB's own lock file keeps a second process (or a second
  * open in this one) out; within the process, compare-and-swap is serialized per key.
@@ -38,13 +41,22 @@ export class LevelDriver implements StorageDriver {
   }
 
   /**
-   * Opens (creating if needed) the database in `directory`; `maxOpenFiles` as LedgerOptions says.
+   * Opens (creating if needed) the database in `directory`; `maxOpenFiles` and
+   * `writeBufferBytes` as LedgerOptions says.
    * @throws TlogError DATABASE_LOCKED when another process or handle has it open.
    */
-  static async open(directory: string, options: { readonly maxOpenFiles?: number | undefined } = {}): Promise<LevelDriver> {
-    const { maxOpenFiles = 1000 } = options
+  static async open(directory: string, options: {
+    readonly maxOpenFiles?: number | undefined
+    readonly writeBufferBytes?: number | undefined
+  } = {}): Promise<LevelDriver> {
+    const { maxOpenFiles = 1000, writeBufferBytes = DEFAULT_WRITE_BUFFER_BYTES } = options
     if (!Number.isSafeInteger(maxOpenFiles) || maxOpenFiles < 16) throw new RangeError('maxOpenFiles must be an integer >= 16')
-    const db = new Level<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view', maxOpenFiles })
+    if (!Number.isSafeInteger(writeBufferBytes) || writeBufferBytes < 2 ** 16 || writeBufferBytes > 2 ** 30) {
+      throw new RangeError('writeBufferBytes must be an integer from 64 KiB to 1 GiB')
+    }
+    const db = new Level<Uint8Array, Uint8Array>(directory, {
+      keyEncoding: 'view', valueEncoding: 'view', maxOpenFiles, writeBufferSize: writeBufferBytes,
+    })
     try {
       await db.open()
     } catch (error) {
