@@ -102,6 +102,27 @@ describe('Ledger', () => {
     expect(bundle[3]).toEqual(event(2 * TILE_WIDTH + 3))
   })
 
+  it('stores the open tiles of every level past 256^2 entries: they reopen, and fsck finds them intact', async () => {
+    await ledger.createLog('audit')
+    const sizes = [255, 256, 300, 65_535, 65_536, 65_600, 65_900, 131_073]
+    let size = 0
+    for (const next of sizes) {
+      await ledger.log('audit').append(Array.from({ length: next - size }, (_, i) => utf8.encode(String(size + i))))
+      size = next
+      if (next === 65_600 || next === 131_073) {
+        await ledger.close()
+        ledger = await Ledger.open(directory, { host: 'test.example' })
+      }
+    }
+    const tree = new MemoryTree()
+    for (let i = 0; i < size; i++) tree.append(defaultHasher.leaf(utf8.encode(String(i))))
+    expect(ledger.log('audit').checkpointInfo.root).toBe(bytesToHex(tree.root()))
+    // Level 2's open tile (index 0, width 2) holds the roots of the first two 65,536-leaf subtrees.
+    expect((await ledger.log('audit').hashTile(2, 0, 2)).subarray(32)).toEqual(tree.nodeHash({ level: 16, index: 1 }))
+    const report = await ledger.fsck('audit')
+    expect(report.problems).toEqual([])
+  }, 60_000)
+
   it('deduplicates, within a call and across calls, writing nothing', async () => {
     await ledger.createLog('audit')
     const log = ledger.log('audit')

@@ -546,12 +546,14 @@ function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Ar
   }
 }
 
-/** The open tiles above level 0 whose contents changed since a tree of `from` leaves. */
+/**
+ * The open tiles above level 0 whose contents changed since a tree of `from` leaves: level L
+ * changes when the size passes a multiple of 256^L, so the changed levels run from 1 up.
+ */
 function changedOpenTiles(edge: TreeEdge, from: number): StoredTile[] {
-  return edge.storedTiles(1).filter((tile) => {
-    const span = TILE_WIDTH ** tile.level
-    return Math.floor(from / span) < Math.floor(edge.size / span)
-  })
+  let top = 0
+  while (Math.floor(from / TILE_WIDTH ** (top + 1)) < Math.floor(edge.size / TILE_WIDTH ** (top + 1))) top++
+  return top === 0 ? [] : edge.storedTiles(1, top)
 }
 
 function checkIndex(n: number, bound: number): void {

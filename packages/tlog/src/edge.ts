@@ -111,13 +111,14 @@ export class TreeEdge {
   }
 
   /**
-   * The open tiles from `fromLevel` up in stored layout, to persist alongside the full ones;
-   * empty ones are left out.
+   * The open tiles of levels `fromLevel` to `toLevel` in stored layout, to persist alongside the
+   * full ones; empty ones are left out.
    */
-  storedTiles(fromLevel = 0): StoredTile[] {
+  storedTiles(fromLevel = 0, toLevel = Infinity): StoredTile[] {
     return this.#open.flatMap((tile, level) => {
       const width = tile.rows[0]!.length
-      return width === 0 || level < fromLevel ? [] : [{ level, index: tile.index, width, data: encodeStoredTile(tile.rows) }]
+      return width === 0 || level < fromLevel || level > toLevel ? []
+        : [{ level, index: tile.index, width, data: encodeStoredTile(tile.rows) }]
     })
   }
 
