@@ -76,10 +76,19 @@ export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 
   if (text.slice(objectStart, objectStart + objectHole.length) !== objectHole || !before.endsWith(`${lineHole}"object":`)) {
     throw new Error('envelope layout changed: the template no longer matches canonicalJson')
   }
-  const head = before.slice(0, before.length - lineHole.length - '"object":'.length)
+  // The text around the event's values is encoded once; each envelope encodes only its own part.
+  const head = utf8.encode(before.slice(0, before.length - lineHole.length - '"object":'.length))
+  const tail = utf8.encode(after)
   const contentType = canonicalJson(input.contentType)
-  return (event) => utf8.encode(`${head}${withLine ? `"line":${event.line},` : ''}"object":` +
-    `{"content_type":${contentType},"hash":"${event.object}","size":${event.size}}${after}`)
+  return (event) => {
+    const middle = utf8.encode(`${withLine ? `"line":${event.line},` : ''}"object":` +
+      `{"content_type":${contentType},"hash":"${event.object}","size":${event.size}}`)
+    const out = Buffer.allocUnsafe(head.length + middle.length + tail.length)
+    out.set(head)
+    out.set(middle, head.length)
+    out.set(tail, head.length + middle.length)
+    return new Uint8Array(out.buffer, out.byteOffset, out.length)
+  }
 }
 
 export interface AccessRecordInput {
