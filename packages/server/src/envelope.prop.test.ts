@@ -22,16 +22,12 @@ const event = fc.record({
 })
 
 describe('envelopeTemplate', () => {
-  it('gives envelopeBytes byte for byte, with and without a line', () => {
+  it('gives envelopeBytes byte for byte', () => {
     fc.assert(fc.property(principal, text, text, fc.date({ noInvalidDate: true }), fc.uuid(), fc.array(event, { minLength: 1, maxLength: 5 }),
       (who, scope, contentType, time, requestId, events) => {
         const base = { principal: who, scope, contentType, time, requestId }
-        const batch = envelopeTemplate(base, true)
-        const single = envelopeTemplate(base, false)
-        for (const e of events) {
-          expect(batch(e)).toEqual(envelopeBytes({ ...base, ...e }))
-          expect(single(e)).toEqual(envelopeBytes({ ...base, object: e.object, size: e.size }))
-        }
+        const batch = envelopeTemplate(base)
+        for (const e of events) expect(batch(e)).toEqual(envelopeBytes({ ...base, ...e }))
       }), { numRuns: 300 })
   })
 })

@@ -50,28 +50,27 @@ export function envelopeBytes(input: EnvelopeInput): Uint8Array {
   return utf8.encode(canonicalJson(envelopeValue(input)))
 }
 
-/** What varies between the envelopes of one request's events. */
+/** What varies between the envelopes of an NDJSON batch's events. */
 export interface EnvelopeEvent {
   readonly object: string
   readonly size: number
-  readonly line?: number
+  readonly line: number
 }
 
 /**
- * envelopeBytes for many events of one request, which differ only in object hash, size and
+ * envelopeBytes for the events of one NDJSON batch, which differ only in object hash, size and
  * line: the canonical JSON of the rest is made once, with placeholders, and each envelope is
  * that text with the event's values put in. The output is byte for byte envelopeBytes' (a
  * property test checks it); canonicalising every envelope whole took a fifth of an NDJSON
  * append's time. `object` must be `sha256:` and hex (no escaping), size and line integers.
  */
-export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>,
-    withLine: boolean): (event: EnvelopeEvent) => Uint8Array {
+export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>): (event: EnvelopeEvent) => Uint8Array {
   // A placeholder no claim of the token can contain by chance.
   const hole = `\u0000${randomUUID()}\u0000`
-  const text = canonicalJson(envelopeValue({ ...input, object: hole, size: 0, line: withLine ? 0 : undefined }))
+  const text = canonicalJson(envelopeValue({ ...input, object: hole, size: 0, line: 0 }))
   const objectStart = text.indexOf(`{"content_type":`)
   const objectHole = `{"content_type":${canonicalJson(input.contentType)},"hash":${canonicalJson(hole)},"size":0}`
-  const lineHole = withLine ? '"line":0,' : ''
+  const lineHole = '"line":0,'
   const [before, after] = [text.slice(0, objectStart), text.slice(objectStart + objectHole.length)]
   if (text.slice(objectStart, objectStart + objectHole.length) !== objectHole || !before.endsWith(`${lineHole}"object":`)) {
     throw new Error('envelope layout changed: the template no longer matches canonicalJson')
@@ -81,7 +80,7 @@ export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 
   const tail = utf8.encode(after)
   const contentType = canonicalJson(input.contentType)
   return (event) => {
-    const middle = utf8.encode(`${withLine ? `"line":${event.line},` : ''}"object":` +
+    const middle = utf8.encode(`"line":${event.line},"object":` +
       `{"content_type":${contentType},"hash":"${event.object}","size":${event.size}}`)
     const out = Buffer.allocUnsafe(head.length + middle.length + tail.length)
     out.set(head)

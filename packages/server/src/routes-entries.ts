@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
-import type { Entry, Ledger, Log } from '@annal/store'
+import type { Entry, Ledger, Log, PutObjectResult } from '@annal/store'
 import type { Principal } from './auth.js'
 import { TlogError, isTlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
 import { isJsonType, mediaType, parseJson, splitNdjson } from './body.js'
 import { type AppEnv, type Services, authenticated, authorize } from './context.js'
-import { ENVELOPE_TYPE, envelopeTemplate } from './envelope.js'
+import { ENVELOPE_TYPE, type EnvelopeInput, envelopeBytes, envelopeTemplate } from './envelope.js'
 import type { StoredResponse } from './idempotency.js'
 import { countParam, entryRef } from './params.js'
 import { ProblemError } from './problem.js'
@@ -98,10 +98,9 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const events = batch ? splitNdjson(body, services.limits.ndjsonLines) : [checkEvent(body, type)]
   const contentType = batch ? 'application/json' : type
   const stored = await services.ledger.objects.putMany(events.map((bytes) => ({ bytes, contentType })))
-  const envelope = envelopeTemplate({
+  const leaves = envelopes({
     contentType, time: services.clock(), requestId: request.requestId, principal: request.principal, scope: request.scope,
-  }, batch)
-  const leaves = stored.map((object, i) => envelope({ object: object.hash, size: object.size, line: i + 1 }))
+  }, stored, batch)
   const result = await log.append(leaves)
   // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
   services.cosigner?.kick()
@@ -113,6 +112,14 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   return batch
     ? { status: 201, contentType: NDJSON, body: `${views.join('\n')}\n` }
     : { status: 201, contentType: 'application/json', body: views[0]! }
+}
+
+/** The envelopes of a request's stored events; a template pays off from an NDJSON batch's second line. */
+function envelopes(common: Omit<EnvelopeInput, 'object' | 'size' | 'line'>, stored: readonly PutObjectResult[],
+    batch: boolean): Uint8Array[] {
+  if (!batch) return [envelopeBytes({ ...common, object: stored[0]!.hash, size: stored[0]!.size })]
+  const envelope = envelopeTemplate(common)
+  return stored.map((object, i) => envelope({ object: object.hash, size: object.size, line: i + 1 }))
 }
 
 /** A single event: not empty, and valid JSON when it says it is JSON. */
