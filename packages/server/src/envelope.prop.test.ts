@@ -26,8 +26,7 @@ describe('envelopeTemplate', () => {
     fc.assert(fc.property(principal, text, text, fc.date({ noInvalidDate: true }), fc.uuid(), fc.array(event, { minLength: 1, maxLength: 5 }),
       (who, scope, contentType, time, requestId, events) => {
         const base = { principal: who, scope, contentType, time, requestId }
-        const batch = envelopeTemplate(base)
-        for (const e of events) expect(batch(e)).toEqual(envelopeBytes({ ...base, ...e }))
+        expect(envelopeTemplate(base)(events)).toEqual(events.map((e) => envelopeBytes({ ...base, ...e })))
       }), { numRuns: 300 })
   })
 })

@@ -64,7 +64,8 @@ export interface EnvelopeEvent {
  * property test checks it); canonicalising every envelope whole took a fifth of an NDJSON
  * append's time. `object` must be `sha256:` and hex (no escaping), size and line integers.
  */
-export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>): (event: EnvelopeEvent) => Uint8Array {
+export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>):
+    (events: readonly EnvelopeEvent[]) => Uint8Array[] {
   // A placeholder no claim of the token can contain by chance.
   const hole = `\u0000${randomUUID()}\u0000`
   const text = canonicalJson(envelopeValue({ ...input, object: hole, size: 0, line: 0 }))
@@ -75,18 +76,25 @@ export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 
   if (text.slice(objectStart, objectStart + objectHole.length) !== objectHole || !before.endsWith(`${lineHole}"object":`)) {
     throw new Error('envelope layout changed: the template no longer matches canonicalJson')
   }
-  // The text around the event's values is encoded once; each envelope encodes only its own part.
+  // The text around the events' values is encoded once, and a batch's envelopes share one allocation.
   const head = utf8.encode(before.slice(0, before.length - lineHole.length - '"object":'.length))
   const tail = utf8.encode(after)
   const contentType = canonicalJson(input.contentType)
-  return (event) => {
-    const middle = utf8.encode(`"line":${event.line},"object":` +
+  return (events) => {
+    const middles = events.map((event) => `"line":${event.line},"object":` +
       `{"content_type":${contentType},"hash":"${event.object}","size":${event.size}}`)
-    const out = Buffer.allocUnsafe(head.length + middle.length + tail.length)
-    out.set(head)
-    out.set(middle, head.length)
-    out.set(tail, head.length + middle.length)
-    return new Uint8Array(out.buffer, out.byteOffset, out.length)
+    const lengths = middles.map((middle) => Buffer.byteLength(middle))
+    const slab = Buffer.allocUnsafeSlow(lengths.reduce((sum, length) => sum + head.length + length + tail.length, 0))
+    let at = 0
+    return middles.map((middle) => {
+      const start = at
+      slab.set(head, at)
+      at += head.length
+      at += slab.write(middle, at)
+      slab.set(tail, at)
+      at += tail.length
+      return new Uint8Array(slab.buffer, slab.byteOffset + start, at - start)
+    })
   }
 }
 

@@ -118,8 +118,7 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
 function envelopes(common: Omit<EnvelopeInput, 'object' | 'size' | 'line'>, stored: readonly PutObjectResult[],
     batch: boolean): Uint8Array[] {
   if (!batch) return [envelopeBytes({ ...common, object: stored[0]!.hash, size: stored[0]!.size })]
-  const envelope = envelopeTemplate(common)
-  return stored.map((object, i) => envelope({ object: object.hash, size: object.size, line: i + 1 }))
+  return envelopeTemplate(common)(stored.map((object, i) => ({ object: object.hash, size: object.size, line: i + 1 })))
 }
 
 /** A single event: not empty, and valid JSON when it says it is JSON. */

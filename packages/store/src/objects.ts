@@ -62,8 +62,6 @@ export const INLINE_OBJECT_BYTES = 64 * 1024
 const ROW_META = 0x01
 const ROW_INLINE = 0x02
 const ROW_HEADER = 5
-const ASCII = /^[\x00-\x7f]*$/
-const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -156,6 +154,7 @@ export class ObjectStore {
     })
     const storedAt = JSON.stringify(this.#clock().toISOString())
     const ops: WriteOp[] = []
+    const rows: NewRow[] = []
     const written = new Set<string>()
     const accepted: { call: QueuedPut; results: PutObjectResult[] }[] = []
     for (const call of calls) {
@@ -173,16 +172,14 @@ export class ObjectStore {
         // The same fields, in the same order, as JSON.stringify of an ObjectInfo, without building one.
         const meta = `{"hash":"${hash}","size":${bytes.length},"storedAt":${storedAt}${
           contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
-        if (bytes.length <= INLINE_OBJECT_BYTES) {
-          ops.push({ type: 'put', key: objectMetaKey(digest), value: encodeRow(meta, bytes) })
-        } else {
-          ops.push({ type: 'put', key: objectKey(digest), value: bytes })
-          ops.push({ type: 'put', key: objectMetaKey(digest), value: encodeRow(meta) })
-        }
+        const inline = bytes.length <= INLINE_OBJECT_BYTES
+        if (!inline) ops.push({ type: 'put', key: objectKey(digest), value: bytes })
+        rows.push({ digest, meta, inline: inline ? bytes : undefined })
         return { hash, size: bytes.length, duplicate: false }
       })
       accepted.push({ call, results })
     }
+    encodeRows(rows).forEach((value, i) => ops.push({ type: 'put', key: objectMetaKey(rows[i]!.digest), value }))
     try {
       if (ops.length > 0) await this.#driver.write(ops, { sync: true })
     } catch (error) {
@@ -224,7 +221,7 @@ export class ObjectStore {
       const erased: ObjectInfo = { ...meta, erasure }
       await this.#driver.write([
         { type: 'del', key: objectKey(digest) },
-        { type: 'put', key: objectMetaKey(digest), value: encodeRow(JSON.stringify(erased)) },
+        { type: 'put', key: objectMetaKey(digest), value: encodeRows([{ digest, meta: JSON.stringify(erased) }])[0]! },
       ], { sync: true })
       return erased
     })
@@ -251,17 +248,32 @@ interface StoredRow {
   readonly inline?: Uint8Array
 }
 
-function encodeRow(meta: string, inline?: Uint8Array): Uint8Array {
-  // The metadata is ASCII unless a content type is not; ASCII is copied without an encoder pass.
-  const json = ASCII.test(meta) ? undefined : utf8.encode(meta)
-  const jsonLength = json?.length ?? meta.length
-  const row = Buffer.allocUnsafe(ROW_HEADER + jsonLength + (inline?.length ?? 0))
-  row[0] = inline === undefined ? ROW_META : ROW_INLINE
-  row.writeUInt32BE(jsonLength, 1)
-  if (json === undefined) row.write(meta, ROW_HEADER, 'latin1')
-  else row.set(json, ROW_HEADER)
-  if (inline !== undefined) row.set(inline, ROW_HEADER + jsonLength)
-  return row
+interface NewRow {
+  readonly digest: Uint8Array
+  readonly meta: string
+  readonly inline?: Uint8Array | undefined
+}
+
+/** Metadata rows, laid out in one allocation per write rather than one (or a pool slice) per object. */
+function encodeRows(rows: readonly NewRow[]): Uint8Array[] {
+  const metaLengths = rows.map(({ meta }) => Buffer.byteLength(meta))
+  let total = 0
+  rows.forEach(({ inline }, i) => {
+    total += ROW_HEADER + metaLengths[i]! + (inline?.length ?? 0)
+  })
+  const slab = Buffer.allocUnsafeSlow(total)
+  let at = 0
+  return rows.map(({ meta, inline }, i) => {
+    const start = at
+    slab[at] = inline === undefined ? ROW_META : ROW_INLINE
+    slab.writeUInt32BE(metaLengths[i]!, at + 1)
+    at += ROW_HEADER + slab.write(meta, at + ROW_HEADER)
+    if (inline !== undefined) {
+      slab.set(inline, at)
+      at += inline.length
+    }
+    return new Uint8Array(slab.buffer, slab.byteOffset + start, at - start)
+  })
 }
 
 function decodeRow(row: Uint8Array): StoredRow {
