@@ -13,7 +13,7 @@ interface LevelImplementation {
 }
 
 /** LevelDB's write buffer unless a ledger says otherwise (LedgerOptions.writeBufferBytes says why). */
-export const DEFAULT_WRITE_BUFFER_BYTES = 32 * 2 ** 20
+export const DEFAULT_WRITE_BUFFER_BYTES = 8 * 2 ** 20
 
 /**
  * The embedded LevelDB driver. LevelDB's own lock file keeps a second process (or a second
