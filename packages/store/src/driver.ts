@@ -9,6 +9,8 @@ export interface RangeOptions {
   readonly lte: Uint8Array
   readonly limit?: number
   readonly reverse?: boolean
+  /** Read keys only: each row's value is then empty (for scans that need only the keys). */
+  readonly keysOnly?: boolean
 }
 
 /**

@@ -65,8 +65,9 @@ export class IdIndex {
   fillFilter(): Promise<void> {
     // Ids are admitted when their batch is staged, before its write: rows written after this
     // pass began are in the filter already.
-    return this.#filter?.fill(this.#driver.range(logRange('id', this.#log)), (key) => keySuffix(key, this.#log))
-      ?? Promise.resolve()
+    if (this.#filter === undefined) return Promise.resolve()
+    const rows = this.#driver.range({ ...logRange('id', this.#log), keysOnly: true })
+    return this.#filter.fill(rows, (key) => keySuffix(key, this.#log))
   }
 
   /** Stops filling the filter and waits for the pass to end (before the database closes). */

@@ -81,11 +81,12 @@ export class LevelDriver implements StorageDriver {
   }
 
   async *range(options: RangeOptions): AsyncIterable<readonly [Uint8Array, Uint8Array]> {
+    const keysOnly = options.keysOnly === true
     const iterator = this.#db.iterator({
-      gte: options.gte, lte: options.lte, limit: options.limit ?? -1, reverse: options.reverse ?? false,
+      gte: options.gte, lte: options.lte, limit: options.limit ?? -1, reverse: options.reverse ?? false, values: !keysOnly,
     })
     try {
-      for await (const [key, value] of iterator) yield [view(key)!, view(value)!]
+      for await (const [key, value] of iterator) yield [view(key)!, keysOnly ? EMPTY : view(value)!]
     } finally {
       await iterator.close()
     }
@@ -157,6 +158,8 @@ export class LevelDriver implements StorageDriver {
     if (this.#closed) throw new TlogError('DATABASE_CLOSED', 'the database is closed')
   }
 }
+
+const EMPTY = new Uint8Array(0)
 
 function keyId(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')

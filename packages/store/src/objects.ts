@@ -96,7 +96,8 @@ export class ObjectStore {
    */
   fillFilter(): Promise<void> {
     // Digests are added before their write starts: rows written after the pass began are in already.
-    return this.#filter?.fill(this.#driver.range(objectMetaRange()), (key) => key.subarray(1)) ?? Promise.resolve()
+    if (this.#filter === undefined) return Promise.resolve()
+    return this.#filter.fill(this.#driver.range({ ...objectMetaRange(), keysOnly: true }), (key) => key.subarray(1))
   }
 
   /** Stops the filter's pass; the ledger calls it before closing the database. */

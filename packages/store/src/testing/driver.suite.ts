@@ -122,6 +122,13 @@ function rangeTests(driver: () => StorageDriver): void {
     expect(await rows(driver(), { gte: k(0x80), lte: k(0x7f) })).toEqual([])
   })
 
+  it('range: keysOnly gives the same keys, each with an empty value', async () => {
+    await writeOrderedKeys(driver())
+    const keys = await rows(driver(), { gte: k(0x01), lte: k(0xff, 0xff), keysOnly: true })
+    expect(keys.map(([key]) => key)).toEqual(ORDERED_KEYS.slice(3))
+    expect(keys.every(([, value]) => value.length === 0)).toBe(true)
+  })
+
   it('range: limit caps the rows, from the start or, reversed, from the end', async () => {
     await writeOrderedKeys(driver())
     const bounds = { gte: k(0x00), lte: k(0xff, 0xff) }
