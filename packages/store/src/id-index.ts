@@ -1,6 +1,6 @@
 import { bytesToHex } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from './driver.js'
-import { StoredHashFilter } from './id-filter.js'
+import { StoredHashFilter } from './hash-filter.js'
 import { idKey, idPrefixRange, indexedKey, keySuffix, logRange, readUint64, uint64 } from './keys.js'
 
 export interface IdIndexOptions {

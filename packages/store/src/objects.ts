@@ -1,6 +1,6 @@
 import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from './driver.js'
-import { StoredHashFilter } from './id-filter.js'
+import { StoredHashFilter } from './hash-filter.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
 
 /** What the ledger knows of an object, erased or not. */

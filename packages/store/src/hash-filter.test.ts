@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { IdFilter } from './id-filter.js'
+import { HashFilter } from './hash-filter.js'
 
 const hashes = (count: number) => Array.from({ length: count }, () => new Uint8Array(randomBytes(32)))
 
-describe('IdFilter', () => {
+describe('HashFilter', () => {
   it('never says no to an id it holds, and rarely yes to one it does not', () => {
-    const filter = new IdFilter(64 * 1024)
+    const filter = new HashFilter(64 * 1024)
     const held = hashes(20_000)
     for (const hash of held) filter.add(hash)
     expect(held.every((hash) => filter.mightContain(hash))).toBe(true)
@@ -16,7 +16,7 @@ describe('IdFilter', () => {
   })
 
   it('stays right when far over its size: it only says maybe more often', () => {
-    const filter = new IdFilter(1024)
+    const filter = new HashFilter(1024)
     const held = hashes(20_000)
     for (const hash of held) filter.add(hash)
     expect(held.every((hash) => filter.mightContain(hash))).toBe(true)
@@ -24,10 +24,10 @@ describe('IdFilter', () => {
   })
 
   it('takes leaf hashes only, and at least 1 KiB', () => {
-    expect(() => new IdFilter(1023)).toThrow(RangeError)
-    expect(() => new IdFilter(Number.NaN)).toThrow(RangeError)
-    expect(() => new IdFilter(2 ** 28 + 1)).toThrow(RangeError)
-    expect(() => new IdFilter(1024).add(new Uint8Array(31))).toThrow(RangeError)
-    expect(new IdFilter(1024).mightContain(new Uint8Array(32))).toBe(false)
+    expect(() => new HashFilter(1023)).toThrow(RangeError)
+    expect(() => new HashFilter(Number.NaN)).toThrow(RangeError)
+    expect(() => new HashFilter(2 ** 28 + 1)).toThrow(RangeError)
+    expect(() => new HashFilter(1024).add(new Uint8Array(31))).toThrow(RangeError)
+    expect(new HashFilter(1024).mightContain(new Uint8Array(32))).toBe(false)
   })
 })

@@ -7,7 +7,7 @@ const PROBES = 7
  * 28 bytes give the seven positions directly. A filter that is full (far more hashes than it was
  * sized for) answers "maybe" more often, which costs lookups, never a wrong answer.
  */
-export class IdFilter {
+export class HashFilter {
   readonly #bits: Uint32Array
   /** The bit count minus one: the count is a power of two, so a position is a mask away. */
   readonly #mask: number
@@ -15,7 +15,7 @@ export class IdFilter {
   /** `bytes`: its memory, 1 KiB to 256 MiB, rounded down to a power of two. */
   constructor(bytes: number) {
     if (!Number.isSafeInteger(bytes) || bytes < 1024 || bytes > 2 ** 28) {
-      throw new RangeError('an id filter takes 1 KiB to 256 MiB')
+      throw new RangeError('a hash filter takes 1 KiB to 256 MiB')
     }
     const bits = 2 ** Math.floor(Math.log2(bytes * 8))
     this.#bits = new Uint32Array(bits / 32)
@@ -46,13 +46,13 @@ export class IdFilter {
  * always false), so a caller looks everything up, as without it.
  */
 export class StoredHashFilter {
-  readonly #filter: IdFilter
+  readonly #filter: HashFilter
   #filled = false
   #filling: Promise<void> | undefined
   #closing = false
 
   constructor(bytes: number) {
-    this.#filter = new IdFilter(bytes)
+    this.#filter = new HashFilter(bytes)
   }
 
   /**
