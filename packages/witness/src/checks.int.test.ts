@@ -65,19 +65,19 @@ describe('an honest log', () => {
     expect((await witness.addCheckpoint(log.body(0, 300))).status).toBe(200)
     expect(await witness.observe(log.checkpoint(600), 'test')).toBe('pending')
     expect(await witness.observe(log.checkpoint(100), 'test')).toBe('older')
-    await waitFor(() => witness.checkStatus()[0]!.verified === 2, 10_000)
+    await waitFor(() => witness.checkStatus()[0]!.verified === 2, 30_000)
     // The pending checkpoint is settled: dropped, and known as verified.
-    await waitFor(async () => (await pending(driver, log.origin)).length === 0, 10_000)
+    await waitFor(async () => (await pending(driver, log.origin)).length === 0, 30_000)
     expect(await witness.observe(log.checkpoint(600), 'test')).toBe('verified')
     expect(await witness.observe(log.checkpoint(100), 'test')).toBe('verified')
     // The log skips past a pending size (whose check against 300 failed): 650 is checked
     // again at once, against the new state, 700.
     server.mode.status = 500
     expect(await witness.observe(log.checkpoint(650), 'test')).toBe('pending')
-    await waitFor(() => witness.checkStatus()[0]!.failures === 1, 10_000)
+    await waitFor(() => witness.checkStatus()[0]!.failures === 1, 30_000)
     server.mode.status = undefined
     expect((await witness.addCheckpoint(log.body(300, 700))).status).toBe(200)
-    await waitFor(() => witness.checkStatus()[0]!.verified === 3 && witness.checkStatus()[0]!.queued === 0, 10_000)
+    await waitFor(() => witness.checkStatus()[0]!.verified === 3 && witness.checkStatus()[0]!.queued === 0, 30_000)
     expect(await witness.observe(log.checkpoint(650), 'test')).toBe('verified')
     expect(await pending(driver, log.origin)).toEqual([])
     expect(witness.checkStatus()[0]).toMatchObject({ inconsistent: 0, failures: 1 })
@@ -92,7 +92,7 @@ describe('an honest log', () => {
     const { witness } = await setup(log, server.url)
     expect((await witness.addCheckpoint(log.body(0, 100))).status).toBe(200)
     expect(await witness.observe(log.checkpoint(300), 'test')).toBe('pending')
-    await waitFor(() => witness.checkStatus()[0]!.verified === 1, 10_000)
+    await waitFor(() => witness.checkStatus()[0]!.verified === 1, 30_000)
     expect(server.requested).toContain('tile/0/001.p/44')
     expect(server.requested).toContain('tile/0/001') // tried first, 404
   })
@@ -109,7 +109,7 @@ describe('a forked log', () => {
     expect((await witness.addCheckpoint(log.body(0, 250))).status).toBe(200)
     // The fork's 150 is older: the log's tiles at 250 give its first 150 leaves another root.
     expect(await witness.observe(fork.checkpoint(150), 'gossip http://peer')).toBe('older')
-    await waitFor(async () => (await witness.evidence()).length === 1, 10_000)
+    await waitFor(async () => (await witness.evidence()).length === 1, 30_000)
     const [evidence] = await witness.evidence()
     expect(evidence).toMatchObject({ kind: 'inconsistent', size: 150, detectedVia: 'gossip http://peer' })
     // The cosigned one carries the witness's cosignature after the log's signature.
@@ -133,7 +133,7 @@ describe('a forked log', () => {
     const { witness, driver } = await setup(log, server.url, { retryMs: 60_000 })
     expect((await witness.addCheckpoint(log.body(0, 300))).status).toBe(200)
     expect(await witness.observe(log.checkpoint(600), 'test')).toBe('pending')
-    await waitFor(async () => witness.checkStatus()[0]!.verified === 1 && (await pending(driver, log.origin)).length === 0, 10_000)
+    await waitFor(async () => witness.checkStatus()[0]!.verified === 1 && (await pending(driver, log.origin)).length === 0, 30_000)
     expect(await witness.observe(fork.checkpoint(600), 'gossip http://peer')).toBe('pending')
     expect(await witness.observe(log.checkpoint(600), 'test')).toBe('evidence')
     expect((await witness.evidence())[0]).toMatchObject({ kind: 'same-size-different-roots', size: 600 })
@@ -149,7 +149,7 @@ describe('a forked log', () => {
     const { witness } = await setup(log, server.url, { maxAttempts: 2 })
     expect((await witness.addCheckpoint(log.body(0, 150))).status).toBe(200)
     expect(await witness.observe(fork.checkpoint(250), 'test')).toBe('pending')
-    await waitFor(() => witness.checkStatus()[0]!.failures === 2 && witness.checkStatus()[0]!.queued === 0, 10_000)
+    await waitFor(() => witness.checkStatus()[0]!.failures === 2 && witness.checkStatus()[0]!.queued === 0, 30_000)
     expect(witness.checkStatus()[0]!.lastError).toMatch(/do not hash to the root/)
     expect(await witness.evidence()).toEqual([])
   })
@@ -169,7 +169,7 @@ describe('a tile server that fails', () => {
     const { witness, driver } = await setup(log, url, { maxAttempts: 3, retryMs: 500 })
     expect((await witness.addCheckpoint(log.body(0, 100))).status).toBe(200)
     expect(await witness.observe(log.checkpoint(300), 'test')).toBe('pending')
-    await waitFor(() => witness.checkStatus()[0]!.queued === 0, 10_000)
+    await waitFor(() => witness.checkStatus()[0]!.queued === 0, 30_000)
     expect(witness.checkStatus()[0]).toMatchObject({ failures: 3, verified: 0, inconsistent: 0 })
     expect(witness.checkStatus()[0]!.lastError).toMatch(error)
     expect(await witness.evidence()).toEqual([])
@@ -184,7 +184,7 @@ describe('a tile server that fails', () => {
     const { witness } = await setup(log, server.url, { timeoutMs: 60_000 })
     expect((await witness.addCheckpoint(log.body(0, 100))).status).toBe(200)
     expect(await witness.observe(log.checkpoint(300), 'test')).toBe('pending')
-    await waitFor(() => server.requested.length === 1, 10_000)
+    await waitFor(() => server.requested.length === 1, 30_000)
     // The origin's queue is free while the check waits on the network.
     expect((await witness.addCheckpoint(log.body(100, 200))).status).toBe(200)
     const closed = witness.close().then(() => 'closed')

@@ -81,12 +81,11 @@ describe('two witnesses and a forking log', () => {
 
     // Both witness the common prefix; then the log shows tree A to one and tree B to the other.
     expect([await post(w1, honest.body(0, 50)), await post(w2, honest.body(0, 50))]).toEqual([200, 200])
-    await waitFor(() => w1.gossipStatus()[0]!.pulls >= 2 && w2.gossipStatus()[0]!.pulls >= 2, 5000)
+    await waitFor(() => w1.gossipStatus()[0]!.pulls >= 2 && w2.gossipStatus()[0]!.pulls >= 2, 20_000)
     expect([await evidenceOf(w1), await evidenceOf(w2)]).toEqual([[], []])
     expect([await post(w1, honest.body(50, 100)), await post(w2, forked.body(50, 100))]).toEqual([200, 200])
 
-    const took = await waitFor(async () => (await evidenceOf(w1)).length > 0 && (await evidenceOf(w2)).length > 0, 5000)
-    expect(took).toBeLessThan(5000)
+    await waitFor(async () => (await evidenceOf(w1)).length > 0 && (await evidenceOf(w2)).length > 0, 20_000)
     const [e1, e2] = [(await evidenceOf(w1))[0]!, (await evidenceOf(w2))[0]!]
     expect(e1).toMatchObject({ origin: honest.origin, size: 100, kind: 'same-size-different-roots' })
     expect(e1.checkpoints.map((c) => c.note)).toEqual(e2.checkpoints.map((c) => c.note))
@@ -95,7 +94,7 @@ describe('two witnesses and a forking log', () => {
     expect([e1.detected_via, e2.detected_via].sort()).toEqual([`gossip http://127.0.0.1:${port1}`, `gossip http://127.0.0.1:${port2}`].sort())
 
     // One alert from each witness, carrying the same evidence.
-    await waitFor(() => webhook.received.length >= 2, 5000)
+    await waitFor(() => webhook.received.length >= 2, 20_000)
     const alerts = webhook.received as { type: string; witness: string; evidence: EvidenceJson }[]
     expect(alerts.map((a) => a.witness).sort()).toEqual(['witness.example/one', 'witness.example/two'])
     expect(alerts.every((a) => a.type === 'annal.witness.split-view/v1' && a.evidence.origin === honest.origin)).toBe(true)
@@ -108,14 +107,14 @@ describe('two witnesses and a forking log', () => {
 
     // Gossip keeps going and alerts no more; the evidence stays the first one.
     const pulls = w1.gossipStatus()[0]!.pulls
-    await waitFor(() => w1.gossipStatus()[0]!.pulls >= pulls + 3, 5000)
+    await waitFor(() => w1.gossipStatus()[0]!.pulls >= pulls + 3, 20_000)
     expect(webhook.received).toHaveLength(2)
 
     // Clearing while the peer still shows the other tree: gossip finds the split again. With
     // the peer gone (a dead peer blocks nothing), the operator's clear restores cosigning.
     await w2.close()
     const failures = w1.gossipStatus()[0]!.failures
-    await waitFor(() => w1.gossipStatus()[0]!.failures > failures, 5000)
+    await waitFor(() => w1.gossipStatus()[0]!.failures > failures, 20_000)
     const cleared = await fetch(`${w1.adminUrl}/v1/evidence/${originHash(honest.origin)}`, { method: 'DELETE' })
     expect(cleared.status).toBe(204)
     expect(await evidenceOf(w1)).toEqual([])
@@ -139,14 +138,14 @@ describe('two witnesses and a forking log', () => {
       .toEqual([200, 200, 200])
     // Two whole pulls each after the posts: earlier pulls may have run before w2 reached 200.
     const [pulls1, pulls2] = [w1.gossipStatus()[0]!.pulls, w2.gossipStatus()[0]!.pulls]
-    await waitFor(() => w1.gossipStatus()[0]!.pulls >= pulls1 + 2 && w2.gossipStatus()[0]!.pulls >= pulls2 + 2, 5000)
+    await waitFor(() => w1.gossipStatus()[0]!.pulls >= pulls1 + 2 && w2.gossipStatus()[0]!.pulls >= pulls2 + 2, 20_000)
     // w1 holds w2's larger checkpoint as pending; w2 sees w1's as older.
     expect(await w1.witness.observe(log.checkpoint(200), 'test')).toBe('known')
     expect(await w2.witness.observe(log.checkpoint(100), 'test')).toBe('older')
     expect(await post(w1, log.body(100, 200))).toBe(200)
     expect(await post(w1, log.body(200, 300))).toBe(200)
     const pullsAfter = w2.gossipStatus()[0]!.pulls
-    await waitFor(() => w2.gossipStatus()[0]!.pulls >= pullsAfter + 2, 5000)
+    await waitFor(() => w2.gossipStatus()[0]!.pulls >= pullsAfter + 2, 20_000)
     expect([await evidenceOf(w1), await evidenceOf(w2)]).toEqual([[], []])
     expect(webhook.received).toEqual([])
     // Nothing failed once both listened (one pull of w1's may have been on its way when w2 started).
@@ -175,14 +174,14 @@ describe('two witnesses, a forking log, and sizes that never coincide', () => {
 
     expect([await post(wA, logA.body(0, 150)), await post(wB, logB.body(0, 180))]).toEqual([200, 200])
     // B sees A's 150 as older; B's tiles at 180 give their first 150 leaves another root.
-    await waitFor(async () => (await evidenceOf(wB)).length > 0, 10_000)
+    await waitFor(async () => (await evidenceOf(wB)).length > 0, 30_000)
     // A holds B's 180 as pending; A's tiles at 180 are not B's 180, which shows nothing.
-    await waitFor(() => wA.checkStatus()[0]!.failures > 0, 10_000)
+    await waitFor(() => wA.checkStatus()[0]!.failures > 0, 30_000)
     expect(wA.checkStatus()[0]!.lastError).toMatch(/do not hash to the root/)
     expect(await evidenceOf(wA)).toEqual([])
     // The log skips past 180 at A: A's tiles at 200 give their first 180 leaves another root.
     expect(await post(wA, logA.body(150, 200))).toBe(200)
-    await waitFor(async () => (await evidenceOf(wA)).length > 0, 10_000)
+    await waitFor(async () => (await evidenceOf(wA)).length > 0, 30_000)
 
     const [eA, eB] = [(await evidenceOf(wA))[0]!, (await evidenceOf(wB))[0]!]
     expect(eA).toMatchObject({ origin: logA.origin, kind: 'inconsistent', size: 180, detected_via: `gossip http://127.0.0.1:${portB}` })
@@ -191,7 +190,7 @@ describe('two witnesses, a forking log, and sizes that never coincide', () => {
     expect(texts(eA)).toEqual(expect.arrayContaining([logA.checkpoint(200), logB.checkpoint(180)].map((n) => n.split('\n\n')[0])))
     expect(texts(eB)).toEqual(expect.arrayContaining([logA.checkpoint(150), logB.checkpoint(180)].map((n) => n.split('\n\n')[0])))
 
-    await waitFor(() => webhook.received.length >= 2, 5000)
+    await waitFor(() => webhook.received.length >= 2, 20_000)
     const alerts = webhook.received as { witness: string; evidence: EvidenceJson }[]
     expect(alerts.map((a) => [a.witness, a.evidence.kind]).sort()).toEqual([
       ['witness.example/a', 'inconsistent'], ['witness.example/b', 'inconsistent']])
@@ -250,10 +249,10 @@ describe('evidence and gossip input', () => {
     const witness = await start({ data: await tempDir(), name: 'witness.example/input', logs: [log.verifierKey],
       peers: [bad.url, hanging.url, 'http://127.0.0.1:9'], gossipIntervalMs: 20, gossipTimeoutMs: 200 })
     expect(await post(witness, log.body(0, 50))).toBe(200)
-    await waitFor(() => served >= 8, 5000)
+    await waitFor(() => served >= 8, 20_000)
     log.append(10)
     expect(await post(witness, log.body(50, 60))).toBe(200)
-    await waitFor(() => witness.gossipStatus().every((peer) => peer.failures >= 2), 5000)
+    await waitFor(() => witness.gossipStatus().every((peer) => peer.failures >= 2), 20_000)
     const [fromBad, fromHanging, fromNobody] = witness.gossipStatus()
     expect(fromBad!.pulls).toBeGreaterThan(fromBad!.failures) // the list of bad notes parsed; the notes were skipped
     expect(fromHanging!.lastError).toBe('timed out after 200 ms')
@@ -271,14 +270,14 @@ describe('a hanging peer', () => {
     const hanging = await server(() => { requests++ }) // accepts, never answers
     const witness = await start({ data: await tempDir(), name: 'witness.example/hang', logs: [log.verifierKey],
       peers: [hanging.url], gossipIntervalMs: 10, gossipTimeoutMs: 60_000 })
-    await waitFor(() => requests === 1, 5000)
+    await waitFor(() => requests === 1, 20_000)
     let started = performance.now()
     expect(await post(witness, log.body(0, 10))).toBe(200)
-    expect(performance.now() - started).toBeLessThan(2000)
+    expect(performance.now() - started).toBeLessThan(10_000) // the peer hangs for 60 s
     expect(witness.gossipStatus()[0]!.pulls).toBe(0) // still waiting on the first pull
     started = performance.now()
     await witness.close()
-    expect(performance.now() - started).toBeLessThan(2000)
+    expect(performance.now() - started).toBeLessThan(10_000) // the peer hangs for 60 s
     expect(witness.gossipStatus()[0]!).toMatchObject({ pulls: 1, failures: 1 })
   })
 })
