@@ -107,11 +107,11 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   // Each result is JSON.stringify({ index, id, duplicate, object, checkpoint }), written out:
   // ids and hashes are hex, so nothing in them needs escaping, and the checkpoint is shared.
   const tail = `,"checkpoint":{"size":${result.checkpoint.size},"root":"${result.checkpoint.root}"}}`
-  const views = result.entries.map(({ index, id, duplicate }, i) =>
+  const results = result.entries.map(({ index, id, duplicate }, i) =>
     `{"index":${index},"id":"${id}","duplicate":${duplicate},"object":"${stored[i]!.hash}"${tail}`)
   return batch
-    ? { status: 201, contentType: NDJSON, body: `${views.join('\n')}\n` }
-    : { status: 201, contentType: 'application/json', body: views[0]! }
+    ? { status: 201, contentType: NDJSON, body: `${results.join('\n')}\n` }
+    : { status: 201, contentType: 'application/json', body: results[0]! }
 }
 
 /** The envelopes of a request's stored events; a template pays off from an NDJSON batch's second line. */
