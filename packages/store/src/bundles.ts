@@ -2,7 +2,9 @@ import {
   HASH_SIZE, TILE_WIDTH, TlogError, concatBytes, decodeEntryBundle, decodeStoredTile, encodeEntryBundle,
 } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from './driver.js'
-import { bundleKey, bundlePartKey, bundlePartsRange, keySuffix, leafTilePartKey, leafTilePartsRange, tileKey } from './keys.js'
+import {
+  bundleKey, bundlePartKey, bundlePartsRange, keySuffix, leafTilePartKey, leafTilePartsRange, partOf, tileKey,
+} from './keys.js'
 
 // A full entry bundle is one row, written once. The open (rightmost, partial) bundle is stored
 // as parts: each batch writes only its own entries, as a row keyed by the position they start
@@ -69,8 +71,7 @@ export async function readOpenBundle(driver: StorageDriver, log: string, index: 
   const entries = whole === undefined ? [] : decodeEntryBundle(whole)
   const parts: number[] = []
   for await (const [key, value] of driver.range(bundlePartsRange(log, index))) {
-    const suffix = keySuffix(key, log)
-    const start = (suffix[8]! << 8) | suffix[9]!
+    const start = partOf(keySuffix(key, log))!.start
     if (start >= count) break
     if (start !== entries.length) {
       throw new TlogError('CORRUPTION', `bundle ${index} has a part at ${start} after ${entries.length} entries`)
@@ -93,8 +94,7 @@ export async function readOpenLeafTile(driver: StorageDriver, log: string, index
   const hashes = whole === undefined ? [] : decodeStoredTile(whole)[0]!
   const parts: number[] = []
   for await (const [key, value] of driver.range(leafTilePartsRange(log, index))) {
-    const suffix = keySuffix(key, log)
-    const start = (suffix[8]! << 8) | suffix[9]!
+    const start = partOf(keySuffix(key, log))!.start
     if (start >= count) break
     if (start !== hashes.length || value.length % HASH_SIZE !== 0) {
       throw new TlogError('CORRUPTION', `tile 0/${index} has a malformed part at ${start} after ${hashes.length} hashes`)

@@ -6,7 +6,7 @@ import type { StorageDriver } from './driver.js'
 import { IndexCheck } from './fsck-index.js'
 import { BundleReader, describeTileDifference } from './fsck-leaves.js'
 import { type Head, decodeHead } from './head.js'
-import { bundleKey, checkpointKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
+import { bundleKey, checkpointKey, headKey, keySuffix, logRange, partOf, readUint64, tileKey } from './keys.js'
 import type { LogInfo } from './log.js'
 
 export type FsckProblemKind = 'entry' | 'tile' | 'checkpoint' | 'index' | 'head'
@@ -256,23 +256,8 @@ class LogCheck implements FsckSink {
     for await (const [key] of driver.range({ ...bundles, gte: bundleKey(info.name, Math.ceil(size / TILE_WIDTH)) })) {
       this.report('entry', `bundle ${describeIndex(keySuffix(key, info.name))}`, `is stored beyond the log's ${size} entries`)
     }
-    const open = size % TILE_WIDTH === 0 ? undefined : Math.floor(size / TILE_WIDTH)
-    for await (const [key] of driver.range(logRange('bundlePart', info.name))) {
-      const suffix = keySuffix(key, info.name)
-      const bundle = suffix.length === 10 ? readUint64(suffix) : undefined
-      const start = suffix.length === 10 ? (suffix[8]! << 8) | suffix[9]! : undefined
-      if (bundle === open && start! < size % TILE_WIDTH) continue
-      const where = bundle === undefined ? `key ${bytesToHex(suffix)}` : `${bundle} part ${start}`
-      this.report('entry', `bundle ${where}`, `is a part stored outside the open bundle of a log of ${size} entries`)
-    }
-    for await (const [key] of driver.range(logRange('leafTilePart', info.name))) {
-      const suffix = keySuffix(key, info.name)
-      const tile = suffix.length === 10 ? readUint64(suffix) : undefined
-      const start = suffix.length === 10 ? (suffix[8]! << 8) | suffix[9]! : undefined
-      if (tile === open && start! < size % TILE_WIDTH) continue
-      const where = tile === undefined ? `key ${bytesToHex(suffix)}` : `0/${tile} part ${start}`
-      this.report('tile', `tile ${where}`, `is a part stored outside the open tile 0/${open ?? 'none'} of a log of ${size} entries`)
-    }
+    await this.#strayParts('bundlePart', size)
+    await this.#strayParts('leafTilePart', size)
     const tiles = logRange('tile', info.name)
     let level = 0
     for (; level === 0 || Math.floor(size / TILE_WIDTH ** level) > 0; level++) {
@@ -280,6 +265,22 @@ class LogCheck implements FsckSink {
       await this.#strayTiles(tileKey(info.name, level, count), lastTileKey(info.name, level), size)
     }
     await this.#strayTiles(tileKey(info.name, level, 0), tiles.lte, size)
+  }
+
+  /** Part rows (of the open bundle, or of its level-0 tile) anywhere but the open one below `size`. */
+  async #strayParts(kind: 'bundlePart' | 'leafTilePart', size: number): Promise<void> {
+    const { driver, info } = this.#target
+    const open = size % TILE_WIDTH === 0 ? undefined : Math.floor(size / TILE_WIDTH)
+    const names = kind === 'bundlePart'
+      ? { problem: 'entry', row: (index: number) => `bundle ${index}`, key: 'bundle key', open: 'bundle' } as const
+      : { problem: 'tile', row: (index: number) => `tile 0/${index}`, key: 'tile key', open: 'level-0 tile' } as const
+    for await (const [key] of driver.range({ ...logRange(kind, info.name), keysOnly: true })) {
+      const suffix = keySuffix(key, info.name)
+      const part = partOf(suffix)
+      if (part !== undefined && part.index === open && part.start < size % TILE_WIDTH) continue
+      const where = part === undefined ? `${names.key} ${bytesToHex(suffix)}` : `${names.row(part.index)} part ${part.start}`
+      this.report(names.problem, where, `is a part stored outside the open ${names.open} of a log of ${size} entries`)
+    }
   }
 
   async #strayTiles(gte: Uint8Array, lte: Uint8Array, size: number): Promise<void> {

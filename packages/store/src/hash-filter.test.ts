@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { HashFilter } from './hash-filter.js'
+import { HashFilter, StoredHashFilter } from './hash-filter.js'
 
 const hashes = (count: number) => Array.from({ length: count }, () => new Uint8Array(randomBytes(32)))
 
@@ -29,5 +29,41 @@ describe('HashFilter', () => {
     expect(() => new HashFilter(2 ** 28 + 1)).toThrow(RangeError)
     expect(() => new HashFilter(1024).add(new Uint8Array(31))).toThrow(RangeError)
     expect(new HashFilter(1024).mightContain(new Uint8Array(32))).toBe(false)
+  })
+})
+
+async function* rowsOf(keys: readonly Uint8Array[], failAfter = Infinity): AsyncIterable<readonly [Uint8Array, Uint8Array]> {
+  for (const [i, key] of keys.entries()) {
+    if (i === failAfter) throw new Error('read failed')
+    await Promise.resolve()
+    yield [key, new Uint8Array(0)]
+  }
+}
+
+describe('StoredHashFilter', () => {
+  it('knows nothing until its pass ends, then rules out what was neither stored nor added', async () => {
+    const [stored, added, absent] = [hashes(100), hashes(1)[0]!, hashes(1)[0]!]
+    const filter = new StoredHashFilter(4096)
+    filter.add(added)
+    expect(filter.unseen(absent)).toBe(false)
+    await filter.fill(rowsOf(stored), (key) => key)
+    expect([filter.unseen(absent), filter.unseen(added), stored.some((hash) => filter.unseen(hash))]).toEqual([true, false, false])
+  })
+
+  it('stays unfilled, answering maybe, when its pass is stopped by close or fails', async () => {
+    const absent = hashes(1)[0]!
+    const closed = new StoredHashFilter(4096)
+    const filling = closed.fill(rowsOf(hashes(100)), (key) => key)
+    await closed.close()
+    await filling
+    const failed = new StoredHashFilter(4096)
+    await failed.fill(rowsOf(hashes(100), 50), (key) => key)
+    expect([closed.unseen(absent), failed.unseen(absent)]).toEqual([false, false])
+  })
+
+  it('sizes itself from an option: 0 is none, anything else not a count is refused', () => {
+    expect(StoredHashFilter.sized(0, 'idFilterBytes')).toBeUndefined()
+    expect(StoredHashFilter.sized(4096, 'idFilterBytes')).toBeInstanceOf(StoredHashFilter)
+    expect(() => StoredHashFilter.sized(-1, 'idFilterBytes')).toThrow(/idFilterBytes/)
   })
 })

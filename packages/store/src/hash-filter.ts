@@ -55,6 +55,12 @@ export class StoredHashFilter {
     this.#filter = new HashFilter(bytes)
   }
 
+  /** A filter of `bytes` (the option named `option` gave them), or none for 0. */
+  static sized(bytes: number, option: string): StoredHashFilter | undefined {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`${option} must be a non-negative integer`)
+    return bytes === 0 ? undefined : new StoredHashFilter(bytes)
+  }
+
   /**
    * Adds the hash of every row `rows` yields (once; later calls return the same pass). Rows
    * written after the pass began must have been `add`ed before their write started.

@@ -52,9 +52,7 @@ export class IdIndex {
     this.#batchSize = options.indexBatchSize ?? 10_000
     if (!Number.isSafeInteger(this.#maxLag) || this.#maxLag < 1) throw new RangeError('maxIndexLag must be a positive integer')
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('indexBatchSize must be a positive integer')
-    const filterBytes = options.idFilterBytes ?? 16 * 2 ** 20
-    if (!Number.isSafeInteger(filterBytes) || filterBytes < 0) throw new RangeError('idFilterBytes must be a non-negative integer')
-    this.#filter = filterBytes === 0 ? undefined : new StoredHashFilter(filterBytes)
+    this.#filter = StoredHashFilter.sized(options.idFilterBytes ?? 16 * 2 ** 20, 'idFilterBytes')
   }
 
   /**

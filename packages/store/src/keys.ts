@@ -64,17 +64,20 @@ export const headKey = (log: string) => scoped(TAG.head, log)
 export const tileKey = (log: string, level: number, index: number) =>
   scoped(TAG.tile, log, concatBytes(Uint8Array.of(level), uint64(index)))
 export const bundleKey = (log: string, index: number) => scoped(TAG.bundle, log, uint64(index))
-export const bundlePartKey = (log: string, index: number, start: number) =>
-  scoped(TAG.bundlePart, log, concatBytes(uint64(index), Uint8Array.of(start >> 8, start & 0xff)))
-export const leafTilePartKey = (log: string, index: number, start: number) =>
-  scoped(TAG.leafTilePart, log, concatBytes(uint64(index), Uint8Array.of(start >> 8, start & 0xff)))
-/** The hash parts of one open level-0 tile, in order of their start. */
-export function leafTilePartsRange(log: string, index: number): { gte: Uint8Array; lte: Uint8Array } {
-  return { gte: leafTilePartKey(log, index, 0), lte: leafTilePartKey(log, index, 0xffff) }
-}
+// A part row's suffix: the bundle or tile index (8 bytes) and the position it starts at (2).
+const partKey = (tag: number, log: string, index: number, start: number) =>
+  scoped(tag, log, concatBytes(uint64(index), Uint8Array.of(start >> 8, start & 0xff)))
+const partsRange = (tag: number, log: string, index: number) =>
+  ({ gte: partKey(tag, log, index, 0), lte: partKey(tag, log, index, 0xffff) })
+export const bundlePartKey = (log: string, index: number, start: number) => partKey(TAG.bundlePart, log, index, start)
+export const leafTilePartKey = (log: string, index: number, start: number) => partKey(TAG.leafTilePart, log, index, start)
 /** The parts of one open bundle, in order of their start. */
-export function bundlePartsRange(log: string, index: number): { gte: Uint8Array; lte: Uint8Array } {
-  return { gte: bundlePartKey(log, index, 0), lte: bundlePartKey(log, index, 0xffff) }
+export const bundlePartsRange = (log: string, index: number) => partsRange(TAG.bundlePart, log, index)
+/** The hash parts of one open level-0 tile, in order of their start. */
+export const leafTilePartsRange = (log: string, index: number) => partsRange(TAG.leafTilePart, log, index)
+/** The index and start of a part row, from its key's suffix; undefined when the suffix is not 10 bytes. */
+export function partOf(suffix: Uint8Array): { index: number; start: number } | undefined {
+  return suffix.length === 10 ? { index: readUint64(suffix), start: (suffix[8]! << 8) | suffix[9]! } : undefined
 }
 export const checkpointKey = (log: string, size: number) => scoped(TAG.checkpoint, log, uint64(size))
 export const cosignaturesKey = (log: string, size: number) => scoped(TAG.cosignatures, log, uint64(size))

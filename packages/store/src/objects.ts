@@ -85,9 +85,7 @@ export class ObjectStore {
     this.#hash = hash
     this.#maxObjectSize = options.maxObjectSize
     this.#clock = options.clock
-    const filterBytes = options.filterBytes ?? 0
-    if (!Number.isSafeInteger(filterBytes) || filterBytes < 0) throw new RangeError('objectFilterBytes must be a non-negative integer')
-    this.#filter = filterBytes === 0 ? undefined : new StoredHashFilter(filterBytes)
+    this.#filter = StoredHashFilter.sized(options.filterBytes ?? 0, 'objectFilterBytes')
   }
 
   /**
@@ -156,6 +154,7 @@ export class ObjectStore {
     const storedAt = JSON.stringify(this.#clock().toISOString())
     const ops: WriteOp[] = []
     const rows: NewRow[] = []
+    const rowDigests: Uint8Array[] = []
     const written = new Set<string>()
     const accepted: { call: QueuedPut; results: PutObjectResult[] }[] = []
     for (const call of calls) {
@@ -175,12 +174,13 @@ export class ObjectStore {
           contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
         const inline = bytes.length <= INLINE_OBJECT_BYTES
         if (!inline) ops.push({ type: 'put', key: objectKey(digest), value: bytes })
-        rows.push({ digest, meta, inline: inline ? bytes : undefined })
+        rows.push({ meta, inline: inline ? bytes : undefined })
+        rowDigests.push(digest)
         return { hash, size: bytes.length, duplicate: false }
       })
       accepted.push({ call, results })
     }
-    encodeRows(rows).forEach((value, i) => ops.push({ type: 'put', key: objectMetaKey(rows[i]!.digest), value }))
+    encodeRows(rows).forEach((value, i) => ops.push({ type: 'put', key: objectMetaKey(rowDigests[i]!), value }))
     try {
       if (ops.length > 0) await this.#driver.write(ops, { sync: true })
     } catch (error) {
@@ -222,7 +222,7 @@ export class ObjectStore {
       const erased: ObjectInfo = { ...meta, erasure }
       await this.#driver.write([
         { type: 'del', key: objectKey(digest) },
-        { type: 'put', key: objectMetaKey(digest), value: encodeRows([{ digest, meta: JSON.stringify(erased) }])[0]! },
+        { type: 'put', key: objectMetaKey(digest), value: encodeRows([{ meta: JSON.stringify(erased) }])[0]! },
       ], { sync: true })
       return erased
     })
@@ -250,7 +250,6 @@ interface StoredRow {
 }
 
 interface NewRow {
-  readonly digest: Uint8Array
   readonly meta: string
   readonly inline?: Uint8Array | undefined
 }

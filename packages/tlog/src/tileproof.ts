@@ -1,3 +1,4 @@
+import { rootFromLeafHashes } from './edge.js'
 import { TlogError } from './errors.js'
 import { HASH_SIZE, type MerkleHasher, defaultHasher } from './hash.js'
 import { isSafeCount, shiftRight } from './internal/bits.js'
@@ -56,21 +57,11 @@ export function nodeFromTiles(node: NodeId, size: number, lookup: TileLookup,
   if (!(bytes instanceof Uint8Array) || bytes.length !== tile.width * HASH_SIZE) {
     throw new TlogError('TILE_MALFORMED', `tile is not ${tile.width} hashes long`)
   }
+  // The node covers 2^row of the tile's hashes; with a power of two, their MTH is the node.
   const span = 2 ** row
-  return hashUp(bytes, position * span, span, hasher)
-}
-
-/** MTH of the `count` (a power of two) hashes from `first` on. */
-function hashUp(bytes: Uint8Array, first: number, count: number, hasher: MerkleHasher): Uint8Array {
-  const at = (i: number): Uint8Array => bytes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)
-  if (count === 1) return at(first).slice()
-  let level = Array.from({ length: count }, (_, i) => at(first + i))
-  while (level.length > 1) {
-    const next: Uint8Array[] = []
-    for (let i = 0; i < level.length; i += 2) next.push(hasher.node(level[i]!, level[i + 1]!))
-    level = next
-  }
-  return level[0]!
+  const first = position * span
+  const covered = Array.from({ length: span }, (_, i) => bytes.slice((first + i) * HASH_SIZE, (first + i + 1) * HASH_SIZE))
+  return rootFromLeafHashes(covered, hasher)
 }
 
 /** The width of tile (level, index) in the tree of `size` leaves (0 if it has no hash yet). */
