@@ -62,6 +62,8 @@ interface OriginChecks {
 }
 
 const headKey = (head: { readonly size: number; readonly rootHash: Uint8Array }): string => `${head.size} ${encodeHash(head.rootHash)}`
+/** A checked pair: a seen checkpoint against a cosigned state. */
+const pairKey = (seen: SeenCheckpoint, state: WitnessState): string => `${headKey(seen)} / ${headKey(state)}`
 
 /**
  * Background consistency checks between checkpoints of different sizes, for origins with a
@@ -96,7 +98,7 @@ export class ConsistencyChecks {
   /** True when `seen` was shown consistent with `state` (and needs no new check). */
   verified(origin: string, seen: SeenCheckpoint, state: WitnessState | undefined): boolean {
     const o = this.#origins.get(origin)
-    return o !== undefined && state !== undefined && o.done.get(`${headKey(seen)} / ${headKey(state)}`) === Infinity
+    return o !== undefined && state !== undefined && o.done.get(pairKey(seen, state)) === Infinity
   }
 
   /**
@@ -107,7 +109,7 @@ export class ConsistencyChecks {
   enqueue(origin: string, seen: SeenCheckpoint, state: WitnessState | undefined): void {
     const o = this.#origins.get(origin)
     if (o === undefined || state === undefined || seen.size === state.size || seen.size === 0 || state.size === 0
-        || this.#stop.signal.aborted || this.#isDone(o, `${headKey(seen)} / ${headKey(state)}`)) return
+        || this.#stop.signal.aborted || this.#isDone(o, pairKey(seen, state))) return
     const key = headKey(seen)
     const queued = o.queue.get(key)
     if (queued !== undefined) {
@@ -167,7 +169,7 @@ export class ConsistencyChecks {
       const current = await this.#host.current(o.origin)
       state = current.state
       if (current.frozen || state === undefined || state.size === check.seen.size) return void o.queue.delete(key)
-      pair = `${headKey(check.seen)} / ${headKey(state)}`
+      pair = pairKey(check.seen, state)
       if (this.#isDone(o, pair)) return void o.queue.delete(key)
       const [smaller, larger] = check.seen.size < state.size ? [check.seen, state] : [state, check.seen]
       const result = await checkWithTiles(o.url, smaller, larger,
