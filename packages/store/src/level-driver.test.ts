@@ -71,3 +71,52 @@ it('LevelDriver takes a bound on open table files, and refuses one LevelDB canno
     await rm(directory, { recursive: true, force: true })
   }
 })
+
+it('LevelDriver groups concurrent writes and swaps into shared LevelDB writes, each caller whole and in order', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-driver-'))
+  const driver = await LevelDriver.open(join(directory, 'db'))
+  const put = (key: number, value: number) => ({ type: 'put' as const, key: Uint8Array.of(key), value: Uint8Array.of(value) })
+  try {
+    await driver.compareAndSwap(Uint8Array.of(200), undefined, Uint8Array.of(0), [])
+    const before = driver.writeCount
+    const calls: Promise<void>[] = []
+    for (let i = 0; i < 50; i++) {
+      // Each call writes its own key and the shared key 100: the last call asked for must win.
+      calls.push(driver.write([put(i, i), put(100, i)], { sync: i % 2 === 0 }))
+    }
+    const swapped = driver.compareAndSwap(Uint8Array.of(200), Uint8Array.of(0), Uint8Array.of(1), [put(101, 1)])
+    const refused = expect(driver.compareAndSwap(Uint8Array.of(201), Uint8Array.of(9), Uint8Array.of(1), [put(102, 1)]))
+      .rejects.toThrow(expect.objectContaining({ code: 'HEAD_CONFLICT' }))
+    await Promise.all(calls)
+    await swapped
+    await refused
+    // The first write goes alone; the rest wait for it and share one or two more.
+    expect(driver.writeCount - before).toBeLessThanOrEqual(4)
+    const keys = [...Array.from({ length: 50 }, (_, i) => Uint8Array.of(i)), Uint8Array.of(100), Uint8Array.of(101), Uint8Array.of(102), Uint8Array.of(200)]
+    expect(await driver.getMany(keys)).toEqual([
+      ...Array.from({ length: 50 }, (_, i) => Uint8Array.of(i)), Uint8Array.of(49), Uint8Array.of(1), undefined, Uint8Array.of(1),
+    ])
+  } finally {
+    await driver.close()
+    await rm(directory, { recursive: true, force: true })
+  }
+})
+
+it('LevelDriver closes after the writes already asked for, and refuses writes after close', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-driver-'))
+  try {
+    const driver = await LevelDriver.open(join(directory, 'db'))
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      driver.write([{ type: 'put', key: Uint8Array.of(i), value: Uint8Array.of(i) }], { sync: true }))
+    await driver.close()
+    await Promise.all(writes)
+    await expect(driver.write([{ type: 'put', key: Uint8Array.of(99), value: Uint8Array.of(1) }], { sync: true }))
+      .rejects.toThrow(expect.objectContaining({ code: 'DATABASE_CLOSED' }))
+    const reopened = await LevelDriver.open(join(directory, 'db'))
+    expect(await reopened.getMany(Array.from({ length: 20 }, (_, i) => Uint8Array.of(i))))
+      .toEqual(Array.from({ length: 20 }, (_, i) => Uint8Array.of(i)))
+    await reopened.close()
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+})
