@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { TlogError, type TlogErrorCode } from '@annal/tlog'
 import {
   type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, createLocalJWKSet,
@@ -71,7 +71,7 @@ const TYPES_WHEN_LENIENT = new Set(['at+jwt', 'application/at+jwt', 'jwt', 'appl
 
 /** SHA-256 of a token, lowercase hex: how logs and caches refer to it. */
 export function tokenFingerprint(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex')
+  return hash('sha256', token, 'hex')
 }
 
 /** Verifies bearer JWT access tokens (RFC 9068, RFC 8725) and remembers the good ones. */

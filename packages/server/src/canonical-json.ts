@@ -35,8 +35,14 @@ function canonicalObject(value: object): string {
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+/** Printable ASCII but `"` and `\\`: such a string is its own JSON text between quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
-function canonicalString(text: string): string {
+/** A string as RFC 8785 writes it (§3.2.2.2). @throws TypeError on a lone surrogate. */
+export function canonicalString(text: string): string {
+  // Most strings here are ids, hashes, times and scopes: they need neither the surrogate scan
+  // nor JSON.stringify.
+  if (PLAIN.test(text)) return `"${text}"`
   if (LONE_SURROGATE.test(text)) throw new TypeError('a JSON string has a lone surrogate')
   // JSON.stringify escapes exactly ", \, \b \f \n \r \t and other controls as \u00xx (lowercase).
   return JSON.stringify(text)

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { envelopeBytes, envelopeTemplate } from './envelope.js'
+import { canonicalJson } from './canonical-json.js'
+import { accessRecordBytes, accessRecordValue, envelopeBytes, envelopeTemplate, envelopeValue } from './envelope.js'
 
 // envelopeTemplate must give envelopeBytes' bytes for every request and event: claims are
 // whatever a token carries (any Unicode, quotes, escapes), content types whatever a client sent.
@@ -28,5 +29,53 @@ describe('envelopeTemplate', () => {
         const base = { principal: who, scope, contentType, time, requestId }
         expect(envelopeTemplate(base)(events)).toEqual(events.map((e) => envelopeBytes({ ...base, ...e })))
       }), { numRuns: 300 })
+  })
+})
+
+// envelopeBytes and accessRecordBytes write their members in sorted order by hand; canonicalJson
+// of the value (RFC 8785, tested on the RFC's examples) is what they must equal.
+const utf8 = new TextDecoder()
+const maybe = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arbitrary, { nil: undefined })
+
+describe('envelopeBytes', () => {
+  it('is canonicalJson of envelopeValue', () => {
+    fc.assert(fc.property(principal, text, text, fc.date({ noInvalidDate: true }), fc.uuid(), event, fc.boolean(),
+      (who, scope, contentType, time, requestId, { object, size, line }, inBatch) => {
+        const input = { principal: who, scope, contentType, time, requestId, object, size, ...(inBatch ? { line } : {}) }
+        expect(utf8.decode(envelopeBytes(input))).toBe(canonicalJson(envelopeValue(input)))
+      }), { numRuns: 500 })
+  })
+
+  it('refuses a lone surrogate as canonicalJson does', () => {
+    const input = { principal: { iss: 'i', scopes: [], fingerprint: 'f', expiresAt: 0 }, scope: 's', contentType: 'a\ud800',
+      time: new Date(0), requestId: 'r', object: 'o', size: 1 }
+    expect(() => canonicalJson(envelopeValue(input))).toThrow(TypeError)
+    expect(() => envelopeBytes(input)).toThrow(TypeError)
+  })
+})
+
+describe('accessRecordBytes', () => {
+  it('is canonicalJson of accessRecordValue, refused tokens and absent members too', () => {
+    const input = fc.record({
+      time: fc.date({ noInvalidDate: true }),
+      requestId: fc.uuid(),
+      method: text,
+      route: maybe(text),
+      log: maybe(fc.string({ unit: 'binary', maxLength: 200 })),
+      status: fc.integer({ min: 100, max: 599 }),
+      code: maybe(text),
+      requiredScope: maybe(text),
+      authorizedBy: maybe(text),
+      principal: maybe(principal),
+      fingerprint: maybe(hex64),
+      reason: maybe(text),
+      remoteAddress: maybe(text),
+      userAgent: maybe(fc.string({ unit: 'binary', maxLength: 300 })),
+    }, { requiredKeys: ['time', 'requestId', 'method', 'status'] })
+    fc.assert(fc.property(input, fc.boolean(), (record, sameToken) => {
+      // A verified token's record carries its own fingerprint; a refused one's, a fingerprint alone.
+      const full = sameToken && record.principal !== undefined ? { ...record, fingerprint: record.principal.fingerprint } : record
+      expect(utf8.decode(accessRecordBytes(full))).toBe(canonicalJson(accessRecordValue(full)))
+    }), { numRuns: 500 })
   })
 })

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Principal } from './auth.js'
-import { canonicalJson } from './canonical-json.js'
+import { canonicalJson, canonicalString } from './canonical-json.js'
 
 const utf8 = new TextEncoder()
 
@@ -31,7 +31,8 @@ function token(principal: Principal): Record<string, string | undefined> {
   return { jti: principal.jti, sha256: principal.fingerprint }
 }
 
-function envelopeValue(input: EnvelopeInput): Record<string, unknown> {
+/** An event's envelope as a value: what envelopeBytes writes as canonical JSON (tests hold it to that). */
+export function envelopeValue(input: EnvelopeInput): Record<string, unknown> {
   return {
     type: ENVELOPE_TYPE,
     time: input.time.toISOString(),
@@ -45,9 +46,38 @@ function envelopeValue(input: EnvelopeInput): Record<string, unknown> {
   }
 }
 
-/** The leaf appended for an event: RFC 8785 canonical JSON (see docs/api.md, "The envelope"). */
+/** A principal's members of envelopes and access records, as canonical JSON. */
+interface PrincipalJson {
+  readonly actor: string
+  readonly token: string
+  readonly scopes: string
+}
+
+// Verified principals are cached with their tokens, so each is rendered once, not per request.
+const renderedPrincipals = new WeakMap<Principal, PrincipalJson>()
+
+function principalJson(principal: Principal): PrincipalJson {
+  let rendered = renderedPrincipals.get(principal)
+  if (rendered === undefined) {
+    rendered = {
+      actor: canonicalJson(actor(principal)), token: canonicalJson(token(principal)), scopes: canonicalJson([...principal.scopes]),
+    }
+    renderedPrincipals.set(principal, rendered)
+  }
+  return rendered
+}
+
+/**
+ * The leaf appended for an event: RFC 8785 canonical JSON of envelopeValue (see docs/api.md,
+ * "The envelope"), written member by member in sorted order rather than sorted per call.
+ */
 export function envelopeBytes(input: EnvelopeInput): Uint8Array {
-  return utf8.encode(canonicalJson(envelopeValue(input)))
+  const who = principalJson(input.principal)
+  const line = input.line === undefined ? '' : `"line":${input.line},`
+  return utf8.encode(`{"actor":${who.actor},${line}"object":{"content_type":${canonicalString(input.contentType)},` +
+    `"hash":${canonicalString(input.object)},"size":${input.size}},"request_id":${canonicalString(input.requestId)},` +
+    `"scope":${canonicalString(input.scope)},"scopes":${who.scopes},"time":"${input.time.toISOString()}",` +
+    `"token":${who.token},"type":"${ENVELOPE_TYPE}"}`)
 }
 
 /** What varies between the envelopes of an NDJSON batch's events. */
@@ -116,10 +146,10 @@ export interface AccessRecordInput {
   readonly userAgent?: string
 }
 
-/** An access-log leaf: RFC 8785 canonical JSON; never a token or a body. */
-export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
+/** An access record as a value: what accessRecordBytes writes as canonical JSON (tests hold it to that). */
+export function accessRecordValue(input: AccessRecordInput): Record<string, unknown> {
   const principal = input.principal
-  return utf8.encode(canonicalJson({
+  return {
     type: ACCESS_RECORD_TYPE,
     time: input.time.toISOString(),
     request_id: input.requestId,
@@ -136,7 +166,41 @@ export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
     reason: input.reason,
     remote_address: input.remoteAddress,
     user_agent: clip(input.userAgent, 256),
-  }))
+  }
+}
+
+/**
+ * An access-log leaf: RFC 8785 canonical JSON of accessRecordValue, never a token or a body;
+ * written member by member in sorted order, absent members left out.
+ */
+export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
+  const principal = input.principal
+  const who = principal === undefined ? undefined : principalJson(principal)
+  const token = input.fingerprint === undefined ? undefined
+    : input.fingerprint === principal?.fingerprint ? who!.token
+      : canonicalJson({ jti: principal?.jti, sha256: input.fingerprint })
+  let text = '{'
+  const member = (name: string, json: string | undefined): void => {
+    if (json !== undefined) text += `${text.length === 1 ? '' : ','}"${name}":${json}`
+  }
+  const string = (value: string | undefined): string | undefined => value === undefined ? undefined : canonicalString(value)
+  member('actor', who?.actor)
+  member('authorized_by', string(input.authorizedBy))
+  member('code', string(input.code))
+  member('log', string(clip(input.log, 128)))
+  member('method', canonicalString(input.method))
+  member('reason', string(input.reason))
+  member('remote_address', string(input.remoteAddress))
+  member('request_id', canonicalString(input.requestId))
+  member('required_scope', string(input.requiredScope))
+  member('route', string(input.route))
+  member('scopes', who?.scopes)
+  member('status', canonicalJson(input.status))
+  member('time', `"${input.time.toISOString()}"`)
+  member('token', token)
+  member('type', `"${ACCESS_RECORD_TYPE}"`)
+  member('user_agent', string(clip(input.userAgent, 256)))
+  return utf8.encode(`${text}}`)
 }
 
 /** At most `max` code points of `text`, so a record stays small and never splits a surrogate pair. */
