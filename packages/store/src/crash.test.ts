@@ -278,6 +278,11 @@ async function reopenAndCheck(directory: string, acked: Acknowledged, random: ()
   try {
     const log = ledger.log('crash')
     expect(log.info.verifierKey, 'the log key after a crash').toBe(acked.verifierKey)
+    // Every call appended the same texts to both logs in one write: a kill between two writes
+    // would leave them different.
+    const shadow = ledger.log('shadow').checkpointInfo
+    expect({ size: shadow.size, root: shadow.root }, 'the shadow log after a crash')
+      .toEqual({ size: log.size, root: log.checkpointInfo.root })
     await checkReopened(log, acked, random)
     if (last) await checkEverything(log, acked)
   } finally {

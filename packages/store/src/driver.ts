@@ -3,6 +3,13 @@ export type WriteOp =
   | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
   | { readonly type: 'del'; readonly key: Uint8Array }
 
+/** One key of a compare-and-swap: set to `next` if it holds `expected` (undefined: absent). */
+export interface Swap {
+  readonly key: Uint8Array
+  readonly expected: Uint8Array | undefined
+  readonly next: Uint8Array
+}
+
 /** Bounds of a key range read, in byte order; `limit` caps the rows returned. */
 export interface RangeOptions {
   readonly gte: Uint8Array
@@ -34,5 +41,11 @@ export interface StorageDriver {
    */
   compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array,
     ops: readonly WriteOp[]): Promise<void>
+  /**
+   * compareAndSwap of several keys at once: writes `ops` and every swap in one atomic,
+   * durable write only if every key still holds its `expected`; otherwise writes nothing.
+   * @throws TlogError HEAD_CONFLICT when any key holds anything else.
+   */
+  compareAndSwapAll(swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void>
   close(): Promise<void>
 }

@@ -90,6 +90,7 @@ describe('the id filter in front of stored lookups', () => {
       range: (options) => inner.range(options),
       write: (ops, options) => inner.write(ops, options),
       compareAndSwap: (key, expected, next, ops) => inner.compareAndSwap(key, expected, next, ops),
+      compareAndSwapAll: (swaps, ops) => inner.compareAndSwapAll(swaps, ops),
       close: () => inner.close(),
     }
     return { driver, asked: () => asked, close: () => inner.close() }

@@ -6,7 +6,7 @@ export type { AppendResult, AppendedEntry, CheckpointInfo, Entry, EntryRef, Incl
 export { ObjectStore, parseObjectHash } from './objects.js'
 export type { ObjectErasure, ObjectInfo, PutObjectResult } from './objects.js'
 export { DEFAULT_WRITE_BUFFER_BYTES, LevelDriver } from './level-driver.js'
-export type { RangeOptions, StorageDriver, WriteOp } from './driver.js'
+export type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
 export type { SequencerOptions } from './sequencer.js'
 export type { IdIndexOptions } from './id-index.js'
 export { writeKeyFile } from './key-file.js'

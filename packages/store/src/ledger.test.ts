@@ -185,6 +185,43 @@ describe('Ledger', () => {
     expect(log.size).toBe(0)
   })
 
+  it('appends to several logs in one call: each part as Log.append would, batched with other calls', async () => {
+    const [a, b] = [await ledger.createLog('events'), await ledger.createLog('records')]
+    await ledger.log('events').append([event(-1)])
+    const calls = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      ledger.append([{ log: 'events', entries: [event(i)] }, { log: 'records', entries: [event(1000 + i), event(2000 + i)] }])))
+    const [events, records] = [ledger.log('events'), ledger.log('records')]
+    expect([events.size, records.size]).toEqual([41, 80])
+    for (const [i, [onEvents, onRecords]] of calls.entries()) {
+      expect((await events.entry(onEvents!.entries[0]!.index)).data).toEqual(event(i))
+      expect(await Promise.all(onRecords!.entries.map(async ({ index }) => (await records.entry(index)).data)))
+        .toEqual([event(1000 + i), event(2000 + i)])
+      // Each part's checkpoint is its own log's, and includes the part.
+      for (const [info, result] of [[a, onEvents!], [b, onRecords!]] as const) {
+        const checkpoint = openCheckpoint(result.checkpoint.note, [parseVerifierKey(info.verifierKey)])
+        expect(checkpoint.size).toBe(result.checkpoint.size)
+        expect(result.entries.every(({ index }) => index < checkpoint.size)).toBe(true)
+      }
+    }
+    // Concurrent calls were gathered: far fewer checkpoints than calls.
+    let checkpoints = 0
+    for (let size = 1; size <= 80; size++) if (await records.checkpoint(size).then(() => true, () => false)) checkpoints++
+    expect(checkpoints).toBeLessThan(40)
+    expect((await ledger.fsck('events')).ok).toBe(true)
+    expect((await ledger.fsck('records')).ok).toBe(true)
+  })
+
+  it('refuses a multi-log call with a bad part whole: no part is appended', async () => {
+    await ledger.createLog('events')
+    await ledger.createLog('records')
+    const good = { log: 'events', entries: [event(1)] }
+    await expect(ledger.append([good, { log: 'nope', entries: [event(2)] }])).rejects.toThrow(code('LOG_NOT_FOUND'))
+    await expect(ledger.append([good, { log: 'records', entries: [new Uint8Array(0)] }])).rejects.toThrow(code('ENTRY_EMPTY'))
+    await expect(ledger.append([good, { log: 'events', entries: [event(2)] }])).rejects.toThrow(TypeError)
+    await expect(ledger.append([])).rejects.toThrow(TypeError)
+    expect([ledger.log('events').size, ledger.log('records').size]).toEqual([0, 0])
+  })
+
   it('refuses a second open of the same directory', async () => {
     await expect(Ledger.open(directory)).rejects.toThrow(code('DATABASE_LOCKED'))
   })

@@ -14,7 +14,8 @@ import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { LevelDriver } from './level-driver.js'
-import { Log, type LogContext, type LogInfo } from './log.js'
+import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
+import { Appender } from './appender.js'
 import { type ObjectInfo, ObjectStore } from './objects.js'
 import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
@@ -76,6 +77,7 @@ export class Ledger {
   readonly #providers: NoteProviders
   readonly #tiles: LruCache<string, Uint8Array>
   readonly #logs = new Map<string, Log>()
+  readonly #appender: Appender<AppendResult>
   /** Names whose createLog is in flight: a second call must not overwrite the first's key file. */
   readonly #creating = new Set<string>()
   #closed = false
@@ -86,6 +88,7 @@ export class Ledger {
     this.#options = options
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = new LruCache(options.tileCacheSize ?? 4096)
+    this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
     this.objects = new ObjectStore(driver, this.#providers.hash, {
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
       filterBytes: options.objectFilterBytes ?? 16 * 2 ** 20,
@@ -126,6 +129,21 @@ export class Ledger {
     const log = this.#logs.get(name)
     if (log === undefined) throw new TlogError('LOG_NOT_FOUND', 'no log has that name')
     return log
+  }
+
+  /**
+   * Appends to several logs at once, all or nothing: one atomic, synced write holds every
+   * part (an event and the access record of the request that appended it, say), and each part
+   * resolves as Log.append would, in order. Each log may appear once.
+   * @throws TlogError LOG_NOT_FOUND, ENTRY_EMPTY, ENTRY_TOO_LARGE, HEAD_CONFLICT; TypeError for a log named twice.
+   */
+  async append(parts: readonly { readonly log: string; readonly entries: readonly Uint8Array[] }[]): Promise<AppendResult[]> {
+    if (!Array.isArray(parts) || parts.length === 0) throw new TypeError('append takes a non-empty array of parts')
+    for (const part of parts) {
+      this.log(part.log)
+      checkEntries(part.entries)
+    }
+    return this.#appender.append(parts.map(({ log, entries }) => ({ log, entries })))
   }
 
   /**
@@ -214,7 +232,7 @@ export class Ledger {
       hasher: this.#options.hasher ?? nodeHasher,
       signer: await this.#loadSigner(info.name),
       tiles: this.#tiles,
-      sequencer: { maxBatchSize: this.#options.maxBatchSize, maxBatchWaitMs: this.#options.maxBatchWaitMs },
+      appender: this.#appender,
       index: {
         maxIndexLag: this.#options.maxIndexLag, indexBatchSize: this.#options.indexBatchSize,
         idFilterBytes: this.#options.idFilterBytes,

@@ -1,6 +1,6 @@
 import { TlogError, bytesEqual } from '@annal/tlog'
 import { Level } from 'level'
-import type { RangeOptions, StorageDriver, WriteOp } from './driver.js'
+import type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
 
 /**
  * classic-level's implementation of getMany, which abstract-level's public one calls after
@@ -172,28 +172,36 @@ export class LevelDriver implements StorageDriver {
     }
   }
 
-  async compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array,
+  compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array,
       ops: readonly WriteOp[]): Promise<void> {
-    const id = keyId(key)
-    this.#swappedLengths.add(key.length)
-    const previous = this.#swaps.get(id) ?? Promise.resolve()
+    return this.compareAndSwapAll([{ key, expected, next }], ops)
+  }
+
+  /** Swaps of a key run one after another; a swap of several keys waits for each key's last one. */
+  compareAndSwapAll(swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void> {
+    const ids = swaps.map(({ key }) => keyId(key))
+    if (new Set(ids).size !== ids.length) return Promise.reject(new TypeError('a key is swapped at most once in one call'))
+    for (const { key } of swaps) this.#swappedLengths.add(key.length)
+    const previous = Promise.all(ids.map((id) => this.#swaps.get(id)))
     const swap = previous.then(async () => {
-      const current = this.#swapped.has(id) ? this.#swapped.get(id) : view(await this.#db.get(key))
-      const matches = current === undefined || expected === undefined
-        ? current === expected
-        : bytesEqual(current, expected)
-      if (!matches) throw new TlogError('HEAD_CONFLICT', 'the log head moved under this writer')
+      for (const [i, { key, expected }] of swaps.entries()) {
+        const current = this.#swapped.has(ids[i]!) ? this.#swapped.get(ids[i]!) : view(await this.#db.get(key))
+        const matches = current === undefined || expected === undefined
+          ? current === expected
+          : bytesEqual(current, expected)
+        if (!matches) throw new TlogError('HEAD_CONFLICT', 'the log head moved under this writer')
+      }
       this.#checkOpen()
-      const all: WriteOp[] = [...ops, { type: 'put', key, value: next }]
+      const all: WriteOp[] = [...ops, ...swaps.map(({ key, next }): WriteOp => ({ type: 'put', key, value: next }))]
       checkOps(all)
       this.#forget(all)
       await this.#commit(all, true)
-      this.#swapped.set(id, next.slice())
+      swaps.forEach(({ next }, i) => this.#swapped.set(ids[i]!, next.slice()))
     })
     const settled = swap.catch(() => undefined)
-    this.#swaps.set(id, settled)
+    for (const id of ids) this.#swaps.set(id, settled)
     void settled.then(() => {
-      if (this.#swaps.get(id) === settled) this.#swaps.delete(id)
+      for (const id of ids) if (this.#swaps.get(id) === settled) this.#swaps.delete(id)
     })
     return swap
   }

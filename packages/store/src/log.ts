@@ -11,7 +11,8 @@ import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeC
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
-import { Sequencer, type SequencerOptions } from './sequencer.js'
+import type { Appender } from './appender.js'
+import type { Swap } from './driver.js'
 
 /** What a log says about itself; never its private key. */
 export interface LogInfo {
@@ -78,6 +79,8 @@ interface StagedBatch {
     readonly ops: WriteOp[]
     readonly ids: readonly string[]
     readonly leafHashes: readonly Uint8Array[]
+    /** The new ids and their indexes. */
+    readonly assigned: Map<string, number>
   } | undefined
 }
 
@@ -100,7 +103,8 @@ export interface LogContext {
   readonly hasher: MerkleHasher
   readonly signer: NoteSigner
   readonly tiles: LruCache<string, Uint8Array>
-  readonly sequencer: SequencerOptions
+  /** The ledger's appender: every log's appends go through it. */
+  readonly appender: Appender<AppendResult>
   readonly index: IdIndexOptions
 }
 
@@ -108,7 +112,6 @@ export interface LogContext {
 export class Log {
   readonly info: LogInfo
   readonly #context: LogContext
-  readonly #sequencer: Sequencer<Uint8Array, PreparedBatch, StagedBatch, AppendResult>
   readonly #index: IdIndex
   /** What is durable; every read uses it. */
   #state: LogState
@@ -122,15 +125,22 @@ export class Log {
     this.#index = index
     this.#context = context
     this.#state = state
-    this.#sequencer = new Sequencer({
+  }
+
+  /** Hands the log's batch steps to the ledger's appender; once, when loaded. */
+  #register(): void {
+    this.#context.appender.register(this.info.name, {
       prepare: (calls) => this.#prepare(calls),
+      waitForRoom: () => this.#index.waitForRoom(),
       stage: (calls, prepared) => this.#stage(calls, prepared),
-      write: (staged) => this.#write(staged),
+      adopt: (staged) => this.#adopt(staged),
+      writes: (staged) => this.#writes(staged),
+      written: (staged) => this.#written(staged),
       discard: () => {
         this.#tip = undefined
         this.#unwritten.length = 0
       },
-    }, context.sequencer)
+    })
   }
 
   /**
@@ -163,6 +173,7 @@ export class Log {
     const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
     const log = new Log(info, context, { head, headBytes, edge, open }, index)
     await log.#reindexTail()
+    log.#register()
     void index.fillFilter()
     return log
   }
@@ -194,18 +205,14 @@ export class Log {
    * @throws TlogError ENTRY_EMPTY, ENTRY_TOO_LARGE; HEAD_CONFLICT if another writer moved the head.
    */
   async append(entries: readonly Uint8Array[]): Promise<AppendResult> {
-    if (!Array.isArray(entries) || entries.length === 0) throw new TypeError('append takes a non-empty array of entries')
-    for (const entry of entries) {
-      if (!(entry instanceof Uint8Array)) throw new TypeError('entries must be Uint8Arrays')
-      if (entry.length === 0) throw new TlogError('ENTRY_EMPTY', 'an entry is empty')
-      if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('ENTRY_TOO_LARGE', `an entry exceeds ${MAX_ENTRY_SIZE} bytes`)
-    }
-    return this.#sequencer.submit(entries)
+    checkEntries(entries)
+    const [result] = await this.#context.appender.append([{ log: this.info.name, entries }])
+    return result!
   }
 
   /** Resolves when every append submitted so far has settled and its id is indexed. */
   async drain(): Promise<void> {
-    await this.#sequencer.drain()
+    await this.#context.appender.drain()
     await this.#index.drain()
   }
 
@@ -227,11 +234,11 @@ export class Log {
 
   /**
    * Assigns indexes (existing ones for duplicates) on top of every batch staged before, and
-   * builds the write: entries, tiles, bundles and a signed checkpoint. Changes only the tip.
+   * builds the write: entries, tiles, bundles and a signed checkpoint. Changes nothing; the
+   * appender adopts it once every log of the batch has staged its part.
    */
-  async #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): Promise<StagedBatch> {
+  #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): StagedBatch {
     const { entries: all, leafHashes, ids, known, unseen, ticket } = batch
-    await this.#index.waitForRoom()
     const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()
     const fresh: number[] = []
@@ -250,12 +257,18 @@ export class Log {
     if (fresh.length === 0) return { results, ticket, commit: undefined }
     const freshIds = fresh.map((i) => ids[i]!)
     const freshHashes = fresh.map((i) => leafHashes[i]!)
-    // Before any later batch's lookup: a later batch may only be told "never seen" if it was not.
-    this.#index.admit(freshHashes)
     const { after, ops } = this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
-    this.#tip = after
-    this.#unwritten.push(assigned)
-    return { results, ticket, commit: { before, after, ops, ids: freshIds, leafHashes: freshHashes } }
+    return { results, ticket, commit: { before, after, ops, ids: freshIds, leafHashes: freshHashes, assigned } }
+  }
+
+  /** Makes a staged batch the tip that the next one builds on. */
+  #adopt(staged: StagedBatch): void {
+    const { commit } = staged
+    if (commit === undefined) return
+    // Before any later batch's lookup: a later batch may only be told "never seen" if it was not.
+    this.#index.admit(commit.leafHashes)
+    this.#tip = commit.after
+    this.#unwritten.push(commit.assigned)
   }
 
   #unwrittenIndex(id: string): number | undefined {
@@ -287,15 +300,18 @@ export class Log {
     return { after: { head, headBytes: encodeHead(head), edge: integration.edge, open: bundles.open }, ops }
   }
 
-  /**
-   * Writes a staged batch in one synced, atomic compare-and-swap on the head, then makes it
-   * the durable state and hands its ids to the index.
-   */
-  async #write(staged: StagedBatch): Promise<AppendResult[]> {
+  /** The head swap and rows of a staged batch: the appender writes them with the batch's other logs'. */
+  #writes(staged: StagedBatch): { swap: Swap; ops: readonly WriteOp[] } | undefined {
+    const { commit } = staged
+    if (commit === undefined) return undefined
+    return { swap: { key: headKey(this.info.name), expected: commit.before.headBytes, next: commit.after.headBytes }, ops: commit.ops }
+  }
+
+  /** A staged batch is durable: it becomes the state every read uses, and its ids go to the index. */
+  #written(staged: StagedBatch): AppendResult[] {
     const { commit } = staged
     if (commit !== undefined) {
-      const { before, after, ops } = commit
-      await this.#context.driver.compareAndSwap(headKey(this.info.name), before.headBytes, after.headBytes, ops)
+      const { before, after } = commit
       this.#state = after
       if (this.#tip === after) this.#tip = undefined
       this.#index.add(commit.ids, commit.leafHashes, before.head.size)
@@ -554,6 +570,19 @@ function changedOpenTiles(edge: TreeEdge, from: number): StoredTile[] {
   let top = 0
   while (Math.floor(from / TILE_WIDTH ** (top + 1)) < Math.floor(edge.size / TILE_WIDTH ** (top + 1))) top++
   return top === 0 ? [] : edge.storedTiles(1, top)
+}
+
+/**
+ * An append's entries, checked whole before anything is sequenced.
+ * @throws TypeError unless a non-empty array of Uint8Arrays; TlogError ENTRY_EMPTY, ENTRY_TOO_LARGE.
+ */
+export function checkEntries(entries: readonly Uint8Array[]): void {
+  if (!Array.isArray(entries) || entries.length === 0) throw new TypeError('append takes a non-empty array of entries')
+  for (const entry of entries) {
+    if (!(entry instanceof Uint8Array)) throw new TypeError('entries must be Uint8Arrays')
+    if (entry.length === 0) throw new TlogError('ENTRY_EMPTY', 'an entry is empty')
+    if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('ENTRY_TOO_LARGE', `an entry exceeds ${MAX_ENTRY_SIZE} bytes`)
+  }
 }
 
 function checkIndex(n: number, bound: number): void {

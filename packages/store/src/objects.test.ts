@@ -124,6 +124,7 @@ function wrapped(driver: StorageDriver, replaced: Partial<StorageDriver>): Stora
     getMany: (keys) => driver.getMany(keys),
     range: (options) => driver.range(options),
     compareAndSwap: (key, expected, next, ops) => driver.compareAndSwap(key, expected, next, ops),
+    compareAndSwapAll: (swaps, ops) => driver.compareAndSwapAll(swaps, ops),
     close: () => driver.close(),
     write: (ops, options) => driver.write(ops, options),
     ...replaced,

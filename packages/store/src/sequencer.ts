@@ -8,6 +8,8 @@ export interface SequencerOptions {
 
 interface Waiting<T, R> {
   readonly items: readonly T[]
+  /** What the call counts for against maxBatchSize. */
+  readonly size: number
   readonly resolve: (result: R) => void
   readonly reject: (error: unknown) => void
 }
@@ -55,10 +57,10 @@ export class Sequencer<T, P, S, R> {
     if (!(this.#maxWaitMs >= 0)) throw new RangeError('maxBatchWaitMs must be >= 0')
   }
 
-  /** Resolves with this call's result once its batch is integrated. */
-  submit(items: readonly T[]): Promise<R> {
+  /** Resolves with this call's result once its batch is integrated; `size` counts against maxBatchSize. */
+  submit(items: readonly T[], size: number = items.length): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#waiting.push({ items, resolve, reject })
+      this.#waiting.push({ items, size, resolve, reject })
       const wake = this.#onArrival
       this.#onArrival = undefined
       wake?.()
@@ -136,10 +138,10 @@ export class Sequencer<T, P, S, R> {
 
   #takeBatch(): Waiting<T, R>[] {
     const batch = [this.#waiting.shift()!]
-    let count = batch[0]!.items.length
-    while (this.#waiting.length > 0 && count + this.#waiting[0]!.items.length <= this.#maxBatchSize) {
+    let count = batch[0]!.size
+    while (this.#waiting.length > 0 && count + this.#waiting[0]!.size <= this.#maxBatchSize) {
       const call = this.#waiting.shift()!
-      count += call.items.length
+      count += call.size
       batch.push(call)
     }
     return batch

@@ -1,12 +1,14 @@
 // A child process for crash.test.ts and lock.test.ts. Run it as
 //   node --import tsx --conditions=source crash-child.ts <mode> <directory>
 // and read one JSON object per stdout line:
-//   append     waits for a line {retry: [text, ...]} on stdin, opens the ledger (creating log
-//              'crash' if missing) and prints {ready, size, verifierKey}. It appends the retries
-//              first, as a client would after a crash, then appends fresh entries from several
-//              loops until killed. Before each append it prints {submitted: [text, ...]}; after
-//              the append resolves (that is, once its batch is durable) it prints
-//              {entries: [[index, id, duplicate], ...], checkpoint: {size, root, note}}.
+//   append     waits for a line {retry: [text, ...]} on stdin, opens the ledger (creating logs
+//              'crash' and 'shadow' if missing) and prints {ready, size, verifierKey}. It appends
+//              the retries first, as a client would after a crash, then appends fresh entries
+//              from several loops until killed; each call appends the same texts to both logs
+//              in one Ledger.append, so the two must always hold the same entries. Before each
+//              append it prints {submitted: [text, ...]}; after the append resolves (that is,
+//              once its batch is durable) it prints {entries: [[index, id, duplicate], ...],
+//              checkpoint: {size, root, note}} for 'crash'.
 //   open-only  tries to open the ledger, prints {opened: true, logs} or {error: code}, exits.
 //   hold       opens the ledger, prints {ready: true}, and closes it when a line arrives on
 //              stdin, printing {closed: true}.
@@ -15,9 +17,9 @@ import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { isTlogError } from '@annal/tlog'
 import { Ledger } from '../ledger.js'
-import type { Log } from '../log.js'
 
 const LOG = 'crash'
+const SHADOW = 'shadow'
 const HOST = 'crash.test'
 const LOOPS = 4
 const MAX_BATCH = 20
@@ -42,10 +44,11 @@ async function openLedger(directory: string): Promise<Ledger> {
   return Ledger.open(directory, { host: HOST })
 }
 
-/** Appends texts and reports them before and after. */
-async function appendReported(log: Log, texts: readonly string[]): Promise<void> {
+/** Appends texts to both logs and reports them before and after. */
+async function appendReported(ledger: Ledger, texts: readonly string[]): Promise<void> {
   report({ submitted: texts })
-  const result = await log.append(texts.map((text) => utf8.encode(text)))
+  const entries = texts.map((text) => utf8.encode(text))
+  const result = (await ledger.append([{ log: LOG, entries }, { log: SHADOW, entries }]))[0]!
   report({
     entries: result.entries.map((entry) => [entry.index, entry.id, entry.duplicate]),
     checkpoint: result.checkpoint,
@@ -55,17 +58,17 @@ async function appendReported(log: Log, texts: readonly string[]): Promise<void>
 async function append(directory: string): Promise<void> {
   const { retry } = JSON.parse(await nextStdinLine()) as { retry: string[] }
   const ledger = await openLedger(directory)
-  if (!ledger.logs().some((info) => info.name === LOG)) await ledger.createLog(LOG)
+  for (const name of [LOG, SHADOW]) if (!ledger.logs().some((info) => info.name === name)) await ledger.createLog(name)
   const log = ledger.log(LOG)
   report({ ready: true, size: log.size, verifierKey: log.info.verifierKey })
-  for (let i = 0; i < retry.length; i += MAX_BATCH) await appendReported(log, retry.slice(i, i + MAX_BATCH))
+  for (let i = 0; i < retry.length; i += MAX_BATCH) await appendReported(ledger, retry.slice(i, i + MAX_BATCH))
   // Fresh texts are unique per child (pids repeat) and per entry: never duplicates.
   const tag = `${process.pid}-${randomBytes(8).toString('hex')}`
   let counter = 0
   const loop = async (loopIndex: number): Promise<never> => {
     for (;;) {
       const count = 1 + Math.floor(Math.random() * MAX_BATCH)
-      await appendReported(log, Array.from({ length: count }, () =>
+      await appendReported(ledger, Array.from({ length: count }, () =>
         `${tag} ${loopIndex} ${counter++} ${'x'.repeat(Math.floor(Math.random() * 200))}`))
     }
   }

@@ -263,6 +263,34 @@ function compareAndSwapTests(driver: () => StorageDriver): void {
     expect(await driver().get(k(0x48))).toEqual(v('h4'))
   })
 
+  it('compareAndSwapAll: swaps every key and writes its ops when all match, nothing when one does not', async () => {
+    await driver().write([put(k(0x48), v('a1')), put(k(0x49), v('b1'))], { sync: true })
+    const swaps = (a: string | undefined, b: string | undefined) => [
+      { key: k(0x48), expected: a === undefined ? undefined : v(a), next: v('a2') },
+      { key: k(0x49), expected: b === undefined ? undefined : v(b), next: v('b2') },
+      { key: k(0x4a), expected: undefined, next: v('c2') },
+    ]
+    for (const [a, b] of [['a1', 'b0'], ['a0', 'b1'], [undefined, 'b1']] as const) {
+      await expect(driver().compareAndSwapAll(swaps(a, b), [put(k(1), v('op'))])).rejects.toSatisfy(conflict)
+    }
+    expect(await driver().getMany([k(0x48), k(0x49), k(0x4a), k(1)])).toEqual([v('a1'), v('b1'), undefined, undefined])
+    await driver().compareAndSwapAll(swaps('a1', 'b1'), [put(k(1), v('op'))])
+    expect(await driver().getMany([k(0x48), k(0x49), k(0x4a), k(1)])).toEqual([v('a2'), v('b2'), v('c2'), v('op')])
+    await expect(driver().compareAndSwapAll([{ key: k(5), expected: undefined, next: v('x') }, { key: k(5), expected: undefined, next: v('y') }], []))
+      .rejects.toThrow(TypeError)
+  })
+
+  it('compareAndSwapAll: concurrent swaps sharing a key exclude each other; one on other keys does not wait on them', async () => {
+    await driver().write([put(k(0x48), v('0')), put(k(0x49), v('0'))], { sync: true })
+    const results = await Promise.allSettled([
+      driver().compareAndSwapAll([{ key: k(0x48), expected: v('0'), next: v('x') }, { key: k(0x49), expected: v('0'), next: v('x') }], []),
+      driver().compareAndSwapAll([{ key: k(0x49), expected: v('0'), next: v('y') }], []),
+      driver().compareAndSwapAll([{ key: k(0x4b), expected: undefined, next: v('z') }], []),
+    ])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(await driver().getMany([k(0x48), k(0x49), k(0x4b)])).toEqual([v('x'), v('x'), v('z')])
+  })
+
   it('compareAndSwap: swaps of different keys do not conflict', async () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => driver().compareAndSwap(k(0x48, i), undefined, v(`h${i}`), [])))
     expect(await driver().getMany(Array.from({ length: 8 }, (_, i) => k(0x48, i)))).toEqual(
