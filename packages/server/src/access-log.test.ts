@@ -62,6 +62,36 @@ describe('the access log', () => {
     expect((await h.app.request('/v1/logs/access/tile/entries/000.p/1', { headers: bearer(auditor) })).status).toBe(200)
   })
 
+  it('commits an append and its record in one write: one record each, or neither', async () => {
+    const appender = await h.mint.token({ scope: 'log:append' })
+    const post = (key?: string) => h.app.request('/v1/logs/audit/entries', {
+      method: 'POST', body: '{"n":1}',
+      headers: { ...bearer(appender), 'Content-Type': 'application/json', ...(key === undefined ? {} : { 'Idempotency-Key': key }) },
+    })
+    // Records appended on their own go through the access log's append; the append's does not.
+    const alone = vi.spyOn(h.ledger.log('access'), 'append')
+    const appended = await post('k1')
+    expect(appended.status).toBe(201)
+    expect(alone).not.toHaveBeenCalled()
+    const replayed = await post('k1')
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true')
+    expect(alone).toHaveBeenCalledOnce()
+    const records = await accessRecords(h.ledger)
+    // One record per request: the append's came with its entry, the replay's from the middleware.
+    expect(records.map((record) => [record.request_id, record.status, record.authorized_by])).toEqual([
+      [appended.headers.get('x-request-id'), 201, 'log:append'], [replayed.headers.get('x-request-id'), 201, 'log:append'],
+    ])
+    expect(h.ledger.log('access').size).toBe(2)
+    const spy = vi.spyOn(h.ledger, 'append').mockRejectedValue(new Error('disk full'))
+    const failed = await post()
+    expect(spy).toHaveBeenCalledOnce()
+    expect(failed.status).toBe(500)
+    expect(h.ledger.log('audit').size).toBe(1)
+    // The failure is recorded as answered, by the middleware, not as the 201 the route prepared.
+    expect(await recordOf(h.ledger, failed)).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' })
+    expect(h.ledger.log('access').size).toBe(3)
+  })
+
   it('fails closed: a request whose record cannot be appended gets 503 and none of its data', async () => {
     const reader = await h.mint.token({ scope: 'log:read' })
     const appender = await h.mint.token({ scope: 'log:append' })

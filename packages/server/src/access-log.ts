@@ -8,32 +8,19 @@ import { ACCESS_LOG } from './scopes.js'
 
 /**
  * Records every request that carried credentials or reached a protected route in the `access`
- * log, after the route ran and before the response leaves. Fails closed: when the record
- * cannot be appended, the response is dropped and 503 ACCESS_LOG_UNAVAILABLE goes out instead.
+ * log, after the route ran and before the response leaves, unless the route committed the
+ * record with its own writes (appends do). Fails closed: when the record cannot be appended,
+ * the response is dropped and 503 ACCESS_LOG_UNAVAILABLE goes out instead.
  */
 export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next()
     const auth = c.get('auth')
     if (!auth.credentials && c.get('protectedRoute') !== true) return
-    const record = accessRecordBytes({
-      time: services.clock(),
-      requestId: c.get('requestId'),
-      method: c.req.method,
-      route: c.get('route'),
-      log: c.get('log'),
-      status: c.res.status,
-      code: c.get('problemCode'),
-      requiredScope: c.get('requiredScope'),
-      authorizedBy: c.get('authorizedBy'),
-      principal: auth.principal,
-      fingerprint: auth.fingerprint,
-      reason: auth.reason,
-      remoteAddress: remoteAddress(c),
-      userAgent: c.req.header('user-agent'),
-    })
+    // An append's route commits its record with the entries (see accessRecord).
+    if (c.get('recordedStatus') === c.res.status) return
     try {
-      await services.ledger.log(ACCESS_LOG).append([record])
+      await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, c.res.status, c.get('problemCode'))])
     } catch (error) {
       const body = problemFor(new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error }))
       // Setting c.res would merge the dropped response's headers in; clear it first.
@@ -41,6 +28,32 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
       c.res = problemResponse(c, body)
     }
   }
+}
+
+/**
+ * The access record of the request in `c`, answered with `status`. A route that writes its
+ * effects through Ledger.append can commit this record in the same write, marking the status
+ * it recorded with `c.set('recordedStatus', ...)`: then the effect and its record land together
+ * or not at all, and the middleware adds a record only if the answer turns out otherwise.
+ */
+export function accessRecord(c: AppContext, services: Services, status: number, code?: string): Uint8Array {
+  const auth = c.get('auth')
+  return accessRecordBytes({
+    time: services.clock(),
+    requestId: c.get('requestId'),
+    method: c.req.method,
+    route: c.get('route'),
+    log: c.get('log'),
+    status,
+    code,
+    requiredScope: c.get('requiredScope'),
+    authorizedBy: c.get('authorizedBy'),
+    principal: auth.principal,
+    fingerprint: auth.fingerprint,
+    reason: auth.reason,
+    remoteAddress: remoteAddress(c),
+    userAgent: c.req.header('user-agent'),
+  })
 }
 
 function remoteAddress(c: AppContext): string | undefined {

@@ -50,6 +50,8 @@ export interface AppEnv {
     authorizedBy?: string
     /** The problem code answered, if any. */
     problemCode?: string
+    /** The status of the access record the route committed itself, if it did (see accessRecord). */
+    recordedStatus?: number
   }
 }
 

@@ -10,6 +10,7 @@ import { ENVELOPE_TYPE, type EnvelopeInput, envelopeBytes, envelopeTemplate } fr
 import type { StoredResponse } from './idempotency.js'
 import { countParam, entryRef } from './params.js'
 import { ProblemError } from './problem.js'
+import { accessRecord } from './access-log.js'
 import { ACCESS_LOG } from './scopes.js'
 
 const NDJSON = 'application/x-ndjson'
@@ -31,8 +32,13 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const type = mediaType(c.req.header('content-type'), 'application/json')
     if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
     const body = await requestBody(c, limits.bodyBytes)
-    const append = async (): Promise<StoredResponse> =>
-      appendEvents({ services, log, type, body, requestId: c.get('requestId'), principal, scope })
+    const append = async (): Promise<StoredResponse> => {
+      const response = await appendEvents({
+        services, log, type, body, requestId: c.get('requestId'), principal, scope, record: accessRecord(c, services, 201),
+      })
+      c.set('recordedStatus', 201)
+      return response
+    }
     const key = c.req.header('idempotency-key')
     const { response, replayed } = key === undefined ? { response: await append(), replayed: false }
       : await services.idempotency.once(`${principal.iss}\n${principal.sub ?? ''}\n${name}`, key, digest(type, body), append)
@@ -86,11 +92,14 @@ interface AppendRequest {
   readonly requestId: string
   readonly principal: Principal
   readonly scope: string
+  /** The request's access record, as answered 201: committed with the entries. */
+  readonly record: Uint8Array
 }
 
 /**
- * Stores each event as an object, then appends their envelopes in one call: the sequencer
- * integrates a call whole, so an NDJSON batch goes in entirely or not at all.
+ * Stores each event as an object, then appends their envelopes and the request's access record
+ * in one call: the ledger writes a call whole, so an NDJSON batch goes in entirely or not at
+ * all, and never without its record.
  */
 async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const { services, log, type, body } = request
@@ -101,7 +110,9 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const leaves = envelopes({
     contentType, time: services.clock(), requestId: request.requestId, principal: request.principal, scope: request.scope,
   }, stored, batch)
-  const result = await log.append(leaves)
+  const result = (await services.ledger.append([
+    { log: log.info.name, entries: leaves }, { log: ACCESS_LOG, entries: [request.record] },
+  ]))[0]!
   // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
   services.cosigner?.kick()
   // Each result is JSON.stringify({ index, id, duplicate, object, checkpoint }), written out:
