@@ -36,19 +36,27 @@ interface LogBatch<R> {
   readonly log: string
   readonly steps: AnySteps<R>
   readonly calls: (readonly Uint8Array[])[]
-  /** Where each of the log's calls came from: the call's place in the batch and the part's in the call. */
-  readonly from: (readonly [number, number])[]
+  /** For each of the log's calls: the call's place in the batch, */
+  readonly callOf: number[]
+  /** and the part's place in the call (-1: the call's only part, answered alone). */
+  readonly partOf: number[]
 }
 
 interface PreparedBatch<R> {
   readonly logs: readonly LogBatch<R>[]
   readonly prepared: readonly unknown[]
+  readonly callCount: number
 }
 
 interface StagedBatch<R> {
   readonly logs: readonly LogBatch<R>[]
   readonly staged: readonly unknown[]
   readonly callCount: number
+}
+
+/** A call's one part, answered with its result rather than an array of one. */
+interface AlonePart extends LogAppend {
+  readonly alone: true
 }
 
 /**
@@ -61,7 +69,7 @@ interface StagedBatch<R> {
 export class Appender<R> {
   readonly #driver: StorageDriver
   readonly #logs = new Map<string, AnySteps<R>>()
-  readonly #sequencer: Sequencer<LogAppend, PreparedBatch<R>, StagedBatch<R>, R[]>
+  readonly #sequencer: Sequencer<LogAppend, PreparedBatch<R>, StagedBatch<R>, R | R[]>
 
   constructor(driver: StorageDriver, options: SequencerOptions) {
     this.#driver = driver
@@ -81,6 +89,13 @@ export class Appender<R> {
     this.#logs.set(log, steps)
   }
 
+  /** Appends entries to one log; resolves with its result once durable. Entries are checked by the caller. */
+  appendTo(log: string, entries: readonly Uint8Array[]): Promise<R> {
+    if (!this.#logs.has(log)) return Promise.reject(new Error(`log ${log} is not registered`))
+    const part: AlonePart = { log, entries, alone: true }
+    return this.#sequencer.submit([part], entries.length) as Promise<R>
+  }
+
   /**
    * Appends every part in one atomic write and resolves with each part's result, in order.
    * Parts must name registered logs, each at most once; entries are checked by the caller.
@@ -94,7 +109,7 @@ export class Appender<R> {
       names.add(part.log)
       size += part.entries.length
     }
-    return this.#sequencer.submit(parts, size)
+    return this.#sequencer.submit(parts.map(({ log, entries }) => ({ log, entries })), size) as Promise<R[]>
   }
 
   /** Resolves when every append submitted so far has settled. */
@@ -104,29 +119,34 @@ export class Appender<R> {
 
   async #prepare(calls: readonly (readonly LogAppend[])[]): Promise<PreparedBatch<R>> {
     const byLog = new Map<string, LogBatch<R>>()
-    calls.forEach((parts, call) => parts.forEach((part, index) => {
-      let batch = byLog.get(part.log)
-      if (batch === undefined) {
-        batch = { log: part.log, steps: this.#logs.get(part.log)!, calls: [], from: [] }
-        byLog.set(part.log, batch)
+    for (let call = 0; call < calls.length; call++) {
+      const parts = calls[call]!
+      for (let index = 0; index < parts.length; index++) {
+        const part = parts[index]!
+        let batch = byLog.get(part.log)
+        if (batch === undefined) {
+          batch = { log: part.log, steps: this.#logs.get(part.log)!, calls: [], callOf: [], partOf: [] }
+          byLog.set(part.log, batch)
+        }
+        batch.calls.push(part.entries)
+        batch.callOf.push(call)
+        batch.partOf.push((part as Partial<AlonePart>).alone === true ? -1 : index)
       }
-      batch.calls.push(part.entries)
-      batch.from.push([call, index])
-    }))
+    }
     const logs = [...byLog.values()]
-    return { logs, prepared: await Promise.all(logs.map((batch) => batch.steps.prepare(batch.calls))) }
+    const prepared = await Promise.all(logs.map((batch) => batch.steps.prepare(batch.calls)))
+    return { logs, prepared, callCount: calls.length }
   }
 
-  async #stage({ logs, prepared }: PreparedBatch<R>): Promise<StagedBatch<R>> {
+  async #stage({ logs, prepared, callCount }: PreparedBatch<R>): Promise<StagedBatch<R>> {
     await Promise.all(logs.map((batch) => batch.steps.waitForRoom()))
     // Every log's part is decided before any is adopted: a failure leaves every tip as it was.
     const staged = logs.map((batch, i) => batch.steps.stage(batch.calls, prepared[i]))
     logs.forEach((batch, i) => batch.steps.adopt(staged[i]))
-    const callCount = Math.max(...logs.flatMap((batch) => batch.from.map(([call]) => call))) + 1
     return { logs, staged, callCount }
   }
 
-  async #write({ logs, staged, callCount }: StagedBatch<R>): Promise<R[][]> {
+  async #write({ logs, staged, callCount }: StagedBatch<R>): Promise<(R | R[])[]> {
     const swaps: Swap[] = []
     const ops: WriteOp[] = []
     logs.forEach((batch, i) => {
@@ -136,12 +156,15 @@ export class Appender<R> {
       for (const op of writes.ops) ops.push(op)
     })
     if (swaps.length > 0) await this.#driver.compareAndSwapAll(swaps, ops)
-    const results: R[][] = Array.from({ length: callCount }, () => [])
+    const results = new Array<R | R[]>(callCount)
     logs.forEach((batch, i) => {
       const written = batch.steps.written(staged[i])
-      batch.from.forEach(([call, index], j) => {
-        results[call]![index] = written[j]!
-      })
+      for (let j = 0; j < written.length; j++) {
+        const call = batch.callOf[j]!
+        const part = batch.partOf[j]!
+        if (part === -1) results[call] = written[j]!
+        else ((results[call] ??= []) as R[])[part] = written[j]!
+      }
     })
     return results
   }

@@ -12,13 +12,6 @@ interface LevelImplementation {
   _getMany(keys: readonly Uint8Array[], options: { valueEncoding: 'view'; fillCache: boolean }): Promise<(Uint8Array | undefined)[]>
 }
 
-interface PendingWrite {
-  readonly ops: readonly WriteOp[]
-  readonly sync: boolean
-  readonly resolve: () => void
-  readonly reject: (error: unknown) => void
-}
-
 /** LevelDB's write buffer unless a ledger says otherwise (LedgerOptions.writeBufferBytes says why). */
 export const DEFAULT_WRITE_BUFFER_BYTES = 8 * 2 ** 20
 
@@ -40,12 +33,6 @@ export class LevelDriver implements StorageDriver {
   readonly #swapped = new Map<string, Uint8Array>()
   /** The byte lengths of keys ever swapped: write() only looks at keys of these lengths. */
   readonly #swappedLengths = new Set<number>()
-  /** Writes waiting for the one in flight. */
-  #pending: PendingWrite[] = []
-  #writing = false
-  /** Settles when the pending writes are written. */
-  #written: Promise<void> = Promise.resolve()
-  #writeCount = 0
   #closed = false
 
   private constructor(db: Level<Uint8Array, Uint8Array>) {
@@ -113,54 +100,21 @@ export class LevelDriver implements StorageDriver {
   }
 
   /**
-   * Writes `ops` atomically. Writes asked for while another is in flight wait and then go
-   * together in one LevelDB write (group commit): each caller's ops stay whole and in order,
-   * and the group is synced if any of them asked for it. Each native write is a thread-pool
-   * hand-off that the event loop pays for: with groups, an HTTP append (object, entry, access
-   * record) went from 0.52 LevelDB writes and 133-148 µs of main-thread time to 0.17 and
-   * 101-111 µs (docs/benchmarks.md).
-   */
-  #commit(ops: readonly WriteOp[], sync: boolean): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ ops, sync, resolve, reject })
-      if (!this.#writing) this.#written = this.#writePending()
-    })
-  }
-
-  /** Writes what is pending, group after group, until nothing is. */
-  async #writePending(): Promise<void> {
-    this.#writing = true
-    while (this.#pending.length > 0) {
-      const group = this.#pending
-      this.#pending = []
-      try {
-        await this.#writeGroup(group)
-        for (const write of group) write.resolve()
-      } catch (error) {
-        for (const write of group) write.reject(error)
-      }
-    }
-    this.#writing = false
-  }
-
-  /**
-   * One LevelDB write through a chained batch: one native call per operation, with the key
-   * and value as its arguments. The array form's native side reads each operation's fields as
+   * One atomic write, through a chained batch: one native call per operation, with the key and
+   * value as its arguments. The array form's native side reads each operation's fields as
    * properties, one call each; measured here 0.62-0.68 µs per 300-byte put in batches of 1,000
    * against 0.28-0.34 µs chained (abstract-level's array `batch`, which also clones every
-   * operation, had been slower still).
+   * operation, had been slower still). Concurrent writes are not gathered here: LevelDB groups
+   * the writers queued behind one in flight by itself, without waiting for the event loop
+   * (gathering them here, one write at a time, cost the store benchmark 0.70-0.75 of raw
+   * `batch()` against 0.82-0.89, see docs/benchmarks.md).
    */
-  async #writeGroup(group: readonly PendingWrite[]): Promise<void> {
+  async #commit(ops: readonly WriteOp[], sync: boolean): Promise<void> {
     const batch = this.#db.batch()
-    let sync = false
-    for (const write of group) {
-      sync ||= write.sync
-      for (const op of write.ops) {
-        if (op.type === 'put') batch.put(op.key, op.value)
-        else batch.del(op.key)
-      }
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value)
+      else batch.del(op.key)
     }
-    this.#writeCount++
     await batch.write({ sync })
   }
 
@@ -206,16 +160,9 @@ export class LevelDriver implements StorageDriver {
     return swap
   }
 
-  /** Closes the database once the writes already asked for are written. */
   async close(): Promise<void> {
     this.#closed = true
-    await this.#written
     await this.#db.close()
-  }
-
-  /** LevelDB writes made since open: concurrent writes and swaps share them (see #commit). */
-  get writeCount(): number {
-    return this.#writeCount
   }
 
   #checkOpen(): void {

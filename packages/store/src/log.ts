@@ -204,10 +204,13 @@ export class Log {
    * in the log come back as duplicates. The call is checked whole before anything is sequenced.
    * @throws TlogError ENTRY_EMPTY, ENTRY_TOO_LARGE; HEAD_CONFLICT if another writer moved the head.
    */
-  async append(entries: readonly Uint8Array[]): Promise<AppendResult> {
-    checkEntries(entries)
-    const [result] = await this.#context.appender.append([{ log: this.info.name, entries }])
-    return result!
+  append(entries: readonly Uint8Array[]): Promise<AppendResult> {
+    try {
+      checkEntries(entries)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#context.appender.appendTo(this.info.name, entries)
   }
 
   /** Resolves when every append submitted so far has settled and its id is indexed. */
