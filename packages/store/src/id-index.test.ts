@@ -77,10 +77,13 @@ describe('the id index, written behind the log', () => {
 })
 
 describe('the id filter in front of stored lookups', () => {
-  /** A LevelDriver that counts the keys getMany is asked for. */
-  async function countingDriver(): Promise<{ driver: StorageDriver; asked: () => number; close: () => Promise<void> }> {
+  /** A LevelDriver that counts the keys getMany is asked for, and the writes. */
+  async function countingDriver(): Promise<{
+    driver: StorageDriver; asked: () => number; writes: () => number; close: () => Promise<void>
+  }> {
     const inner = await LevelDriver.open(join(directory, 'filter-db'))
     let asked = 0
+    let writes = 0
     const driver: StorageDriver = {
       get: (key) => inner.get(key),
       getMany: (keys) => {
@@ -88,12 +91,15 @@ describe('the id filter in front of stored lookups', () => {
         return inner.getMany(keys)
       },
       range: (options) => inner.range(options),
-      write: (ops, options) => inner.write(ops, options),
+      write: (ops, options) => {
+        writes++
+        return inner.write(ops, options)
+      },
       compareAndSwap: (key, expected, next, ops) => inner.compareAndSwap(key, expected, next, ops),
       compareAndSwapAll: (swaps, ops) => inner.compareAndSwapAll(swaps, ops),
       close: () => inner.close(),
     }
-    return { driver, asked: () => asked, close: () => inner.close() }
+    return { driver, asked: () => asked, writes: () => writes, close: () => inner.close() }
   }
 
   const leaf = (i: number) => defaultHasher.leaf(event(i))
@@ -170,6 +176,33 @@ describe('the id filter in front of stored lookups', () => {
     await ledger.close()
     await open()
     expect((await ledger.log('audit').append([event(7)])).entries[0]).toMatchObject({ index: 7, duplicate: true })
+  })
+
+  it('writes the rows of small appends together, a moment later; drain and a full batch write at once', async () => {
+    await open()
+    const { driver, writes, close } = await countingDriver()
+    const stored = async () => (await driver.get(indexedKey('audit'))) ?? new Uint8Array(8)
+    try {
+      const index = new IdIndex(driver, 'audit', 0, { indexBatchSize: 100 })
+      for (let i = 0; i < 5; i++) index.add([bytesToHex(leaf(i))], [leaf(i)], i)
+      expect(writes()).toBe(0)
+      for (let wait = 0; wait < 100 && writes() === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 5))
+      await index.drain()
+      // Five appends, one write, covering all five.
+      expect(writes()).toBe(1)
+      expect(await stored()).toEqual(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 5))
+      index.add([bytesToHex(leaf(5))], [leaf(5)], 5)
+      await index.drain()
+      expect(writes()).toBe(2)
+      // A full batch does not wait.
+      const batch = Array.from({ length: 100 }, (_, i) => leaf(6 + i))
+      index.add(batch.map(bytesToHex), batch, 6)
+      expect(writes()).toBe(3)
+      await index.drain()
+      expect(await stored()).toEqual(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 106))
+    } finally {
+      await close()
+    }
   })
 
   it('refuses a negative filter size', async () => {

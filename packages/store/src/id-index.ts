@@ -17,6 +17,9 @@ export interface IdIndexOptions {
   readonly idFilterBytes?: number
 }
 
+/** How long rows of small appends may wait to share a write; lookups see them meanwhile. */
+const INDEX_WRITE_DELAY_MS = 20
+
 interface Retired {
   readonly ids: ReadonlyMap<string, readonly [number, Uint8Array]>
   /** Lookups started after this many tickets were issued saw these rows in storage. */
@@ -40,6 +43,8 @@ export class IdIndex {
   #retired: Retired[] = []
   #tickets = 0
   #writing: Promise<void> | undefined
+  /** Set while added rows wait for company (see writeSoon). */
+  #timer: ReturnType<typeof setTimeout> | undefined
   #failure: unknown
   /** Every id admitted since open and, once filled, every id with a stored row; undefined when off. */
   readonly #filter: StoredHashFilter | undefined
@@ -139,19 +144,37 @@ export class IdIndex {
   /** Adds committed entries (ids and leaf hashes in index order, admitted) and writes their rows in the background. */
   add(ids: readonly string[], leafHashes: readonly Uint8Array[], firstIndex: number): void {
     ids.forEach((id, i) => this.#unindexed.set(id, [firstIndex + i, leafHashes[i]!]))
-    this.#writing ??= this.#writeRows()
+    this.#writeSoon()
   }
 
   /** Waits while the unindexed tail is at its bound. Throws if the index can no longer be written. */
   async waitForRoom(): Promise<void> {
+    if (this.#unindexed.size >= this.#maxLag) this.#writeNow()
     while (this.#unindexed.size >= this.#maxLag && this.#writing !== undefined) await this.#writing
     if (this.#failure !== undefined) throw this.#failure
   }
 
   /** Resolves when every added entry has its row stored. */
   async drain(): Promise<void> {
+    if (this.#unindexed.size > 0) this.#writeNow()
     while (this.#writing !== undefined) await this.#writing
     if (this.#failure !== undefined) throw this.#failure
+  }
+
+  /**
+   * Writes the rows now if a full batch (or the lag bound) is waiting, else within
+   * INDEX_WRITE_DELAY_MS: small appends then share a write instead of making one each.
+   */
+  #writeSoon(): void {
+    if (this.#writing !== undefined || this.#failure !== undefined) return
+    if (this.#unindexed.size >= Math.min(this.#batchSize, this.#maxLag)) this.#writeNow()
+    else this.#timer ??= setTimeout(() => this.#writeNow(), INDEX_WRITE_DELAY_MS).unref()
+  }
+
+  #writeNow(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#writing ??= this.#writeRows()
   }
 
   /** Entries whose id starts with `prefix`, stored and pending, at most `limit`. */
@@ -172,9 +195,10 @@ export class IdIndex {
     for (const retired of this.#retired) yield* retired.ids
   }
 
+  /** Writes full batches while there are, then what is left; rows added meanwhile wait for writeSoon. */
   async #writeRows(): Promise<void> {
     try {
-      while (this.#unindexed.size > 0) {
+      do {
         const batch = new Map<string, readonly [number, Uint8Array]>()
         for (const [id, row] of this.#unindexed) {
           if (batch.size === this.#batchSize) break
@@ -189,11 +213,12 @@ export class IdIndex {
         this.#retired.push({ ids: batch, afterTicket: this.#tickets })
         for (const id of batch.keys()) this.#unindexed.delete(id)
         this.#indexedSize = next
-      }
+      } while (this.#unindexed.size >= Math.min(this.#batchSize, this.#maxLag))
     } catch (error) {
       this.#failure = error
     } finally {
       this.#writing = undefined
     }
+    if (this.#unindexed.size > 0) this.#writeSoon()
   }
 }
