@@ -17,7 +17,13 @@ export interface IdIndexOptions {
   readonly idFilterBytes?: number
 }
 
-/** How long rows of small appends may wait to share a write; lookups see them meanwhile. */
+/**
+ * Fewer rows than this wait up to INDEX_WRITE_DELAY_MS to share a write (lookups see them
+ * meanwhile). Small appends then stop making an index write each; larger ones are written at
+ * once, since holding them for a full indexBatchSize made writes big enough to slow the
+ * appends behind them (the store benchmark lost 5%).
+ */
+const INDEX_WRITE_ROWS = 256
 const INDEX_WRITE_DELAY_MS = 20
 
 interface Retired {
@@ -45,6 +51,8 @@ export class IdIndex {
   #writing: Promise<void> | undefined
   /** Set while added rows wait for company (see writeSoon). */
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** Rows that are written without waiting for more. */
+  readonly #writeRowsAtOnce: number
   #failure: unknown
   /** Every id admitted since open and, once filled, every id with a stored row; undefined when off. */
   readonly #filter: StoredHashFilter | undefined
@@ -58,6 +66,7 @@ export class IdIndex {
     if (!Number.isSafeInteger(this.#maxLag) || this.#maxLag < 1) throw new RangeError('maxIndexLag must be a positive integer')
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('indexBatchSize must be a positive integer')
     this.#filter = StoredHashFilter.sized(options.idFilterBytes ?? 16 * 2 ** 20, 'idFilterBytes')
+    this.#writeRowsAtOnce = Math.min(INDEX_WRITE_ROWS, this.#batchSize, this.#maxLag)
   }
 
   /**
@@ -161,13 +170,10 @@ export class IdIndex {
     if (this.#failure !== undefined) throw this.#failure
   }
 
-  /**
-   * Writes the rows now if a full batch (or the lag bound) is waiting, else within
-   * INDEX_WRITE_DELAY_MS: small appends then share a write instead of making one each.
-   */
+  /** Writes the rows now if enough are waiting, else within INDEX_WRITE_DELAY_MS. */
   #writeSoon(): void {
     if (this.#writing !== undefined || this.#failure !== undefined) return
-    if (this.#unindexed.size >= Math.min(this.#batchSize, this.#maxLag)) this.#writeNow()
+    if (this.#unindexed.size >= this.#writeRowsAtOnce) this.#writeNow()
     else this.#timer ??= setTimeout(() => this.#writeNow(), INDEX_WRITE_DELAY_MS).unref()
   }
 
@@ -195,7 +201,7 @@ export class IdIndex {
     for (const retired of this.#retired) yield* retired.ids
   }
 
-  /** Writes full batches while there are, then what is left; rows added meanwhile wait for writeSoon. */
+  /** Writes batches while enough rows wait; fewer, added meanwhile, wait for writeSoon. */
   async #writeRows(): Promise<void> {
     try {
       do {
@@ -213,7 +219,7 @@ export class IdIndex {
         this.#retired.push({ ids: batch, afterTicket: this.#tickets })
         for (const id of batch.keys()) this.#unindexed.delete(id)
         this.#indexedSize = next
-      } while (this.#unindexed.size >= Math.min(this.#batchSize, this.#maxLag))
+      } while (this.#unindexed.size >= this.#writeRowsAtOnce)
     } catch (error) {
       this.#failure = error
     } finally {
