@@ -134,9 +134,12 @@ export class LevelDriver implements StorageDriver {
   /** Swaps of a key run one after another; a swap of several keys waits for each key's last one. */
   compareAndSwapAll(swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void> {
     const ids = swaps.map(({ key }) => keyId(key))
-    if (new Set(ids).size !== ids.length) return Promise.reject(new TypeError('a key is swapped at most once in one call'))
+    if (ids.length > 1 && new Set(ids).size !== ids.length) {
+      return Promise.reject(new TypeError('a key is swapped at most once in one call'))
+    }
     for (const { key } of swaps) this.#swappedLengths.add(key.length)
-    const previous = ids.length === 1 ? this.#swaps.get(ids[0]!) ?? Promise.resolve() : Promise.all(ids.map((id) => this.#swaps.get(id)))
+    const previous = ids.length === 1 ? this.#swaps.get(ids[0]!) ?? Promise.resolve()
+      : Promise.all(ids.map((id) => this.#swaps.get(id)))
     const swap = previous.then(async () => {
       for (const [i, { key, expected }] of swaps.entries()) {
         const current = this.#swapped.has(ids[i]!) ? this.#swapped.get(ids[i]!) : view(await this.#db.get(key))
