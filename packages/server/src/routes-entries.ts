@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Entry, Ledger, Log, PutObjectResult } from '@annal/store'
+import type { Entry, HashedObject, Ledger, Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { TlogError, isTlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
@@ -97,39 +97,39 @@ interface AppendRequest {
 }
 
 /**
- * Stores each event as an object, then appends their envelopes and the request's access record
- * in one call: the ledger writes a call whole, so an NDJSON batch goes in entirely or not at
- * all, and never without its record.
+ * Appends the events' envelopes and the request's access record, and stores each event as an
+ * object, in one call: the ledger writes a call whole, so an NDJSON batch goes in entirely or
+ * not at all, never without its record, and no envelope without its object.
  */
 async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const { services, log, type, body } = request
   const batch = type === NDJSON
   const events = batch ? splitNdjson(body, services.limits.ndjsonLines) : [checkEvent(body, type)]
   const contentType = batch ? 'application/json' : type
-  const stored = await services.ledger.objects.putMany(events.map((bytes) => ({ bytes, contentType })))
+  const objects = services.ledger.objects.hashed(events.map((bytes) => ({ bytes, contentType })))
   const leaves = envelopes({
     contentType, time: services.clock(), requestId: request.requestId, principal: request.principal, scope: request.scope,
-  }, stored, batch)
+  }, objects, batch)
   const result = (await services.ledger.append([
     { log: log.info.name, entries: leaves }, { log: ACCESS_LOG, entries: [request.record] },
-  ]))[0]!
+  ], { objects }))[0]!
   // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
   services.cosigner?.kick()
   // Each result is JSON.stringify({ index, id, duplicate, object, checkpoint }), written out:
   // ids and hashes are hex, so nothing in them needs escaping, and the checkpoint is shared.
   const tail = `,"checkpoint":{"size":${result.checkpoint.size},"root":"${result.checkpoint.root}"}}`
   const results = result.entries.map(({ index, id, duplicate }, i) =>
-    `{"index":${index},"id":"${id}","duplicate":${duplicate},"object":"${stored[i]!.hash}"${tail}`)
+    `{"index":${index},"id":"${id}","duplicate":${duplicate},"object":"${objects[i]!.hash}"${tail}`)
   return batch
     ? { status: 201, contentType: NDJSON, body: `${results.join('\n')}\n` }
     : { status: 201, contentType: 'application/json', body: results[0]! }
 }
 
 /** The envelopes of a request's stored events; a template pays off from an NDJSON batch's second line. */
-function envelopes(common: Omit<EnvelopeInput, 'object' | 'size' | 'line'>, stored: readonly PutObjectResult[],
+function envelopes(common: Omit<EnvelopeInput, 'object' | 'size' | 'line'>, objects: readonly HashedObject[],
     batch: boolean): Uint8Array[] {
-  if (!batch) return [envelopeBytes({ ...common, object: stored[0]!.hash, size: stored[0]!.size })]
-  return envelopeTemplate(common)(stored.map((object, i) => ({ object: object.hash, size: object.size, line: i + 1 })))
+  if (!batch) return [envelopeBytes({ ...common, object: objects[0]!.hash, size: objects[0]!.bytes.length })]
+  return envelopeTemplate(common)(objects.map((object, i) => ({ object: object.hash, size: object.bytes.length, line: i + 1 })))
 }
 
 /** A single event: not empty, and valid JSON when it says it is JSON. */

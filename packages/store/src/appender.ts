@@ -1,27 +1,37 @@
 import type { StorageDriver, Swap, WriteOp } from './driver.js'
-import { Sequencer, type SequencerOptions } from './sequencer.js'
+import { Refused, Sequencer, type SequencerOptions } from './sequencer.js'
 
-/** Entries for one log, within a call that may append to several. */
+/** Items for one log (or the object store), within a call that may append to several. */
 export interface LogAppend {
   readonly log: string
-  readonly entries: readonly Uint8Array[]
+  readonly entries: readonly unknown[]
 }
 
 /**
- * What a log does for the appender in each batch (Log registers these). `stage` must change
- * nothing: a batch is adopted by every log it touches or by none.
+ * What a log (or the object store) does for the appender in each batch. `stage` must change
+ * nothing: a batch is adopted by every participant it touches or by none. `I` is the item type
+ * of the participant's calls.
  */
-export interface LogAppendSteps<P, S, R> {
+export interface LogAppendSteps<P, S, R, I = Uint8Array> {
   /** Hashing and lookups, which change no state: may overlap the previous batch's write. */
-  prepare(calls: readonly (readonly Uint8Array[])[]): Promise<P>
-  /** Waits until the log can take another batch (its id index is not too far behind). */
+  prepare(calls: readonly (readonly I[])[]): Promise<P>
+  /** Waits until the participant can take another batch (a log's id index is not too far behind). */
   waitForRoom(): Promise<void>
-  /** Decides the log's part of a batch on top of its tip, changing nothing. */
-  stage(calls: readonly (readonly Uint8Array[])[], prepared: P): S
+  /**
+   * Decides the participant's part of a batch on top of what is staged, changing nothing; the
+   * calls in `skip` (by position) were refused by another participant and are left out.
+   */
+  stage(calls: readonly (readonly I[])[], prepared: P, skip: ReadonlySet<number>): S
+  /**
+   * The calls (by position) the staged part refuses, with the error each is rejected with: the
+   * whole call is left out of the batch, in every participant. Participants that refuse are
+   * staged before the others. Absent: refuses none.
+   */
+  refusals?(staged: S): ReadonlyMap<number, unknown>
   /** Makes a staged part the tip that the next batch builds on. */
   adopt(staged: S): void
-  /** The head swap and rows a staged part writes; undefined when it writes nothing. */
-  writes(staged: S): { readonly swap: Swap; readonly ops: readonly WriteOp[] } | undefined
+  /** The head swap (if any) and rows a staged part writes; undefined when it writes nothing. */
+  writes(staged: S): { readonly swap?: Swap; readonly ops: readonly WriteOp[] } | undefined
   /** The part is durable: makes it the log's state and gives each call's result. */
   written(staged: S): R[]
   /** A write failed: forget everything staged. */
@@ -30,12 +40,12 @@ export interface LogAppendSteps<P, S, R> {
 
 // The appender only hands each log's own values back to it, so it need not know their types
 // (the steps are declared as methods, whose parameters TypeScript checks bivariantly).
-type AnySteps<R> = LogAppendSteps<unknown, unknown, R>
+type AnySteps<R> = LogAppendSteps<unknown, unknown, R, unknown>
 
 interface LogBatch<R> {
   readonly log: string
   readonly steps: AnySteps<R>
-  readonly calls: (readonly Uint8Array[])[]
+  readonly calls: (readonly unknown[])[]
   /** For each of the log's calls: the call's place in the batch, */
   readonly callOf: number[]
   /** and the part's place in the call (-1: the call's only part, answered alone). */
@@ -52,6 +62,8 @@ interface StagedBatch<R> {
   readonly logs: readonly LogBatch<R>[]
   readonly staged: readonly unknown[]
   readonly callCount: number
+  /** Calls (by position in the batch) a participant refused, with their errors. */
+  readonly refused: ReadonlyMap<number, unknown>
 }
 
 /** A call's one part, answered with its result rather than an array of one. */
@@ -66,7 +78,7 @@ interface AlonePart extends LogAppend {
  * every call in it lands whole or not at all, however many logs it spans. One writer for all
  * the logs also means one fsync per batch for all of them.
  */
-export class Appender<R> {
+export class Appender<R = unknown> {
   readonly #driver: StorageDriver
   readonly #logs = new Map<string, AnySteps<R>>()
   readonly #sequencer: Sequencer<LogAppend, PreparedBatch<R>, StagedBatch<R>, R | R[]>
@@ -84,13 +96,13 @@ export class Appender<R> {
   }
 
   /** Makes a log appendable; a log registers once, when it is loaded. */
-  register<P, S>(log: string, steps: LogAppendSteps<P, S, R>): void {
+  register<P, S, I>(log: string, steps: LogAppendSteps<P, S, R, I>): void {
     if (this.#logs.has(log)) throw new Error(`log ${log} is already registered`)
     this.#logs.set(log, steps)
   }
 
   /** Appends entries to one log; resolves with its result once durable. Entries are checked by the caller. */
-  appendTo(log: string, entries: readonly Uint8Array[]): Promise<R> {
+  appendTo(log: string, entries: readonly unknown[]): Promise<R> {
     if (!this.#logs.has(log)) return Promise.reject(new Error(`log ${log} is not registered`))
     const part: AlonePart = { log, entries, alone: true }
     return this.#sequencer.submit([part], entries.length) as Promise<R>
@@ -140,23 +152,34 @@ export class Appender<R> {
 
   async #stage({ logs, prepared, callCount }: PreparedBatch<R>): Promise<StagedBatch<R>> {
     await Promise.all(logs.map((batch) => batch.steps.waitForRoom()))
-    // Every log's part is decided before any is adopted: a failure leaves every tip as it was.
-    const staged = logs.map((batch, i) => batch.steps.stage(batch.calls, prepared[i]))
+    // Every part is decided before any is adopted: a failure leaves every tip as it was.
+    // Participants that may refuse calls go first, so the others leave those calls out.
+    const refused = new Map<number, unknown>()
+    const staged = new Array<unknown>(logs.length)
+    const order = logs.map((_, i) => i).sort((a, b) => Number(logs[b]!.steps.refusals !== undefined) - Number(logs[a]!.steps.refusals !== undefined))
+    for (const i of order) {
+      const batch = logs[i]!
+      const skip = new Set<number>()
+      if (refused.size > 0) batch.callOf.forEach((call, j) => refused.has(call) && skip.add(j))
+      staged[i] = batch.steps.stage(batch.calls, prepared[i], skip)
+      for (const [j, error] of batch.steps.refusals?.(staged[i]) ?? []) refused.set(batch.callOf[j]!, error)
+    }
     logs.forEach((batch, i) => batch.steps.adopt(staged[i]))
-    return { logs, staged, callCount }
+    return { logs, staged, callCount, refused }
   }
 
-  async #write({ logs, staged, callCount }: StagedBatch<R>): Promise<(R | R[])[]> {
+  async #write({ logs, staged, callCount, refused }: StagedBatch<R>): Promise<(R | R[] | Refused)[]> {
     const swaps: Swap[] = []
     const ops: WriteOp[] = []
     logs.forEach((batch, i) => {
       const writes = batch.steps.writes(staged[i])
       if (writes === undefined) return
-      swaps.push(writes.swap)
+      if (writes.swap !== undefined) swaps.push(writes.swap)
       for (const op of writes.ops) ops.push(op)
     })
     if (swaps.length > 0) await this.#driver.compareAndSwapAll(swaps, ops)
-    const results = new Array<R | R[]>(callCount)
+    else if (ops.length > 0) await this.#driver.write(ops, { sync: true })
+    const results = new Array<R | R[] | Refused>(callCount)
     logs.forEach((batch, i) => {
       const written = batch.steps.written(staged[i])
       for (let j = 0; j < written.length; j++) {
@@ -166,6 +189,7 @@ export class Appender<R> {
         else ((results[call] ??= []) as R[])[part] = written[j]!
       }
     })
+    for (const [call, error] of refused) results[call] = new Refused(error)
     return results
   }
 }

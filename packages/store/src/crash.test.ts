@@ -26,6 +26,8 @@ const KILL_AFTER_MS = [20, 150] as const
 const READY_TIMEOUT_MS = 20_000
 const EXIT_TIMEOUT_MS = 20_000
 const SAMPLES = 5
+/** Entries, newest first, whose objects are checked after each kill. */
+const OBJECT_SAMPLE = 200
 const SEED = Number(process.env.ANNAL_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
 if (!Number.isSafeInteger(SEED)) throw new RangeError('ANNAL_CRASH_SEED must be an integer')
 const utf8 = new TextEncoder()
@@ -283,6 +285,11 @@ async function reopenAndCheck(directory: string, acked: Acknowledged, random: ()
     const shadow = ledger.log('shadow').checkpointInfo
     expect({ size: shadow.size, root: shadow.root }, 'the shadow log after a crash')
       .toEqual({ size: log.size, root: log.checkpointInfo.root })
+    // The same write stored each entry's text as an object: the newest entries have theirs.
+    for (const entry of await log.entries(Math.max(0, log.size - OBJECT_SAMPLE), OBJECT_SAMPLE)) {
+      const [object] = ledger.objects.hashed([{ bytes: entry.data }])
+      expect((await ledger.objects.info(object!.hash)).size, `the object of entry ${entry.index} after a crash`).toBe(entry.data.length)
+    }
     await checkReopened(log, acked, random)
     if (last) await checkEverything(log, acked)
   } finally {

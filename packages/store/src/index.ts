@@ -4,7 +4,7 @@ export type { FsckCounts, FsckOptions, FsckProblem, FsckProblemKind, FsckProgres
 export { Log } from './log.js'
 export type { AppendResult, AppendedEntry, CheckpointInfo, Entry, EntryRef, InclusionProof, LogInfo } from './log.js'
 export { ObjectStore, parseObjectHash } from './objects.js'
-export type { ObjectErasure, ObjectInfo, PutObjectResult } from './objects.js'
+export type { HashedObject, NewObject, ObjectErasure, ObjectInfo, PutObjectResult } from './objects.js'
 export { DEFAULT_WRITE_BUFFER_BYTES, LevelDriver } from './level-driver.js'
 export type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
 export type { SequencerOptions } from './sequencer.js'

@@ -222,6 +222,30 @@ describe('Ledger', () => {
     expect([ledger.log('events').size, ledger.log('records').size]).toEqual([0, 0])
   })
 
+  it('stores objects in the same call as entries; a call with erased bytes is refused whole, the others in its batch land', async () => {
+    await ledger.createLog('events')
+    await ledger.createLog('records')
+    const secret = await ledger.objects.put(utf8.encode('secret'))
+    await ledger.eraseObject(secret.hash, { reason: 'request 9', log: 'records' })
+    const before = [ledger.log('events').size, ledger.log('records').size]
+    const call = (i: number, payload: string) => {
+      const objects = ledger.objects.hashed([{ bytes: utf8.encode(payload), contentType: 'text/plain' }])
+      return ledger.append([{ log: 'events', entries: [event(i)] }, { log: 'records', entries: [event(100 + i)] }], { objects })
+    }
+    const [first, refused, last] = await Promise.allSettled([call(1, 'one'), call(2, 'secret'), call(3, 'three')])
+    expect(first.status).toBe('fulfilled')
+    expect(refused).toMatchObject({ status: 'rejected', reason: code('OBJECT_ERASED') })
+    expect(last.status).toBe('fulfilled')
+    expect([ledger.log('events').size, ledger.log('records').size]).toEqual([before[0]! + 2, before[1]! + 2])
+    expect((await ledger.log('events').entries(before[0]!, 2)).map((entry) => entry.data)).toEqual([event(1), event(3)])
+    for (const payload of ['one', 'three']) {
+      const { hash } = ledger.objects.hashed([{ bytes: utf8.encode(payload) }])[0]!
+      expect(await ledger.objects.info(hash)).toMatchObject({ size: payload.length, contentType: 'text/plain' })
+    }
+    await expect(ledger.objects.get(secret.hash)).rejects.toThrow(code('OBJECT_ERASED'))
+    expect((await ledger.fsck('events')).ok).toBe(true)
+  })
+
   it('refuses a second open of the same directory', async () => {
     await expect(Ledger.open(directory)).rejects.toThrow(code('DATABASE_LOCKED'))
   })

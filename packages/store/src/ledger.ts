@@ -16,7 +16,7 @@ import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { LevelDriver } from './level-driver.js'
 import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
 import { Appender } from './appender.js'
-import { type ObjectInfo, ObjectStore } from './objects.js'
+import { type HashedObject, type ObjectInfo, ObjectStore } from './objects.js'
 import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
 
@@ -77,7 +77,7 @@ export class Ledger {
   readonly #providers: NoteProviders
   readonly #tiles: LruCache<string, Uint8Array>
   readonly #logs = new Map<string, Log>()
-  readonly #appender: Appender<AppendResult>
+  readonly #appender: Appender
   /** Names whose createLog is in flight: a second call must not overwrite the first's key file. */
   readonly #creating = new Set<string>()
   #closed = false
@@ -90,6 +90,7 @@ export class Ledger {
     this.#tiles = new LruCache(options.tileCacheSize ?? 4096)
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
     this.objects = new ObjectStore(driver, this.#providers.hash, {
+      appender: this.#appender,
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
       filterBytes: options.objectFilterBytes ?? 16 * 2 ** 20,
     })
@@ -133,17 +134,22 @@ export class Ledger {
 
   /**
    * Appends to several logs at once, all or nothing: one atomic, synced write holds every
-   * part (an event and the access record of the request that appended it, say), and each part
-   * resolves as Log.append would, in order. Each log may appear once.
-   * @throws TlogError LOG_NOT_FOUND, ENTRY_EMPTY, ENTRY_TOO_LARGE, HEAD_CONFLICT; TypeError for a log named twice.
+   * part (an event and the access record of the request that appended it, say) and `objects`
+   * (from `objects.hashed`; the event's payload, say), and each part resolves as Log.append
+   * would, in order. Each log may appear once.
+   * @throws TlogError LOG_NOT_FOUND, ENTRY_EMPTY, ENTRY_TOO_LARGE, HEAD_CONFLICT, OBJECT_ERASED (nothing
+   *   is appended); TypeError for a log named twice.
    */
-  async append(parts: readonly { readonly log: string; readonly entries: readonly Uint8Array[] }[]): Promise<AppendResult[]> {
+  async append(parts: readonly { readonly log: string; readonly entries: readonly Uint8Array[] }[],
+      options: { readonly objects?: readonly HashedObject[] } = {}): Promise<AppendResult[]> {
     if (!Array.isArray(parts) || parts.length === 0) throw new TypeError('append takes a non-empty array of parts')
     for (const part of parts) {
       this.log(part.log)
       checkEntries(part.entries)
     }
-    return this.#appender.append(parts.map(({ log, entries }) => ({ log, entries })))
+    const objects = options.objects === undefined || options.objects.length === 0 ? [] : [this.objects.part(options.objects)]
+    const results = await this.#appender.append([...parts.map(({ log, entries }) => ({ log, entries })), ...objects])
+    return results.slice(0, parts.length) as AppendResult[]
   }
 
   /**
@@ -221,6 +227,7 @@ export class Ledger {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#appender.drain()
     await Promise.all([...this.#logs.values()].map((log) => log.close()))
     await this.objects.close()
     await this.#driver.close()

@@ -104,7 +104,7 @@ export interface LogContext {
   readonly signer: NoteSigner
   readonly tiles: LruCache<string, Uint8Array>
   /** The ledger's appender: every log's appends go through it. */
-  readonly appender: Appender<AppendResult>
+  readonly appender: Appender
   readonly index: IdIndexOptions
 }
 
@@ -129,10 +129,10 @@ export class Log {
 
   /** Hands the log's batch steps to the ledger's appender; once, when loaded. */
   #register(): void {
-    this.#context.appender.register(this.info.name, {
+    this.#context.appender.register<PreparedBatch, StagedBatch, Uint8Array>(this.info.name, {
       prepare: (calls) => this.#prepare(calls),
       waitForRoom: () => this.#index.waitForRoom(),
-      stage: (calls, prepared) => this.#stage(calls, prepared),
+      stage: (calls, prepared, skip) => this.#stage(calls, prepared, skip),
       adopt: (staged) => this.#adopt(staged),
       writes: (staged) => this.#writes(staged),
       written: (staged) => this.#written(staged),
@@ -210,7 +210,7 @@ export class Log {
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#context.appender.appendTo(this.info.name, entries)
+    return this.#context.appender.appendTo(this.info.name, entries) as Promise<AppendResult>
   }
 
   /** Resolves when every append submitted so far has settled and its id is indexed. */
@@ -240,12 +240,12 @@ export class Log {
    * builds the write: entries, tiles, bundles and a signed checkpoint. Changes nothing; the
    * appender adopts it once every log of the batch has staged its part.
    */
-  #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch): StagedBatch {
+  #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch, skip: ReadonlySet<number>): StagedBatch {
     const { entries: all, leafHashes, ids, known, unseen, ticket } = batch
     const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()
     const fresh: number[] = []
-    const flat = all.map((_, i): AppendedEntry => {
+    const decide = (i: number): AppendedEntry => {
       const id = ids[i]!
       const earlier = unseen[i] ? assigned.get(id)
         : known[i] ?? this.#index.pending(id, ticket) ?? this.#unwrittenIndex(id) ?? assigned.get(id)
@@ -254,9 +254,14 @@ export class Log {
       assigned.set(id, index)
       fresh.push(i)
       return { index, id, duplicate: false }
-    })
+    }
     let offset = 0
-    const results = calls.map((call) => flat.slice(offset, offset += call.length))
+    // A skipped call (refused by another part of its batch) gets no entries and no result.
+    const results = calls.map((call, c) => {
+      const start = offset
+      offset += call.length
+      return skip.has(c) ? [] : Array.from({ length: call.length }, (_, i) => decide(start + i))
+    })
     if (fresh.length === 0) return { results, ticket, commit: undefined }
     const freshIds = fresh.map((i) => ids[i]!)
     const freshHashes = fresh.map((i) => leafHashes[i]!)

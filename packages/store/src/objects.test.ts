@@ -117,6 +117,27 @@ describe('erasure against concurrent first stores', () => {
   })
 })
 
+describe('stores and erasures in one batch', () => {
+  it('apply in call order: an object stored and erased together ends erased; erasing a missing one fails only its call', async () => {
+    const bytes = utf8.encode('{"card":"4111"}')
+    const [hash] = ledger.objects.hashed([{ bytes }]).map((object) => object.hash) as [string]
+    const missing = `sha256:${'0'.repeat(64)}`
+    const erasure = { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 }
+    const [stored, erased, refused, other] = await Promise.allSettled([
+      ledger.objects.put(bytes), ledger.objects.markErased(hash, erasure), ledger.objects.markErased(missing, erasure),
+      ledger.objects.put(utf8.encode('other')),
+    ])
+    expect(stored).toMatchObject({ status: 'fulfilled', value: { hash, duplicate: false } })
+    expect(erased).toMatchObject({ status: 'fulfilled', value: { hash, erasure } })
+    expect(refused).toMatchObject({ status: 'rejected', reason: code('OBJECT_NOT_FOUND') })
+    expect(other).toMatchObject({ status: 'fulfilled', value: { duplicate: false } })
+    await expect(ledger.objects.get(hash)).rejects.toThrow(code('OBJECT_ERASED'))
+    await expect(ledger.objects.put(bytes)).rejects.toThrow(code('OBJECT_ERASED'))
+    // Erasing again returns the record kept.
+    expect(await ledger.objects.markErased(hash, { ...erasure, reason: 'again' })).toMatchObject({ erasure })
+  })
+})
+
 /** `driver`, with some of its methods replaced. */
 function wrapped(driver: StorageDriver, replaced: Partial<StorageDriver>): StorageDriver {
   return {

@@ -1,4 +1,5 @@
 import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
+import { Appender } from './appender.js'
 import type { StorageDriver, WriteOp } from './driver.js'
 import { StoredHashFilter } from './hash-filter.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
@@ -34,11 +35,40 @@ export interface NewObject {
   readonly contentType?: string | undefined
 }
 
-interface QueuedPut {
-  readonly objects: readonly NewObject[]
-  readonly digests: readonly Uint8Array[]
-  readonly resolve: (results: PutObjectResult[]) => void
-  readonly reject: (error: unknown) => void
+/** An object checked and hashed for storing (ObjectStore.hashed), to hand to putMany or Ledger.append. */
+export interface HashedObject {
+  readonly bytes: Uint8Array
+  readonly contentType?: string | undefined
+  readonly digest: Uint8Array
+  /** `sha256:<hex>`. */
+  readonly hash: string
+}
+
+/** What the object store is asked to do in a batch: store an object, or erase one. */
+type ObjectItem = { readonly put: HashedObject } | { readonly erase: Uint8Array; readonly erasure: ObjectErasure }
+
+/** What a staged or recently written batch made of an object (or storage holds): its metadata JSON, or its parsed metadata. */
+type Known = { readonly erased: false; readonly meta: string } | { readonly erased: boolean; readonly info: ObjectInfo }
+
+function infoOf(known: Known): ObjectInfo {
+  return 'info' in known ? known.info : JSON.parse(known.meta) as ObjectInfo
+}
+
+interface PreparedObjects {
+  readonly ticket: number
+  /** Stored metadata rows of the objects looked up, by hex digest. */
+  readonly found: ReadonlyMap<string, Uint8Array>
+}
+
+interface StagedObjects {
+  readonly ticket: number
+  /** Per call: its puts' results, or its erasure's ObjectInfo. */
+  readonly results: (PutObjectResult[] | ObjectInfo)[]
+  readonly refused: ReadonlyMap<number, TlogError>
+  readonly ops: readonly WriteOp[]
+  readonly decided: ReadonlyMap<string, Known>
+  /** Digests of objects stored for the first time, for the filter. */
+  readonly added: readonly Uint8Array[]
 }
 
 export interface ObjectStoreOptions {
@@ -46,7 +76,12 @@ export interface ObjectStoreOptions {
   readonly clock: () => Date
   /** Memory for a filter of stored objects' hashes, so that storing a new object looks nothing up. 0: none. */
   readonly filterBytes?: number
+  /** The ledger's appender, so that objects are written in the same batches as entries. Default: one of its own. */
+  readonly appender?: Appender
 }
+
+/** The object store's name in the appender: log names start with a letter or digit, so no log has it. */
+export const OBJECTS = ' objects'
 
 const OBJECT_HASH = /^sha256:([0-9a-f]{64})$/
 /**
@@ -67,18 +102,26 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 /**
  * Content-addressed blobs beside the logs, stored once however often they are referred to.
  * An object can be erased (its bytes deleted) while the entries that commit to its hash stay.
+ *
+ * Stores and erasures go through the ledger's appender, in the same batches (and the same
+ * atomic write) as entries: an event, its object and its access record land together. Each
+ * batch decides on top of the batches staged before it, as a log does, so deduplication is
+ * exact and erased bytes are never stored again: an object is written only if neither storage
+ * nor a batch staged or written since the lookup holds it.
  */
 export class ObjectStore {
   readonly #driver: StorageDriver
   readonly #hash: HashProvider
   readonly #maxObjectSize: number
   readonly #clock: () => Date
-  /** Every stored object's digest once filled; added to before each write. */
+  readonly #appender: Appender
+  /** Every stored object's digest once filled; added to when a batch storing it is staged. */
   readonly #filter: StoredHashFilter | undefined
-  /** Object writes and erasures, one at a time: each reads the metadata, then writes on it. */
-  #writing: Promise<unknown> = Promise.resolve()
-  /** putMany calls waiting for the next write. */
-  #queued: QueuedPut[] = []
+  /** Per batch staged but not yet written, in order: what it makes of each object it touches. */
+  #staged: ReadonlyMap<string, Known>[] = []
+  /** Written batches that lookups started before their write may not have seen (as IdIndex keeps). */
+  #retired: { readonly known: ReadonlyMap<string, Known>; readonly afterTicket: number }[] = []
+  #tickets = 0
 
   constructor(driver: StorageDriver, hash: HashProvider, options: ObjectStoreOptions) {
     this.#driver = driver
@@ -86,6 +129,26 @@ export class ObjectStore {
     this.#maxObjectSize = options.maxObjectSize
     this.#clock = options.clock
     this.#filter = StoredHashFilter.sized(options.filterBytes ?? 0, 'objectFilterBytes')
+    this.#appender = options.appender ?? new Appender(driver, {})
+    this.#appender.register<PreparedObjects, StagedObjects, ObjectItem>(OBJECTS, {
+      prepare: (calls) => this.#prepare(calls),
+      waitForRoom: async () => {},
+      stage: (calls, prepared, skip) => this.#stage(calls, prepared, skip),
+      refusals: (staged) => staged.refused,
+      adopt: (staged) => {
+        for (const digest of staged.added) this.#filter?.add(digest)
+        this.#staged.push(staged.decided)
+      },
+      writes: (staged) => (staged.ops.length === 0 ? undefined : { ops: staged.ops }),
+      written: (staged) => {
+        this.#retired = this.#retired.filter((retired) => retired.afterTicket >= staged.ticket)
+        this.#retired.push({ known: this.#staged.shift()!, afterTicket: this.#tickets })
+        return staged.results
+      },
+      discard: () => {
+        this.#staged = []
+      },
+    })
   }
 
   /**
@@ -93,7 +156,7 @@ export class ObjectStore {
    * filled every store looks its objects up. Resolves when filled (or stopped by close).
    */
   fillFilter(): Promise<void> {
-    // Digests are added before their write starts: rows written after the pass began are in already.
+    // Digests are added when their batch is staged: rows written after the pass began are in already.
     if (this.#filter === undefined) return Promise.resolve()
     return this.#filter.fill(this.#driver.range({ ...objectMetaRange(), keysOnly: true }), (key) => key.subarray(1))
   }
@@ -113,81 +176,149 @@ export class ObjectStore {
   }
 
   /**
-   * Stores several objects in one synced write (one fsync, not one per object). Checked whole
-   * first: one object too large or erased refuses the call and writes nothing. Calls that
-   * arrive while a write is in flight are stored together in the next one (each call still
-   * succeeds or fails whole), so concurrent callers share fsyncs instead of queueing for one each.
-   * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
+   * Objects checked and hashed, ready for putMany or Ledger.append.
+   * @throws TypeError unless each is a Uint8Array; TlogError OBJECT_TOO_LARGE.
    */
-  putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]> {
-    for (const { bytes } of objects) {
-      if (!(bytes instanceof Uint8Array)) return Promise.reject(new TypeError('an object is a Uint8Array'))
-      if (bytes.length > this.#maxObjectSize) {
-        return Promise.reject(new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`))
-      }
-    }
-    const digests = objects.map(({ bytes }) => this.#hash.sha256(bytes))
-    return new Promise((resolve, reject) => {
-      this.#queued.push({ objects, digests, resolve, reject })
-      if (this.#queued.length === 1) void this.#exclusive(() => this.#storeQueued())
+  hashed(objects: readonly NewObject[]): HashedObject[] {
+    return objects.map(({ bytes, contentType }) => {
+      if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
+      if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
+      const digest = this.#hash.sha256(bytes)
+      return { bytes, contentType, digest, hash: `sha256:${bytesToHex(digest)}` }
     })
   }
 
-  /** Stores every call queued so far in one synced write; settles each call. */
-  async #storeQueued(): Promise<void> {
-    const calls = this.#queued
-    this.#queued = []
-    const digests = calls.flatMap((call) => call.digests)
+  /**
+   * Stores several objects in one synced write, shared with whatever else the ledger's appender
+   * is writing (one fsync, not one per object or per caller). Checked whole first: one object
+   * too large or erased refuses the call and writes nothing of it.
+   * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
+   */
+  async putMany(objects: readonly NewObject[] | readonly HashedObject[]): Promise<PutObjectResult[]> {
+    const hashed = objects.every((object) => 'digest' in object) ? objects as readonly HashedObject[] : this.hashed(objects)
+    return await this.#appender.appendTo(OBJECTS, hashed.map((put): ObjectItem => ({ put }))) as PutObjectResult[]
+  }
+
+  /** The appender part that stores `objects` with the entries of the same call (Ledger.append). */
+  part(objects: readonly HashedObject[]): { readonly log: string; readonly entries: readonly ObjectItem[] } {
+    return { log: OBJECTS, entries: objects.map((put): ObjectItem => ({ put })) }
+  }
+
+  /** Looks up what the filter cannot rule out; changes nothing, so it may overlap the previous write. */
+  async #prepare(calls: readonly (readonly ObjectItem[])[]): Promise<PreparedObjects> {
+    const ticket = ++this.#tickets
     const filter = this.#filter
-    const asked = filter === undefined ? digests : digests.filter((digest) => !filter.unseen(digest))
-    let stored: (Uint8Array | undefined)[]
-    try {
-      stored = asked.length === 0 ? [] : await this.#driver.getMany(asked.map(objectMetaKey))
-    } catch (error) {
-      for (const call of calls) call.reject(error)
-      return
+    const asked: Uint8Array[] = []
+    for (const call of calls) {
+      for (const item of call) {
+        if ('erase' in item) asked.push(item.erase)
+        else if (filter === undefined || !filter.unseen(item.put.digest)) asked.push(item.put.digest)
+      }
     }
-    const found = new Map<Uint8Array, Uint8Array>()
+    const rows = asked.length === 0 ? [] : await this.#driver.getMany(asked.map(objectMetaKey))
+    const found = new Map<string, Uint8Array>()
     asked.forEach((digest, i) => {
-      if (stored[i] !== undefined) found.set(digest, stored[i]!)
+      if (rows[i] !== undefined) found.set(bytesToHex(digest), rows[i]!)
     })
+    return { ticket, found }
+  }
+
+  /** What is known of an object: this batch's decisions, the batches before it, then storage. */
+  #known(hex: string, ticket: number, decided: ReadonlyMap<string, Known>, found: ReadonlyMap<string, Uint8Array>): Known | undefined {
+    const mine = decided.get(hex)
+    if (mine !== undefined) return mine
+    for (let i = this.#staged.length - 1; i >= 0; i--) {
+      const known = this.#staged[i]!.get(hex)
+      if (known !== undefined) return known
+    }
+    for (let i = this.#retired.length - 1; i >= 0; i--) {
+      const retired = this.#retired[i]!
+      const known = retired.afterTicket >= ticket ? retired.known.get(hex) : undefined
+      if (known !== undefined) return known
+    }
+    const row = found.get(hex)
+    if (row === undefined) return undefined
+    const { info } = decodeRow(row)
+    return { erased: info.erasure !== undefined, info }
+  }
+
+  /** Decides each call's rows on top of every batch staged before; a call with an erased object (or erasing a missing one) is refused whole. */
+  #stage(calls: readonly (readonly ObjectItem[])[], prepared: PreparedObjects, skip: ReadonlySet<number>): StagedObjects {
+    const { ticket, found } = prepared
     const storedAt = JSON.stringify(this.#clock().toISOString())
+    const decided = new Map<string, Known>()
+    const refused = new Map<number, TlogError>()
+    const results: (PutObjectResult[] | ObjectInfo)[] = []
     const ops: WriteOp[] = []
     const rows: NewRow[] = []
     const rowDigests: Uint8Array[] = []
-    const written = new Set<string>()
-    const accepted: { call: QueuedPut; results: PutObjectResult[] }[] = []
-    for (const call of calls) {
-      if (call.digests.some((digest) => isErased(found.get(digest)))) {
-        call.reject(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
-        continue
-      }
-      const results = call.objects.map(({ bytes, contentType }, i): PutObjectResult => {
-        const digest = call.digests[i]!
-        const hex = bytesToHex(digest)
-        const hash = `sha256:${hex}`
-        if (found.has(digest) || written.has(hex)) return { hash, size: bytes.length, duplicate: true }
-        written.add(hex)
-        filter?.add(digest)
-        // The same fields, in the same order, as JSON.stringify of an ObjectInfo, without building one.
-        const meta = `{"hash":"${hash}","size":${bytes.length},"storedAt":${storedAt}${
-          contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
-        const inline = bytes.length <= INLINE_OBJECT_BYTES
-        if (!inline) ops.push({ type: 'put', key: objectKey(digest), value: bytes })
-        rows.push({ meta, inline: inline ? bytes : undefined })
-        rowDigests.push(digest)
-        return { hash, size: bytes.length, duplicate: false }
-      })
-      accepted.push({ call, results })
+    for (let c = 0; c < calls.length; c++) {
+      if (skip.has(c)) continue
+      const error = this.#stageCall(calls[c]!, ticket, found, storedAt, decided, results, c, { ops, rows, rowDigests })
+      if (error !== undefined) refused.set(c, error)
     }
     encodeRows(rows).forEach((value, i) => ops.push({ type: 'put', key: objectMetaKey(rowDigests[i]!), value }))
-    try {
-      if (ops.length > 0) await this.#driver.write(ops, { sync: true })
-    } catch (error) {
-      for (const { call } of accepted) call.reject(error)
-      return
+    return { ticket, results, refused, ops, decided, added: rowDigests }
+  }
+
+  /**
+   * One call's part of #stage: its decisions go into `decided` and its rows into `into`, or,
+   * when the call is refused, none of them (the error is returned).
+   */
+  #stageCall(call: readonly ObjectItem[], ticket: number, found: ReadonlyMap<string, Uint8Array>, storedAt: string,
+      decided: Map<string, Known>, results: (PutObjectResult[] | ObjectInfo)[], c: number,
+      into: { ops: WriteOp[]; rows: NewRow[]; rowDigests: Uint8Array[] }): TlogError | undefined {
+    const marks = { ops: into.ops.length, rows: into.rows.length }
+    /** What this call decided, with what the batch had decided before it. */
+    const mine: [string, Known | undefined][] = []
+    const undo = (error: TlogError): TlogError => {
+      for (const [hex, before] of mine.reverse()) {
+        if (before === undefined) decided.delete(hex)
+        else decided.set(hex, before)
+      }
+      into.ops.length = marks.ops
+      into.rows.length = marks.rows
+      into.rowDigests.length = marks.rows
+      return error
     }
-    for (const { call, results } of accepted) call.resolve(results)
+    const puts: PutObjectResult[] = []
+    let erased: ObjectInfo | undefined
+    for (const item of call) {
+      if ('erase' in item) {
+        const hex = bytesToHex(item.erase)
+        const current = this.#known(hex, ticket, decided, found)
+        if (current === undefined) return undo(new TlogError('OBJECT_NOT_FOUND', 'no object has that hash'))
+        erased = infoOf(current)
+        if (current.erased) continue
+        erased = { ...erased, erasure: item.erasure }
+        mine.push([hex, decided.get(hex)])
+        decided.set(hex, { erased: true, info: erased })
+        into.ops.push({ type: 'del', key: objectKey(item.erase) })
+        into.rows.push({ meta: JSON.stringify(erased) })
+        into.rowDigests.push(item.erase)
+        continue
+      }
+      const { bytes, contentType, digest, hash } = item.put
+      const hex = hash.slice(7)
+      const current = this.#known(hex, ticket, decided, found)
+      if (current?.erased === true) return undo(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
+      if (current !== undefined) {
+        puts.push({ hash, size: bytes.length, duplicate: true })
+        continue
+      }
+      // The same fields, in the same order, as JSON.stringify of an ObjectInfo, without building one.
+      const meta = `{"hash":"${hash}","size":${bytes.length},"storedAt":${storedAt}${
+        contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
+      mine.push([hex, undefined])
+      decided.set(hex, { erased: false, meta })
+      const inline = bytes.length <= INLINE_OBJECT_BYTES
+      if (!inline) into.ops.push({ type: 'put', key: objectKey(digest), value: bytes })
+      into.rows.push({ meta, inline: inline ? bytes : undefined })
+      into.rowDigests.push(digest)
+      puts.push({ hash, size: bytes.length, duplicate: false })
+    }
+    results[c] = erased ?? puts
+    return undefined
   }
 
   /**
@@ -214,25 +345,14 @@ export class ObjectStore {
     return bytes
   }
 
-  /** Deletes the bytes and records the erasure in the metadata. Only the ledger calls this. */
+  /**
+   * Deletes the bytes and records the erasure in the metadata, in order with every store around
+   * it (through the appender). Erasing an erased object returns its record. Only the ledger calls this.
+   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND.
+   */
   async markErased(hash: string, erasure: ObjectErasure): Promise<ObjectInfo> {
     const digest = parseObjectHash(hash)
-    return this.#exclusive(async () => {
-      const meta = await this.info(hash)
-      const erased: ObjectInfo = { ...meta, erasure }
-      await this.#driver.write([
-        { type: 'del', key: objectKey(digest) },
-        { type: 'put', key: objectMetaKey(digest), value: encodeRows([{ meta: JSON.stringify(erased) }])[0]! },
-      ], { sync: true })
-      return erased
-    })
-  }
-
-  /** Runs `work` after every earlier write or erasure has settled, so none reads stale metadata. */
-  #exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.#writing.then(work)
-    this.#writing = result.catch(() => undefined)
-    return result
+    return await this.#appender.appendTo(OBJECTS, [{ erase: digest, erasure }]) as ObjectInfo
   }
 
   /** @throws TlogError OBJECT_NOT_FOUND. */
@@ -293,11 +413,6 @@ function parseInfo(json: Uint8Array): ObjectInfo {
   } catch (error) {
     throw new TlogError('CORRUPTION', 'an object row does not hold its metadata', { cause: error })
   }
-}
-
-/** Whether a stored metadata row (if any) records an erasure: it only needs the kind and JSON. */
-function isErased(row: Uint8Array | undefined): boolean {
-  return row !== undefined && decodeRow(row).info.erasure !== undefined
 }
 
 /** @throws TlogError ID_MALFORMED unless `sha256:` and 64 lowercase hex digits. */

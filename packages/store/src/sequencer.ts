@@ -1,3 +1,8 @@
+/** A write's result for a call it left out: the call is rejected with `error`, the rest of its batch goes on. */
+export class Refused {
+  constructor(readonly error: unknown) {}
+}
+
 export interface SequencerOptions {
   /** Most entries one integration takes; a single larger call still goes whole. Default 1000. */
   readonly maxBatchSize?: number
@@ -20,15 +25,15 @@ export interface SequencerSteps<T, P, S, R> {
   prepare(calls: readonly (readonly T[])[]): Promise<P>
   /** Decides the batch on top of every batch staged before it (durable or not); in order. */
   stage(calls: readonly (readonly T[])[], prepared: P): Promise<S>
-  /** Makes a staged batch durable and gives each call's result; in order, one at a time. */
-  write(staged: S): Promise<R[]>
+  /** Makes a staged batch durable and gives each call's result (Refused for a call it left out); in order, one at a time. */
+  write(staged: S): Promise<(R | Refused)[]>
   /** A write failed: forget every staged batch, so the next stage builds on what is durable. */
   discard(): void
 }
 
 interface Writing<T, R> {
   readonly batch: readonly Waiting<T, R>[]
-  readonly done: Promise<R[]>
+  readonly done: Promise<(R | Refused)[]>
 }
 
 /**
@@ -127,7 +132,11 @@ export class Sequencer<T, P, S, R> {
   async #settle(writing: Writing<T, R>): Promise<boolean> {
     try {
       const results = await writing.done
-      writing.batch.forEach((call, i) => call.resolve(results[i]!))
+      writing.batch.forEach((call, i) => {
+        const result = results[i]!
+        if (result instanceof Refused) call.reject(result.error)
+        else call.resolve(result)
+      })
       return true
     } catch (error) {
       for (const call of writing.batch) call.reject(error)

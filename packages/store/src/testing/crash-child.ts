@@ -5,7 +5,8 @@
 //              'crash' and 'shadow' if missing) and prints {ready, size, verifierKey}. It appends
 //              the retries first, as a client would after a crash, then appends fresh entries
 //              from several loops until killed; each call appends the same texts to both logs
-//              in one Ledger.append, so the two must always hold the same entries. Before each
+//              in one Ledger.append, with each text also stored as an object, so the two logs
+//              must always hold the same entries, and every entry its object. Before each
 //              append it prints {submitted: [text, ...]}; after the append resolves (that is,
 //              once its batch is durable) it prints {entries: [[index, id, duplicate], ...],
 //              checkpoint: {size, root, note}} for 'crash'.
@@ -48,7 +49,8 @@ async function openLedger(directory: string): Promise<Ledger> {
 async function appendReported(ledger: Ledger, texts: readonly string[]): Promise<void> {
   report({ submitted: texts })
   const entries = texts.map((text) => utf8.encode(text))
-  const result = (await ledger.append([{ log: LOG, entries }, { log: SHADOW, entries }]))[0]!
+  const objects = ledger.objects.hashed(entries.map((bytes) => ({ bytes })))
+  const result = (await ledger.append([{ log: LOG, entries }, { log: SHADOW, entries }], { objects }))[0]!
   report({
     entries: result.entries.map((entry) => [entry.index, entry.id, entry.duplicate]),
     checkpoint: result.checkpoint,
