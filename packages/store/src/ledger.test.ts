@@ -244,6 +244,10 @@ describe('Ledger', () => {
     }
     await expect(ledger.objects.get(secret.hash)).rejects.toThrow(code('OBJECT_ERASED'))
     expect((await ledger.fsck('events')).ok).toBe(true)
+    // A digest is only taken from objects.hashed: a hand-made one could file bytes under another hash.
+    const forged = { bytes: utf8.encode('x'), digest: new Uint8Array(32), hash: `sha256:${'0'.repeat(64)}` }
+    await expect(ledger.append([{ log: 'events', entries: [event(9)] }], { objects: [forged] })).rejects.toThrow(TypeError)
+    expect(ledger.log('events').size).toBe(before[0]! + 2)
   })
 
   it('refuses a second open of the same directory', async () => {

@@ -80,6 +80,9 @@ export interface ObjectStoreOptions {
   readonly appender?: Appender
 }
 
+/** The objects `hashed` made: a digest given with bytes is trusted only from there. */
+const madeByHashed = new WeakSet<HashedObject>()
+
 /** The object store's name in the appender: log names start with a letter or digit, so no log has it. */
 export const OBJECTS = ' objects'
 
@@ -184,7 +187,9 @@ export class ObjectStore {
       if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
       if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
       const digest = this.#hash.sha256(bytes)
-      return { bytes, contentType, digest, hash: `sha256:${bytesToHex(digest)}` }
+      const object: HashedObject = Object.freeze({ bytes, contentType, digest, hash: `sha256:${bytesToHex(digest)}` })
+      madeByHashed.add(object)
+      return object
     })
   }
 
@@ -194,13 +199,18 @@ export class ObjectStore {
    * too large or erased refuses the call and writes nothing of it.
    * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
    */
-  async putMany(objects: readonly NewObject[] | readonly HashedObject[]): Promise<PutObjectResult[]> {
-    const hashed = objects.every((object) => 'digest' in object) ? objects as readonly HashedObject[] : this.hashed(objects)
-    return await this.#appender.appendTo(OBJECTS, hashed.map((put): ObjectItem => ({ put }))) as PutObjectResult[]
+  async putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]> {
+    return await this.#appender.appendTo(OBJECTS, this.hashed(objects).map((put): ObjectItem => ({ put }))) as PutObjectResult[]
   }
 
-  /** The appender part that stores `objects` with the entries of the same call (Ledger.append). */
+  /**
+   * The appender part that stores `objects` with the entries of the same call (Ledger.append).
+   * @throws TypeError for an object that `hashed` did not make: its digest is only trusted from there.
+   */
   part(objects: readonly HashedObject[]): { readonly log: string; readonly entries: readonly ObjectItem[] } {
+    for (const object of objects) {
+      if (!madeByHashed.has(object)) throw new TypeError('objects to append come from objects.hashed')
+    }
     return { log: OBJECTS, entries: objects.map((put): ObjectItem => ({ put })) }
   }
 
