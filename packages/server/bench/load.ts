@@ -1,6 +1,8 @@
 // The load generator of `npm run bench`, run in its own process (bench/server.bench.ts forks it):
 // N keep-alive connections, each sending one request after another, until a request count or
-// a deadline is reached. Bodies are made per request from a counter, so no two are alike.
+// a deadline is reached. Bodies are made per request from a counter and the loader's own tag,
+// so no two are alike, across phases too.
+import { randomBytes } from 'node:crypto'
 import { Agent, request } from 'node:http'
 import { pathToFileURL } from 'node:url'
 
@@ -31,7 +33,9 @@ export interface LoadResult {
 }
 
 export const EVENT_BYTES = 256
-const PREFIX = '{"type":"user.login","actor":"svc-payments","ip":"203.0.113.7","seq":'
+// Each loader process (one per warm-up and per phase) tags its events, so that no phase repeats
+// the events of the warm-up before it (a repeat is a duplicate, which appends differently).
+const PREFIX = `{"type":"user.login","actor":"svc-payments","ip":"203.0.113.7","run":"${randomBytes(4).toString('hex')}","seq":`
 let sequence = 0
 
 /** A JSON event of exactly EVENT_BYTES bytes, different each call. */

@@ -7,6 +7,7 @@ import {
 } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Ledger } from './ledger.js'
+import type { HashedObject } from './objects.js'
 
 const utf8 = new TextEncoder()
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
@@ -245,7 +246,7 @@ describe('Ledger', () => {
     await expect(ledger.objects.get(secret.hash)).rejects.toThrow(code('OBJECT_ERASED'))
     expect((await ledger.fsck('events')).ok).toBe(true)
     // A digest is only taken from objects.hashed: a hand-made one could file bytes under another hash.
-    const forged = { bytes: utf8.encode('x'), digest: new Uint8Array(32), hash: `sha256:${'0'.repeat(64)}` }
+    const forged = { bytes: utf8.encode('x'), contentType: undefined, digest: new Uint8Array(32), hash: `sha256:${'0'.repeat(64)}` } as unknown as HashedObject
     await expect(ledger.append([{ log: 'events', entries: [event(9)] }], { objects: [forged] })).rejects.toThrow(TypeError)
     expect(ledger.log('events').size).toBe(before[0]! + 2)
   })

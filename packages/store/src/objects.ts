@@ -35,29 +35,63 @@ export interface NewObject {
   readonly contentType?: string | undefined
 }
 
-/** An object checked and hashed for storing (ObjectStore.hashed), to hand to putMany or Ledger.append. */
-export interface HashedObject {
+/**
+ * An object checked and hashed for storing, to hand to Ledger.append. Only ObjectStore.hashed
+ * makes them: a digest given with bytes is trusted from nowhere else (a hand-made one could file
+ * bytes under another hash).
+ */
+export class HashedObject {
   readonly bytes: Uint8Array
-  readonly contentType?: string | undefined
+  readonly contentType: string | undefined
   readonly digest: Uint8Array
   /** `sha256:<hex>`. */
   readonly hash: string
+
+  /** @internal Use ObjectStore.hashed. */
+  constructor(key: typeof HASHED, bytes: Uint8Array, contentType: string | undefined, digest: Uint8Array) {
+    if (key !== HASHED) throw new TypeError('objects to append come from objects.hashed')
+    this.bytes = bytes
+    this.contentType = contentType
+    this.digest = digest
+    this.hash = `sha256:${bytesToHex(digest)}`
+  }
+}
+
+const HASHED = Symbol('hashed')
+
+/** An erasure, as a batch item. */
+interface ObjectErase {
+  readonly erase: Uint8Array
+  readonly erasure: ObjectErasure
 }
 
 /** What the object store is asked to do in a batch: store an object, or erase one. */
-type ObjectItem = { readonly put: HashedObject } | { readonly erase: Uint8Array; readonly erasure: ObjectErasure }
+type ObjectItem = HashedObject | ObjectErase
 
-/** What a staged or recently written batch made of an object (or storage holds): its metadata JSON, or its parsed metadata. */
-type Known = { readonly erased: false; readonly meta: string } | { readonly erased: boolean; readonly info: ObjectInfo }
+/**
+ * What a staged or recently written batch made of an object, or storage holds: the metadata
+ * JSON of an object stored and not erased (a string, so that a batch of new objects allocates
+ * nothing more per object), or the parsed metadata.
+ */
+type Known = string | { readonly erased: boolean; readonly info: ObjectInfo }
 
 function infoOf(known: Known): ObjectInfo {
-  return 'info' in known ? known.info : JSON.parse(known.meta) as ObjectInfo
+  return typeof known === 'string' ? JSON.parse(known) as ObjectInfo : known.info
+}
+
+function isErased(known: Known | undefined): boolean {
+  return known !== undefined && typeof known !== 'string' && known.erased
 }
 
 interface PreparedObjects {
   readonly ticket: number
   /** Stored metadata rows of the objects looked up, by hex digest. */
   readonly found: ReadonlyMap<string, Uint8Array>
+  /**
+   * Per item, in call order: the filled filter never admitted it. Batches are admitted when
+   * staged, before the next lookup, so such an object is in no batch before this one either.
+   */
+  readonly unseen: readonly boolean[]
 }
 
 interface StagedObjects {
@@ -79,9 +113,6 @@ export interface ObjectStoreOptions {
   /** The ledger's appender, so that objects are written in the same batches as entries. Default: one of its own. */
   readonly appender?: Appender
 }
-
-/** The objects `hashed` made: a digest given with bytes is trusted only from there. */
-const madeByHashed = new WeakSet<HashedObject>()
 
 /** The object store's name in the appender: log names start with a letter or digit, so no log has it. */
 export const OBJECTS = ' objects'
@@ -186,10 +217,7 @@ export class ObjectStore {
     return objects.map(({ bytes, contentType }) => {
       if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
       if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
-      const digest = this.#hash.sha256(bytes)
-      const object: HashedObject = Object.freeze({ bytes, contentType, digest, hash: `sha256:${bytesToHex(digest)}` })
-      madeByHashed.add(object)
-      return object
+      return new HashedObject(HASHED, bytes, contentType, this.#hash.sha256(bytes))
     })
   }
 
@@ -200,7 +228,7 @@ export class ObjectStore {
    * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
    */
   async putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]> {
-    return await this.#appender.appendTo(OBJECTS, this.hashed(objects).map((put): ObjectItem => ({ put }))) as PutObjectResult[]
+    return await this.#appender.appendTo(OBJECTS, this.hashed(objects)) as PutObjectResult[]
   }
 
   /**
@@ -209,9 +237,9 @@ export class ObjectStore {
    */
   part(objects: readonly HashedObject[]): { readonly log: string; readonly entries: readonly ObjectItem[] } {
     for (const object of objects) {
-      if (!madeByHashed.has(object)) throw new TypeError('objects to append come from objects.hashed')
+      if (!(object instanceof HashedObject)) throw new TypeError('objects to append come from objects.hashed')
     }
-    return { log: OBJECTS, entries: objects.map((put): ObjectItem => ({ put })) }
+    return { log: OBJECTS, entries: objects }
   }
 
   /** Looks up what the filter cannot rule out; changes nothing, so it may overlap the previous write. */
@@ -219,10 +247,12 @@ export class ObjectStore {
     const ticket = ++this.#tickets
     const filter = this.#filter
     const asked: Uint8Array[] = []
+    const unseen: boolean[] = []
     for (const call of calls) {
       for (const item of call) {
-        if ('erase' in item) asked.push(item.erase)
-        else if (filter === undefined || !filter.unseen(item.put.digest)) asked.push(item.put.digest)
+        const never = item instanceof HashedObject && filter !== undefined && filter.unseen(item.digest)
+        unseen.push(never)
+        if (!never) asked.push(item instanceof HashedObject ? item.digest : item.erase)
       }
     }
     const rows = asked.length === 0 ? [] : await this.#driver.getMany(asked.map(objectMetaKey))
@@ -230,7 +260,7 @@ export class ObjectStore {
     asked.forEach((digest, i) => {
       if (rows[i] !== undefined) found.set(bytesToHex(digest), rows[i]!)
     })
-    return { ticket, found }
+    return { ticket, found, unseen }
   }
 
   /** What is known of an object: this batch's decisions, the batches before it, then storage. */
@@ -254,7 +284,6 @@ export class ObjectStore {
 
   /** Decides each call's rows on top of every batch staged before; a call with an erased object (or erasing a missing one) is refused whole. */
   #stage(calls: readonly (readonly ObjectItem[])[], prepared: PreparedObjects, skip: ReadonlySet<number>): StagedObjects {
-    const { ticket, found } = prepared
     const storedAt = JSON.stringify(this.#clock().toISOString())
     const decided = new Map<string, Known>()
     const refused = new Map<number, TlogError>()
@@ -262,27 +291,34 @@ export class ObjectStore {
     const ops: WriteOp[] = []
     const rows: NewRow[] = []
     const rowDigests: Uint8Array[] = []
+    let at = 0
     for (let c = 0; c < calls.length; c++) {
-      if (skip.has(c)) continue
-      const error = this.#stageCall(calls[c]!, ticket, found, storedAt, decided, results, c, { ops, rows, rowDigests })
-      if (error !== undefined) refused.set(c, error)
+      const call = calls[c]!
+      if (!skip.has(c)) {
+        const error = this.#stageCall(call, prepared, at, storedAt, decided, results, c, { ops, rows, rowDigests })
+        if (error !== undefined) refused.set(c, error)
+      }
+      at += call.length
     }
     encodeRows(rows).forEach((value, i) => ops.push({ type: 'put', key: objectMetaKey(rowDigests[i]!), value }))
-    return { ticket, results, refused, ops, decided, added: rowDigests }
+    return { ticket: prepared.ticket, results, refused, ops, decided, added: rowDigests }
   }
 
   /**
    * One call's part of #stage: its decisions go into `decided` and its rows into `into`, or,
    * when the call is refused, none of them (the error is returned).
    */
-  #stageCall(call: readonly ObjectItem[], ticket: number, found: ReadonlyMap<string, Uint8Array>, storedAt: string,
+  #stageCall(call: readonly ObjectItem[], prepared: PreparedObjects, first: number, storedAt: string,
       decided: Map<string, Known>, results: (PutObjectResult[] | ObjectInfo)[], c: number,
       into: { ops: WriteOp[]; rows: NewRow[]; rowDigests: Uint8Array[] }): TlogError | undefined {
+    const { ticket, found, unseen } = prepared
     const marks = { ops: into.ops.length, rows: into.rows.length }
-    /** What this call decided, with what the batch had decided before it. */
-    const mine: [string, Known | undefined][] = []
+    /** Objects this call stores, and what its erasures replaced in the batch's decisions, to undo. */
+    const stored: string[] = []
+    const replaced: [string, Known | undefined][] = []
     const undo = (error: TlogError): TlogError => {
-      for (const [hex, before] of mine.reverse()) {
+      for (const hex of stored) decided.delete(hex)
+      for (const [hex, before] of replaced.reverse()) {
         if (before === undefined) decided.delete(hex)
         else decided.set(hex, before)
       }
@@ -293,25 +329,26 @@ export class ObjectStore {
     }
     const puts: PutObjectResult[] = []
     let erased: ObjectInfo | undefined
-    for (const item of call) {
-      if ('erase' in item) {
+    for (let i = 0; i < call.length; i++) {
+      const item = call[i]!
+      if (!(item instanceof HashedObject)) {
         const hex = bytesToHex(item.erase)
         const current = this.#known(hex, ticket, decided, found)
         if (current === undefined) return undo(new TlogError('OBJECT_NOT_FOUND', 'no object has that hash'))
         erased = infoOf(current)
-        if (current.erased) continue
+        if (isErased(current)) continue
         erased = { ...erased, erasure: item.erasure }
-        mine.push([hex, decided.get(hex)])
+        replaced.push([hex, decided.get(hex)])
         decided.set(hex, { erased: true, info: erased })
         into.ops.push({ type: 'del', key: objectKey(item.erase) })
         into.rows.push({ meta: JSON.stringify(erased) })
         into.rowDigests.push(item.erase)
         continue
       }
-      const { bytes, contentType, digest, hash } = item.put
+      const { bytes, contentType, digest, hash } = item
       const hex = hash.slice(7)
-      const current = this.#known(hex, ticket, decided, found)
-      if (current?.erased === true) return undo(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
+      const current = unseen[first + i] === true ? decided.get(hex) : this.#known(hex, ticket, decided, found)
+      if (isErased(current)) return undo(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
       if (current !== undefined) {
         puts.push({ hash, size: bytes.length, duplicate: true })
         continue
@@ -319,8 +356,8 @@ export class ObjectStore {
       // The same fields, in the same order, as JSON.stringify of an ObjectInfo, without building one.
       const meta = `{"hash":"${hash}","size":${bytes.length},"storedAt":${storedAt}${
         contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
-      mine.push([hex, undefined])
-      decided.set(hex, { erased: false, meta })
+      stored.push(hex)
+      decided.set(hex, meta)
       const inline = bytes.length <= INLINE_OBJECT_BYTES
       if (!inline) into.ops.push({ type: 'put', key: objectKey(digest), value: bytes })
       into.rows.push({ meta, inline: inline ? bytes : undefined })
