@@ -66,6 +66,8 @@ interface StagedBatch<R> {
   readonly refused: ReadonlyMap<number, unknown>
 }
 
+const NONE: ReadonlySet<number> = new Set()
+
 /** A call's one part, answered with its result rather than an array of one. */
 interface AlonePart extends LogAppend {
   readonly alone: true
@@ -156,11 +158,12 @@ export class Appender<R = unknown> {
     // Participants that may refuse calls go first, so the others leave those calls out.
     const refused = new Map<number, unknown>()
     const staged = new Array<unknown>(logs.length)
-    const order = logs.map((_, i) => i).sort((a, b) => Number(logs[b]!.steps.refusals !== undefined) - Number(logs[a]!.steps.refusals !== undefined))
+    const refusing = logs.map((_, i) => i).filter((i) => logs[i]!.steps.refusals !== undefined)
+    const order = refusing.length === 0 ? logs.map((_, i) => i) : [...refusing, ...logs.map((_, i) => i).filter((i) => !refusing.includes(i))]
     for (const i of order) {
       const batch = logs[i]!
-      const skip = new Set<number>()
-      if (refused.size > 0) batch.callOf.forEach((call, j) => refused.has(call) && skip.add(j))
+      let skip: ReadonlySet<number> = NONE
+      if (refused.size > 0) skip = new Set(batch.callOf.flatMap((call, j) => (refused.has(call) ? [j] : [])))
       staged[i] = batch.steps.stage(batch.calls, prepared[i], skip)
       for (const [j, error] of batch.steps.refusals?.(staged[i]) ?? []) refused.set(batch.callOf[j]!, error)
     }

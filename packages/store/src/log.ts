@@ -255,13 +255,14 @@ export class Log {
       fresh.push(i)
       return { index, id, duplicate: false }
     }
-    let offset = 0
     // A skipped call (refused by another part of its batch) gets no entries and no result.
-    const results = calls.map((call, c) => {
-      const start = offset
-      offset += call.length
-      return skip.has(c) ? [] : Array.from({ length: call.length }, (_, i) => decide(start + i))
-    })
+    const results = new Array<AppendedEntry[]>(calls.length)
+    for (let c = 0, offset = 0; c < calls.length; offset += calls[c]!.length, c++) {
+      const count = calls[c]!.length
+      const entries = new Array<AppendedEntry>(skip.has(c) ? 0 : count)
+      for (let i = 0; i < entries.length; i++) entries[i] = decide(offset + i)
+      results[c] = entries
+    }
     if (fresh.length === 0) return { results, ticket, commit: undefined }
     const freshIds = fresh.map((i) => ids[i]!)
     const freshHashes = fresh.map((i) => leafHashes[i]!)
