@@ -74,11 +74,12 @@ interface AlonePart extends LogAppend {
 }
 
 /**
- * Sequences the appends to every log of a ledger. A call may append to several logs (an event
- * and the access record of the request that appended it); concurrent calls are gathered into
+ * Sequences the appends to every log of a ledger, and the object store's stores and erasures
+ * (it registers as one more participant). A call may span several (an event, its payload and
+ * the access record of the request that appended it); concurrent calls are gathered into
  * batches, and a batch is one atomic, synced write that swaps the head of each log it touches:
- * every call in it lands whole or not at all, however many logs it spans. One writer for all
- * the logs also means one fsync per batch for all of them.
+ * every call in it lands whole or not at all, however many participants it spans. One writer
+ * for all of them also means one fsync per batch.
  */
 export class Appender<R = unknown> {
   readonly #driver: StorageDriver
@@ -158,8 +159,9 @@ export class Appender<R = unknown> {
     // Participants that may refuse calls go first, so the others leave those calls out.
     const refused = new Map<number, unknown>()
     const staged = new Array<unknown>(logs.length)
-    const refusing = logs.map((_, i) => i).filter((i) => logs[i]!.steps.refusals !== undefined)
-    const order = refusing.length === 0 ? logs.map((_, i) => i) : [...refusing, ...logs.map((_, i) => i).filter((i) => !refusing.includes(i))]
+    const all = logs.map((_, i) => i)
+    const refusing = all.filter((i) => logs[i]!.steps.refusals !== undefined)
+    const order = refusing.length === 0 ? all : [...refusing, ...all.filter((i) => !refusing.includes(i))]
     for (const i of order) {
       const batch = logs[i]!
       let skip: ReadonlySet<number> = NONE

@@ -282,7 +282,10 @@ export class ObjectStore {
     return { erased: info.erasure !== undefined, info }
   }
 
-  /** Decides each call's rows on top of every batch staged before; a call with an erased object (or erasing a missing one) is refused whole. */
+  /**
+   * Decides each call's rows on top of every batch staged before; a call with an erased object
+   * (or erasing a missing one) is refused whole.
+   */
   #stage(calls: readonly (readonly ObjectItem[])[], prepared: PreparedObjects, skip: ReadonlySet<number>): StagedObjects {
     const storedAt = JSON.stringify(this.#clock().toISOString())
     const decided = new Map<string, Known>()
