@@ -43,7 +43,6 @@ export interface LogAppendSteps<P, S, R, I = Uint8Array> {
 type AnySteps<R> = LogAppendSteps<unknown, unknown, R, unknown>
 
 interface LogBatch<R> {
-  readonly log: string
   readonly steps: AnySteps<R>
   readonly calls: (readonly unknown[])[]
   /** For each of the log's calls: the call's place in the batch, */
@@ -140,7 +139,7 @@ export class Appender<R = unknown> {
         const part = parts[index]!
         let batch = byLog.get(part.log)
         if (batch === undefined) {
-          batch = { log: part.log, steps: this.#logs.get(part.log)!, calls: [], callOf: [], partOf: [] }
+          batch = { steps: this.#logs.get(part.log)!, calls: [], callOf: [], partOf: [] }
           byLog.set(part.log, batch)
         }
         batch.calls.push(part.entries)
@@ -160,9 +159,8 @@ export class Appender<R = unknown> {
     const refused = new Map<number, unknown>()
     const staged = new Array<unknown>(logs.length)
     const all = logs.map((_, i) => i)
-    const refusing = all.filter((i) => logs[i]!.steps.refusals !== undefined)
-    const order = refusing.length === 0 ? all : [...refusing, ...all.filter((i) => !refusing.includes(i))]
-    for (const i of order) {
+    const refuses = (i: number): boolean => logs[i]!.steps.refusals !== undefined
+    for (const i of [...all.filter(refuses), ...all.filter((i) => !refuses(i))]) {
       const batch = logs[i]!
       let skip: ReadonlySet<number> = NONE
       if (refused.size > 0) skip = new Set(batch.callOf.flatMap((call, j) => (refused.has(call) ? [j] : [])))

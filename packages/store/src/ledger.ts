@@ -148,7 +148,7 @@ export class Ledger {
       checkEntries(part.entries)
     }
     const objects = options.objects === undefined || options.objects.length === 0 ? [] : [this.objects.part(options.objects)]
-    const results = await this.#appender.append([...parts.map(({ log, entries }) => ({ log, entries })), ...objects])
+    const results = await this.#appender.append([...parts, ...objects])
     return results.slice(0, parts.length) as AppendResult[]
   }
 

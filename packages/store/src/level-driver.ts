@@ -106,8 +106,8 @@ export class LevelDriver implements StorageDriver {
    * against 0.28-0.34 µs chained (abstract-level's array `batch`, which also clones every
    * operation, had been slower still). Concurrent writes are not gathered here: LevelDB groups
    * the writers queued behind one in flight by itself, without waiting for the event loop
-   * (gathering them here, one write at a time, cost the store benchmark 0.70-0.75 of raw
-   * `batch()` against 0.82-0.89, see docs/benchmarks.md).
+   * (gathering them here, one write at a time, cost the store benchmark: 0.70-0.75 of raw
+   * `batch()` in five runs against 0.75 / 0.82 without, see docs/benchmarks.md).
    */
   async #commit(ops: readonly WriteOp[], sync: boolean): Promise<void> {
     const batch = this.#db.batch()

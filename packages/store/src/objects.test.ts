@@ -133,6 +133,14 @@ describe('stores and erasures in one batch', () => {
     expect(other).toMatchObject({ status: 'fulfilled', value: { duplicate: false } })
     await expect(ledger.objects.get(hash)).rejects.toThrow(code('OBJECT_ERASED'))
     await expect(ledger.objects.put(bytes)).rejects.toThrow(code('OBJECT_ERASED'))
+    // Stored, erased and stored again in one batch (new bytes, so the filter has not seen them).
+    const fresh = utf8.encode('{"card":"5500"}')
+    const [freshHash] = ledger.objects.hashed([{ bytes: fresh }]).map((object) => object.hash) as [string]
+    const again = await Promise.allSettled([
+      ledger.objects.put(fresh), ledger.objects.markErased(freshHash, erasure), ledger.objects.put(fresh),
+    ])
+    expect(again.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
+    expect(again[2]).toMatchObject({ reason: code('OBJECT_ERASED') })
     // Erasing again returns the record kept.
     expect(await ledger.objects.markErased(hash, { ...erasure, reason: 'again' })).toMatchObject({ erasure })
   })

@@ -309,65 +309,53 @@ export class ObjectStore {
 
   /**
    * One call's part of #stage: its decisions go into `decided` and its rows into `into`, or,
-   * when the call is refused, none of them (the error is returned).
+   * when the call is refused, nothing (the error is returned). A call is the puts of one
+   * putMany or Ledger.append, or the one erasure of a markErased: a put call is checked for
+   * erased objects before anything of it is decided, so a refusal has nothing to undo.
    */
   #stageCall(call: readonly ObjectItem[], prepared: PreparedObjects, first: number, storedAt: string,
       decided: Map<string, Known>, results: (PutObjectResult[] | ObjectInfo)[], c: number,
       into: { ops: WriteOp[]; rows: NewRow[]; rowDigests: Uint8Array[] }): TlogError | undefined {
     const { ticket, found, unseen } = prepared
-    const marks = { ops: into.ops.length, rows: into.rows.length }
-    /** Objects this call stores, and what its erasures replaced in the batch's decisions, to undo. */
-    const stored: string[] = []
-    const replaced: [string, Known | undefined][] = []
-    const undo = (error: TlogError): TlogError => {
-      for (const hex of stored) decided.delete(hex)
-      for (const [hex, before] of replaced.reverse()) {
-        if (before === undefined) decided.delete(hex)
-        else decided.set(hex, before)
+    const item = call[0]!
+    if (!(item instanceof HashedObject)) {
+      const hex = bytesToHex(item.erase)
+      const current = this.#known(hex, ticket, decided, found)
+      if (current === undefined) return new TlogError('OBJECT_NOT_FOUND', 'no object has that hash')
+      if (isErased(current)) {
+        results[c] = infoOf(current)
+        return undefined
       }
-      into.ops.length = marks.ops
-      into.rows.length = marks.rows
-      into.rowDigests.length = marks.rows
-      return error
+      const erased: ObjectInfo = { ...infoOf(current), erasure: item.erasure }
+      decided.set(hex, { erased: true, info: erased })
+      into.ops.push({ type: 'del', key: objectKey(item.erase) })
+      into.rows.push({ meta: JSON.stringify(erased) })
+      into.rowDigests.push(item.erase)
+      results[c] = erased
+      return undefined
     }
-    const puts: PutObjectResult[] = []
-    let erased: ObjectInfo | undefined
-    for (let i = 0; i < call.length; i++) {
-      const item = call[i]!
-      if (!(item instanceof HashedObject)) {
-        const hex = bytesToHex(item.erase)
-        const current = this.#known(hex, ticket, decided, found)
-        if (current === undefined) return undo(new TlogError('OBJECT_NOT_FOUND', 'no object has that hash'))
-        erased = infoOf(current)
-        if (isErased(current)) continue
-        erased = { ...erased, erasure: item.erasure }
-        replaced.push([hex, decided.get(hex)])
-        decided.set(hex, { erased: true, info: erased })
-        into.ops.push({ type: 'del', key: objectKey(item.erase) })
-        into.rows.push({ meta: JSON.stringify(erased) })
-        into.rowDigests.push(item.erase)
-        continue
-      }
-      const { bytes, contentType, digest, hash } = item
+    const puts = call as readonly HashedObject[]
+    // An object the filled filter never admitted is neither stored nor in an earlier batch; only
+    // this batch may hold it (stored, or stored and erased by an earlier call).
+    const known = puts.map(({ hash }, i) => {
       const hex = hash.slice(7)
-      const current = unseen[first + i] === true ? decided.get(hex) : this.#known(hex, ticket, decided, found)
-      if (isErased(current)) return undo(new TlogError('OBJECT_ERASED', 'an object with these bytes was erased'))
-      if (current !== undefined) {
-        puts.push({ hash, size: bytes.length, duplicate: true })
-        continue
-      }
+      return unseen[first + i] === true ? decided.get(hex) : this.#known(hex, ticket, decided, found)
+    })
+    if (known.some(isErased)) return new TlogError('OBJECT_ERASED', 'an object with these bytes was erased')
+    results[c] = puts.map(({ bytes, contentType, digest, hash }, i): PutObjectResult => {
+      const hex = hash.slice(7)
+      // Looked up again in this batch's decisions: an earlier object of the same call may be it.
+      if ((known[i] ?? decided.get(hex)) !== undefined) return { hash, size: bytes.length, duplicate: true }
       // The same fields, in the same order, as JSON.stringify of an ObjectInfo, without building one.
       const meta = `{"hash":"${hash}","size":${bytes.length},"storedAt":${storedAt}${
         contentType === undefined ? '' : `,"contentType":${JSON.stringify(contentType)}`}}`
-      stored.push(hex)
       decided.set(hex, meta)
       const inline = bytes.length <= INLINE_OBJECT_BYTES
       if (!inline) into.ops.push({ type: 'put', key: objectKey(digest), value: bytes })
       into.rows.push({ meta, inline: inline ? bytes : undefined })
       into.rowDigests.push(digest)
-      puts.push({ hash, size: bytes.length, duplicate: false })
-    }
-    results[c] = erased ?? puts
+      return { hash, size: bytes.length, duplicate: false }
+    })
     return undefined
   }
 
