@@ -113,7 +113,8 @@ describe('Appender', () => {
 
   it('rejects every call of a failed write in every log it spans, and restages the next batch on what is durable', async () => {
     const events: string[] = []
-    const appender = new Appender<string>(gated(), {})
+    // A batch of one entry: the second call is a full batch, so it is staged while the first is written.
+    const appender = new Appender<string>(gated(), { maxBatchSize: 1 })
     const [a, b] = [counterLog('a', events), counterLog('b', events)]
     appender.register('a', a)
     appender.register('b', b)

@@ -8,6 +8,7 @@ import { Sequencer, type SequencerSteps } from './sequencer.js'
 interface Staged {
   readonly from: number
   readonly to: number
+  readonly calls: number
 }
 
 function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?: (items: readonly number[]) => boolean } = {}) {
@@ -20,12 +21,12 @@ function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?:
     async prepare(calls) {
       return calls.flat()
     },
-    async stage(_calls, prepared) {
+    async stage(calls, prepared) {
       if (options.failStage?.(prepared) === true) throw new Error('stage failed')
       const from = tip ?? durable
       tip = from + prepared.reduce((sum, item) => sum + item, 0)
       events.push(`stage ${from}->${tip}`)
-      return { from, to: tip }
+      return { from, to: tip, calls: calls.length }
     },
     async write(staged) {
       events.push(`write ${staged.from}->${staged.to}`)
@@ -35,7 +36,7 @@ function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?:
       durable = staged.to
       if (tip === staged.to) tip = undefined
       events.push(`wrote ${staged.to}`)
-      return [staged.to]
+      return Array.from({ length: staged.calls }, () => staged.to)
     },
     discard() {
       events.push('discard')
@@ -57,9 +58,9 @@ function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?:
 const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: Error) => ({ error: error.message }))
 
 describe('Sequencer', () => {
-  it('stages the next batch while a write is in flight, and writes in order', async () => {
+  it('stages a full batch while the write before it is in flight, and writes in order', async () => {
     const steps = counter()
-    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 2 })
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 })
     steps.hold()
     const first = sequencer.submit([1, 2])
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -71,6 +72,39 @@ describe('Sequencer', () => {
     // The result of a call is that of its batch's write (the total after it).
     expect(await Promise.all([first, second])).toEqual([3, 6])
     expect(steps.events.slice(3)).toEqual(['wrote 3', 'write 3->6', 'wrote 6'])
+  })
+
+  it('gathers the calls that arrive during a write into one batch, and answers a batch once the next write has started', async () => {
+    const steps = counter()
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 10 })
+    steps.hold()
+    const answered: string[] = []
+    const first = sequencer.submit([1]).then((total) => { answered.push(`${total}: ${steps.events.join(', ')}`) })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const later = [[2], [3, 4]].map((items) => sequencer.submit(items))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    // Not staged at the first arrival: a partial batch waits for the write.
+    expect(steps.events).toEqual(['stage 0->1', 'write 0->1'])
+    steps.release()
+    await first
+    expect(answered[0]).toMatch(/^1: stage 0->1, write 0->1, wrote 1, stage 1->10, write 1->10/)
+    expect(await Promise.all(later)).toEqual([10, 10])
+    expect(steps.events).toEqual(['stage 0->1', 'write 0->1', 'wrote 1', 'stage 1->10', 'write 1->10', 'wrote 10'])
+  })
+
+  it('stages the batch after a failed write on what is durable', async () => {
+    let writes = 0
+    const steps = counter({ failWrite: () => ++writes === 1 })
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 10 })
+    steps.hold()
+    const first = settle(sequencer.submit([5]))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const second = settle(sequencer.submit([7]))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    steps.release()
+    expect(await first).toEqual({ error: 'write failed' })
+    expect(await second).toEqual({ value: 7 })
+    expect(steps.events).toEqual(['stage 0->5', 'write 0->5', 'discard', 'stage 0->7', 'write 0->7', 'wrote 7'])
   })
 
   it('rejects the calls of a failed write, discards what was staged on it, and restages the next', async () => {

@@ -37,18 +37,21 @@ interface Writing<T, R> {
 }
 
 /**
- * Gathers concurrent calls into batches and integrates them in order, two deep: while one
- * batch's write is in flight, the next is prepared and staged on top of it (its CPU work,
- * hashing and tree integration, overlaps the fsync), and its write starts once the first
- * one's is done. If a write fails, its calls are rejected, what was staged is discarded,
- * and the next batch is staged again on the durable state. Each call's items stay together
- * in one batch, so a call is integrated whole or not at all.
+ * Gathers concurrent calls into batches and integrates them in order. A batch takes the calls
+ * that arrive while the write before it is in flight; once a full batch waits, it is prepared
+ * and staged on top of that write (its CPU work, hashing and tree integration, overlaps the
+ * fsync), and its write starts once the first one's is done. If a write fails, its calls are
+ * rejected, what was staged is discarded, and the next batch is staged again on the durable
+ * state. Each call's items stay together in one batch, so a call is integrated whole or not
+ * at all.
  */
 export class Sequencer<T, P, S, R> {
   readonly #steps: SequencerSteps<T, P, S, R>
   readonly #maxBatchSize: number
   readonly #maxWaitMs: number
   readonly #waiting: Waiting<T, R>[] = []
+  /** The sizes of the waiting calls, summed. */
+  #waitingCount = 0
   #running = false
   #idle: Promise<void> = Promise.resolve()
   /** Wakes the loop while it waits on a write with nothing to stage. */
@@ -66,6 +69,7 @@ export class Sequencer<T, P, S, R> {
   submit(items: readonly T[], size: number = items.length): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#waiting.push({ items, size, resolve, reject })
+      this.#waitingCount += size
       const wake = this.#onArrival
       this.#onArrival = undefined
       wake?.()
@@ -86,63 +90,59 @@ export class Sequencer<T, P, S, R> {
     else await new Promise((resolve) => setImmediate(resolve))
     let writing: Writing<T, R> | undefined
     for (;;) {
-      if (this.#waiting.length === 0) {
-        if (writing === undefined) break
-        // Wait for the write, or for a call to arrive: that one is staged while the write goes on.
-        const arrived = new Promise<'arrived'>((resolve) => { this.#onArrival = () => resolve('arrived') })
-        const first = await Promise.race([writing.done.then(() => 'written', () => 'written'), arrived])
+      // Calls are answered only once the next write has started, so the disk is not idle while
+      // their responses go out.
+      let written: Written<T, R> | undefined
+      // A batch takes every call that arrives while the write before it runs: staged at the first
+      // arrival instead, it would be small and later arrivals would wait for two writes. Only a
+      // full batch is staged at once, on top of the write in flight.
+      while (writing !== undefined && this.#waitingCount < this.#maxBatchSize) {
+        const arrived = new Promise<undefined>((resolve) => { this.#onArrival = () => resolve(undefined) })
+        const outcome = await Promise.race([outcomeOf(writing), arrived])
         this.#onArrival = undefined
-        if (first === 'arrived') continue
-        await this.#settle(writing)
+        if (outcome === undefined) continue
+        if (outcome.ok) written = { batch: writing.batch, results: outcome.results }
+        else this.#fail(writing.batch, outcome.error)
         writing = undefined
-        continue
+      }
+      if (this.#waiting.length === 0) {
+        if (written !== undefined) answer(written)
+        break
       }
       const batch = this.#takeBatch()
       const calls = batch.map((call) => call.items)
-      let prepared: P
       let staged: S
       try {
-        prepared = await this.#steps.prepare(calls)
+        const prepared = await this.#steps.prepare(calls)
         staged = await this.#steps.stage(calls, prepared)
-      } catch (error) {
-        for (const call of batch) call.reject(error)
-        continue
-      }
-      if (writing !== undefined) {
-        const written = await this.#settle(writing)
-        writing = undefined
-        if (!written) {
-          try {
+        if (writing !== undefined) {
+          const before = writing
+          writing = undefined
+          const outcome = await outcomeOf(before)
+          if (outcome.ok) written = { batch: before.batch, results: outcome.results }
+          else {
+            this.#fail(before.batch, outcome.error)
             staged = await this.#steps.stage(calls, prepared)
-          } catch (error) {
-            for (const call of batch) call.reject(error)
-            continue
           }
         }
+      } catch (error) {
+        for (const call of batch) call.reject(error)
+        if (written !== undefined) answer(written)
+        continue
       }
       const done = this.#steps.write(staged)
       // Its failure is reported when it is settled, not as an unhandled rejection.
       done.catch(() => undefined)
       writing = { batch, done }
+      if (written !== undefined) answer(written)
     }
     this.#running = false
   }
 
-  /** Waits for a write and settles its calls; false (and what was staged discarded) if it failed. */
-  async #settle(writing: Writing<T, R>): Promise<boolean> {
-    try {
-      const results = await writing.done
-      writing.batch.forEach((call, i) => {
-        const result = results[i]!
-        if (result instanceof Refused) call.reject(result.error)
-        else call.resolve(result)
-      })
-      return true
-    } catch (error) {
-      for (const call of writing.batch) call.reject(error)
-      this.#steps.discard()
-      return false
-    }
+  /** A write failed: its calls are rejected and what was staged on it is discarded. */
+  #fail(batch: readonly Waiting<T, R>[], error: unknown): void {
+    for (const call of batch) call.reject(error)
+    this.#steps.discard()
   }
 
   #takeBatch(): Waiting<T, R>[] {
@@ -153,6 +153,28 @@ export class Sequencer<T, P, S, R> {
       count += call.size
       batch.push(call)
     }
+    this.#waitingCount -= count
     return batch
   }
+}
+
+interface Written<T, R> {
+  readonly batch: readonly Waiting<T, R>[]
+  readonly results: readonly (R | Refused)[]
+}
+
+async function outcomeOf<T, R>(writing: Writing<T, R>): Promise<{ ok: true; results: (R | Refused)[] } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, results: await writing.done }
+  } catch (error) {
+    return { ok: false, error }
+  }
+}
+
+function answer<T, R>({ batch, results }: Written<T, R>): void {
+  batch.forEach((call, i) => {
+    const result = results[i]!
+    if (result instanceof Refused) call.reject(result.error)
+    else call.resolve(result)
+  })
 }
