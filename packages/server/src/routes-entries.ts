@@ -75,7 +75,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
   app.get('/v1/objects/:hash', async (c) => {
     authorize(c, 'log:read')
     const hash = c.req.param('hash')
-    const [bytes, info] = await Promise.all([ledger.objects.get(hash), ledger.objects.info(hash)])
+    const { bytes, info } = await ledger.objects.read(hash)
     // Served as stored, but never sniffed or rendered: the bytes are whatever a client appended.
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': info.contentType ?? 'application/octet-stream', 'Cache-Control': 'private, no-cache',

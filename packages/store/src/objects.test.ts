@@ -174,9 +174,12 @@ describe('rows', () => {
       expect(await objects.get(a!.hash)).toEqual(small)
       expect(await objects.get(b!.hash)).toEqual(large)
       expect(await objects.info(a!.hash)).toMatchObject({ hash: a!.hash, size: small.length, contentType: 'application/octet-stream' })
+      expect(await objects.read(a!.hash)).toEqual({ bytes: small, info: await objects.info(a!.hash) })
+      expect(await objects.read(b!.hash)).toEqual({ bytes: large, info: await objects.info(b!.hash) })
       for (const { hash } of [a!, b!]) {
         await objects.markErased(hash, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
         await expect(objects.get(hash)).rejects.toThrow(code('OBJECT_ERASED'))
+        await expect(objects.read(hash)).rejects.toThrow(code('OBJECT_ERASED'))
         const row = await driver.get(objectMetaKey(parseObjectHash(hash)))
         expect(row!.length).toBeLessThan(1024) // the metadata only
         expect(await driver.get(objectKey(parseObjectHash(hash)))).toBeUndefined()

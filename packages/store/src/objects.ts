@@ -372,15 +372,24 @@ export class ObjectStore {
    * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
    */
   async get(hash: string): Promise<Uint8Array> {
+    return (await this.read(hash)).bytes
+  }
+
+  /**
+   * The object's bytes and its metadata, from one read of its row (and one of its bytes, when
+   * they are too large to live in the row).
+   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
+   */
+  async read(hash: string): Promise<{ readonly bytes: Uint8Array; readonly info: ObjectInfo }> {
     const digest = parseObjectHash(hash)
     const { info, inline } = await this.#row(digest)
     if (info.erasure !== undefined) {
       throw new TlogError('OBJECT_ERASED', `erased at ${info.erasure.erasedAt}, recorded in ${info.erasure.log} entry ${info.erasure.index}`)
     }
-    if (inline !== undefined) return inline
+    if (inline !== undefined) return { bytes: inline, info }
     const bytes = await this.#driver.get(objectKey(digest))
     if (bytes === undefined) throw new TlogError('CORRUPTION', 'an object lost its bytes')
-    return bytes
+    return { bytes, info }
   }
 
   /**
