@@ -92,10 +92,15 @@ describe('Sequencer', () => {
     expect(steps.events).toEqual(['stage 0->1', 'write 0->1', 'wrote 1', 'stage 1->10', 'write 1->10', 'wrote 10'])
   })
 
-  it('stages the batch after a failed write on what is durable', async () => {
+  it.each([
+    // A full batch waits, so it is staged on 5 (which never becomes durable), then again on 0.
+    { maxBatchSize: 1, events: ['stage 0->5', 'write 0->5', 'stage 5->12', 'discard', 'stage 0->7', 'write 0->7', 'wrote 7'] },
+    // A partial batch waits for the write, so it is staged only once, on what is durable.
+    { maxBatchSize: 10, events: ['stage 0->5', 'write 0->5', 'discard', 'stage 0->7', 'write 0->7', 'wrote 7'] },
+  ])('rejects the calls of a failed write and stages the next batch on what is durable (maxBatchSize $maxBatchSize)', async ({ maxBatchSize, events }) => {
     let writes = 0
     const steps = counter({ failWrite: () => ++writes === 1 })
-    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 10 })
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize })
     steps.hold()
     const first = settle(sequencer.submit([5]))
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -104,23 +109,7 @@ describe('Sequencer', () => {
     steps.release()
     expect(await first).toEqual({ error: 'write failed' })
     expect(await second).toEqual({ value: 7 })
-    expect(steps.events).toEqual(['stage 0->5', 'write 0->5', 'discard', 'stage 0->7', 'write 0->7', 'wrote 7'])
-  })
-
-  it('rejects the calls of a failed write, discards what was staged on it, and restages the next', async () => {
-    let writes = 0
-    const steps = counter({ failWrite: () => ++writes === 1 })
-    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 })
-    steps.hold()
-    const first = settle(sequencer.submit([5]))
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    const second = settle(sequencer.submit([7]))
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    steps.release()
-    expect(await first).toEqual({ error: 'write failed' })
-    // Staged first on 5 (which never became durable), then again on 0.
-    expect(await second).toEqual({ value: 7 })
-    expect(steps.events).toEqual(['stage 0->5', 'write 0->5', 'stage 5->12', 'discard', 'stage 0->7', 'write 0->7', 'wrote 7'])
+    expect(steps.events).toEqual(events)
     expect(steps.durable()).toBe(7)
   })
 
