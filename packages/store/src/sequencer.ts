@@ -31,9 +31,18 @@ export interface SequencerSteps<T, P, S, R> {
   discard(): void
 }
 
+type Outcome<R> = { readonly ok: true; readonly results: readonly (R | Refused)[] } | { readonly ok: false; readonly error: unknown }
+
 interface Writing<T, R> {
   readonly batch: readonly Waiting<T, R>[]
-  readonly done: Promise<(R | Refused)[]>
+  /** Never rejects: a failed write is an outcome like a good one. */
+  readonly outcome: Promise<Outcome<R>>
+}
+
+/** A written batch whose calls are still to be answered. */
+interface Written<T, R> {
+  readonly batch: readonly Waiting<T, R>[]
+  readonly results: readonly (R | Refused)[]
 }
 
 /**
@@ -98,11 +107,10 @@ export class Sequencer<T, P, S, R> {
       // full batch is staged at once, on top of the write in flight.
       while (writing !== undefined && this.#waitingCount < this.#maxBatchSize) {
         const arrived = new Promise<undefined>((resolve) => { this.#onArrival = () => resolve(undefined) })
-        const outcome = await Promise.race([outcomeOf(writing), arrived])
+        const outcome = await Promise.race([writing.outcome, arrived])
         this.#onArrival = undefined
         if (outcome === undefined) continue
-        if (outcome.ok) written = { batch: writing.batch, results: outcome.results }
-        else this.#fail(writing.batch, outcome.error)
+        written = this.#finish(writing, outcome)
         writing = undefined
       }
       if (this.#waiting.length === 0) {
@@ -118,31 +126,29 @@ export class Sequencer<T, P, S, R> {
         if (writing !== undefined) {
           const before = writing
           writing = undefined
-          const outcome = await outcomeOf(before)
-          if (outcome.ok) written = { batch: before.batch, results: outcome.results }
-          else {
-            this.#fail(before.batch, outcome.error)
-            staged = await this.#steps.stage(calls, prepared)
-          }
+          written = this.#finish(before, await before.outcome)
+          if (written === undefined) staged = await this.#steps.stage(calls, prepared)
         }
       } catch (error) {
         for (const call of batch) call.reject(error)
         if (written !== undefined) answer(written)
         continue
       }
-      const done = this.#steps.write(staged)
-      // Its failure is reported when it is settled, not as an unhandled rejection.
-      done.catch(() => undefined)
-      writing = { batch, done }
+      writing = { batch, outcome: outcomeOf(this.#steps.write(staged)) }
       if (written !== undefined) answer(written)
     }
     this.#running = false
   }
 
-  /** A write failed: its calls are rejected and what was staged on it is discarded. */
-  #fail(batch: readonly Waiting<T, R>[], error: unknown): void {
-    for (const call of batch) call.reject(error)
+  /**
+   * A finished write's calls to answer; if it failed, none: its calls are rejected now and what
+   * was staged on it is discarded.
+   */
+  #finish(writing: Writing<T, R>, outcome: Outcome<R>): Written<T, R> | undefined {
+    if (outcome.ok) return { batch: writing.batch, results: outcome.results }
+    for (const call of writing.batch) call.reject(outcome.error)
     this.#steps.discard()
+    return undefined
   }
 
   #takeBatch(): Waiting<T, R>[] {
@@ -158,14 +164,9 @@ export class Sequencer<T, P, S, R> {
   }
 }
 
-interface Written<T, R> {
-  readonly batch: readonly Waiting<T, R>[]
-  readonly results: readonly (R | Refused)[]
-}
-
-async function outcomeOf<T, R>(writing: Writing<T, R>): Promise<{ ok: true; results: (R | Refused)[] } | { ok: false; error: unknown }> {
+async function outcomeOf<R>(done: Promise<readonly (R | Refused)[]>): Promise<Outcome<R>> {
   try {
-    return { ok: true, results: await writing.done }
+    return { ok: true, results: await done }
   } catch (error) {
     return { ok: false, error }
   }
