@@ -1,42 +1,54 @@
-/** Bit positions per id. With 16 MiB and 10M ids, about 0.2% of new ids still need a lookup. */
+/** Bit positions per hash. With 16 MiB and 10M hashes, about 0.25% of new hashes still need a lookup (measured). */
 const PROBES = 7
+/** A block is 512 bits, one 64-byte cache line, as 16 words. */
+const BLOCK_WORDS = 16
 
 /**
- * A Bloom filter of SHA-256 hashes (leaf hashes, object digests), fixed in size whatever the
- * ledger holds: "no" is certain, "maybe" needs a lookup. The hashes are uniform, so their first
- * 28 bytes give the seven positions directly. A filter that is full (far more hashes than it was
- * sized for) answers "maybe" more often, which costs lookups, never a wrong answer.
+ * A blocked Bloom filter of SHA-256 hashes (leaf hashes, object digests), fixed in size whatever
+ * the ledger holds: "no" is certain, "maybe" needs a lookup. All of a hash's bits fall in one
+ * 512-bit block, so an add or a check touches one cache line, not seven: the filters are tens of
+ * MiB, and seven scattered reads missed the cache on every append (2.5% of an HTTP append's main
+ * thread). The hashes are uniform, so their bytes give the positions directly: the first four
+ * pick the block, the next fourteen the seven bits in it. A filter that is full (far more hashes
+ * than it was sized for) answers "maybe" more often, which costs lookups, never a wrong answer.
  */
 export class HashFilter {
   readonly #bits: Uint32Array
-  /** The bit count minus one: the count is a power of two, so a position is a mask away. */
-  readonly #mask: number
+  /** The block count minus one: the count is a power of two, so a block is a mask away. */
+  readonly #blockMask: number
 
   /** `bytes`: its memory, 1 KiB to 256 MiB, rounded down to a power of two. */
   constructor(bytes: number) {
     if (!Number.isSafeInteger(bytes) || bytes < 1024 || bytes > 2 ** 28) {
       throw new RangeError('a hash filter takes 1 KiB to 256 MiB')
     }
-    const bits = 2 ** Math.floor(Math.log2(bytes * 8))
-    this.#bits = new Uint32Array(bits / 32)
-    this.#mask = bits - 1
+    const words = 2 ** Math.floor(Math.log2(bytes / 4))
+    this.#bits = new Uint32Array(words)
+    this.#blockMask = words / BLOCK_WORDS - 1
   }
 
   add(leafHash: Uint8Array): void {
     checkHash(leafHash)
+    const block = this.#block(leafHash)
     for (let i = 0; i < PROBES; i++) {
-      const bit = probe(leafHash, i) & this.#mask
-      this.#bits[bit >>> 5]! |= 1 << (bit & 31)
+      const bit = bitInBlock(leafHash, i)
+      this.#bits[block + (bit >>> 5)]! |= 1 << (bit & 31)
     }
   }
 
   mightContain(leafHash: Uint8Array): boolean {
     checkHash(leafHash)
+    const block = this.#block(leafHash)
     for (let i = 0; i < PROBES; i++) {
-      const bit = probe(leafHash, i) & this.#mask
-      if ((this.#bits[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
+      const bit = bitInBlock(leafHash, i)
+      if ((this.#bits[block + (bit >>> 5)]! & (1 << (bit & 31))) === 0) return false
     }
     return true
+  }
+
+  /** The index of the first word of the hash's block. */
+  #block(hash: Uint8Array): number {
+    return (((hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!) & this.#blockMask) * BLOCK_WORDS
   }
 }
 
@@ -96,10 +108,10 @@ export class StoredHashFilter {
   }
 }
 
-/** Bytes 4i..4i+3 of the hash as a big-endian number (at most 31 bits survive the mask). */
-function probe(hash: Uint8Array, i: number): number {
-  const at = i * 4
-  return (hash[at]! << 24) | (hash[at + 1]! << 16) | (hash[at + 2]! << 8) | hash[at + 3]!
+/** Bytes 4 + 2i and 5 + 2i of the hash, as a bit of a 512-bit block. */
+function bitInBlock(hash: Uint8Array, i: number): number {
+  const at = 4 + 2 * i
+  return ((hash[at]! << 8) | hash[at + 1]!) & (BLOCK_WORDS * 32 - 1)
 }
 
 function checkHash(leafHash: Uint8Array): void {
