@@ -63,8 +63,8 @@ export class Sequencer<T, P, S, R> {
   #waitingCount = 0
   #running = false
   #idle: Promise<void> = Promise.resolve()
-  /** Wakes the loop while it waits on a write with nothing to stage. */
-  #onArrival: (() => void) | undefined
+  /** Wakes the loop, waiting on a write, once a full batch is waiting to be staged on top of it. */
+  #onFull: (() => void) | undefined
 
   constructor(steps: SequencerSteps<T, P, S, R>, options: SequencerOptions = {}) {
     this.#steps = steps
@@ -79,9 +79,11 @@ export class Sequencer<T, P, S, R> {
     return new Promise<R>((resolve, reject) => {
       this.#waiting.push({ items, size, resolve, reject })
       this.#waitingCount += size
-      const wake = this.#onArrival
-      this.#onArrival = undefined
-      wake?.()
+      if (this.#waitingCount >= this.#maxBatchSize) {
+        const wake = this.#onFull
+        this.#onFull = undefined
+        wake?.()
+      }
       if (!this.#running) {
         this.#running = true
         this.#idle = this.#run()
@@ -106,9 +108,9 @@ export class Sequencer<T, P, S, R> {
       // arrival instead, it would be small and later arrivals would wait for two writes. Only a
       // full batch is staged at once, on top of the write in flight.
       while (writing !== undefined && this.#waitingCount < this.#maxBatchSize) {
-        const arrived = new Promise<undefined>((resolve) => { this.#onArrival = () => resolve(undefined) })
-        const outcome = await Promise.race([writing.outcome, arrived])
-        this.#onArrival = undefined
+        const full = new Promise<undefined>((resolve) => { this.#onFull = () => resolve(undefined) })
+        const outcome = await Promise.race([writing.outcome, full])
+        this.#onFull = undefined
         if (outcome === undefined) continue
         written = this.#finish(writing, outcome)
         writing = undefined
