@@ -8,12 +8,16 @@ export interface BodySource {
 
 /**
  * What @hono/node-server hands a route as `c.env.incoming`: Node's IncomingMessage, read here
- * as an async iterable of chunks.
+ * through its events.
  */
-export interface IncomingBody extends AsyncIterable<Uint8Array> {
+export interface IncomingBody {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   /** Node sets it once anything read the stream (say, a Request made from it). */
   readonly readableDidRead?: boolean
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
+  on(event: 'end' | 'close', listener: () => void): unknown
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  destroy(): unknown
 }
 
 /** What requestBody needs of a Hono context. */
@@ -36,7 +40,7 @@ function declaredTooLarge(declared: string | null | undefined, limit: number): b
  * @throws TlogError BODY_TOO_LARGE; BODY_MALFORMED when the transfer breaks off.
  */
 export async function readBody(source: BodySource | IncomingBody, limit: number): Promise<Uint8Array> {
-  if (!(source.headers instanceof Headers)) return readChunks(source as IncomingBody, source.headers['content-length'], limit)
+  if (!(source.headers instanceof Headers)) return readIncoming(source as IncomingBody, limit)
   const { headers, body } = source as BodySource
   if (body === null) {
     if (declaredTooLarge(headers.get('content-length'), limit)) throw tooLarge(limit)
@@ -53,8 +57,48 @@ export async function readBody(source: BodySource | IncomingBody, limit: number)
  */
 export function requestBody(c: RequestContext, limit: number): Promise<Uint8Array> {
   const incoming = (c.env as { incoming?: IncomingBody } | undefined)?.incoming
-  const direct = incoming !== undefined && typeof incoming[Symbol.asyncIterator] === 'function' && incoming.readableDidRead !== true
+  const direct = incoming !== undefined && typeof incoming.on === 'function' && incoming.readableDidRead !== true
   return readBody(direct ? incoming : c.req.raw, limit)
+}
+
+/**
+ * An IncomingMessage's body, read through its events: an async iterator over it allocated more
+ * per request (iterator, promises, listeners) than the rest of the body's handling. Over the
+ * limit the message is destroyed, as breaking off an iteration does, so the upload stops.
+ */
+function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array> {
+  const declared = incoming.headers['content-length']
+  if (typeof declared === 'string' && declaredTooLarge(declared, limit)) return Promise.reject(tooLarge(limit))
+  return new Promise((resolve, reject) => {
+    const parts: Uint8Array[] = []
+    let length = 0
+    let settled = false
+    const fail = (error: TlogError): void => {
+      if (settled) return
+      settled = true
+      reject(error)
+    }
+    incoming.on('data', (chunk) => {
+      if (settled) return
+      length += chunk.length
+      if (length > limit) {
+        fail(tooLarge(limit))
+        incoming.destroy()
+      } else {
+        parts.push(chunk)
+      }
+    })
+    incoming.on('end', () => {
+      if (settled) return
+      settled = true
+      // One chunk (the usual small event) is handed on as a view rather than copied.
+      const only = parts.length === 1 ? parts[0]! : undefined
+      resolve(only === undefined ? concatBytes(...parts) : new Uint8Array(only.buffer, only.byteOffset, only.length))
+    })
+    incoming.on('error', (error) => fail(new TlogError('BODY_MALFORMED', 'the transfer broke off', { cause: error })))
+    // Closed before its end: the client went away mid-upload.
+    incoming.on('close', () => fail(new TlogError('BODY_MALFORMED', 'the transfer broke off')))
+  })
 }
 
 async function* streamChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
