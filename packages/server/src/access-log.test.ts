@@ -92,6 +92,24 @@ describe('the access log', () => {
     expect(h.ledger.log('access').size).toBe(3)
   })
 
+  it('gives an append\'s envelope and its access record the same time', async () => {
+    // A clock that moves on at every reading: two readings for one request would show.
+    let now = Date.now()
+    const ticking = await harness({ app: { clock: () => new Date(now++) } })
+    try {
+      await ticking.ledger.createLog('audit')
+      const token = await ticking.mint.token({ scope: 'log:append' })
+      const response = await ticking.app.request('/v1/logs/audit/entries', {
+        method: 'POST', body: '{"n":1}', headers: { ...bearer(token), 'Content-Type': 'application/json' },
+      })
+      expect(response.status).toBe(201)
+      const envelope = JSON.parse(new TextDecoder().decode((await ticking.ledger.log('audit').entry(0)).data)) as { time: string }
+      expect((await recordOf(ticking.ledger, response))!.time).toBe(envelope.time)
+    } finally {
+      await ticking.close()
+    }
+  })
+
   it('fails closed: a request whose record cannot be appended gets 503 and none of its data', async () => {
     const reader = await h.mint.token({ scope: 'log:read' })
     const appender = await h.mint.token({ scope: 'log:append' })

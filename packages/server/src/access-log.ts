@@ -35,11 +35,13 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
  * effects through Ledger.append can commit this record in the same write, marking the status
  * it recorded with `c.set('recordedStatus', ...)`: then the effect and its record land together
  * or not at all, and the middleware adds a record only if the answer turns out otherwise.
+ * `time`: the route's own time for what it records, so both say the same instant.
  */
-export function accessRecord(c: AppContext, services: Services, status: number, code?: string): Uint8Array {
+export function accessRecord(c: AppContext, services: Services, status: number, code?: string,
+    time: Date = services.clock()): Uint8Array {
   const auth = c.get('auth')
   return accessRecordBytes({
-    time: services.clock(),
+    time,
     requestId: c.get('requestId'),
     method: c.req.method,
     route: c.get('route'),

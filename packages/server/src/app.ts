@@ -116,7 +116,7 @@ async function authenticate(services: Services, request: Request): Promise<AuthS
   if (found.kind === 'error') return { credentials: true, fingerprint: found.fingerprint, error: found.error, reason: found.reason }
   if (found.kind === 'other') return { credentials: true, reason: 'not_bearer' }
   try {
-    const principal = await services.verifier.verify(found.token)
+    const principal = await services.verifier.verify(found.token, found.fingerprint)
     return { credentials: true, fingerprint: principal.fingerprint, principal }
   } catch (error) {
     const reason = error instanceof AuthError ? error.reason : 'unexpected'

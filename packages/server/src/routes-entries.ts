@@ -33,8 +33,10 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
     const body = await requestBody(c, limits.bodyBytes)
     const append = async (): Promise<StoredResponse> => {
+      const time = services.clock()
       const response = await appendEvents({
-        services, log, type, body, requestId: c.get('requestId'), principal, scope, record: accessRecord(c, services, 201),
+        services, log, type, body, time, requestId: c.get('requestId'), principal, scope,
+        record: accessRecord(c, services, 201, undefined, time),
       })
       c.set('recordedStatus', 201)
       return response
@@ -89,6 +91,8 @@ interface AppendRequest {
   readonly log: Log
   readonly type: string
   readonly body: Uint8Array
+  /** When the server took the events: the envelopes' time and the access record's. */
+  readonly time: Date
   readonly requestId: string
   readonly principal: Principal
   readonly scope: string
@@ -108,7 +112,7 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const contentType = batch ? 'application/json' : type
   const objects = services.ledger.objects.hashed(events.map((bytes) => ({ bytes, contentType })))
   const leaves = envelopes({
-    contentType, time: services.clock(), requestId: request.requestId, principal: request.principal, scope: request.scope,
+    contentType, time: request.time, requestId: request.requestId, principal: request.principal, scope: request.scope,
   }, objects, batch)
   const result = (await services.ledger.append([
     { log: log.info.name, entries: leaves }, { log: ACCESS_LOG, entries: [request.record] },
