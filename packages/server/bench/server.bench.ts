@@ -4,7 +4,7 @@
 // access log on, real LevelDB in a temp dir, a real ES256 token; (c) NDJSON batches of 1,000 events.
 import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { loadavg, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -87,6 +87,12 @@ async function phase(name: string, server: RunningServer, job: Omit<LoadJob, 'ur
   report(name, formatRate(rate), `${job.connections} connections, ${result.requests.toLocaleString('en-US')} requests in ${result.seconds.toFixed(1)} s`)
   report('    latency p50 / p99 / max (ms)', `${result.p50Ms.toFixed(1)} / ${result.p99Ms.toFixed(1)} / ${result.maxMs.toFixed(1)}`)
   report('    server event-loop use, CPU s; loader CPU s', `${used.utilization.toFixed(2)}, ${cpuSeconds.toFixed(1)}; ${result.cpuSeconds.toFixed(1)}`)
+  // Server and loader share the machine: this is the rate at which their CPU a request would
+  // keep every core busy, a ceiling no scheduling can pass.
+  const serverMicros = cpuSeconds * 1e6 / result.requests
+  const loaderMicros = result.cpuSeconds * 1e6 / result.requests
+  report('    CPU a request: server (all threads) / loader (µs)', `${serverMicros.toFixed(0)} / ${loaderMicros.toFixed(0)}`,
+    `all ${availableParallelism()} cores busy at ${formatRate(availableParallelism() * 1e6 / (serverMicros + loaderMicros))}`)
   if (result.errors > 0) report('    UNEXPECTED responses', String(result.errors), JSON.stringify(result.unexpected))
   return { rate, result }
 }
