@@ -35,11 +35,13 @@ describe('readBody', () => {
 
 describe('requestBody on a Node server', () => {
   // A real listener on loopback: each test sends a request and reads what the route got.
-  async function serveOnce(limit: number, send: (port: number) => Promise<void>): Promise<unknown> {
+  // `readAfterMs`: the route reads the body only after this long, as one does after an awaited token check.
+  async function serveOnce(limit: number, send: (port: number) => Promise<void>, readAfterMs = 0): Promise<unknown> {
     const { createServer } = await import('node:http')
     let outcome: Promise<unknown> = Promise.resolve(undefined)
     const server = createServer((incoming, response) => {
-      outcome = requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, limit)
+      const read = () => requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, limit)
+      outcome = (readAfterMs === 0 ? read() : new Promise((resolve) => setTimeout(resolve, readAfterMs)).then(read))
         .then((bytes) => bytes, (error: unknown) => error)
       void outcome.then(() => response.end('done'))
     })
@@ -86,6 +88,13 @@ describe('requestBody on a Node server', () => {
   it('says the transfer broke off', async () => {
     const broken = await serveOnce(100, (port) => rawRequest(port,
       'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n', ['abc'], 'reset'))
+    expect(broken).toEqual(code('BODY_MALFORMED'))
+  })
+
+  it('says the transfer broke off when it did so before the route began to read', async () => {
+    // The client resets at 50 ms; the route reads at 200 ms, when the message is already destroyed.
+    const broken = await serveOnce(100, (port) => rawRequest(port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n', ['abc'], 'reset'), 200)
     expect(broken).toEqual(code('BODY_MALFORMED'))
   })
 

@@ -14,6 +14,8 @@ export interface IncomingBody {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   /** Node sets it once anything read the stream (say, a Request made from it). */
   readonly readableDidRead?: boolean
+  /** Set once the message is destroyed: say, the client went away before the route read it. */
+  readonly destroyed?: boolean
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
   on(event: 'end' | 'close', listener: () => void): unknown
   on(event: 'error', listener: (error: unknown) => void): unknown
@@ -69,6 +71,8 @@ export function requestBody(c: RequestContext, limit: number): Promise<Uint8Arra
 function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array> {
   const declared = incoming.headers['content-length']
   if (typeof declared === 'string' && declaredTooLarge(declared, limit)) return Promise.reject(tooLarge(limit))
+  // Its events have been and gone: listening now would wait for ever.
+  if (incoming.destroyed === true) return Promise.reject(new TlogError('BODY_MALFORMED', 'the transfer broke off'))
   return new Promise((resolve, reject) => {
     const parts: Uint8Array[] = []
     let length = 0
