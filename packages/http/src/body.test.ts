@@ -36,10 +36,13 @@ describe('readBody', () => {
 describe('requestBody on a Node server', () => {
   // A real listener on loopback: each test sends a request and reads what the route got.
   // `readAfterMs`: the route reads the body only after this long, as one does after an awaited token check.
-  async function serveOnce(limit: number, send: (port: number) => Promise<void>, readAfterMs = 0): Promise<unknown> {
+  // `onRequest`: what the server does to the message besides reading it.
+  async function serveOnce(limit: number, send: (port: number) => Promise<void>, readAfterMs = 0,
+      onRequest: (incoming: import('node:http').IncomingMessage) => void = () => undefined): Promise<unknown> {
     const { createServer } = await import('node:http')
     let outcome: Promise<unknown> = Promise.resolve(undefined)
     const server = createServer((incoming, response) => {
+      onRequest(incoming)
       const read = () => requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, limit)
       outcome = (readAfterMs === 0 ? read() : new Promise((resolve) => setTimeout(resolve, readAfterMs)).then(read))
         .then((bytes) => bytes, (error: unknown) => error)
@@ -97,6 +100,15 @@ describe('requestBody on a Node server', () => {
       'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n', ['abc'], 'reset'), 200)
     expect(broken).toEqual(code('BODY_MALFORMED'))
   })
+
+  it('says the transfer broke off when the server closes the message mid-body without an error', async () => {
+    // As a request timeout does: destroy() with no error emits only 'close'. Waiting for 'end'
+    // or 'error' would hold the route for ever.
+    const closed = await serveOnce(100, (port) => rawRequest(port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n', ['abc'], 'finish'), 0,
+    (incoming) => setTimeout(() => incoming.destroy(), 50))
+    expect(closed).toEqual(code('BODY_MALFORMED'))
+  }, 5_000)
 
   it('falls back to the Request when there is no IncomingMessage', async () => {
     const raw = new Request('http://x/', { method: 'POST', body: 'abc' })

@@ -100,8 +100,11 @@ function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array
       resolve(only === undefined ? concatBytes(...parts) : new Uint8Array(only.buffer, only.byteOffset, only.length))
     })
     incoming.on('error', (error) => fail(new TlogError('BODY_MALFORMED', 'the transfer broke off', { cause: error })))
-    // Closed before its end: the client went away mid-upload.
-    incoming.on('close', () => fail(new TlogError('BODY_MALFORMED', 'the transfer broke off')))
+    // Closed before its end: the client went away mid-upload. Every message closes, after its
+    // end too, so the error (and its stack trace) is only made for one that broke off.
+    incoming.on('close', () => {
+      if (!settled) fail(new TlogError('BODY_MALFORMED', 'the transfer broke off'))
+    })
   })
 }
 
