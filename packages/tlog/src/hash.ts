@@ -27,6 +27,8 @@ export class MerkleHasher {
   // synchronously, so no allocation per hash is needed for interior nodes or small leaves.
   readonly #nodeInput = new Uint8Array(1 + 2 * HASH_SIZE)
   readonly #leafInput = new Uint8Array(1 + SMALL_LEAF)
+  /** The view of #leafInput the last small leaf was hashed through: leaves of a log are often of one length. */
+  #leafView = this.#leafInput.subarray(0, 1)
 
   constructor(provider: HashProvider) {
     this.provider = provider
@@ -36,7 +38,13 @@ export class MerkleHasher {
 
   /** SHA-256(0x00 || data). */
   leaf(data: Uint8Array): Uint8Array {
-    const input = data.length <= SMALL_LEAF ? this.#leafInput.subarray(0, 1 + data.length) : new Uint8Array(1 + data.length)
+    let input: Uint8Array
+    if (data.length > SMALL_LEAF) {
+      input = new Uint8Array(1 + data.length)
+    } else {
+      if (this.#leafView.length !== 1 + data.length) this.#leafView = this.#leafInput.subarray(0, 1 + data.length)
+      input = this.#leafView
+    }
     input[0] = 0
     input.set(data, 1)
     return this.provider.sha256(input)
