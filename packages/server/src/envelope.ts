@@ -1,5 +1,6 @@
 import type { Principal } from './auth.js'
 import { canonicalJson, canonicalString } from './canonical-json.js'
+import { encodeUtf8, isoTime } from './internal/utf8.js'
 
 const utf8 = new TextEncoder()
 
@@ -76,7 +77,7 @@ function envelopeFrame(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>): 
   return {
     head: `{"actor":${who.actor},`,
     tail: `,"request_id":${canonicalString(input.requestId)},"scope":${canonicalString(input.scope)},"scopes":${who.scopes},` +
-      `"time":"${input.time.toISOString()}","token":${who.token},"type":"${ENVELOPE_TYPE}"}`,
+      `"time":"${isoTime(input.time)}","token":${who.token},"type":"${ENVELOPE_TYPE}"}`,
   }
 }
 
@@ -84,7 +85,7 @@ function envelopeFrame(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>): 
 export function envelopeBytes(input: EnvelopeInput): Uint8Array {
   const { head, tail } = envelopeFrame(input)
   const line = input.line === undefined ? '' : `"line":${input.line},`
-  return utf8.encode(`${head}${line}"object":{"content_type":${canonicalString(input.contentType)},` +
+  return encodeUtf8(`${head}${line}"object":{"content_type":${canonicalString(input.contentType)},` +
     `"hash":${canonicalString(input.object)},"size":${input.size}}${tail}`)
 }
 
@@ -177,28 +178,34 @@ export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
   const token = input.fingerprint === undefined ? undefined
     : input.fingerprint === principal?.fingerprint ? who!.token
       : canonicalJson({ jti: principal?.jti, sha256: input.fingerprint })
-  let text = '{'
-  const member = (name: string, json: string | undefined): void => {
-    if (json !== undefined) text += `${text.length === 1 ? '' : ','}"${name}":${json}`
-  }
-  const string = (value: string | undefined): string | undefined => value === undefined ? undefined : canonicalString(value)
-  member('actor', who?.actor)
-  member('authorized_by', string(input.authorizedBy))
-  member('code', string(input.code))
-  member('log', string(clip(input.log, 128)))
-  member('method', canonicalString(input.method))
-  member('reason', string(input.reason))
-  member('remote_address', string(input.remoteAddress))
-  member('request_id', canonicalString(input.requestId))
-  member('required_scope', string(input.requiredScope))
-  member('route', string(input.route))
-  member('scopes', who?.scopes)
-  member('status', canonicalJson(input.status))
-  member('time', `"${input.time.toISOString()}"`)
-  member('token', token)
-  member('type', `"${ACCESS_RECORD_TYPE}"`)
-  member('user_agent', string(clip(input.userAgent, 256)))
-  return utf8.encode(`${text}}`)
+  // Members in sorted order; `member` leaves out the absent ones.
+  let text = member('{', 'actor', who?.actor)
+  text = member(text, 'authorized_by', jsonString(input.authorizedBy))
+  text = member(text, 'code', jsonString(input.code))
+  text = member(text, 'log', jsonString(clip(input.log, 128)))
+  text = member(text, 'method', canonicalString(input.method))
+  text = member(text, 'reason', jsonString(input.reason))
+  text = member(text, 'remote_address', jsonString(input.remoteAddress))
+  text = member(text, 'request_id', canonicalString(input.requestId))
+  text = member(text, 'required_scope', jsonString(input.requiredScope))
+  text = member(text, 'route', jsonString(input.route))
+  text = member(text, 'scopes', who?.scopes)
+  text = member(text, 'status', canonicalJson(input.status))
+  text = member(text, 'time', `"${isoTime(input.time)}"`)
+  text = member(text, 'token', token)
+  text = member(text, 'type', `"${ACCESS_RECORD_TYPE}"`)
+  text = member(text, 'user_agent', jsonString(clip(input.userAgent, 256)))
+  return encodeUtf8(`${text}}`)
+}
+
+/** `text` (an object's opening brace and the members so far) with `name` added, unless `json` is absent. */
+function member(text: string, name: string, json: string | undefined): string {
+  if (json === undefined) return text
+  return `${text}${text.length === 1 ? '' : ','}"${name}":${json}`
+}
+
+function jsonString(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : canonicalString(value)
 }
 
 /** At most `max` code points of `text`, so a record stays small and never splits a surrogate pair. */
