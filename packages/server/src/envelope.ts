@@ -1,6 +1,6 @@
 import type { Principal } from './auth.js'
 import { canonicalJson, canonicalString } from './canonical-json.js'
-import { encodeUtf8, isoTime } from './internal/utf8.js'
+import { encodeUtf8 } from './internal/utf8.js'
 
 const utf8 = new TextEncoder()
 
@@ -44,6 +44,22 @@ export function envelopeValue(input: EnvelopeInput): Record<string, unknown> {
     scope: input.scope,
     scopes: [...input.principal.scopes],
   }
+}
+
+let formattedMs = Number.NaN
+let formatted = ''
+
+/**
+ * `time` in RFC 3339 with milliseconds (toISOString). An append formats its time for its
+ * envelopes and again for its access record, and requests often share a millisecond.
+ */
+function isoTime(time: Date): string {
+  const ms = time.getTime()
+  if (ms !== formattedMs) {
+    formatted = time.toISOString()
+    formattedMs = ms
+  }
+  return formatted
 }
 
 /** A principal's members of envelopes and access records, as canonical JSON. */

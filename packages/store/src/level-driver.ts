@@ -190,9 +190,9 @@ function smallBytes(array: Uint8Array): number {
 
 /**
  * One off-heap array that a write's small arrays are copied into before they reach native code,
- * so that they cost one move off the heap between them: 0.31 against 0.64 µs an operation with a
- * 45-byte key and an 8-byte value, in batches of 1,000 (docs/benchmarks.md). The batch copies
- * what it is given, so the slab need not outlive the call.
+ * so that they cost one move off the heap between them: 0.30-0.31 against 0.61-0.72 µs an
+ * operation with a 45-byte key and an 8-byte value, in batches of 1,000 (docs/benchmarks.md).
+ * The batch copies what it is given, so the slab need not outlive the call.
  */
 class Slab {
   readonly #bytes: Uint8Array

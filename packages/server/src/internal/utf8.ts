@@ -23,19 +23,3 @@ export function encodeUtf8(text: string): Uint8Array {
   used += written
   return bytes
 }
-
-let formattedMs = Number.NaN
-let formatted = ''
-
-/**
- * `time` in RFC 3339 with milliseconds (toISOString). An append formats its time for its
- * envelopes and again for its access record, and requests often share a millisecond.
- */
-export function isoTime(time: Date): string {
-  const ms = time.getTime()
-  if (ms !== formattedMs) {
-    formatted = time.toISOString()
-    formattedMs = ms
-  }
-  return formatted
-}
