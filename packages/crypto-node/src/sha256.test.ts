@@ -14,6 +14,16 @@ describe('node:crypto SHA-256', () => {
     }), { numRuns: 2000 })
   })
 
+  it('writes the same digest in place, at any offset, and nothing around it', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 40 }), (data, offset) => {
+      const out = new Uint8Array(offset + 40).fill(0xa5)
+      nodeHashProvider.sha256Into!(data, out, offset)
+      expect(out.subarray(offset, offset + 32)).toEqual(defaultHasher.provider.sha256(data))
+      expect(out.subarray(0, offset).every((byte) => byte === 0xa5)).toBe(true)
+      expect(out.subarray(offset + 32).every((byte) => byte === 0xa5)).toBe(true)
+    }), { numRuns: 500 })
+  })
+
   it('returns plain Uint8Arrays that the caller may keep', () => {
     const a = nodeHashProvider.sha256(new Uint8Array([1]))
     const b = nodeHashProvider.sha256(new Uint8Array([2]))

@@ -16,6 +16,10 @@ export const nodeHashProvider: HashProvider = {
     for (let i = 0; i < 32; i++) out[i] = digest.charCodeAt(i)
     return out
   },
+  sha256Into(data: Uint8Array, out: Uint8Array, offset: number): void {
+    const digest = hash('sha256', data, 'binary')
+    for (let i = 0; i < 32; i++) out[offset + i] = digest.charCodeAt(i)
+  },
 }
 
 export const nodeHasher = new MerkleHasher(nodeHashProvider)

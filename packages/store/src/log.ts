@@ -1,7 +1,7 @@
 import { type NoteSigner, signCheckpoint } from '@annal/note'
 import {
   MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
-  TreeEdge, assembleProof, bytesEqual, bytesToHex, concatBytes, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
+  TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
   inclusionPlan, nodeLocation, planNodes, storedTileNode,
 } from '@annal/tlog'
 import type { LruCache } from './cache.js'
@@ -468,8 +468,8 @@ export class Log {
   async hashTile(level: number, index: number, width: number): Promise<Uint8Array> {
     const span = TILE_WIDTH ** level
     if ((index * TILE_WIDTH + width) * span > this.size) throw new TlogError('SIZE_OUT_OF_RANGE', 'the tree does not hold that tile')
-    const open = this.#state.edge.openTileHashes(level, index)
-    if (open !== undefined) return concatBytes(...open.slice(0, width))
+    const open = this.#state.edge.openTileBytes(level, index, width)
+    if (open !== undefined) return open
     const stored = await this.#context.driver.get(tileKey(this.info.name, level, index))
     if (stored === undefined) throw new TlogError('CORRUPTION', 'a tile the tree holds is missing')
     return hashTileBytes(stored, width)

@@ -1,10 +1,10 @@
 import { TlogError } from './errors.js'
-import { type MerkleHasher, defaultHasher } from './hash.js'
+import { HASH_SIZE, type MerkleHasher, defaultHasher } from './hash.js'
 import { isSafeCount, shiftRight } from './internal/bits.js'
 import type { NodeId } from './proof.js'
 import {
-  TILE_HEIGHT, TILE_WIDTH, type TileId, decodeStoredTile, encodeStoredTile, nodeLocation,
-  partialTileWidth, storedTileWidth,
+  TILE_HEIGHT, TILE_WIDTH, type TileId, decodeStoredTile, nodeLocation, partialTileWidth,
+  storedTileHashCount, storedTileWidth,
 } from './tiles.js'
 
 /** A tile in Annal's stored layout (see storedTileHashCount) with its coordinates. */
@@ -20,11 +20,85 @@ export interface Integration {
   readonly root: Uint8Array
 }
 
-type Rows = Uint8Array[][]
+/** Byte offset of row r in the stored layout of a full tile: rows of 256, 128, ..., 2 hashes. */
+const ROW_OFFSETS = Array.from({ length: TILE_HEIGHT }, (_, row) => {
+  let hashes = 0
+  for (let below = 0; below < row; below++) hashes += TILE_WIDTH >> below
+  return hashes * HASH_SIZE
+})
+const FULL_TILE_BYTES = storedTileHashCount(TILE_WIDTH) * HASH_SIZE
+
+/**
+ * The hashes of one open tile, in the stored layout of a full tile, so that the tile is its own
+ * stored form once full. After them, 65 bytes to hash a pair in place: 0x01, then the pair,
+ * copied from its row (RFC 6962's interior node input), which spares an array for every node.
+ *
+ * Edges share buffers: a new edge writes only past the old one's width, which leaves the old
+ * edge's hashes as they were. `claimed` is the widest edge built on the buffer; an edge
+ * narrower than that is not the latest, so integrating it again copies the buffer first.
+ */
+class TileBuffer {
+  readonly bytes: Uint8Array
+  readonly #pair: Uint8Array
+  claimed: number
+
+  constructor(from?: TileBuffer) {
+    this.bytes = from === undefined ? new Uint8Array(FULL_TILE_BYTES + 1 + 2 * HASH_SIZE) : from.bytes.slice()
+    this.bytes[FULL_TILE_BYTES] = 1
+    this.#pair = this.bytes.subarray(FULL_TILE_BYTES)
+    this.claimed = from?.claimed ?? 0
+  }
+
+  /** The hash at `position` in `row`, as a view. */
+  node(row: number, position: number): Uint8Array {
+    const offset = ROW_OFFSETS[row]! + position * HASH_SIZE
+    return this.bytes.subarray(offset, offset + HASH_SIZE)
+  }
+
+  /** Hashes the pair starting at byte `left` into `out` at `offset`. */
+  hashPair(left: number, out: Uint8Array, offset: number, hasher: MerkleHasher): void {
+    this.bytes.copyWithin(FULL_TILE_BYTES + 1, left, left + 2 * HASH_SIZE)
+    hasher.nodeInto(this.#pair, out, offset)
+  }
+}
 
 interface OpenTile {
   readonly index: number
-  readonly rows: Rows
+  /** Hashes in the tile's row 0; row r holds width >> r nodes. */
+  readonly width: number
+  readonly buffer: TileBuffer
+}
+
+/** An open tile while a batch is integrated into it. */
+interface GrowingTile {
+  index: number
+  width: number
+  buffer: TileBuffer
+}
+
+/** Puts `hash` next in row 0 of the open tile at `level`, with the nodes it completes above it. */
+function appendNode(open: GrowingTile[], level: number, hash: Uint8Array, fullTiles: StoredTile[],
+    hasher: MerkleHasher): void {
+  const tile = open[level] ?? (open[level] = { index: 0, width: 0, buffer: new TileBuffer() })
+  const bytes = tile.buffer.bytes
+  bytes.set(hash, tile.width * HASH_SIZE)
+  const width = ++tile.width
+  // Row r holds width >> r nodes; when that count is even, its last two are a new pair whose parent goes a row up.
+  for (let row = 0; ((width >> row) & 1) === 0; row++) {
+    const left = ROW_OFFSETS[row]! + ((width >> row) - 2) * HASH_SIZE
+    if (row + 1 < TILE_HEIGHT) {
+      tile.buffer.hashPair(left, bytes, ROW_OFFSETS[row + 1]! + ((width >> (row + 1)) - 1) * HASH_SIZE, hasher)
+      continue
+    }
+    // The tile is full: it is stored for good, and its root moves up a tile level.
+    const root = new Uint8Array(HASH_SIZE)
+    tile.buffer.hashPair(left, root, 0, hasher)
+    tile.buffer.claimed = TILE_WIDTH
+    fullTiles.push({ level, index: tile.index, width: TILE_WIDTH, data: bytes.subarray(0, FULL_TILE_BYTES) })
+    open[level] = { index: tile.index + 1, width: 0, buffer: new TileBuffer() }
+    appendNode(open, level + 1, root, fullTiles, hasher)
+    return
+  }
 }
 
 /**
@@ -41,7 +115,7 @@ export class TreeEdge {
   }
 
   static empty(): TreeEdge {
-    return new TreeEdge(0, [{ index: 0, rows: emptyRows() }])
+    return new TreeEdge(0, [{ index: 0, width: 0, buffer: new TileBuffer() }])
   }
 
   /** The partial tiles `open` must be given for a tree of `size` (none for width 0). */
@@ -65,16 +139,18 @@ export class TreeEdge {
     for (let level = 0; level === 0 || shiftRight(size, TILE_HEIGHT * level) > 0; level++) {
       const index = shiftRight(size, TILE_HEIGHT * (level + 1))
       const width = partialTileWidth(level, size)
-      if (width === 0) {
-        open.push({ index, rows: emptyRows() })
-        continue
+      const buffer = new TileBuffer()
+      if (width > 0) {
+        const stored = readTile({ level, index, width })
+        if (stored === undefined || storedTileWidth(stored) < width) {
+          throw new TlogError('TILE_MALFORMED', `tile ${level}/${index} is missing or too narrow`)
+        }
+        decodeStoredTile(stored).forEach((row, r) => {
+          for (let i = 0; i < width >> r; i++) buffer.bytes.set(row[i]!, ROW_OFFSETS[r]! + i * HASH_SIZE)
+        })
+        buffer.claimed = width
       }
-      const stored = readTile({ level, index, width })
-      if (stored === undefined || storedTileWidth(stored) < width) {
-        throw new TlogError('TILE_MALFORMED', `tile ${level}/${index} is missing or too narrow`)
-      }
-      const rows = decodeStoredTile(stored).map((row, r) => row.slice(0, width >> r))
-      open.push({ index, rows })
+      open.push({ index, width, buffer })
     }
     return new TreeEdge(size, open)
   }
@@ -84,9 +160,11 @@ export class TreeEdge {
    * completes. Does not change this edge.
    */
   integrate(leafHashes: readonly Uint8Array[], hasher: MerkleHasher): Integration {
-    const open = this.#open.map((tile) => ({ index: tile.index, rows: tile.rows.map((row) => row.slice()) }))
+    const open: GrowingTile[] = this.#open.map(({ index, width, buffer }) =>
+      ({ index, width, buffer: buffer.claimed > width ? new TileBuffer(buffer) : buffer }))
     const fullTiles: StoredTile[] = []
     for (const leafHash of leafHashes) appendNode(open, 0, leafHash, fullTiles, hasher)
+    for (const tile of open) tile.buffer.claimed = tile.width
     const edge = new TreeEdge(this.size + leafHashes.length, open)
     return { edge, fullTiles, root: edge.root(hasher) }
   }
@@ -94,9 +172,13 @@ export class TreeEdge {
   /** RFC 6962 MTH of the whole tree: the border subtrees folded right to left. */
   root(hasher: MerkleHasher): Uint8Array {
     let root: Uint8Array | undefined
-    for (const tile of this.#open) {
-      for (const row of tile.rows) {
-        if (row.length % 2 === 1) root = root === undefined ? row[row.length - 1]! : hasher.node(row[row.length - 1]!, root)
+    for (const { width, buffer } of this.#open) {
+      for (let row = 0; row < TILE_HEIGHT; row++) {
+        const count = width >> row
+        if (count % 2 === 1) {
+          const node = buffer.node(row, count - 1)
+          root = root === undefined ? node.slice() : hasher.node(node, root)
+        }
       }
     }
     return root ?? hasher.emptyRoot
@@ -104,10 +186,10 @@ export class TreeEdge {
 
   /** A node's hash when it lies in one of the open tiles, else undefined. */
   nodeHash(node: NodeId): Uint8Array | undefined {
-    const location = nodeLocation(node)
-    const tile = this.#open[location.tileLevel]
-    if (tile === undefined || tile.index !== location.tileIndex) return undefined
-    return tile.rows[location.row]![location.position]
+    const { tileLevel, tileIndex, row, position } = nodeLocation(node)
+    const tile = this.#open[tileLevel]
+    if (tile === undefined || tile.index !== tileIndex || position >= tile.width >> row) return undefined
+    return tile.buffer.node(row, position)
   }
 
   /**
@@ -115,42 +197,28 @@ export class TreeEdge {
    * full ones; empty ones are left out.
    */
   storedTiles(fromLevel = 0, toLevel = Infinity): StoredTile[] {
-    return this.#open.flatMap((tile, level) => {
-      const width = tile.rows[0]!.length
-      return width === 0 || level < fromLevel || level > toLevel ? []
-        : [{ level, index: tile.index, width, data: encodeStoredTile(tile.rows) }]
+    return this.#open.flatMap(({ index, width, buffer }, level) => {
+      if (width === 0 || level < fromLevel || level > toLevel) return []
+      const data = new Uint8Array(storedTileHashCount(width) * HASH_SIZE)
+      let offset = 0
+      for (let row = 0; row < TILE_HEIGHT; row++) {
+        const length = (width >> row) * HASH_SIZE
+        data.set(buffer.bytes.subarray(ROW_OFFSETS[row]!, ROW_OFFSETS[row]! + length), offset)
+        offset += length
+      }
+      return [{ level, index, width, data }]
     })
   }
 
-  /** The hashes of tile `level`/`index` when it is this edge's open tile at that level, else undefined. */
-  openTileHashes(level: number, index: number): readonly Uint8Array[] | undefined {
+  /**
+   * The first `width` hashes of tile `level`/`index` (a copy), when it is this edge's open tile
+   * at that level and holds that many; else undefined.
+   */
+  openTileBytes(level: number, index: number, width: number): Uint8Array | undefined {
     const tile = this.#open[level]
-    return tile === undefined || tile.index !== index ? undefined : tile.rows[0]
+    if (tile === undefined || tile.index !== index || width > tile.width) return undefined
+    return tile.buffer.bytes.slice(0, width * HASH_SIZE)
   }
-}
-
-function appendNode(open: OpenTile[], level: number, hash: Uint8Array, fullTiles: StoredTile[],
-    hasher: MerkleHasher): void {
-  const tile = open[level] ?? (open[level] = { index: 0, rows: emptyRows() })
-  const rows = tile.rows
-  rows[0]!.push(hash)
-  for (let r = 0; r < TILE_HEIGHT; r++) {
-    const row = rows[r]!
-    if (row.length % 2 === 1) return
-    const parent = hasher.node(row[row.length - 2]!, row[row.length - 1]!)
-    if (r + 1 < TILE_HEIGHT) {
-      rows[r + 1]!.push(parent)
-      continue
-    }
-    // The tile is full: it is stored for good, and its root moves up a tile level.
-    fullTiles.push({ level, index: tile.index, width: TILE_WIDTH, data: encodeStoredTile(rows) })
-    open[level] = { index: tile.index + 1, rows: emptyRows() }
-    appendNode(open, level + 1, parent, fullTiles, hasher)
-  }
-}
-
-function emptyRows(): Rows {
-  return Array.from({ length: TILE_HEIGHT }, () => [])
 }
 
 /** RFC 6962 MTH of a list of leaf hashes. */

@@ -8,6 +8,11 @@ export interface HashProvider {
   readonly name: string
   /** SHA-256 of `data`, as a fresh 32-byte array the caller may keep. */
   sha256(data: Uint8Array): Uint8Array
+  /**
+   * SHA-256 of `data`, written to out[offset, offset + 32). Optional: for a provider whose digest
+   * does not come as an array anyway, it saves making one (Merkle integration hashes into tiles).
+   */
+  sha256Into?(data: Uint8Array, out: Uint8Array, offset: number): void
 }
 
 export const nobleHashProvider: HashProvider = {
@@ -30,10 +35,13 @@ export class MerkleHasher {
   /** The view of #leafInput the last small leaf was hashed through: leaves of a log are often of one length. */
   #leafView = this.#leafInput.subarray(0, 1)
 
+  readonly #hashesInto: boolean
+
   constructor(provider: HashProvider) {
     this.provider = provider
     this.emptyRoot = provider.sha256(new Uint8Array(0))
     this.#nodeInput[0] = 1
+    this.#hashesInto = typeof provider.sha256Into === 'function'
   }
 
   /** SHA-256(0x00 || data). */
@@ -45,7 +53,7 @@ export class MerkleHasher {
       if (this.#leafView.length !== 1 + data.length) this.#leafView = this.#leafInput.subarray(0, 1 + data.length)
       input = this.#leafView
     }
-    input[0] = 0
+    // Byte 0, the 0x00 prefix, is never written: both buffers start zeroed.
     input.set(data, 1)
     return this.provider.sha256(input)
   }
@@ -56,6 +64,15 @@ export class MerkleHasher {
     input.set(left, 1)
     input.set(right, 1 + HASH_SIZE)
     return this.provider.sha256(input)
+  }
+
+  /**
+   * The interior node of a pair laid out ready to hash: `input` must be the 65 bytes
+   * 0x01 || left || right. Writes the hash to out[offset, offset + 32).
+   */
+  nodeInto(input: Uint8Array, out: Uint8Array, offset: number): void {
+    if (this.#hashesInto) this.provider.sha256Into!(input, out, offset)
+    else out.set(this.provider.sha256(input), offset)
   }
 }
 
