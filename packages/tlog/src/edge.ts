@@ -37,12 +37,12 @@ const FULL_TILE_BYTES = storedTileHashCount(TILE_WIDTH) * HASH_SIZE
  * edge's hashes as they were. `claimed` is the widest edge built on the buffer; an edge
  * narrower than that is not the latest, so integrating it again copies the buffer first.
  */
-class TileBuffer {
+class TileHashes {
   readonly bytes: Uint8Array
   readonly #pair: Uint8Array
   claimed: number
 
-  constructor(from?: TileBuffer) {
+  constructor(from?: TileHashes) {
     this.bytes = from === undefined ? new Uint8Array(FULL_TILE_BYTES + 1 + 2 * HASH_SIZE) : from.bytes.slice()
     this.bytes[FULL_TILE_BYTES] = 1
     this.#pair = this.bytes.subarray(FULL_TILE_BYTES)
@@ -66,36 +66,36 @@ interface OpenTile {
   readonly index: number
   /** Hashes in the tile's row 0; row r holds width >> r nodes. */
   readonly width: number
-  readonly buffer: TileBuffer
+  readonly hashes: TileHashes
 }
 
 /** An open tile while a batch is integrated into it. */
 interface GrowingTile {
   index: number
   width: number
-  buffer: TileBuffer
+  hashes: TileHashes
 }
 
 /** Puts `hash` next in row 0 of the open tile at `level`, with the nodes it completes above it. */
 function appendNode(open: GrowingTile[], level: number, hash: Uint8Array, fullTiles: StoredTile[],
     hasher: MerkleHasher): void {
-  const tile = open[level] ?? (open[level] = { index: 0, width: 0, buffer: new TileBuffer() })
-  const bytes = tile.buffer.bytes
+  const tile = open[level] ?? (open[level] = { index: 0, width: 0, hashes: new TileHashes() })
+  const bytes = tile.hashes.bytes
   bytes.set(hash, tile.width * HASH_SIZE)
   const width = ++tile.width
   // Row r holds width >> r nodes; when that count is even, its last two are a new pair whose parent goes a row up.
   for (let row = 0; ((width >> row) & 1) === 0; row++) {
     const left = ROW_OFFSETS[row]! + ((width >> row) - 2) * HASH_SIZE
     if (row + 1 < TILE_HEIGHT) {
-      tile.buffer.hashPair(left, bytes, ROW_OFFSETS[row + 1]! + ((width >> (row + 1)) - 1) * HASH_SIZE, hasher)
+      tile.hashes.hashPair(left, bytes, ROW_OFFSETS[row + 1]! + ((width >> (row + 1)) - 1) * HASH_SIZE, hasher)
       continue
     }
     // The tile is full: it is stored for good, and its root moves up a tile level.
     const root = new Uint8Array(HASH_SIZE)
-    tile.buffer.hashPair(left, root, 0, hasher)
-    tile.buffer.claimed = TILE_WIDTH
+    tile.hashes.hashPair(left, root, 0, hasher)
+    tile.hashes.claimed = TILE_WIDTH
     fullTiles.push({ level, index: tile.index, width: TILE_WIDTH, data: bytes.subarray(0, FULL_TILE_BYTES) })
-    open[level] = { index: tile.index + 1, width: 0, buffer: new TileBuffer() }
+    open[level] = { index: tile.index + 1, width: 0, hashes: new TileHashes() }
     appendNode(open, level + 1, root, fullTiles, hasher)
     return
   }
@@ -115,7 +115,7 @@ export class TreeEdge {
   }
 
   static empty(): TreeEdge {
-    return new TreeEdge(0, [{ index: 0, width: 0, buffer: new TileBuffer() }])
+    return new TreeEdge(0, [{ index: 0, width: 0, hashes: new TileHashes() }])
   }
 
   /** The partial tiles `open` must be given for a tree of `size` (none for width 0). */
@@ -139,18 +139,18 @@ export class TreeEdge {
     for (let level = 0; level === 0 || shiftRight(size, TILE_HEIGHT * level) > 0; level++) {
       const index = shiftRight(size, TILE_HEIGHT * (level + 1))
       const width = partialTileWidth(level, size)
-      const buffer = new TileBuffer()
+      const hashes = new TileHashes()
       if (width > 0) {
         const stored = readTile({ level, index, width })
         if (stored === undefined || storedTileWidth(stored) < width) {
           throw new TlogError('TILE_MALFORMED', `tile ${level}/${index} is missing or too narrow`)
         }
         decodeStoredTile(stored).forEach((row, r) => {
-          for (let i = 0; i < width >> r; i++) buffer.bytes.set(row[i]!, ROW_OFFSETS[r]! + i * HASH_SIZE)
+          for (let i = 0; i < width >> r; i++) hashes.bytes.set(row[i]!, ROW_OFFSETS[r]! + i * HASH_SIZE)
         })
-        buffer.claimed = width
+        hashes.claimed = width
       }
-      open.push({ index, width, buffer })
+      open.push({ index, width, hashes })
     }
     return new TreeEdge(size, open)
   }
@@ -160,11 +160,11 @@ export class TreeEdge {
    * completes. Does not change this edge.
    */
   integrate(leafHashes: readonly Uint8Array[], hasher: MerkleHasher): Integration {
-    const open: GrowingTile[] = this.#open.map(({ index, width, buffer }) =>
-      ({ index, width, buffer: buffer.claimed > width ? new TileBuffer(buffer) : buffer }))
+    const open: GrowingTile[] = this.#open.map(({ index, width, hashes }) =>
+      ({ index, width, hashes: hashes.claimed > width ? new TileHashes(hashes) : hashes }))
     const fullTiles: StoredTile[] = []
     for (const leafHash of leafHashes) appendNode(open, 0, leafHash, fullTiles, hasher)
-    for (const tile of open) tile.buffer.claimed = tile.width
+    for (const tile of open) tile.hashes.claimed = tile.width
     const edge = new TreeEdge(this.size + leafHashes.length, open)
     return { edge, fullTiles, root: edge.root(hasher) }
   }
@@ -172,11 +172,11 @@ export class TreeEdge {
   /** RFC 6962 MTH of the whole tree: the border subtrees folded right to left. */
   root(hasher: MerkleHasher): Uint8Array {
     let root: Uint8Array | undefined
-    for (const { width, buffer } of this.#open) {
+    for (const { width, hashes } of this.#open) {
       for (let row = 0; row < TILE_HEIGHT; row++) {
         const count = width >> row
         if (count % 2 === 1) {
-          const node = buffer.node(row, count - 1)
+          const node = hashes.node(row, count - 1)
           root = root === undefined ? node.slice() : hasher.node(node, root)
         }
       }
@@ -189,7 +189,7 @@ export class TreeEdge {
     const { tileLevel, tileIndex, row, position } = nodeLocation(node)
     const tile = this.#open[tileLevel]
     if (tile === undefined || tile.index !== tileIndex || position >= tile.width >> row) return undefined
-    return tile.buffer.node(row, position)
+    return tile.hashes.node(row, position)
   }
 
   /**
@@ -197,13 +197,13 @@ export class TreeEdge {
    * full ones; empty ones are left out.
    */
   storedTiles(fromLevel = 0, toLevel = Infinity): StoredTile[] {
-    return this.#open.flatMap(({ index, width, buffer }, level) => {
+    return this.#open.flatMap(({ index, width, hashes }, level) => {
       if (width === 0 || level < fromLevel || level > toLevel) return []
       const data = new Uint8Array(storedTileHashCount(width) * HASH_SIZE)
       let offset = 0
       for (let row = 0; row < TILE_HEIGHT; row++) {
         const length = (width >> row) * HASH_SIZE
-        data.set(buffer.bytes.subarray(ROW_OFFSETS[row]!, ROW_OFFSETS[row]! + length), offset)
+        data.set(hashes.bytes.subarray(ROW_OFFSETS[row]!, ROW_OFFSETS[row]! + length), offset)
         offset += length
       }
       return [{ level, index, width, data }]
@@ -217,7 +217,7 @@ export class TreeEdge {
   openTileBytes(level: number, index: number, width: number): Uint8Array | undefined {
     const tile = this.#open[level]
     if (tile === undefined || tile.index !== index || width > tile.width) return undefined
-    return tile.buffer.bytes.slice(0, width * HASH_SIZE)
+    return tile.hashes.bytes.slice(0, width * HASH_SIZE)
   }
 }
 
