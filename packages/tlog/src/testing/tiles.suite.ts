@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { TreeEdge, type StoredTile } from '../edge.js'
 import type { MerkleHasher } from '../hash.js'
+import { bytesEqual } from '../verify.js'
 import { MemoryTree } from '../memory.js'
 import { TILE_WIDTH, decodeStoredTile, hashTileBytes, partialTileWidth } from '../tiles.js'
 import { ReferenceTree, testLeafHashes, uint64 } from './reference.js'
@@ -93,6 +94,31 @@ export function tilesSuite(hasher: MerkleHasher): void {
       expect(second.root).toEqual(new ReferenceTree(secondLeaves, hasher).mth(0, secondLeaves.length))
       expect(second.edge.root(hasher)).toEqual(second.root)
       expect(base.root(hasher)).toEqual(reference.mth(0, 250))
+    })
+
+    it('any edge may be integrated again, in any order, and every edge and full tile keeps its hashes', () => {
+      // A random tree of integrations: each step extends a random earlier edge (as a retry
+      // after a failed write does) with fresh leaves; every edge made so far is checked each time.
+      let fresh = 0
+      const leafAt = () => hasher.leaf(uint64(2 ** 40 + fresh++))
+      fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 300 })), { minLength: 1, maxLength: 12 }), (steps) => {
+        const made = [{ edge: TreeEdge.empty(), leaves: [] as Uint8Array[], root: hasher.emptyRoot }]
+        const tiles: { data: Uint8Array; copy: Uint8Array }[] = []
+        for (const [pick, count] of steps) {
+          const from = made[pick % made.length]!
+          const added = Array.from({ length: count }, leafAt)
+          const integration = from.edge.integrate(added, hasher)
+          for (const tile of integration.fullTiles) tiles.push({ data: tile.data, copy: tile.data.slice() })
+          const all = [...from.leaves, ...added]
+          made.push({ edge: integration.edge, leaves: all, root: new ReferenceTree(all, hasher).mth(0, all.length) })
+          for (const { edge, leaves, root } of made) {
+            expect(edge.root(hasher)).toEqual(root)
+            // The last leaf, unless it completed its tile (full tiles are not the edge's).
+            if (leaves.length % TILE_WIDTH !== 0) expect(edge.nodeHash({ level: 0, index: leaves.length - 1 })).toEqual(leaves.at(-1))
+          }
+          expect(tiles.every((tile) => bytesEqual(tile.data, tile.copy))).toBe(true)
+        }
+      }), { numRuns: 30 })
     })
 
     it('refuses to open from a missing or too narrow tile', () => {
