@@ -11,15 +11,16 @@ import { type HashProvider, MerkleHasher } from '@annal/tlog'
 export const nodeHashProvider: HashProvider = {
   name: 'node:crypto',
   sha256(data: Uint8Array): Uint8Array {
-    const digest = hash('sha256', data, 'binary')
     const out = new Uint8Array(32)
-    for (let i = 0; i < 32; i++) out[i] = digest.charCodeAt(i)
+    sha256Into(data, out, 0)
     return out
   },
-  sha256Into(data: Uint8Array, out: Uint8Array, offset: number): void {
-    const digest = hash('sha256', data, 'binary')
-    for (let i = 0; i < 32; i++) out[offset + i] = digest.charCodeAt(i)
-  },
+  sha256Into,
+}
+
+function sha256Into(data: Uint8Array, out: Uint8Array, offset: number): void {
+  const digest = hash('sha256', data, 'binary')
+  for (let i = 0; i < 32; i++) out[offset + i] = digest.charCodeAt(i)
 }
 
 export const nodeHasher = new MerkleHasher(nodeHashProvider)

@@ -40,13 +40,12 @@ const FULL_TILE_BYTES = storedTileHashCount(TILE_WIDTH) * HASH_SIZE
 class TileHashes {
   readonly bytes: Uint8Array
   readonly #pair: Uint8Array
-  claimed: number
+  claimed = 0
 
   constructor(from?: TileHashes) {
     this.bytes = from === undefined ? new Uint8Array(FULL_TILE_BYTES + 1 + 2 * HASH_SIZE) : from.bytes.slice()
     this.bytes[FULL_TILE_BYTES] = 1
     this.#pair = this.bytes.subarray(FULL_TILE_BYTES)
-    this.claimed = from?.claimed ?? 0
   }
 
   /** The hash at `position` in `row`, as a view. */

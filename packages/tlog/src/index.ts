@@ -7,7 +7,7 @@ export type { NodeId, ProofPlan } from './proof.js'
 export { bytesEqual, rootFromInclusionProof, verifyConsistency, verifyInclusion } from './verify.js'
 export {
   MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, decodeEntryBundle, decodeStoredTile, encodeEntryBundle,
-  encodeStoredTile, encodeTileIndex, entryBundlePath, hashTileBytes, hashTilePath, nodeLocation,
+  encodeTileIndex, entryBundlePath, hashTileBytes, hashTilePath, nodeLocation,
   parseTilePath, partialTileWidth, storedTileHashCount, storedTileNode, storedTileWidth,
 } from './tiles.js'
 export type { NodeLocation, TileId, TileResource } from './tiles.js'

@@ -131,21 +131,6 @@ export function hashTileBytes(stored: Uint8Array, width: number): Uint8Array {
   return stored.subarray(0, width * HASH_SIZE)
 }
 
-/** Encodes stored-tile rows (row 0 first). */
-export function encodeStoredTile(rows: readonly (readonly Uint8Array[])[]): Uint8Array {
-  let count = 0
-  for (const row of rows) count += row.length
-  const out = new Uint8Array(count * HASH_SIZE)
-  let offset = 0
-  for (const row of rows) {
-    for (const hash of row) {
-      out.set(hash, offset)
-      offset += HASH_SIZE
-    }
-  }
-  return out
-}
-
 /** Splits a stored tile into its rows of hashes (views into `stored`). */
 export function decodeStoredTile(stored: Uint8Array): Uint8Array[][] {
   const width = storedTileWidth(stored)

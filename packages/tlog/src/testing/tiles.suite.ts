@@ -78,24 +78,6 @@ export function tilesSuite(hasher: MerkleHasher): void {
       expect(base.size).toBe(300)
     })
 
-    it('two edges integrated from one edge both stay whole, and so do the full tiles each gave out', () => {
-      // Edges share tile buffers; a second integration from the same edge must not write over the first's.
-      const base = TreeEdge.empty().integrate(leaves.slice(0, 250), hasher).edge
-      const first = base.integrate(leaves.slice(250, 600), hasher)
-      const firstTile = first.fullTiles[0]!.data.slice()
-      const other = Array.from({ length: 350 }, (_, i) => hasher.leaf(uint64(10 ** 6 + i)))
-      const second = base.integrate(other, hasher)
-      const third = first.edge.integrate(leaves.slice(600, 700), hasher)
-      expect(first.edge.root(hasher)).toEqual(reference.mth(0, 600))
-      expect(third.root).toEqual(reference.mth(0, 700))
-      expect(first.fullTiles[0]!.data).toEqual(firstTile)
-      expect(first.edge.nodeHash({ level: 0, index: 599 })).toEqual(leaves[599])
-      const secondLeaves = [...leaves.slice(0, 250), ...other]
-      expect(second.root).toEqual(new ReferenceTree(secondLeaves, hasher).mth(0, secondLeaves.length))
-      expect(second.edge.root(hasher)).toEqual(second.root)
-      expect(base.root(hasher)).toEqual(reference.mth(0, 250))
-    })
-
     it('any edge may be integrated again, in any order, and every edge and full tile keeps its hashes', () => {
       // A random tree of integrations: each step extends a random earlier edge (as a retry
       // after a failed write does) with fresh leaves; every edge made so far is checked each time.
