@@ -59,7 +59,12 @@ describe('the access log', () => {
     const body = await response.json() as { entries: { envelope: Record<string, unknown> }[] }
     expect(body.entries.map((entry) => entry.envelope.status)).toEqual([200, 403])
     expect((await h.app.request('/v1/logs/access/entries/0', { headers: bearer(auditor) })).status).toBe(200)
-    expect((await h.app.request('/v1/logs/access/tile/entries/000.p/1', { headers: bearer(auditor) })).status).toBe(200)
+    const bundle = await h.app.request('/v1/logs/access/tile/entries/000.p/1', { headers: bearer(auditor) })
+    expect(bundle.status).toBe(200)
+    expect(bundle.headers.get('cache-control')).toMatch(/^private, /)
+    const tile = await h.app.request('/v1/logs/access/tile/0/000.p/1', { headers: bearer(auditor) })
+    expect(tile.status).toBe(200)
+    expect(tile.headers.get('cache-control')).toMatch(/^private, /)
   })
 
   it('commits an append and its record in one write: one record each, or neither', async () => {

@@ -129,6 +129,12 @@ describe('public endpoints', () => {
     const bundle = await h.app.request('/v1/logs/audit/tile/entries/000.p/3', { headers: bearer(token) })
     expect(bundle.status).toBe(200)
     expect(new Uint8Array(await bundle.arrayBuffer())).toEqual(await h.ledger.log('audit').entryBundle(0, 3))
+    // Never `public`: a shared cache could then serve a response that took a token to anyone.
+    expect(bundle.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/)
+    await fill(TILE_WIDTH)
+    const full = await h.app.request('/v1/logs/audit/tile/entries/000', { headers: bearer(token) })
+    expect(full.status).toBe(200)
+    expect(full.headers.get('cache-control')).toBe('private, max-age=31536000, immutable')
   })
 
   it('keeps everything under /v1/logs/access behind audit:read', async () => {

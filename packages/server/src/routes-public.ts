@@ -4,8 +4,8 @@ import { type AppEnv, type Services, allowPublic, authorize } from './context.js
 import { countParam, hashParam } from './params.js'
 import { SCOPES } from './scopes.js'
 
-const IMMUTABLE = 'public, max-age=31536000, immutable'
-const SHORT_LIVED = 'public, max-age=10'
+const IMMUTABLE = 'max-age=31536000, immutable'
+const SHORT_LIVED = 'max-age=10'
 
 /** Routes anyone may call: logs, checkpoints, proofs, hash tiles, metadata, health. */
 export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
@@ -97,7 +97,11 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     try {
       const bytes = tile.kind === 'entries' ? await log.entryBundle(tile.index, tile.width)
         : await log.hashTile(tile.level, tile.index, tile.width)
-      const cache = tile.width === TILE_WIDTH ? IMMUTABLE : SHORT_LIVED
+      // A tile that took a token (an entry bundle, any tile of the access log) is `private`: a
+      // shared cache may keep a response to a request with credentials when it is marked
+      // `public` (RFC 9111, section 3.5), and would then hand it to anyone.
+      const audience = c.get('protectedRoute') === true ? 'private' : 'public'
+      const cache = `${audience}, ${tile.width === TILE_WIDTH ? IMMUTABLE : SHORT_LIVED}`
       return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream', 'Cache-Control': cache })
     } catch (error) {
       if (isTlogError(error, 'SIZE_OUT_OF_RANGE')) throw new TlogError('TILE_NOT_FOUND', 'the log does not hold that tile yet', { cause: error })
