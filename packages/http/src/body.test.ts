@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readBody, requestBody } from './body.js'
+import { type BodyOptions, readBody, requestBody } from './body.js'
 
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
 
@@ -31,6 +31,23 @@ describe('readBody', () => {
     await expect(readBody({ headers: new Headers(), body: streamOf([new Uint8Array(1)], true) }, 3))
       .rejects.toThrow(code('BODY_MALFORMED'))
   })
+
+  it('gives up on a body that does not arrive in time, and stops reading it', async () => {
+    let cancelled = false
+    const stalled = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(1))
+      },
+      cancel() {
+        cancelled = true
+      },
+    })
+    await expect(readBody({ headers: new Headers(), body: stalled }, 3, { timeoutMs: 50 })).rejects.toThrow(code('BODY_TIMEOUT'))
+    expect(cancelled).toBe(true)
+    const prompt = streamOf([new Uint8Array([1, 2])])
+    expect(await readBody({ headers: new Headers(), body: prompt }, 3, { timeoutMs: 50 })).toEqual(new Uint8Array([1, 2]))
+    await expect(readBody({ headers: new Headers(), body: streamOf([]) }, 3, { timeoutMs: 0 })).rejects.toThrow(RangeError)
+  })
 })
 
 describe('requestBody on a Node server', () => {
@@ -38,12 +55,13 @@ describe('requestBody on a Node server', () => {
   // `readAfterMs`: the route reads the body only after this long, as one does after an awaited token check.
   // `onRequest`: what the server does to the message besides reading it.
   async function serveOnce(limit: number, send: (port: number) => Promise<void>, readAfterMs = 0,
-      onRequest: (incoming: import('node:http').IncomingMessage) => void = () => undefined): Promise<unknown> {
+      onRequest: (incoming: import('node:http').IncomingMessage) => void = () => undefined,
+      options: BodyOptions = {}): Promise<unknown> {
     const { createServer } = await import('node:http')
     let outcome: Promise<unknown> = Promise.resolve(undefined)
     const server = createServer((incoming, response) => {
       onRequest(incoming)
-      const read = () => requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, limit)
+      const read = () => requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, limit, options)
       outcome = (readAfterMs === 0 ? read() : new Promise((resolve) => setTimeout(resolve, readAfterMs)).then(read))
         .then((bytes) => bytes, (error: unknown) => error)
       void outcome.then(() => response.end('done'))
@@ -108,6 +126,22 @@ describe('requestBody on a Node server', () => {
       'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n', ['abc'], 'finish'), 0,
     (incoming) => setTimeout(() => incoming.destroy(), 50))
     expect(closed).toEqual(code('BODY_MALFORMED'))
+  }, 5_000)
+
+  it('gives up on a body that does not arrive in time, keeping the socket for the answer', async () => {
+    let answered = false
+    const slow = await serveOnce(100, (port) => new Promise<void>((resolve) => {
+      void import('node:net').then(({ connect }) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc'))
+        socket.on('data', () => {
+          answered = true
+          socket.end()
+        })
+        socket.on('close', () => resolve())
+      })
+    }), 0, undefined, { timeoutMs: 100 })
+    expect(slow).toEqual(code('BODY_TIMEOUT'))
+    expect(answered).toBe(true)
   }, 5_000)
 
   it('falls back to the Request when there is no IncomingMessage', async () => {

@@ -28,8 +28,22 @@ export interface RequestContext {
   readonly req: { readonly raw: BodySource }
 }
 
+/** How a body is read. */
+export interface BodyOptions {
+  /**
+   * Longest the body may take to arrive, in ms, from the call; a slower one is refused with
+   * BODY_TIMEOUT, so that the answer is a problem the caller can read (and the access log can
+   * record) rather than the bare 408 of the HTTP server's own request timeout. Default: no limit.
+   */
+  readonly timeoutMs?: number
+}
+
 function tooLarge(limit: number): TlogError {
   return new TlogError('BODY_TOO_LARGE', `bodies are limited to ${limit} bytes`)
+}
+
+function tooSlow(timeoutMs: number): TlogError {
+  return new TlogError('BODY_TIMEOUT', `the body did not arrive within ${timeoutMs} ms`)
 }
 
 function declaredTooLarge(declared: string | null | undefined, limit: number): boolean {
@@ -39,28 +53,45 @@ function declaredTooLarge(declared: string | null | undefined, limit: number): b
 /**
  * The body of a request (or a response), refused as soon as it passes `limit` bytes (by
  * Content-Length or while reading).
- * @throws TlogError BODY_TOO_LARGE; BODY_MALFORMED when the transfer breaks off.
+ * @throws TlogError BODY_TOO_LARGE; BODY_MALFORMED when the transfer breaks off; BODY_TIMEOUT.
  */
-export async function readBody(source: BodySource | IncomingBody, limit: number): Promise<Uint8Array> {
-  if (!(source.headers instanceof Headers)) return readIncoming(source as IncomingBody, limit)
+export async function readBody(source: BodySource | IncomingBody, limit: number, options: BodyOptions = {}): Promise<Uint8Array> {
+  const { timeoutMs } = options
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new RangeError('timeoutMs must be positive')
+  if (!(source.headers instanceof Headers)) return readIncoming(source as IncomingBody, limit, timeoutMs)
   const { headers, body } = source as BodySource
   if (body === null) {
     if (declaredTooLarge(headers.get('content-length'), limit)) throw tooLarge(limit)
     return new Uint8Array(0)
   }
-  return readChunks(streamChunks(body), headers.get('content-length'), limit)
+  const reader = body.getReader()
+  const reading = readChunks(readerChunks(reader), headers.get('content-length'), limit)
+  if (timeoutMs === undefined) return reading
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(tooSlow(timeoutMs))
+      // Ends the read in flight (it then reads as done; the race is already lost).
+      void reader.cancel().catch(() => undefined)
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([reading, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /**
  * A route's request body, at most `limit` bytes: read straight from Node's IncomingMessage when
  * @hono/node-server serves the app (building the Fetch `Request` body stream costs more
  * main-thread time than the rest of a small request), from the Request otherwise.
- * @throws TlogError BODY_TOO_LARGE, BODY_MALFORMED, as readBody.
+ * @throws TlogError BODY_TOO_LARGE, BODY_MALFORMED, BODY_TIMEOUT, as readBody.
  */
-export function requestBody(c: RequestContext, limit: number): Promise<Uint8Array> {
+export function requestBody(c: RequestContext, limit: number, options: BodyOptions = {}): Promise<Uint8Array> {
   const incoming = (c.env as { incoming?: IncomingBody } | undefined)?.incoming
   const direct = incoming !== undefined && typeof incoming.on === 'function' && incoming.readableDidRead !== true
-  return readBody(direct ? incoming : c.req.raw, limit)
+  return readBody(direct ? incoming : c.req.raw, limit, options)
 }
 
 /**
@@ -68,7 +99,7 @@ export function requestBody(c: RequestContext, limit: number): Promise<Uint8Arra
  * per request (iterator, promises, listeners) than the rest of the body's handling. Over the
  * limit the message is destroyed, as breaking off an iteration does, so the upload stops.
  */
-function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array> {
+function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number | undefined): Promise<Uint8Array> {
   const declared = incoming.headers['content-length']
   if (typeof declared === 'string' && declaredTooLarge(declared, limit)) return Promise.reject(tooLarge(limit))
   // Its events have been and gone: listening now would wait for ever.
@@ -77,9 +108,13 @@ function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array
     const parts: Uint8Array[] = []
     let length = 0
     let settled = false
+    // Not destroyed when it fires, unlike an upload over the limit: the socket must live to carry
+    // the 408, and the server closes the connection after it.
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => fail(tooSlow(timeoutMs)), timeoutMs)
     const fail = (error: TlogError): void => {
       if (settled) return
       settled = true
+      clearTimeout(timer)
       reject(error)
     }
     incoming.on('data', (chunk) => {
@@ -95,6 +130,7 @@ function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array
     incoming.on('end', () => {
       if (settled) return
       settled = true
+      clearTimeout(timer)
       // One chunk (the usual small event) is handed on as a view rather than copied.
       const only = parts.length === 1 ? parts[0]! : undefined
       resolve(only === undefined ? concatBytes(...parts) : new Uint8Array(only.buffer, only.byteOffset, only.length))
@@ -108,8 +144,7 @@ function readIncoming(incoming: IncomingBody, limit: number): Promise<Uint8Array
   })
 }
 
-async function* streamChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = body.getReader()
+async function* readerChunks(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<Uint8Array> {
   try {
     for (;;) {
       const { done, value } = await reader.read()

@@ -1,2 +1,2 @@
 export { readBody, requestBody } from './body.js'
-export type { BodySource, IncomingBody, RequestContext } from './body.js'
+export type { BodyOptions, BodySource, IncomingBody, RequestContext } from './body.js'

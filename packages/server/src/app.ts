@@ -83,6 +83,8 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     const body = problemFor(error)
     c.set('problemCode', body.code)
     const headers = challenge(services.metadataUrl, error, c.get('requiredScope'))
+    // The rest of a body too slow to wait for is still coming: the connection cannot carry another request.
+    if (body.code === 'BODY_TIMEOUT') headers.Connection = 'close'
     return problemResponse(c, body, headers)
   })
   app.notFound((c) => {

@@ -10,6 +10,11 @@ import { ACCESS_LOG, type Scope, authorizingScope, neededScope } from './scopes.
 export interface Limits {
   /** Largest request body, in bytes. Default 1 MiB. */
   readonly bodyBytes: number
+  /**
+   * Longest a request body may take to arrive, in ms: slower is 408 BODY_TIMEOUT. Default
+   * 20,000, under serve's whole-request timeout (30,000), which would answer a bare 408.
+   */
+  readonly bodyTimeoutMs: number
   /** Most events in one NDJSON append. Default 10,000. */
   readonly ndjsonLines: number
   /** Most entries one list request returns. Default 1,000. */
@@ -21,7 +26,7 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  bodyBytes: 2 ** 20, ndjsonLines: 10_000, listEntries: 1_000, idempotencyKeys: 10_000, idempotencyTtlMs: 24 * 3600_000,
+  bodyBytes: 2 ** 20, bodyTimeoutMs: 20_000, ndjsonLines: 10_000, listEntries: 1_000, idempotencyKeys: 10_000, idempotencyTtlMs: 24 * 3600_000,
 }
 
 /** What a request's credentials came to. `error` is thrown when a route looks at them. */

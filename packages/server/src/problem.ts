@@ -34,6 +34,7 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   REQUEST_MALFORMED: { status: 400, title: 'Malformed request' },
   BODY_MALFORMED: { status: 400, title: 'Malformed body' },
   BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
+  BODY_TIMEOUT: { status: 408, title: 'Body too slow' },
   BATCH_TOO_LARGE: { status: 413, title: 'Too many lines' },
   CONTENT_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported content type' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Not found' },

@@ -42,13 +42,13 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
 
 /**
  * A JSON object request body.
- * @throws TlogError CONTENT_TYPE_UNSUPPORTED unless JSON; BODY_TOO_LARGE; BODY_MALFORMED.
+ * @throws TlogError CONTENT_TYPE_UNSUPPORTED unless JSON; BODY_TOO_LARGE; BODY_MALFORMED; BODY_TIMEOUT.
  */
 async function jsonObject(c: AppContext, services: Services): Promise<Record<string, unknown>> {
   if (mediaType(c.req.header('content-type'), '') !== 'application/json') {
     throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send application/json')
   }
-  const value = parseJson(await requestBody(c, services.limits.bodyBytes))
+  const value = parseJson(await requestBody(c, services.limits.bodyBytes, { timeoutMs: services.limits.bodyTimeoutMs }))
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TlogError('BODY_MALFORMED', 'the body is not a JSON object')
   return value as Record<string, unknown>
 }

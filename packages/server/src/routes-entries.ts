@@ -31,7 +31,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const log = ledger.log(name)
     const type = mediaType(c.req.header('content-type'), 'application/json')
     if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
-    const body = await requestBody(c, limits.bodyBytes)
+    const body = await requestBody(c, limits.bodyBytes, { timeoutMs: limits.bodyTimeoutMs })
     const append = async (): Promise<StoredResponse> => {
       const time = services.clock()
       const response = await appendEvents({

@@ -30,7 +30,7 @@ beforeAll(async () => {
   const app = await createApp({
     ledger,
     auth: { issuer: ISSUER, audience, jwksUrl: auth.jwksUrl, jwksCooldownMs: 0 },
-    limits: { bodyBytes: 64 * 1024 },
+    limits: { bodyBytes: 64 * 1024, bodyTimeoutMs: 300 },
   })
   server = await serve(app, { requestTimeoutMs: 1_000 })
   mint = new Mint(keys[0]!, ISSUER, audience)
@@ -167,8 +167,9 @@ describe('a real server on a loopback port', () => {
     expect(big.status).toBe(413)
   })
 
-  it('cuts off a slow upload', async () => {
+  it('cuts off a slow upload with a 408 problem, records it, and appends nothing', async () => {
     const token = await mint.token({ scope: 'log:append' })
+    const size = ledger.log('audit').size
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = connect(server.port, '127.0.0.1', () => {
         socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
@@ -176,10 +177,18 @@ describe('a real server on a loopback port', () => {
       })
       let data = ''
       socket.on('data', (chunk) => { data += chunk.toString() })
+      // The server closes the connection after the 408: the rest of the body would follow it.
       socket.on('close', () => resolve(data))
       socket.on('error', reject)
     })
-    expect(reply).toMatch(/^HTTP\/1\.1 (408|400)/)
+    const [head, body] = reply.split('\r\n\r\n') as [string, string]
+    expect(head).toMatch(/^HTTP\/1\.1 408 /)
+    expect(head).toMatch(/\r\ncontent-type: application\/problem\+json/i)
+    expect(head).toMatch(/\r\nconnection: close/i)
+    expect(JSON.parse(body)).toMatchObject({ status: 408, code: 'BODY_TIMEOUT' })
+    expect(ledger.log('audit').size).toBe(size)
+    const records = await accessRecords(ledger)
+    expect(records.at(-1)).toMatchObject({ route: '/v1/logs/:log/entries', status: 408, code: 'BODY_TIMEOUT' })
   }, 10_000)
 
   it('appends nothing from an aborted upload', async () => {
