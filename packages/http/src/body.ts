@@ -16,6 +16,8 @@ export interface IncomingBody {
   readonly readableDidRead?: boolean
   /** Set once the message is destroyed: say, the client went away before the route read it. */
   readonly destroyed?: boolean
+  /** Set once the whole message has arrived (if not yet read). */
+  readonly complete?: boolean
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
   on(event: 'end' | 'close', listener: () => void): unknown
   on(event: 'error', listener: (error: unknown) => void): unknown
@@ -109,8 +111,10 @@ function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number |
     let length = 0
     let settled = false
     // Not destroyed when it fires, unlike an upload over the limit: the socket must live to carry
-    // the 408, and the server closes the connection after it.
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => fail(tooSlow(timeoutMs)), timeoutMs)
+    // the 408, and the server closes the connection after it. None for a body already here, as a
+    // small one usually is by the time the route reads it.
+    const timer = timeoutMs === undefined || incoming.complete === true ? undefined
+      : setTimeout(() => fail(tooSlow(timeoutMs)), timeoutMs)
     const fail = (error: TlogError): void => {
       if (settled) return
       settled = true
