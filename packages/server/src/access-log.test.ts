@@ -141,4 +141,32 @@ describe('the access log', () => {
     // Anonymous public reads are not recorded, so they go on.
     expect((await h.app.request('/v1/logs/audit/checkpoint')).status).toBe(200)
   })
+
+  it('fails closed for changes outside an append: no log is created and nothing is erased without a record', async () => {
+    const admin = await h.mint.token({ scope: 'log:admin' })
+    const appender = await h.mint.token({ scope: 'log:append' })
+    const json = { ...bearer(admin), 'Content-Type': 'application/json' }
+    const { object } = await (await h.app.request('/v1/logs/audit/entries', {
+      method: 'POST', body: '{"email":"carol@example.com"}', headers: { ...bearer(appender), 'Content-Type': 'application/json' },
+    })).json() as { object: string }
+    const size = h.ledger.log('access').size
+    const refusing = vi.spyOn(h.ledger.log('access'), 'append').mockRejectedValue(new Error('disk full'))
+    const create = await h.app.request('/v1/logs', { method: 'POST', body: '{"name":"payments"}', headers: json })
+    expect(create.status).toBe(503)
+    expect(await create.json()).toMatchObject({ code: 'ACCESS_LOG_UNAVAILABLE' })
+    const erase = await h.app.request(`/v1/objects/${object}/erase`, { method: 'POST', body: '{"reason":"GDPR","log":"audit"}', headers: json })
+    expect(erase.status).toBe(503)
+    expect(h.ledger.logs().map((log) => log.name)).not.toContain('payments')
+    expect(h.ledger.log('audit').size).toBe(1)
+    expect(new TextDecoder().decode(await h.ledger.objects.get(object))).toBe('{"email":"carol@example.com"}')
+    refusing.mockRestore()
+    expect(h.ledger.log('access').size).toBe(size)
+    // With the access log back, each change lands with exactly one record of it, written first.
+    const created = await h.app.request('/v1/logs', { method: 'POST', body: '{"name":"payments"}', headers: json })
+    expect(created.status).toBe(201)
+    const records = await accessRecords(h.ledger)
+    expect(records.filter((record) => record.request_id === created.headers.get('x-request-id'))).toEqual([
+      expect.objectContaining({ route: '/v1/logs', status: 201, authorized_by: 'log:admin' }),
+    ])
+  })
 })

@@ -31,6 +31,25 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
 }
 
 /**
+ * For a change made outside an append (creating a log, erasing an object), handed to it as
+ * its beforeWrite: commits the request's access record, as answered `status`, once the change
+ * has passed its checks and before it writes anything. Fail closed means no change whose record
+ * could not be kept; should the change fail after all, the middleware records the answer
+ * actually given as well.
+ * @throws TlogError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
+ */
+export function recordBeforeWrite(c: AppContext, services: Services, status: number): () => Promise<void> {
+  return async () => {
+    try {
+      await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, status)])
+    } catch (error) {
+      throw new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
+    }
+    c.set('recordedStatus', status)
+  }
+}
+
+/**
  * The access record of the request in `c`, answered with `status`. A route that writes its
  * effects through Ledger.append can commit this record in the same write, marking the status
  * it recorded with `c.set('recordedStatus', ...)`: then the effect and its record land together
@@ -46,6 +65,7 @@ export function accessRecord(c: AppContext, services: Services, status: number, 
     method: c.req.method,
     route: c.get('route'),
     log: c.get('log'),
+    object: c.get('object'),
     status,
     code,
     requiredScope: c.get('requiredScope'),

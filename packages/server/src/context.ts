@@ -47,6 +47,8 @@ export interface AppEnv {
     /** The route template, e.g. `/v1/logs/:log/entries`, once a route is reached. */
     route?: string
     log?: string
+    /** The object (`sha256:<hex>`, as the client named it) an object route reads or erases. */
+    object?: string
     /** The route needs a token (recorded in the access log whatever the outcome). */
     protectedRoute?: boolean
     /** The scope the route needed. */

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
+import { openCheckpoint, parseVerifierKey } from '@annal/note'
+import { hexToBytes, verifyInclusion } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { canonicalJson } from './canonical-json.js'
 import { tokenFingerprint } from './auth.js'
-import { type Harness, ISSUER, bearer, harness, recordOf } from './testing/fixture.js'
+import { type Harness, ISSUER, accessRecords, bearer, harness, recordOf } from './testing/fixture.js'
 
 let h: Harness
 let appender: string
@@ -238,7 +240,7 @@ describe('administration', () => {
   })
 
   it('erases an object with a reason; proofs keep verifying and the payload is gone', async () => {
-    const { object, index } = await (await post('{"pii":"alice@example.com"}')).json() as { object: string; index: number }
+    const { object, index, id } = await (await post('{"pii":"alice@example.com"}')).json() as { object: string; index: number; id: string }
     const erase = async (body: unknown, token = admin): Promise<Response> =>
       h.app.request(`/v1/objects/${object}/erase`, { method: 'POST', body: JSON.stringify(body), headers: { ...json, ...bearer(token) } })
     await problem(await erase({}), 400, 'REQUEST_MALFORMED')
@@ -254,9 +256,27 @@ describe('administration', () => {
     expect(entry.payload).toBeUndefined()
     expect(entry.payload_erased).toBe(true)
     expect(JSON.stringify(entry)).not.toContain('alice@example.com')
-    expect((await h.app.request(`/v1/logs/audit/proof/inclusion?index=${index}`)).status).toBe(200)
-    const record = await recordOf(h.ledger, response)
-    expect(record).toMatchObject({ route: '/v1/objects/:hash/erase', status: 200, authorized_by: 'log:admin' })
+    // The entry, which commits to the erased object, still proves its place in the signed tree.
+    const note = await (await h.app.request('/v1/logs/audit/checkpoint')).text()
+    const { verifier_key: key } = await (await h.app.request('/v1/logs/audit')).json() as { verifier_key: string }
+    const checkpoint = openCheckpoint(note, [parseVerifierKey(key)])
+    const proof = await (await h.app.request(`/v1/logs/audit/proof/inclusion?index=${index}`)).json() as { proof: string[] }
+    verifyInclusion(index, checkpoint.size, hexToBytes(id), proof.proof.map(hexToBytes), checkpoint.rootHash)
+    // Who erased what, and why: the request's one access record names the object, and the
+    // erasure record (here in the access log, the default) names the request.
+    const records = await accessRecords(h.ledger)
+    const requestId = response.headers.get('x-request-id')
+    expect(records.filter((record) => record.request_id === requestId)).toEqual([
+      expect.objectContaining({ route: '/v1/objects/:hash/erase', object, status: 200, authorized_by: 'log:admin' }),
+    ])
+    expect(records.find((record) => record.type === 'annal.erasure/v1')).toMatchObject({
+      object, reason: 'GDPR art. 17 request 42', requestId,
+    })
+    expect(records.filter((record) => record.route === '/v1/objects/:hash/erase').map((record) => record.status))
+      .toEqual([400, 400, 403, 404, 200])
+    // Erasing again changes nothing and says so.
+    expect((await erase({ reason: 'again' })).status).toBe(200)
+    expect((await accessRecords(h.ledger)).filter((record) => record.type === 'annal.erasure/v1')).toHaveLength(1)
     await problem(await post('{"pii":"alice@example.com"}'), 410, 'OBJECT_ERASED')
   })
 })

@@ -62,6 +62,7 @@ describe('accessRecordBytes', () => {
       method: text,
       route: maybe(text),
       log: maybe(fc.string({ unit: 'binary', maxLength: 200 })),
+      object: maybe(fc.string({ unit: 'binary', maxLength: 200 })),
       status: fc.integer({ min: 100, max: 599 }),
       code: maybe(text),
       requiredScope: maybe(text),

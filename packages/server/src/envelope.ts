@@ -149,6 +149,8 @@ export interface AccessRecordInput {
   readonly method: string
   readonly route?: string
   readonly log?: string
+  /** The object (`sha256:<hex>`) an object route read or erased. */
+  readonly object?: string
   readonly status: number
   readonly code?: string
   readonly requiredScope?: string
@@ -171,6 +173,7 @@ export function accessRecordValue(input: AccessRecordInput): Record<string, unkn
     method: input.method,
     route: input.route,
     log: clip(input.log, 128),
+    object: clip(input.object, 128),
     status: input.status,
     code: input.code,
     required_scope: input.requiredScope,
@@ -200,6 +203,7 @@ export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
   text = member(text, 'code', jsonString(input.code))
   text = member(text, 'log', jsonString(clip(input.log, 128)))
   text = member(text, 'method', canonicalString(input.method))
+  text = member(text, 'object', jsonString(clip(input.object, 128)))
   text = member(text, 'reason', jsonString(input.reason))
   text = member(text, 'remote_address', jsonString(input.remoteAddress))
   text = member(text, 'request_id', canonicalString(input.requestId))

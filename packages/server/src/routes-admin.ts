@@ -2,6 +2,7 @@ import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
 import { mediaType, parseJson } from './body.js'
+import { recordBeforeWrite } from './access-log.js'
 import { type AppContext, type AppEnv, type Services, authenticated, authorize } from './context.js'
 import { ACCESS_LOG } from './scopes.js'
 
@@ -16,13 +17,16 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
     if (typeof name !== 'string') throw new TlogError('REQUEST_MALFORMED', 'name is a string')
     if (origin !== undefined && typeof origin !== 'string') throw new TlogError('REQUEST_MALFORMED', 'origin is a string')
     authorize(c, 'log:admin', name)
-    const info = await ledger.createLog(name, origin === undefined ? {} : { origin })
+    const info = await ledger.createLog(name, {
+      ...(origin === undefined ? {} : { origin }), beforeWrite: recordBeforeWrite(c, services, 201),
+    })
     return c.json({ name: info.name, origin: info.origin, verifier_key: info.verifierKey, size: 0 }, 201, {
       Location: `/v1/logs/${info.name}`,
     })
   })
 
   app.post('/v1/objects/:hash/erase', async (c) => {
+    c.set('object', c.req.param('hash'))
     authorize(c, 'log:admin')
     const body = await jsonObject(c, services)
     const { reason, log = ACCESS_LOG } = body
@@ -31,7 +35,9 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
     }
     if (typeof log !== 'string') throw new TlogError('REQUEST_MALFORMED', 'log is a string')
     ledger.log(log)
-    const info = await ledger.eraseObject(c.req.param('hash'), { reason, log })
+    const info = await ledger.eraseObject(c.req.param('hash'), {
+      reason, log, requestId: c.get('requestId'), beforeWrite: recordBeforeWrite(c, services, 200),
+    })
     const erasure = info.erasure!
     return c.json({
       hash: info.hash, size: info.size, stored_at: info.storedAt,

@@ -75,8 +75,9 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
   })
 
   app.get('/v1/objects/:hash', async (c) => {
-    authorize(c, 'log:read')
     const hash = c.req.param('hash')
+    c.set('object', hash)
+    authorize(c, 'log:read')
     const { bytes, info } = await ledger.objects.read(hash)
     // Served as stored, but never sniffed or rendered: the bytes are whatever a client appended.
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {

@@ -1,5 +1,5 @@
 export { Ledger } from './ledger.js'
-export type { CreateLogOptions, LedgerOptions } from './ledger.js'
+export type { CreateLogOptions, EraseObjectOptions, LedgerOptions } from './ledger.js'
 export type { FsckCounts, FsckOptions, FsckProblem, FsckProblemKind, FsckProgress, FsckReport } from './fsck.js'
 export { Log } from './log.js'
 export type { AppendResult, AppendedEntry, CheckpointInfo, Entry, EntryRef, InclusionProof, LogInfo } from './log.js'

@@ -275,4 +275,31 @@ describe('Ledger', () => {
     await expect(ledger.objects.get(`sha256:${'0'.repeat(64)}`)).rejects.toThrow(code('OBJECT_NOT_FOUND'))
     await expect(ledger.objects.get('sha256:XYZ')).rejects.toThrow(code('ID_MALFORMED'))
   })
+
+  it('runs beforeWrite after every check and before any write: if it throws, nothing is created or erased', async () => {
+    const refuse = () => Promise.reject(new Error('record refused'))
+    const calls: string[] = []
+    const note = (what: string) => async () => {
+      calls.push(what)
+    }
+    await expect(ledger.createLog('Bad Name', { beforeWrite: note('bad name') })).rejects.toThrow(code('LOG_NAME_INVALID'))
+    await expect(ledger.createLog('audit', { beforeWrite: refuse })).rejects.toThrow('record refused')
+    expect(ledger.logs().map((log) => log.name)).not.toContain('audit')
+    // Nothing was left behind: the name is free, and the log is made whole on the next try.
+    await ledger.createLog('audit', { beforeWrite: note('create') })
+    await expect(ledger.createLog('audit', { beforeWrite: note('exists') })).rejects.toThrow(code('LOG_EXISTS'))
+    const stored = await ledger.objects.put(utf8.encode('{"email":"bob@example.com"}'))
+    await expect(ledger.eraseObject(`sha256:${'0'.repeat(64)}`, { reason: 'r', log: 'audit', beforeWrite: note('unknown object') }))
+      .rejects.toThrow(code('OBJECT_NOT_FOUND'))
+    await expect(ledger.eraseObject(stored.hash, { reason: 'r', log: 'nope', beforeWrite: note('unknown log') }))
+      .rejects.toThrow(code('LOG_NOT_FOUND'))
+    await expect(ledger.eraseObject(stored.hash, { reason: 'r', log: 'audit', beforeWrite: refuse })).rejects.toThrow('record refused')
+    expect(ledger.log('audit').size).toBe(0)
+    expect(await ledger.objects.get(stored.hash)).toEqual(utf8.encode('{"email":"bob@example.com"}'))
+    const erased = await ledger.eraseObject(stored.hash, { reason: 'r', log: 'audit', requestId: 'req-7', beforeWrite: note('erase') })
+    expect(erased.erasure).toMatchObject({ log: 'audit', index: 0 })
+    expect(JSON.parse(new TextDecoder().decode((await ledger.log('audit').entry(0)).data))).toMatchObject({ requestId: 'req-7' })
+    await ledger.eraseObject(stored.hash, { reason: 'r', log: 'audit', beforeWrite: note('again') })
+    expect(calls).toEqual(['create', 'erase'])
+  })
 })

@@ -59,6 +59,23 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
 export interface CreateLogOptions {
   /** The checkpoint origin line. Default `<host>/<name>`. */
   readonly origin?: string
+  /** See EraseObjectOptions.beforeWrite. */
+  readonly beforeWrite?: () => Promise<void>
+}
+
+export interface EraseObjectOptions {
+  /** Why, in the erasure record: required, not blank. */
+  readonly reason: string
+  /** The log that takes the erasure record. */
+  readonly log: string
+  /** Who asked, in the erasure record (the HTTP API gives the request id, which its access record carries too). */
+  readonly requestId?: string
+  /**
+   * Awaited once every check has passed and before anything is written or created; if it
+   * throws, nothing is, and the call rejects with its error. The HTTP API commits the request's
+   * access record here, so that no change happens whose record could not be kept.
+   */
+  readonly beforeWrite?: () => Promise<void>
 }
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
@@ -166,6 +183,7 @@ export class Ledger {
     if (!isValidKeyName(origin)) throw new TlogError('LOG_NAME_INVALID', 'the origin is not a valid key name')
     this.#creating.add(name)
     try {
+      await options.beforeWrite?.()
       return await this.#createLog(name, origin)
     } finally {
       this.#creating.delete(name)
@@ -192,17 +210,22 @@ export class Ledger {
   /**
    * Erases an object's bytes (a GDPR erasure) after recording the erasure as an entry in
    * `log`: entries that commit to the object's hash, and every proof, stay valid. Erasing an
-   * erased object returns its existing record. Entries themselves can never be erased.
-   * @throws TlogError OBJECT_NOT_FOUND, ID_MALFORMED, LOG_NOT_FOUND.
+   * erased object returns its existing record (and calls no beforeWrite). Entries themselves
+   * can never be erased.
+   * @throws TlogError OBJECT_NOT_FOUND, ID_MALFORMED, LOG_NOT_FOUND; what beforeWrite throws.
    */
-  async eraseObject(hash: string, options: { readonly reason: string; readonly log: string }): Promise<ObjectInfo> {
+  async eraseObject(hash: string, options: EraseObjectOptions): Promise<ObjectInfo> {
     this.#checkOpen()
     if (typeof options.reason !== 'string' || options.reason.trim() === '') throw new TypeError('an erasure needs a reason')
     const meta = await this.objects.info(hash)
     if (meta.erasure !== undefined) return meta
     const log = this.log(options.log)
+    await options.beforeWrite?.()
     const erasedAt = (this.#options.clock ?? (() => new Date()))().toISOString()
-    const record = { type: 'annal.erasure/v1', object: meta.hash, reason: options.reason, erasedAt }
+    const record = {
+      type: 'annal.erasure/v1', object: meta.hash, reason: options.reason, erasedAt,
+      ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+    }
     const appended = await log.append([utf8.encode(JSON.stringify(record))])
     return this.objects.markErased(hash, { erasedAt, reason: options.reason, log: log.info.name, index: appended.entries[0]!.index })
   }
