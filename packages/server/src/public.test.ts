@@ -157,6 +157,21 @@ describe('public endpoints', () => {
     expect(await (await h.app.request('/healthz')).json()).toEqual({ status: 'ok' })
   })
 
+  it('publishes the metadata of a resource with a path where its challenges point', async () => {
+    const api = await harness({ auth: { audience: 'https://annal.test/api/' } })
+    try {
+      const challenge = (await api.app.request('/v1/logs/audit/entries')).headers.get('www-authenticate')
+      expect(challenge).toContain('resource_metadata="https://annal.test/.well-known/oauth-protected-resource/api"')
+      const response = await api.app.request('/.well-known/oauth-protected-resource/api')
+      expect(response.status).toBe(200)
+      expect(await response.json()).toMatchObject({ resource: 'https://annal.test/api/' })
+      // The root location describes the host's own resource, which this server is not.
+      expect((await api.app.request('/.well-known/oauth-protected-resource')).status).toBe(404)
+    } finally {
+      await api.close()
+    }
+  })
+
   it('answers unknown routes with a problem and a request id', async () => {
     const response = await h.app.request('/v2/nothing')
     await problem(response, 404, 'ROUTE_NOT_FOUND')

@@ -16,7 +16,9 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     return c.json({ status: 'ok' })
   })
 
-  app.get('/.well-known/oauth-protected-resource', (c) => {
+  // Where the challenges point: for a resource with a path, RFC 9728 puts the path after the
+  // well-known one (`/.well-known/oauth-protected-resource/api` for `https://host/api`).
+  app.get(new URL(services.metadataUrl).pathname, (c) => {
     allowPublic(c)
     return c.json({
       resource: verifier.options.audience,
