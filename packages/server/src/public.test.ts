@@ -36,6 +36,14 @@ describe('public endpoints', () => {
     expect(list.logs.map((log) => log.name).sort()).toEqual(['access', 'audit'])
     const audit = list.logs.find((log) => log.name === 'audit')!
     expect(audit).toMatchObject({ size: 3, origin: 'annal.test/audit', verifier_key: h.ledger.log('audit').info.verifierKey })
+    // The access log's key is public, its size (the server's request count) is for auditors.
+    const access = list.logs.find((log) => log.name === 'access')!
+    expect(access).toEqual({ name: 'access', origin: 'annal.test/access', verifier_key: h.ledger.log('access').info.verifierKey })
+    for (const [scope, listed] of [['log:read', false], ['audit:read', true]] as const) {
+      const token = await h.mint.token({ scope })
+      const seen = await (await h.app.request('/v1/logs', { headers: bearer(token) })).json() as typeof list
+      expect(seen.logs.find((log) => log.name === 'access')!.size !== undefined).toBe(listed)
+    }
     const one = await h.app.request('/v1/logs/audit')
     expect(await one.json()).toMatchObject({ name: 'audit', size: 3, root: h.ledger.log('audit').checkpointInfo.root })
     await problem(await h.app.request('/v1/logs/nope'), 404, 'LOG_NOT_FOUND')
