@@ -6,6 +6,8 @@ import { Ledger } from '@annal/store'
 import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { type AnnalApp, type AppOptions, createApp } from '../app.js'
 import type { AuthOptions } from '../auth.js'
+import { type RunningServer, serve } from '../serve.js'
+import { TestAuthServer } from './auth-server.js'
 
 export const ISSUER = 'https://issuer.test'
 export const AUDIENCE = 'https://annal.test/'
@@ -110,4 +112,77 @@ export async function accessRecords(ledger: Ledger): Promise<Record<string, any>
 export async function recordOf(ledger: Ledger, response: Response): Promise<Record<string, any> | undefined> {
   const id = response.headers.get('x-request-id')
   return (await accessRecords(ledger)).find((record) => record.request_id === id)
+}
+
+export interface LiveHarness {
+  readonly ledger: Ledger
+  /** The app served on 127.0.0.1 on an ephemeral port. */
+  readonly server: RunningServer
+  /** The test authorization server whose JWKS (all of `keys`) the app fetches over HTTP. */
+  readonly authServer: TestAuthServer
+  /** This server's resource identifier: its own URL, so the challenge's resource_metadata resolves. */
+  readonly audience: string
+  readonly mint: Mint
+  readonly keys: readonly SigningKey[]
+  /** A token with audit:read, signed with the last key, good for an hour. */
+  readonly auditor: string
+  url(path: string): string
+  close(): Promise<void>
+}
+
+/**
+ * A ledger in a temp dir and the app over it, served with `serve()` on 127.0.0.1 port 0, trusting
+ * the JWKS a TestAuthServer serves over HTTP. `keys` default to fresh RS256, ES256 and EdDSA keys.
+ */
+export async function liveHarness(options: {
+  auth?: Partial<AuthOptions>; app?: Partial<AppOptions>; keys?: readonly SigningKey[]
+} = {}): Promise<LiveHarness> {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-server-live-'))
+  const ledger = await Ledger.open(directory, { host: 'annal.test' })
+  const keys = options.keys ?? await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
+  const authServer = await TestAuthServer.start(jwksOf(...keys))
+  // The app is made once the port, and so the resource identifier, is known.
+  let app: AnnalApp | undefined
+  const server = await serve({ fetch: (...args: Parameters<AnnalApp['fetch']>) => app!.fetch(...args) })
+  const audience = `${server.url}/`
+  try {
+    app = await createApp({
+      ledger, auth: { issuer: ISSUER, audience, jwksUrl: authServer.jwksUrl, ...options.auth }, ...options.app,
+    })
+  } catch (error) {
+    await Promise.all([server.close(), authServer.close(), ledger.close()])
+    await rm(directory, { recursive: true, force: true })
+    throw error
+  }
+  const mint = new Mint(keys[0]!, ISSUER, audience)
+  return {
+    ledger, server, authServer, audience, mint, keys,
+    auditor: await mint.token({ key: keys.at(-1), scope: 'audit:read', expiresIn: 3600 }),
+    url: (path) => `${server.url}${path}`,
+    close: async () => {
+      await server.close()
+      await authServer.close()
+      await ledger.close()
+      await rm(directory, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * The access log as an auditor reads it over HTTP (GET /v1/logs/access/entries with an
+ * audit:read token), page by page: the records, and every response body as received.
+ */
+export async function accessLogOverHttp(baseUrl: string, token: string): Promise<{ records: Record<string, any>[]; text: string }> {
+  const records: Record<string, any>[] = []
+  let text = ''
+  for (let start = 0; ;) {
+    const response = await fetch(`${baseUrl}/v1/logs/access/entries?start=${start}&limit=1000`, { headers: bearer(token) })
+    if (response.status !== 200) throw new Error(`reading the access log: ${response.status}`)
+    const body = await response.text()
+    text += body
+    const page = JSON.parse(body) as { size: number; entries: { envelope: Record<string, any> }[] }
+    records.push(...page.entries.map((entry) => entry.envelope))
+    start += page.entries.length
+    if (page.entries.length === 0 || start >= page.size) return { records, text }
+  }
 }
