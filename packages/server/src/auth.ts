@@ -30,7 +30,7 @@ export interface AuthOptions {
   /** RFC 9068 profile: `typ` at+jwt and every RFC 9068 claim. Default true. When false, `typ` may
    *  also be JWT or absent, and only iss, aud, exp and sub are required. */
   readonly strict?: boolean
-  /** Verified tokens remembered, keyed by their SHA-256. Default 10,000. */
+  /** Verified tokens remembered, keyed by their SHA-256; at least 1 (a max age of 0 turns the cache off). Default 10,000. */
   readonly tokenCacheSize?: number
   /** Longest a verified token is remembered, in ms (never past its exp). Default 300,000. */
   readonly tokenCacheMaxAgeMs?: number
