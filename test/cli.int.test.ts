@@ -5,7 +5,7 @@ import { openCheckpoint, parseVerifierKey } from '@annal/note'
 import { describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
-// The built `annal` bin, as `npx annal` runs it after `npm ci`.
+// The built command run directly, as `npm start` runs it (the npm bin is tested in bin.int.test.ts).
 const bin = createRequire(import.meta.url).resolve('@annal/cli/package.json').replace(/package\.json$/, 'dist/main.js')
 
 describe('the annal command, as a real process', () => {

@@ -1,17 +1,41 @@
+import { createHash } from 'node:crypto'
+import { type IncomingMessage, request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Cosignature, openCheckpoint, parseVerifierKey, verifyCosignatures } from '@annal/note'
+import { Ledger } from '@annal/store'
 import { hexToBytes, verifyInclusion } from '@annal/tlog'
+import { decodeJwt } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startAnnal as start } from './process.js'
+import { killStarted, startAnnal as start } from './process.js'
 
 const directories: string[] = []
 
 afterEach(async () => {
+  await killStarted()
   await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })))
 })
 
+const BANNER = /try:\n[\s\S]*proof\/inclusion/
+
+async function dataDirectory(): Promise<string> {
+  const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
+  directories.push(data)
+  return data
+}
+
+function bannerToken(banner: string, role: string): string {
+  return new RegExp(`${role} +\\([^)]*\\), valid 24 h:\\n  (\\S+)`).exec(banner)![1]!
+}
+
+/** Polls `check` every 20 ms, for up to 10 s. */
+async function until(check: () => boolean): Promise<void> {
+  for (const started = Date.now(); !check();) {
+    if (Date.now() - started > 10_000) throw new Error('not within 10 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 
 describe('annal serve, as a real process', () => {
   it('--dev: prints tokens that work, serves verifiable proofs, stops cleanly, keeps the data', async () => {
@@ -58,7 +82,9 @@ describe('annal serve, as a real process', () => {
     directories.push(data)
     const run = start(['serve', '--data', data], /$^/)
     expect(await run.exited).toBe(2)
-    expect(run.output().stderr.trim().split('\n')).toEqual(['annal: production mode needs --issuer, --audience and --jwks-url (or --dev for a local trial).'])
+    expect(run.output().stderr.trim().split('\n')).toEqual([
+      'annal: production mode needs --issuer, --audience and --jwks-url or --jwks-file (or --dev for a local trial).',
+    ])
   })
 
   it('submits checkpoints to a witness given by --witness and serves them cosigned', async () => {
@@ -95,5 +121,71 @@ describe('annal serve, as a real process', () => {
     server.child.kill('SIGTERM')
     witness.child.kill('SIGTERM')
     expect([await server.exited, await witness.exited]).toEqual([0, 0])
+  })
+
+  it('--dev --port 0: the resource identifier and the tokens\' audience are the bound URL', async () => {
+    const server = start(['serve', '--dev', '--data', await dataDirectory(), '--port', '0'], BANNER)
+    const banner = (await server.matched).input
+    const url = /serving .* on (http:\/\/127\.0\.0\.1:(\d+))/.exec(banner)![1]!
+    expect(new URL(url).port).not.toBe('0')
+    expect(banner).not.toContain('127.0.0.1:0')
+    const metadata = await (await fetch(`${url}/.well-known/oauth-protected-resource`)).json() as { resource: string }
+    expect(metadata.resource).toBe(url)
+    const appender = bannerToken(banner, 'appender')
+    expect(decodeJwt(appender).aud).toBe(url)
+    const appended = await fetch(`${url}/v1/logs/audit/entries`, {
+      method: 'POST', body: '{"actor":"dana"}', headers: { authorization: `Bearer ${appender}`, 'content-type': 'application/json' },
+    })
+    expect(appended.status).toBe(201)
+    const challenge = await fetch(`${url}/v1/logs/audit/entries`, { method: 'POST', body: '{}' })
+    expect(challenge.headers.get('www-authenticate')).toContain(`resource_metadata="${url}/.well-known/oauth-protected-resource"`)
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  })
+
+  it('on SIGTERM stops accepting, answers an append whose body is still arriving, and keeps it', async () => {
+    const data = await dataDirectory()
+    const server = start(['serve', '--dev', '--data', data, '--port', '0'], BANNER)
+    const banner = (await server.matched).input
+    const url = new URL(/serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!)
+    const body = JSON.stringify({ actor: 'erin', action: 'slow upload', note: 'x'.repeat(4096) })
+    const half = Math.floor(body.length / 2)
+    // A connection of its own (agent: false), closed after the answer: a kept-alive idle connection
+    // holds the stopping server until its keep-alive timeout (5 s), which is the server's to cut.
+    const upload = request({
+      agent: false, host: url.hostname, port: url.port, path: '/v1/logs/audit/entries', method: 'POST', headers: {
+        authorization: `Bearer ${bannerToken(banner, 'appender')}`, 'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        // The server answers 100 Continue once it has parsed the headers: the request is then in flight.
+        expect: '100-continue',
+      },
+    })
+    const response = new Promise<IncomingMessage>((resolve, reject) => upload.on('response', resolve).on('error', reject))
+    const inFlight = new Promise((resolve) => upload.once('continue', resolve))
+    upload.flushHeaders()
+    await inFlight
+    await new Promise((resolve) => upload.write(body.slice(0, half), resolve))
+
+    server.child.kill('SIGTERM')
+    // Printed once the listener is closed.
+    await until(() => server.output().stdout.includes('annal: stopping'))
+    await expect(fetch(`${url.origin}/healthz`)).rejects.toThrow()
+    upload.end(body.slice(half))
+    const answer = await response
+    let text = ''
+    for await (const chunk of answer) text += chunk
+    expect(answer.statusCode).toBe(201)
+    const { index, id, object } = JSON.parse(text) as { index: number; id: string; object: string }
+    expect(object).toBe(`sha256:${createHash('sha256').update(body).digest('hex')}`)
+    expect(await server.exited).toBe(0)
+
+    const ledger = await Ledger.open(data)
+    try {
+      const entry = await ledger.log('audit').entry(index)
+      expect(entry.id).toBe(id)
+      expect(JSON.parse(new TextDecoder().decode(entry.data))).toMatchObject({ object: { hash: object, size: Buffer.byteLength(body) } })
+    } finally {
+      await ledger.close()
+    }
   })
 })

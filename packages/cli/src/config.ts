@@ -1,16 +1,41 @@
 import { readFile } from 'node:fs/promises'
+import type { JSONWebKeySet, JWK } from 'jose'
 import { UsageError } from './signals.js'
 
 /** A JSON config file's top-level object. @throws UsageError when it is unreadable or not an object. */
 export async function readConfig(path: string): Promise<Record<string, unknown>> {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'))
-  } catch (error) {
-    throw new UsageError(`cannot read the config file ${path}: ${(error as Error).message}`)
+  const parsed = await readJsonFile(path, 'the config file')
+  if (!isObject(parsed)) throw new UsageError(`${path} must hold a JSON object`)
+  return parsed
+}
+
+/**
+ * The public keys in a local JWKS file (RFC 7517 §5), read once: rotating them means a restart.
+ * @throws UsageError when the file is unreadable, not a key set, empty, or holds private or secret keys.
+ */
+export async function readJwksFile(path: string): Promise<JSONWebKeySet> {
+  const parsed = await readJsonFile(path, 'the JWKS file')
+  const keys = isObject(parsed) ? parsed.keys : undefined
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => isObject(key) && typeof key.kty === 'string')) {
+    throw new UsageError(`${path} must hold a JSON Web Key Set, {"keys": [...]} with at least one key`)
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object`)
-  return parsed as Record<string, unknown>
+  // A private (d) or symmetric (k) key here is a leaked secret, and the server never signs.
+  if (keys.some((key: Record<string, unknown>) => 'd' in key || 'k' in key)) {
+    throw new UsageError(`${path} holds private or secret key material; give the issuer's public keys only`)
+  }
+  return { keys: keys as JWK[] }
+}
+
+async function readJsonFile(path: string, what: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'))
+  } catch (error) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(error as Error).message}`)
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 /** A string setting from a config file, or undefined. @throws UsageError for another type. */

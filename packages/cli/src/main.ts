@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { runDemo } from './demo.js'
@@ -60,7 +59,8 @@ function isArgumentError(error: unknown): boolean {
   return (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
 }
 
-// Run only when executed (directly or through the npm bin link), not when imported by tests.
+// Run only when this file is executed (`npm start` does), not when imported: by tests, or by
+// bin/annal.js, the npm bin, which calls main itself.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2))
 }

@@ -1,27 +1,30 @@
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { type AuthOptions, type WitnessConfig, appCosigner, createApp, serve } from '@annal/server'
+import { type AnnalApp, type AuthOptions, type WitnessConfig, appCosigner, createApp, serve } from '@annal/server'
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
-import { readConfig, splitKeyUrl } from './config.js'
+import { readConfig, readJwksFile, splitKeyUrl } from './config.js'
 import { UsageError, signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
-                   [--issuer URL --audience URI --jwks-url URL] [--config FILE]
+                   [--issuer URL --audience URI (--jwks-url URL | --jwks-file PATH)] [--config FILE]
 
   --dev          a local trial: ./.annal, a throwaway token issuer, ready-made tokens. Not for production.
   --data DIR     the ledger directory (default ./.annal with --dev)
   --host HOST    default 127.0.0.1; anything else is reachable by other machines
-  --port N       default 8080
-  --issuer URL, --audience URI, --jwks-url URL   the OAuth 2.0 authorization server whose
-                 JWT access tokens are accepted, and this server's resource identifier
-  --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl
+  --port N       default 8080; 0 picks a free port
+  --issuer URL, --audience URI   the OAuth 2.0 authorization server whose JWT access tokens
+                 are accepted, and this server's resource identifier (the tokens' aud)
+  --jwks-url URL     the issuer's public keys (JWKS), fetched, cached and refetched for a new key id
+  --jwks-file PATH   or the keys in a local JWKS file, read at start; give one of the two
+  --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile
   --witness VKEY@URL   a C2SP witness to submit checkpoints to (its type-0x04 verifier key and
                  its URL); repeat for each witness
   --policy K     with --witness: the checkpoint endpoint serves the newest checkpoint that K of
                  the witnesses cosigned (default: all of them)
-Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL.
+Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
+ANNAL_JWKS_FILE.
 Flags win over the environment, which wins over the config file.
 `
 
@@ -32,6 +35,7 @@ interface ServeSettings {
   readonly issuer?: string
   readonly audience?: string
   readonly jwksUrl?: string
+  readonly jwksFile?: string
 }
 
 const DEV_ROLES = [
@@ -47,43 +51,71 @@ const DEV_ROLES = [
  */
 export async function serveCommand(args: readonly string[], out: (line: string) => void,
     stopped: Promise<unknown> = signalled()): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      dev: { type: 'boolean', default: false },
-      data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
-      issuer: { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' },
-      config: { type: 'string' },
-      witness: { type: 'string', multiple: true },
-      policy: { type: 'string' },
-    },
-    strict: true,
-  })
+  const values = parseServeArgs(args)
   const settings = await resolveSettings(values, process.env)
-  const host = settings.host ?? '127.0.0.1'
-  const port = settings.port ?? 8080
-  const dev = values.dev === true ? await devIssuer(host, port) : undefined
-  const auth = dev?.auth ?? productionAuth(settings)
-  const data = settings.data ?? (dev === undefined ? undefined : '.annal')
+  const production = values.dev === true ? undefined : await productionAuth(settings)
+  const data = settings.data ?? (production === undefined ? '.annal' : undefined)
   if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
 
   const witnesses = (values.witness ?? []).map(parseWitness)
   const witnessing = witnesses.length === 0 ? {} : { witnesses, policy: { k: parsePolicy(values.policy, witnesses.length) } }
   const ledger = await Ledger.open(data)
   try {
-    if (dev !== undefined && !ledger.logs().some((log) => log.name === 'audit')) await ledger.createLog('audit')
-    const app = await createApp({ ledger, auth, ...witnessing })
-    const running = await serve(app, { host, port })
-    out(`annal serving ${data} on ${running.url}`)
-    if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
-    await stopped
-    out('annal: stopping')
-    await running.close()
-    await appCosigner(app)?.close()
+    if (production === undefined && !ledger.logs().some((log) => log.name === 'audit')) await ledger.createLog('audit')
+    const late = lateApp()
+    const running = await serve(late, { host: settings.host ?? '127.0.0.1', port: settings.port ?? 8080 })
+    let app: AnnalApp | undefined
+    try {
+      const dev = production === undefined ? await devIssuer(running.url) : undefined
+      app = await late.settle(createApp({ ledger, auth: dev?.auth ?? production!, ...witnessing }))
+      out(`annal serving ${data} on ${running.url}`)
+      if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
+      await stopped
+      // Said once the listener is closed: whoever reads it knows that no new request gets in.
+      const closing = running.close()
+      out('annal: stopping')
+      await closing
+    } finally {
+      await running.close()
+      if (app !== undefined) await appCosigner(app)?.close()
+    }
   } finally {
     await ledger.close()
   }
   return 0
+}
+
+function parseServeArgs(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    options: {
+      dev: { type: 'boolean', default: false },
+      data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+      issuer: { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' }, 'jwks-file': { type: 'string' },
+      config: { type: 'string' },
+      witness: { type: 'string', multiple: true },
+      policy: { type: 'string' },
+    },
+    strict: true,
+  }).values
+}
+
+/**
+ * A fetch handler that listens before its app exists, for an app whose settings name the bound
+ * URL (the dev audience with --port 0). Requests that come first wait for `settle`.
+ */
+function lateApp(): { fetch: AnnalApp['fetch']; settle: (app: Promise<AnnalApp>) => Promise<AnnalApp> } {
+  let resolve!: (app: Promise<AnnalApp>) => void
+  const made = new Promise<AnnalApp>((settle) => { resolve = settle })
+  // The caller reports a failure to make the app; a waiting request gets a 500 from the adaptor.
+  made.catch(() => undefined)
+  return {
+    fetch: async (request, env, executionCtx) => (await made).fetch(request, env, executionCtx),
+    settle: (app) => {
+      resolve(app)
+      return app
+    },
+  }
 }
 
 /** `<verifier key>@<url>`: the key's name is the witness's name. */
@@ -114,14 +146,28 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     issuer: pick(values.issuer, env.ANNAL_ISSUER, file.issuer),
     audience: pick(values.audience, env.ANNAL_AUDIENCE, file.audience),
     jwksUrl: pick(values['jwks-url'], env.ANNAL_JWKS_URL, file.jwksUrl),
+    jwksFile: pick(values['jwks-file'], env.ANNAL_JWKS_FILE, file.jwksFile),
   }
 }
 
-function productionAuth(settings: ServeSettings): AuthOptions {
-  if (settings.issuer === undefined || settings.audience === undefined || settings.jwksUrl === undefined) {
-    throw new UsageError('production mode needs --issuer, --audience and --jwks-url (or --dev for a local trial)')
+/** @throws UsageError naming what is missing, for both JWKS sources at once, or for a bad JWKS file. */
+async function productionAuth(settings: ServeSettings): Promise<AuthOptions> {
+  const { issuer, audience, jwksUrl, jwksFile } = settings
+  const missing = [
+    ...(issuer === undefined ? ['--issuer'] : []),
+    ...(audience === undefined ? ['--audience'] : []),
+    ...(jwksUrl === undefined && jwksFile === undefined ? ['--jwks-url or --jwks-file'] : []),
+  ]
+  if (issuer === undefined || audience === undefined || missing.length > 0) {
+    throw new UsageError(`production mode needs ${listed(missing)} (or --dev for a local trial)`)
   }
-  return { issuer: settings.issuer, audience: settings.audience, jwksUrl: settings.jwksUrl }
+  if (jwksUrl !== undefined && jwksFile !== undefined) throw new UsageError('production mode takes --jwks-url or --jwks-file, not both')
+  return { issuer, audience, ...(jwksFile === undefined ? { jwksUrl } : { jwks: await readJwksFile(jwksFile) }) }
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
 }
 
 interface DevIssuer {
@@ -129,13 +175,15 @@ interface DevIssuer {
   readonly issue: (role: string, scope: string) => Promise<string>
 }
 
-/** A throwaway signing key made at start: its tokens die with the process. */
-async function devIssuer(host: string, port: number): Promise<DevIssuer> {
+/**
+ * A throwaway signing key made at start: its tokens die with the process. `audience` is the
+ * bound URL, so that the tokens name the server they are used on.
+ */
+async function devIssuer(audience: string): Promise<DevIssuer> {
   const { publicKey, privateKey } = await generateKeyPair('ES256')
   const kid = randomUUID()
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }
   const issuer = 'urn:annal:dev-issuer'
-  const audience = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   const issue = (role: string, scope: string) => new SignJWT({ scope, client_id: `dev-${role}` })
     .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
     .setIssuer(issuer).setAudience(audience).setSubject(`dev-${role}`)
