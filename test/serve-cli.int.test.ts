@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { type IncomingMessage, request } from 'node:http'
+import { Agent, type IncomingMessage, request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -150,10 +150,11 @@ describe('annal serve, as a real process', () => {
     const url = new URL(/serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!)
     const body = JSON.stringify({ actor: 'erin', action: 'slow upload', note: 'x'.repeat(4096) })
     const half = Math.floor(body.length / 2)
-    // A connection of its own (agent: false), closed after the answer: a kept-alive idle connection
-    // holds the stopping server until its keep-alive timeout (5 s), which is the server's to cut.
+    // A keep-alive connection, as clients keep them: the stopping server must end it after the
+    // answer, or the idle connection would hold the exit until Node's keep-alive timeout.
+    const agent = new Agent({ keepAlive: true })
     const upload = request({
-      agent: false, host: url.hostname, port: url.port, path: '/v1/logs/audit/entries', method: 'POST', headers: {
+      agent, host: url.hostname, port: url.port, path: '/v1/logs/audit/entries', method: 'POST', headers: {
         authorization: `Bearer ${bannerToken(banner, 'appender')}`, 'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
         // The server answers 100 Continue once it has parsed the headers: the request is then in flight.
@@ -175,9 +176,11 @@ describe('annal serve, as a real process', () => {
     let text = ''
     for await (const chunk of answer) text += chunk
     expect(answer.statusCode).toBe(201)
+    expect(answer.headers.connection).toBe('close')
     const { index, id, object } = JSON.parse(text) as { index: number; id: string; object: string }
     expect(object).toBe(`sha256:${createHash('sha256').update(body).digest('hex')}`)
     expect(await server.exited).toBe(0)
+    agent.destroy()
 
     const ledger = await Ledger.open(data)
     try {

@@ -197,12 +197,16 @@ describe('a real server on a loopback port', () => {
         socket.on('data', (chunk) => { data += chunk.toString() })
         socket.on('close', () => resolve(data))
       })
-      socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\n`
+      // A keep-alive client: the server must still end the connection after the answer, or the
+      // idle connection would hold the close until Node's keepAliveTimeout.
+      socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
         + 'Content-Type: application/json\r\nContent-Length: 12\r\n\r\n{"in":')
       await new Promise((resolve) => setTimeout(resolve, 100))
       const closed = running.close()
       socket.write('"fly"}')
-      expect(await reply).toMatch(/^HTTP\/1\.1 201/)
+      const answer = await reply
+      expect(answer).toMatch(/^HTTP\/1\.1 201/)
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i)
       await closed
       expect(local.log('audit').size).toBe(1)
       await expect(fetch(`${running.url}/healthz`)).rejects.toThrow()
