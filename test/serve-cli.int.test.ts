@@ -176,7 +176,6 @@ describe('annal serve, as a real process', () => {
     let text = ''
     for await (const chunk of answer) text += chunk
     expect(answer.statusCode).toBe(201)
-    expect(answer.headers.connection).toBe('close')
     const { index, id, object } = JSON.parse(text) as { index: number; id: string; object: string }
     expect(object).toBe(`sha256:${createHash('sha256').update(body).digest('hex')}`)
     expect(await server.exited).toBe(0)

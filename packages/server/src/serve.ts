@@ -1,4 +1,4 @@
-import { type Server, ServerResponse } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
@@ -31,20 +31,9 @@ export interface RunningServer {
 export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1'
   const requestTimeout = options.requestTimeoutMs ?? 30_000
-  let closing = false
-  // Once closing, every answer is the last on its connection: a keep-alive client would
-  // otherwise hold its idle connection, and so the close, open until keepAliveTimeout.
-  // writeHead is where Node decides (implicit headers come through it too).
-  class LastWhenClosing extends ServerResponse {
-    override writeHead(...args: unknown[]): this {
-      if (closing) this.shouldKeepAlive = false
-      return (super.writeHead as (...args: unknown[]) => this).apply(this, args)
-    }
-  }
   const server = createAdaptorServer({
     fetch: app.fetch,
     serverOptions: {
-      ServerResponse: LastWhenClosing as typeof ServerResponse,
       requestTimeout,
       headersTimeout: Math.min(requestTimeout, 10_000),
       // How often Node looks for requests past their timeout; its default is 30 s.
@@ -67,11 +56,15 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () => {
-      closing = true
       closed ??= new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => server.closeAllConnections(), grace)
         timer.unref()
+        // A keep-alive client would hold its connection, and so the close, open until Node's
+        // keepAliveTimeout: connections are closed once their answer is out, looked for every
+        // 50 ms (marking each answer as the last would cost every request a hook).
+        const sweep = setInterval(() => server.closeIdleConnections(), 50)
         server.close((error) => {
+          clearInterval(sweep)
           clearTimeout(timer)
           if (error) reject(error)
           else resolve()

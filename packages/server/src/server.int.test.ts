@@ -186,7 +186,9 @@ describe('a real server on a loopback port', () => {
   it('closes gracefully: in-flight requests finish, new connections are refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'annal-server-int-'))
     const local = await Ledger.open(dir)
-    const running = await serve(await createApp({ ledger: local, auth: { issuer: ISSUER, audience, jwksUrl: auth.jwksUrl } }))
+    // A grace period longer than the test may take: only closing the finished connection ends it in time.
+    const running = await serve(await createApp({ ledger: local, auth: { issuer: ISSUER, audience, jwksUrl: auth.jwksUrl } }),
+      { closeGraceMs: 60_000 })
     try {
       await local.createLog('audit')
       const token = await mint.token({ scope: 'log:append' })
@@ -198,7 +200,9 @@ describe('a real server on a loopback port', () => {
         socket.on('close', () => resolve(data))
       })
       // A keep-alive client: the server must still end the connection after the answer, or the
-      // idle connection would hold the close until Node's keepAliveTimeout.
+      // idle connection would hold the close until Node's keepAliveTimeout (made longer than the
+      // test may take).
+      running.server.keepAliveTimeout = 60_000
       socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
         + 'Content-Type: application/json\r\nContent-Length: 12\r\n\r\n{"in":')
       await new Promise((resolve) => setTimeout(resolve, 100))
@@ -206,7 +210,6 @@ describe('a real server on a loopback port', () => {
       socket.write('"fly"}')
       const answer = await reply
       expect(answer).toMatch(/^HTTP\/1\.1 201/)
-      expect(answer).toMatch(/\r\nconnection: close\r\n/i)
       await closed
       expect(local.log('audit').size).toBe(1)
       await expect(fetch(`${running.url}/healthz`)).rejects.toThrow()
@@ -214,5 +217,5 @@ describe('a real server on a loopback port', () => {
       await local.close()
       await rm(dir, { recursive: true, force: true })
     }
-  })
+  }, 10_000)
 })
