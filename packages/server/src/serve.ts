@@ -49,14 +49,14 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
   })
   const { port } = server.address() as AddressInfo
   const grace = options.closeGraceMs ?? 10_000
-  let closed: Promise<void> | undefined
+  let closing: Promise<void> | undefined
   return {
     server,
     host,
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () => {
-      closed ??= new Promise<void>((resolve, reject) => {
+      closing ??= new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => server.closeAllConnections(), grace)
         timer.unref()
         // A keep-alive client would hold its connection, and so the close, open until Node's
@@ -71,7 +71,7 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
         })
         server.closeIdleConnections()
       })
-      return closed
+      return closing
     },
   }
 }
