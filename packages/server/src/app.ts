@@ -82,10 +82,9 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   app.onError((error, c) => {
     const body = problemFor(error)
     c.set('problemCode', body.code)
-    const headers = challenge(services.metadataUrl, error, c.get('requiredScope'))
     // The rest of a body too slow to wait for is still coming: the connection cannot carry another request.
-    if (body.code === 'BODY_TIMEOUT') headers.Connection = 'close'
-    return problemResponse(c, body, headers)
+    const closing: Record<string, string> = body.code === 'BODY_TIMEOUT' ? { Connection: 'close' } : {}
+    return problemResponse(c, body, { ...challenge(services.metadataUrl, error, c.get('requiredScope')), ...closing })
   })
   app.notFound((c) => {
     const body = problemFor(new TlogError('ROUTE_NOT_FOUND', 'no such route'))

@@ -2,7 +2,7 @@ import { TILE_WIDTH, TlogError, bytesToHex, isTlogError, parseTilePath } from '@
 import type { Hono } from 'hono'
 import { type AppEnv, type Services, allowPublic, authorize } from './context.js'
 import { countParam, hashParam } from './params.js'
-import { ACCESS_LOG, SCOPES } from './scopes.js'
+import { ACCESS_LOG, SCOPES, authorizingScope } from './scopes.js'
 
 const IMMUTABLE = 'max-age=31536000, immutable'
 const SHORT_LIVED = 'max-age=10'
@@ -33,7 +33,8 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     allowPublic(c)
     // The access log is listed with its key, so that anyone can check what an auditor shows
     // them, but its size (how many requests the server took) only to a caller who may read it.
-    const auditor = c.get('auth').principal?.scopes.includes('audit:read') === true
+    const principal = c.get('auth').principal
+    const auditor = principal !== undefined && authorizingScope(new Set(principal.scopes), 'audit:read', ACCESS_LOG) !== undefined
     const logs = ledger.logs().map((info) => ({
       name: info.name, origin: info.origin, verifier_key: info.verifierKey,
       ...(info.name !== ACCESS_LOG || auditor ? { size: ledger.log(info.name).size } : {}),
