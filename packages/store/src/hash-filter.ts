@@ -20,12 +20,13 @@ export class HashFilter {
 
   /** `bytes`: its memory, 1 KiB to 256 MiB, rounded down to a power of two. */
   constructor(bytes: number) {
-    if (!Number.isSafeInteger(bytes) || bytes < 1024 || bytes > 2 ** 28) {
-      throw new RangeError('a hash filter takes 1 KiB to 256 MiB')
-    }
-    const words = 2 ** Math.floor(Math.log2(bytes / 4))
+    const words = filterBytes(bytes) / 4
     this.#bits = new Uint32Array(words)
     this.#blockMask = words / BLOCK_WORDS - 1
+  }
+
+  get bytes(): number {
+    return this.#bits.byteLength
   }
 
   add(leafHash: Uint8Array): void {
@@ -53,22 +54,80 @@ export class HashFilter {
   }
 }
 
+/** Bits of a stage per hash it is sized for: about 0.1% false positives each when full (measured). */
+const STAGE_BITS_PER_HASH = 16
+/** Each stage is this many times the size of the one before. */
+const STAGE_GROWTH = 4
+const FIRST_STAGE_BYTES = 64 * 1024
+
+/**
+ * A hash filter whose memory follows what it holds: one `HashFilter` stage of 64 KiB at first,
+ * and when the newest stage holds as many hashes as it is sized for, a new stage four times as
+ * large, up to `maxBytes`; the largest stage takes every hash after that. Adds go to the newest
+ * stage and a check asks each stage, so "no" stays certain. Less than twice `maxBytes` in all;
+ * a filter of `maxBytes` from the start had every page in use after some tens of thousands of
+ * adds, however few hashes it held, and a ledger holds one for each of its logs.
+ */
+export class GrowingHashFilter {
+  readonly #stages: HashFilter[] = []
+  readonly #maxBytes: number
+  #newest: HashFilter
+  /** Hashes the newest stage takes before the next one starts; Infinity once it is the largest. */
+  #room: number
+
+  /** `maxBytes`: the largest stage, 1 KiB to 256 MiB, rounded down to a power of two. */
+  constructor(maxBytes: number, firstBytes = FIRST_STAGE_BYTES) {
+    this.#maxBytes = filterBytes(maxBytes)
+    const first = Math.min(filterBytes(firstBytes), this.#maxBytes)
+    this.#newest = new HashFilter(first)
+    this.#stages.push(this.#newest)
+    this.#room = this.#roomOf(first)
+  }
+
+  /** Memory of all stages. */
+  get bytes(): number {
+    return this.#stages.reduce((sum, stage) => sum + stage.bytes, 0)
+  }
+
+  add(hash: Uint8Array): void {
+    if (this.#room === 0) this.#grow()
+    this.#newest.add(hash)
+    this.#room--
+  }
+
+  mightContain(hash: Uint8Array): boolean {
+    for (const stage of this.#stages) if (stage.mightContain(hash)) return true
+    return false
+  }
+
+  #grow(): void {
+    const bytes = Math.min(this.#newest.bytes * STAGE_GROWTH, this.#maxBytes)
+    this.#newest = new HashFilter(bytes)
+    this.#stages.push(this.#newest)
+    this.#room = this.#roomOf(bytes)
+  }
+
+  #roomOf(bytes: number): number {
+    return bytes < this.#maxBytes ? bytes * 8 / STAGE_BITS_PER_HASH : Infinity
+  }
+}
+
 /**
  * A filter of the hashes stored under some keys plus every hash added since it was made, filled
  * by one background pass over those keys. Until the pass ends it knows nothing (`unseen` is
  * always false), so a caller looks everything up, as without it.
  */
 export class StoredHashFilter {
-  readonly #filter: HashFilter
+  readonly #filter: GrowingHashFilter
   #filled = false
   #filling: Promise<void> | undefined
   #closing = false
 
   constructor(bytes: number) {
-    this.#filter = new HashFilter(bytes)
+    this.#filter = new GrowingHashFilter(bytes)
   }
 
-  /** A filter of `bytes` (the option named `option` gave them), or none for 0. */
+  /** A filter of up to `bytes` a stage (the option named `option` gave them), or none for 0. */
   static sized(bytes: number, option: string): StoredHashFilter | undefined {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`${option} must be a non-negative integer`)
     return bytes === 0 ? undefined : new StoredHashFilter(bytes)
@@ -113,6 +172,14 @@ export class StoredHashFilter {
 function bitInBlock(hash: Uint8Array, i: number): number {
   const at = 4 + 2 * i
   return ((hash[at]! << 8) | hash[at + 1]!) & (BLOCK_WORDS * 32 - 1)
+}
+
+/** A filter's size: `bytes` rounded down to a power of two. */
+function filterBytes(bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 1024 || bytes > 2 ** 28) {
+    throw new RangeError('a hash filter takes 1 KiB to 256 MiB')
+  }
+  return 2 ** Math.floor(Math.log2(bytes))
 }
 
 function checkHash(leafHash: Uint8Array): void {

@@ -9,10 +9,11 @@ export interface IdIndexOptions {
   /** Index rows written per background batch. Default 10,000. */
   readonly indexBatchSize?: number
   /**
-   * Memory per log for a filter of the log's ids, so that appending a new entry does not look
-   * its id up in storage (that lookup cost a third of the append rate). Fixed whatever the
-   * log's size (rounded down to a power of two, at most 256 MiB); filled in the background
-   * after the log opens. Default 16 MiB; 0 turns it off.
+   * The largest stage of a per-log filter of the log's ids, so that appending a new entry does
+   * not look its id up in storage (that lookup cost a third of the append rate). The filter
+   * starts at 64 KiB and grows by stages as the log does (rounded down to a power of two, at
+   * most 256 MiB a stage, less than twice this in all); filled in the background after the log
+   * opens. Default 16 MiB; 0 turns it off.
    */
   readonly idFilterBytes?: number
 }

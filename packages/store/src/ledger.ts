@@ -32,9 +32,9 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /** The largest object `putObject` takes, in bytes. Default 16 MiB. */
   readonly maxObjectSize?: number
   /**
-   * Memory for a filter of the stored objects' hashes, so that storing a new object does not
-   * look it up first; filled in the background after open, like the id filters. Default
-   * 16 MiB; 0 turns it off.
+   * The largest stage of a filter of the stored objects' hashes, so that storing a new object
+   * does not look it up first; it grows and is filled in the background after open, like the
+   * id filters. Default 16 MiB; 0 turns it off.
    */
   readonly objectFilterBytes?: number
   readonly clock?: () => Date
