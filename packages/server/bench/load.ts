@@ -33,8 +33,9 @@ export interface LoadResult {
 }
 
 export const EVENT_BYTES = 256
-// Each loader process (one per warm-up and per phase) tags its events, so that no phase repeats
-// the events of the warm-up before it (a repeat is a duplicate, which appends differently).
+// Events carry the loader process's own tag and a counter that runs on across its jobs, so that
+// no phase repeats the events of a warm-up or an earlier run (a repeat is a duplicate, which
+// appends differently).
 const PREFIX = `{"type":"user.login","actor":"svc-payments","ip":"203.0.113.7","run":"${randomBytes(4).toString('hex')}","seq":`
 let sequence = 0
 
@@ -93,12 +94,14 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   }
 }
 
-// Forked: take one job, answer with its result, and exit. (Imported, it does nothing.)
+// Forked: run each job sent, one at a time, answering with its result, until the parent
+// disconnects. (Imported, it does nothing.)
 if (process.send !== undefined && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.once('message', (job: LoadJob) => {
-    runLoad(job).then((result) => process.send!(result, () => process.exit(0)), (error: unknown) => {
+  process.on('message', (job: LoadJob) => {
+    runLoad(job).then((result) => process.send!(result), (error: unknown) => {
       console.error(error)
       process.exit(1)
     })
   })
+  process.once('disconnect', () => process.exit(0))
 }
