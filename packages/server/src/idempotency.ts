@@ -5,7 +5,7 @@ import { LruMap } from './internal/lru.js'
 export interface StoredResponse {
   readonly status: 200 | 201
   readonly contentType: string
-  readonly body: string
+  readonly body: string | Uint8Array<ArrayBuffer>
 }
 
 interface Slot {

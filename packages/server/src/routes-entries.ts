@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Entry, HashedObject, Ledger, Log } from '@annal/store'
+import type { AppendedEntry, Entry, HashedObject, Ledger, Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { TlogError, isTlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
@@ -123,11 +123,48 @@ async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   // Each result is JSON.stringify({ index, id, duplicate, object, checkpoint }), written out:
   // ids and hashes are hex, so nothing in them needs escaping, and the checkpoint is shared.
   const tail = `,"checkpoint":{"size":${result.checkpoint.size},"root":"${result.checkpoint.root}"}}`
-  const results = result.entries.map(({ index, id, duplicate }, i) =>
-    `{"index":${index},"id":"${id}","duplicate":${duplicate},"object":"${objects[i]!.hash}"${tail}`)
-  return batch
-    ? { status: 201, contentType: NDJSON, body: `${results.join('\n')}\n` }
-    : { status: 201, contentType: 'application/json', body: results[0]! }
+  if (batch) return { status: 201, contentType: NDJSON, body: batchResults(result.entries, objects, tail) }
+  const { index, id, duplicate } = result.entries[0]!
+  return {
+    status: 201, contentType: 'application/json',
+    body: `{"index":${index},"id":"${id}","duplicate":${duplicate},"object":"${objects[0]!.hash}"${tail}`,
+  }
+}
+
+/**
+ * An NDJSON batch's results, a line each, written straight into bytes: every character is ASCII.
+ * A thousand lines built as strings, joined, measured for Content-Length and encoded for the
+ * socket took 2.1-2.5 ms on the VM of docs/benchmarks.md, against 0.7 ms this way.
+ */
+function batchResults(entries: readonly AppendedEntry[], objects: readonly HashedObject[], tail: string): Uint8Array<ArrayBuffer> {
+  const lineEnd = `"${tail}\n`
+  const indexes = entries.map(({ index }) => String(index))
+  let size = 0
+  for (let i = 0; i < entries.length; i++) {
+    size += RESULT_NAMES + indexes[i]!.length + entries[i]!.id.length + (entries[i]!.duplicate ? 4 : 5) +
+      objects[i]!.hash.length + lineEnd.length
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (let i = 0; i < entries.length; i++) {
+    at = putAscii(bytes, at, '{"index":')
+    at = putAscii(bytes, at, indexes[i]!)
+    at = putAscii(bytes, at, ',"id":"')
+    at = putAscii(bytes, at, entries[i]!.id)
+    at = putAscii(bytes, at, entries[i]!.duplicate ? '","duplicate":true' : '","duplicate":false')
+    at = putAscii(bytes, at, ',"object":"')
+    at = putAscii(bytes, at, objects[i]!.hash)
+    at = putAscii(bytes, at, lineEnd)
+  }
+  return bytes
+}
+
+/** The fixed characters of a result line before its line end, but for `true` or `false`. */
+const RESULT_NAMES = '{"index":,"id":"","duplicate":,"object":"'.length
+
+function putAscii(bytes: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i)
+  return at + text.length
 }
 
 /** The envelopes of a request's stored events; a template pays off from an NDJSON batch's second line. */

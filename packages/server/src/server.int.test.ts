@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -108,8 +109,19 @@ describe('a real server on a loopback port', () => {
     const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ i })).join('\n')
     const good = await send(lines)
     expect(good.status).toBe(201)
-    const results = (await good.text()).trim().split('\n').map((line) => JSON.parse(line) as { index: number })
-    expect(results.map((result) => result.index)).toEqual(Array.from({ length: 500 }, (_, i) => size + i))
+    const text = await good.text()
+    expect(Number(good.headers.get('content-length'))).toBe(Buffer.byteLength(text))
+    const results = text.trim().split('\n').map((line) => ({ line, result: JSON.parse(line) as Record<string, unknown> }))
+    const checkpoint = { size: size + 500, root: ledger.log('audit').checkpointInfo.root }
+    results.forEach(({ line, result }, i) => {
+      // One result a line, as JSON.stringify writes it, naming the line's own event.
+      expect(result).toEqual({
+        index: size + i, id: expect.stringMatching(/^[0-9a-f]{64}$/), duplicate: false,
+        object: `sha256:${createHash('sha256').update(JSON.stringify({ i })).digest('hex')}`, checkpoint,
+      })
+      expect(line).toBe(JSON.stringify(result))
+    })
+    expect(new Set(results.map(({ result }) => result.id)).size).toBe(500)
     expect(ledger.log('audit').size).toBe(size + 500)
   })
 
