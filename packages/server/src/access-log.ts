@@ -20,9 +20,9 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
     // An append's route commits its record with the entries (see accessRecord).
     if (c.get('recordedStatus') === c.res.status) return
     try {
-      await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, c.res.status, c.get('problemCode'))])
+      await appendRecord(c, services, c.res.status, c.get('problemCode'))
     } catch (error) {
-      const body = problemFor(new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error }))
+      const body = problemFor(error)
       // Setting c.res would merge the dropped response's headers in; clear it first.
       c.res = undefined as unknown as Response
       c.res = problemResponse(c, body)
@@ -40,12 +40,20 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
  */
 export function recordBeforeWrite(c: AppContext, services: Services, status: number): () => Promise<void> {
   return async () => {
-    try {
-      await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, status)])
-    } catch (error) {
-      throw new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
-    }
+    await appendRecord(c, services, status)
     c.set('recordedStatus', status)
+  }
+}
+
+/**
+ * Appends the request's access record, as answered `status`, on its own.
+ * @throws TlogError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
+ */
+async function appendRecord(c: AppContext, services: Services, status: number, code?: string): Promise<void> {
+  try {
+    await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, status, code)])
+  } catch (error) {
+    throw new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
   }
 }
 

@@ -522,46 +522,48 @@ export class Log {
   async #readNodes(nodes: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
     const { edge } = this.#state
     const hashes = new Map<string, Uint8Array>()
-    const byTile = new Map<string, { level: number; index: number; nodes: NodeId[] }>()
+    const byTile = new Map<string, TileNodes>()
     for (const node of nodes) {
       const fromEdge = edge.nodeHash(node)
       if (fromEdge !== undefined) {
         hashes.set(nodeKey(node), fromEdge)
         continue
       }
-      const location = nodeLocation(node)
-      const id = `${location.tileLevel}/${location.tileIndex}`
-      const tile = byTile.get(id)
-      if (tile === undefined) byTile.set(id, { level: location.tileLevel, index: location.tileIndex, nodes: [node] })
-      else tile.nodes.push(node)
+      const { tileLevel, tileIndex, row, position } = nodeLocation(node)
+      const cacheKey = `${this.info.name}/${tileLevel}/${tileIndex}`
+      let tile = byTile.get(cacheKey)
+      if (tile === undefined) byTile.set(cacheKey, tile = { cacheKey, level: tileLevel, index: tileIndex, nodes: [] })
+      tile.nodes.push({ node, row, position })
     }
-    const wanted: { level: number; index: number; nodes: NodeId[] }[] = []
-    for (const [id, tile] of byTile) {
-      const cached = this.#context.tiles.get(`${this.info.name}/${id}`)
-      const found = cached === undefined ? [] : tile.nodes.map((node) => {
-        const location = nodeLocation(node)
-        return storedTileNode(cached, location.row, location.position)
-      })
-      if (found.length > 0 && found.every((hash) => hash !== undefined)) {
-        tile.nodes.forEach((node, i) => hashes.set(nodeKey(node), found[i]!))
-      } else {
-        wanted.push(tile)
-      }
+    const wanted: TileNodes[] = []
+    for (const tile of byTile.values()) {
+      // Only full tiles are cached, and a full tile holds every node that falls in it.
+      const cached = this.#context.tiles.get(tile.cacheKey)
+      if (cached === undefined) wanted.push(tile)
+      else for (const { node, row, position } of tile.nodes) hashes.set(nodeKey(node), storedTileNode(cached, row, position)!)
     }
     const tiles = await this.#context.driver.getMany(wanted.map((tile) => tileKey(this.info.name, tile.level, tile.index)))
     wanted.forEach((tile, i) => {
       const stored = tiles[i]
       if (stored === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is missing`)
-      if (stored.length === 510 * 32) this.#context.tiles.set(`${this.info.name}/${tile.level}/${tile.index}`, stored)
-      for (const node of tile.nodes) {
-        const location = nodeLocation(node)
-        const hash = storedTileNode(stored, location.row, location.position)
+      if (stored.length === 510 * 32) this.#context.tiles.set(tile.cacheKey, stored)
+      for (const { node, row, position } of tile.nodes) {
+        const hash = storedTileNode(stored, row, position)
         if (hash === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is too narrow`)
         hashes.set(nodeKey(node), hash)
       }
     })
     return hashes
   }
+}
+
+/** The nodes a proof needs from one stored tile, with their places in it. */
+interface TileNodes {
+  /** The tile's key in the ledger's tile cache. */
+  readonly cacheKey: string
+  readonly level: number
+  readonly index: number
+  readonly nodes: { readonly node: NodeId; readonly row: number; readonly position: number }[]
 }
 
 const utf8 = new TextEncoder()
