@@ -23,6 +23,11 @@ export function formatRate(rate: number): string {
   return `${Math.round(rate).toLocaleString('en-US')}/s`
 }
 
+/** A goal as a report note: its text, and MISSED when the figure does not reach it. */
+export function goal(met: boolean, text: string): string {
+  return `goal ${text}${met ? '' : ': MISSED'}`
+}
+
 /** One line a figure: name, value, and an optional note such as a ratio to a baseline. */
 export function report(name: string, value: string, note = ''): void {
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`)
@@ -57,5 +62,22 @@ export function residentMemory(): { rss: number; anon?: number; file?: number } 
     return { rss, anon: kib('RssAnon') / 1024, file: kib('RssFile') / 1024 }
   } catch {
     return { rss }
+  }
+}
+
+/**
+ * How long the calling thread has run on a core and waited for one while runnable, in seconds,
+ * where Linux says (/proc/thread-self/schedstat, in nanoseconds); undefined elsewhere. Called on
+ * the main thread, it splits a process's CPU between the event loop and the threads beside it
+ * (the libuv pool, V8's helpers, LevelDB's compaction), and shows how long the event loop was
+ * ready to run while those threads, or other processes, held every core.
+ */
+export function threadSchedule(): { runSeconds: number; waitSeconds: number } | undefined {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number)
+    if (!Number.isFinite(run) || !Number.isFinite(wait)) return undefined
+    return { runSeconds: run! / 1e9, waitSeconds: wait! / 1e9 }
+  } catch {
+    return undefined
   }
 }

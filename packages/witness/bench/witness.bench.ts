@@ -11,7 +11,7 @@ import { nodeEd25519, nodeHashProvider, nodeHasher } from '@annal/crypto-node'
 import { type NoteSigner, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree } from '@annal/tlog'
 import { formatAddCheckpoint } from '@annal/witness'
-import { formatRate, machineLine, prng, report } from '../../../scripts/bench.js'
+import { formatRate, goal, machineLine, prng, report } from '../../../scripts/bench.js'
 
 const BASE = 1_000_000
 const MAX_STEP = 100
@@ -26,10 +26,12 @@ const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=$
 console.log(`witness benchmark: ${machineLine()}`)
 const tree = buildTree()
 const one = await addCheckpointPhase(1)
-report('add-checkpoint, 1 origin (sequential)', formatRate(one.rate), `${one.count} requests, all 200 (goal >= 2,000/s)`)
+// One origin's requests cannot overlap (each carries the size the last one set), so it measures
+// latency; the goal is read against many origins at once (docs/benchmarks.md).
+report('add-checkpoint, 1 origin (sequential)', formatRate(one.rate), `${one.count} requests, all 200`)
 report('  witness process CPU per request', `${(one.cpuSeconds / one.count * 1e6).toFixed(0)} µs`)
 const many = await addCheckpointPhase(ORIGINS)
-report(`add-checkpoint, ${ORIGINS} origins at once`, formatRate(many.rate), `${many.count} requests, all 200 (goal >= 2,000/s)`)
+report(`add-checkpoint, ${ORIGINS} origins at once`, formatRate(many.rate), `${many.count} requests, all 200; ${goal(many.rate >= 2000, '>= 2,000/s')}`)
 report('  witness process CPU per request', `${(many.cpuSeconds / many.count * 1e6).toFixed(0)} µs`)
 // The time from an append to a 2-of-3 cosigned checkpoint spans the server and three witnesses:
 // it is measured by the cross-package benchmark, npm run bench -w test.
