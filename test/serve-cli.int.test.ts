@@ -19,12 +19,18 @@ afterEach(async () => {
 
 const BANNER = /try:\n[\s\S]*proof\/inclusion/
 
-async function dataDirectory(): Promise<string> {
-  const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
+async function dataDirectory(prefix = 'annal-serve-cli-'): Promise<string> {
+  const data = await mkdtemp(join(tmpdir(), prefix))
   directories.push(data)
   return data
 }
 
+/** The URL the banner says the server listens on. */
+function bannerUrl(banner: string): string {
+  return /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!
+}
+
+/** The ready-made token the banner prints for `role`. */
 function bannerToken(banner: string, role: string): string {
   return new RegExp(`${role} +\\([^)]*\\), valid 24 h:\\n  (\\S+)`).exec(banner)![1]!
 }
@@ -39,13 +45,12 @@ async function until(check: () => boolean): Promise<void> {
 
 describe('annal serve, as a real process', () => {
   it('--dev: prints tokens that work, serves verifiable proofs, stops cleanly, keeps the data', async () => {
-    const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
-    directories.push(data)
-    const server = start(['serve', '--dev', '--data', data, '--port', '0'], /try:\n[\s\S]*proof\/inclusion/)
+    const data = await dataDirectory()
+    const server = start(['serve', '--dev', '--data', data, '--port', '0'], BANNER)
     const banner = (await server.matched).input
     expect(banner).toContain('Not for production')
-    const url = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!
-    const token = (role: string) => new RegExp(`${role} +\\([^)]*\\), valid 24 h:\\n  (\\S+)`).exec(banner)![1]!
+    const url = bannerUrl(banner)
+    const token = (role: string) => bannerToken(banner, role)
     const verifier = parseVerifierKey(/log "audit" verifier key: (\S+)/.exec(banner)![1]!)
 
     const appended = await fetch(`${url}/v1/logs/audit/entries`, {
@@ -66,11 +71,10 @@ describe('annal serve, as a real process', () => {
 
     server.child.kill('SIGTERM')
     expect(await server.exited).toBe(0)
-    const again = start(['serve', '--dev', '--data', data, '--port', '0'], /try:\n[\s\S]*proof\/inclusion/)
+    const again = start(['serve', '--dev', '--data', data, '--port', '0'], BANNER)
     const againBanner = (await again.matched).input
-    const url2 = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(againBanner)![1]!
-    const entry = await fetch(`${url2}/v1/logs/audit/entries/${index}`, {
-      headers: { authorization: `Bearer ${/reader +\([^)]*\), valid 24 h:\n  (\S+)/.exec(againBanner)![1]!}` },
+    const entry = await fetch(`${bannerUrl(againBanner)}/v1/logs/audit/entries/${index}`, {
+      headers: { authorization: `Bearer ${bannerToken(againBanner, 'reader')}` },
     })
     expect(entry.status).toBe(200)
     again.child.kill('SIGTERM')
@@ -78,9 +82,7 @@ describe('annal serve, as a real process', () => {
   })
 
   it('refuses production mode without an issuer, in one sentence, exit code 2', async () => {
-    const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
-    directories.push(data)
-    const run = start(['serve', '--data', data], /$^/)
+    const run = start(['serve', '--data', await dataDirectory()], /$^/)
     expect(await run.exited).toBe(2)
     expect(run.output().stderr.trim().split('\n')).toEqual([
       'annal: production mode needs --issuer, --audience and --jwks-url or --jwks-file (or --dev for a local trial).',
@@ -88,9 +90,8 @@ describe('annal serve, as a real process', () => {
   })
 
   it('submits checkpoints to a witness given by --witness and serves them cosigned', async () => {
-    const witnessData = await mkdtemp(join(tmpdir(), 'annal-serve-witness-'))
-    const data = await mkdtemp(join(tmpdir(), 'annal-serve-cli-'))
-    directories.push(witnessData, data)
+    const witnessData = await dataDirectory('annal-serve-witness-')
+    const data = await dataDirectory()
     // The log's key exists only once the server has started, so start it once to learn it.
     const first = start(['serve', '--dev', '--data', data, '--port', '0'], /log "audit" verifier key: (\S+)\n/)
     const logKey = (await first.matched)[1]!
@@ -100,10 +101,10 @@ describe('annal serve, as a real process', () => {
       /listening on (\S+)\nverifier key: (\S+)\n/)
     const [, witnessUrl, witnessKey] = await witness.matched
     const server = start(['serve', '--dev', '--data', data, '--port', '0', '--witness', `${witnessKey}@${witnessUrl}`, '--policy', '1'],
-      /try:\n[\s\S]*proof\/inclusion/)
+      BANNER)
     const banner = (await server.matched).input
-    const url = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!
-    const appender = /appender +\([^)]*\), valid 24 h:\n  (\S+)/.exec(banner)![1]!
+    const url = bannerUrl(banner)
+    const appender = bannerToken(banner, 'appender')
     const appended = await fetch(`${url}/v1/logs/audit/entries`, {
       method: 'POST', body: '{"actor":"bob"}', headers: { authorization: `Bearer ${appender}`, 'content-type': 'application/json' },
     })
@@ -126,7 +127,7 @@ describe('annal serve, as a real process', () => {
   it('--dev --port 0: the resource identifier and the tokens\' audience are the bound URL', async () => {
     const server = start(['serve', '--dev', '--data', await dataDirectory(), '--port', '0'], BANNER)
     const banner = (await server.matched).input
-    const url = /serving .* on (http:\/\/127\.0\.0\.1:(\d+))/.exec(banner)![1]!
+    const url = bannerUrl(banner)
     expect(new URL(url).port).not.toBe('0')
     expect(banner).not.toContain('127.0.0.1:0')
     const metadata = await (await fetch(`${url}/.well-known/oauth-protected-resource`)).json() as { resource: string }
@@ -147,7 +148,7 @@ describe('annal serve, as a real process', () => {
     const data = await dataDirectory()
     const server = start(['serve', '--dev', '--data', data, '--port', '0'], BANNER)
     const banner = (await server.matched).input
-    const url = new URL(/serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!)
+    const url = new URL(bannerUrl(banner))
     const body = JSON.stringify({ actor: 'erin', action: 'slow upload', note: 'x'.repeat(4096) })
     const half = Math.floor(body.length / 2)
     // A keep-alive connection, as clients keep them: the stopping server must end it after the
