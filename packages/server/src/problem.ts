@@ -19,6 +19,8 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   LOG_NAME_INVALID: { status: 400, title: 'Invalid log name' },
   LOG_NOT_FOUND: { status: 404, title: 'No such log' },
   LOG_EXISTS: { status: 409, title: 'Log exists' },
+  ORIGIN_INVALID: { status: 400, title: 'Invalid origin' },
+  ORIGIN_EXISTS: { status: 409, title: 'Origin taken by another log' },
   ENTRY_EMPTY: { status: 400, title: 'Empty entry' },
   ENTRY_TOO_LARGE: { status: 413, title: 'Entry too large' },
   ENTRY_NOT_FOUND: { status: 404, title: 'No such entry' },
@@ -48,6 +50,9 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   AUTH_UNAVAILABLE: { status: 503, title: 'Token verification unavailable' },
   ACCESS_LOG_UNAVAILABLE: { status: 503, title: 'Access log unavailable' },
   POLICY_UNMET: { status: 503, title: 'No checkpoint of this log has the cosignatures its witness policy requires yet' },
+  JSON_TOO_DEEP: { status: 400, title: 'JSON nested too deeply' },
+  SHUTTING_DOWN: { status: 503, title: 'Server shutting down' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
 }
 
 /** A TlogError with extra RFC 9457 members for the problem body (e.g. `candidates`). */

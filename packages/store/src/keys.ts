@@ -3,6 +3,7 @@ import { concatBytes } from '@annal/tlog'
 // The key layout, one tag byte per kind. Log-scoped keys are tag || log name || 0x00 || suffix;
 // numbers are big-endian so that byte order is numeric order.
 const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder()
 
 const TAG = {
   log: 0x4c, // L name -> log metadata (JSON)
@@ -17,6 +18,7 @@ const TAG = {
   indexed: 0x58, // X name 0 -> size(8): every entry below it has its I row
   object: 0x4f, // O sha256(32) -> object bytes, for objects not stored inline in their M row
   objectMeta: 0x4d, // M sha256(32) -> object metadata, and small objects' bytes (objects.ts)
+  table: 0x52, // R table 0 key -> a RowTable's row (rows.ts)
 } as const
 
 /** A safe integer as 8 big-endian bytes. */
@@ -87,6 +89,26 @@ export const objectKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.obj
 export const objectMetaKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(TAG.objectMeta), hash)
 /** Every object's metadata row (the last possible key is the tag and 32 bytes of 0xff). */
 export const objectMetaRange = () => ({ gte: Uint8Array.of(TAG.objectMeta), lte: objectMetaKey(new Uint8Array(32).fill(0xff)) })
+
+const MAX_TABLE_KEY_BYTES = 255
+
+/** A RowTable's key: tag || table || 0x00 || key (UTF-8). @throws RangeError for a key over 255 bytes. */
+export function tableKey(table: string, key: string): Uint8Array {
+  const bytes = utf8.encode(key)
+  if (bytes.length > MAX_TABLE_KEY_BYTES) throw new RangeError(`a table key is at most ${MAX_TABLE_KEY_BYTES} bytes`)
+  return scoped(TAG.table, table, bytes)
+}
+
+/** Every row of a RowTable. */
+export function tableRange(table: string): { gte: Uint8Array; lte: Uint8Array } {
+  const base = scoped(TAG.table, table)
+  return { gte: base, lte: concatBytes(base, new Uint8Array(MAX_TABLE_KEY_BYTES + 1).fill(0xff)) }
+}
+
+/** The key of a RowTable's row, from its stored key. */
+export function tableKeyOf(table: string, key: Uint8Array): string {
+  return utf8Decoder.decode(keySuffix(key, table))
+}
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */
 export function logRange(kind: 'tile' | 'bundle' | 'bundlePart' | 'leafTilePart' | 'checkpoint' | 'cosignatures' | 'id', log: string): { gte: Uint8Array; lte: Uint8Array } {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openCheckpoint, parseSignerKey, parseVerifierKey } from '@annal/note'
 import { expect, it } from 'vitest'
-import { Ledger } from './ledger.js'
+import { Ledger, MAX_ORIGIN_BYTES } from './ledger.js'
 
 // Regression: two concurrent createLog calls for one name both wrote keys/<name>.key; the loser's
 // key could end up on disk while the log's row kept the winner's verifier key, so every
@@ -25,6 +25,35 @@ it('lets one of two concurrent createLog calls for a name win, keeping its key f
     const appended = await ledger.log('audit').append([new TextEncoder().encode('after reopen')])
     expect(openCheckpoint(appended.checkpoint.note, [parseVerifierKey(info.verifierKey)]).size).toBe(1)
     expect((await ledger.fsck('audit')).problems).toEqual([])
+  } finally {
+    await ledger.close()
+    await rm(directory, { recursive: true, force: true })
+  }
+})
+
+it('keeps origins unique, valid key names and short, across a reopen', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-origin-'))
+  let ledger = await Ledger.open(directory, { host: 'test.example' })
+  try {
+    await ledger.createLog('pay', { origin: 'example.com/pay' })
+    const refused = async (name: string, origin: string, code: string) => {
+      await expect(ledger.createLog(name, { origin })).rejects.toMatchObject({ name: 'TlogError', code })
+      expect(ledger.logs().map((log) => log.name)).not.toContain(name)
+    }
+    await refused('other', 'example.com/pay', 'ORIGIN_EXISTS')
+    await refused('spaces', 'example.com/a log', 'ORIGIN_INVALID')
+    await refused('plus', 'example.com/a+b', 'ORIGIN_INVALID')
+    await refused('newline', 'example.com/a\nb', 'ORIGIN_INVALID')
+    await refused('long', `example.com/${'x'.repeat(MAX_ORIGIN_BYTES)}`, 'ORIGIN_INVALID')
+    // Two creations in flight with one origin: one wins.
+    const results = await Promise.allSettled([ledger.createLog('first', { origin: 'o.example/x' }), ledger.createLog('second', { origin: 'o.example/x' })])
+    expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected'])
+    const longest = `example.com/${'é'.repeat((MAX_ORIGIN_BYTES - 12) / 2)}`
+    await ledger.createLog('longest', { origin: longest })
+    await ledger.close()
+    ledger = await Ledger.open(directory, { host: 'test.example' })
+    await refused('again', 'example.com/pay', 'ORIGIN_EXISTS')
+    expect(ledger.log('longest').info.origin).toBe(longest)
   } finally {
     await ledger.close()
     await rm(directory, { recursive: true, force: true })

@@ -19,6 +19,7 @@ import { Appender } from './appender.js'
 import { type HashedObject, type ObjectInfo, ObjectStore } from './objects.js'
 import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
+import { ROWS, RowTable, type TableRow, registerRows } from './rows.js'
 
 export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
@@ -57,7 +58,10 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
 }
 
 export interface CreateLogOptions {
-  /** The checkpoint origin line. Default `<host>/<name>`. */
+  /**
+   * The checkpoint origin line: unique in the ledger, at most MAX_ORIGIN_BYTES, a C2SP key name
+   * (no spaces or `+`). Default `<host>/<name>`.
+   */
   readonly origin?: string
   /** See EraseObjectOptions.beforeWrite. */
   readonly beforeWrite?: () => Promise<void>
@@ -79,6 +83,13 @@ export interface EraseObjectOptions {
 }
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+const TABLE_NAME = /^[a-z][a-z0-9-]{0,62}$/
+
+/**
+ * The longest origin a log may have, in UTF-8 bytes: the origin is the first line of every
+ * checkpoint, which witnesses take in requests of a few KiB, and a name, not a document.
+ */
+export const MAX_ORIGIN_BYTES = 256
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -97,6 +108,9 @@ export class Ledger {
   readonly #appender: Appender
   /** Names whose createLog is in flight: a second call must not overwrite the first's key file. */
   readonly #creating = new Set<string>()
+  /** Origins of the logs whose createLog is in flight. */
+  readonly #creatingOrigins = new Set<string>()
+  readonly #tables = new Map<string, RowTable>()
   #closed = false
 
   private constructor(directory: string, driver: StorageDriver, options: LedgerOptions) {
@@ -106,6 +120,7 @@ export class Ledger {
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = new LruCache(options.tileCacheSize ?? 4096)
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
+    registerRows(this.#appender)
     this.objects = new ObjectStore(driver, this.#providers.hash, {
       appender: this.#appender,
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
@@ -150,28 +165,40 @@ export class Ledger {
   }
 
   /**
+   * A table of rows kept beside the logs (see RowTable), by a name of a-z, 0-9 and -.
+   * @throws RangeError for a bad name.
+   */
+  table(name: string): RowTable {
+    if (typeof name !== 'string' || !TABLE_NAME.test(name)) throw new RangeError('a table name is 1-63 of a-z, 0-9 and -, starting with a letter')
+    let table = this.#tables.get(name)
+    if (table === undefined) this.#tables.set(name, table = new RowTable(this.#driver, name))
+    return table
+  }
+
+  /**
    * Appends to several logs at once, all or nothing: one atomic, synced write holds every
-   * part (an event and the access record of the request that appended it, say) and `objects`
-   * (from `objects.hashed`; the event's payload, say), and each part resolves as Log.append
-   * would, in order. Each log may appear once.
+   * part (an event and the access record of the request that appended it, say), `objects`
+   * (from `objects.hashed`; the event's payload, say) and `rows` (from RowTable.row), and each
+   * part resolves as Log.append would, in order. Each log may appear once.
    * @throws TlogError LOG_NOT_FOUND, ENTRY_EMPTY, ENTRY_TOO_LARGE, HEAD_CONFLICT, OBJECT_ERASED (nothing
    *   is appended); TypeError for a log named twice.
    */
   async append(parts: readonly { readonly log: string; readonly entries: readonly Uint8Array[] }[],
-      options: { readonly objects?: readonly HashedObject[] } = {}): Promise<AppendResult[]> {
+      options: { readonly objects?: readonly HashedObject[]; readonly rows?: readonly TableRow[] } = {}): Promise<AppendResult[]> {
     if (!Array.isArray(parts) || parts.length === 0) throw new TypeError('append takes a non-empty array of parts')
     for (const part of parts) {
       this.log(part.log)
       checkEntries(part.entries)
     }
     const objects = options.objects === undefined || options.objects.length === 0 ? [] : [this.objects.part(options.objects)]
-    const results = await this.#appender.append([...parts, ...objects])
+    const rows = options.rows === undefined || options.rows.length === 0 ? [] : [{ log: ROWS, entries: options.rows }]
+    const results = await this.#appender.append([...parts, ...objects, ...rows])
     return results.slice(0, parts.length) as AppendResult[]
   }
 
   /**
    * Creates a log with a fresh Ed25519 key and an empty, signed tree.
-   * @throws TlogError LOG_NAME_INVALID, LOG_EXISTS.
+   * @throws TlogError LOG_NAME_INVALID, LOG_EXISTS, ORIGIN_INVALID, ORIGIN_EXISTS.
    */
   async createLog(name: string, options: CreateLogOptions = {}): Promise<LogInfo> {
     this.#checkOpen()
@@ -180,13 +207,18 @@ export class Ledger {
     }
     if (this.#logs.has(name) || this.#creating.has(name)) throw new TlogError('LOG_EXISTS', 'a log with that name exists')
     const origin = options.origin ?? `${this.#options.host ?? hostname()}/${name}`
-    if (!isValidKeyName(origin)) throw new TlogError('LOG_NAME_INVALID', 'the origin is not a valid key name')
+    checkOrigin(origin)
+    if (this.#creatingOrigins.has(origin) || [...this.#logs.values()].some((log) => log.info.origin === origin)) {
+      throw new TlogError('ORIGIN_EXISTS', 'another log of this ledger has that origin')
+    }
     this.#creating.add(name)
+    this.#creatingOrigins.add(origin)
     try {
       await options.beforeWrite?.()
       return await this.#createLog(name, origin)
     } finally {
       this.#creating.delete(name)
+      this.#creatingOrigins.delete(origin)
     }
   }
 
@@ -280,4 +312,16 @@ export class Ledger {
   #checkOpen(): void {
     if (this.#closed) throw new TlogError('DATABASE_CLOSED', 'the ledger is closed')
   }
+}
+
+/**
+ * C2SP tlog-checkpoint: the origin line has no Unicode spaces or `+`, and it is the name of the
+ * log's key (a signed-note key name, which has neither).
+ * @throws TlogError ORIGIN_INVALID.
+ */
+function checkOrigin(origin: string): void {
+  if (typeof origin !== 'string' || utf8.encode(origin).length > MAX_ORIGIN_BYTES) {
+    throw new TlogError('ORIGIN_INVALID', `an origin is at most ${MAX_ORIGIN_BYTES} bytes`)
+  }
+  if (!isValidKeyName(origin)) throw new TlogError('ORIGIN_INVALID', 'an origin has no spaces, control characters or +')
 }

@@ -1,4 +1,4 @@
-import { type NoteSigner, signCheckpoint } from '@annal/note'
+import { type NoteSigner, parseCheckpoint, parseNote, signCheckpoint } from '@annal/note'
 import {
   MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
@@ -405,6 +405,21 @@ export class Log {
     const note = await this.#context.driver.get(checkpointKey(this.info.name, size))
     if (note === undefined) throw new TlogError('SIZE_OUT_OF_RANGE', 'no checkpoint was issued at that size')
     return utf8Decode(note)
+  }
+
+  /**
+   * The first checkpoint issued with entry `index` in it: the checkpoint of the batch that
+   * appended the entry, which its append resolved with.
+   * @throws TlogError SIZE_OUT_OF_RANGE unless 0 <= index < size.
+   */
+  async firstCheckpointWith(index: number): Promise<CheckpointInfo> {
+    checkIndex(index, this.size)
+    const { lte } = logRange('checkpoint', this.info.name)
+    for await (const [key, value] of this.#context.driver.range({ gte: checkpointKey(this.info.name, index + 1), lte, limit: 1 })) {
+      const note = utf8Decode(value)
+      return { size: readUint64(keySuffix(key, this.info.name)), root: bytesToHex(parseCheckpoint(parseNote(note).text).rootHash), note }
+    }
+    throw new TlogError('CORRUPTION', `log ${this.info.name} has no checkpoint at or after its size`)
   }
 
   /**

@@ -21,6 +21,8 @@ export const TLOG_ERROR_CODES = [
   'LOG_NAME_INVALID',
   'LOG_NOT_FOUND',
   'LOG_EXISTS',
+  'ORIGIN_INVALID',
+  'ORIGIN_EXISTS',
   'ENTRY_EMPTY',
   'ENTRY_TOO_LARGE',
   'ENTRY_NOT_FOUND',
@@ -51,6 +53,9 @@ export const TLOG_ERROR_CODES = [
   'AUTH_UNAVAILABLE',
   'ACCESS_LOG_UNAVAILABLE',
   'POLICY_UNMET',
+  'JSON_TOO_DEEP',
+  'SHUTTING_DOWN',
+  'HEADERS_TOO_LARGE',
 ] as const
 
 export type TlogErrorCode = (typeof TLOG_ERROR_CODES)[number]

@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, expect, it } from 'vitest'
+import { Ledger } from './ledger.js'
+
+const utf8 = new TextEncoder()
+let directory: string
+let ledger: Ledger
+
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'annal-rows-'))
+  ledger = await Ledger.open(directory, { host: 'test.example' })
+  await ledger.createLog('audit')
+})
+
+afterEach(async () => {
+  await ledger.close()
+  await rm(directory, { recursive: true, force: true })
+})
+
+it('writes a row with its append and only then, reads, lists and deletes rows', async () => {
+  const table = ledger.table('receipts')
+  await ledger.append([{ log: 'audit', entries: [utf8.encode('one')] }], { rows: [table.row('k1', utf8.encode('v1'))] })
+  // A call refused as a whole (an erased object) writes none of its rows.
+  const object = await ledger.objects.put(utf8.encode('payload'))
+  await ledger.eraseObject(object.hash, { reason: 'test', log: 'audit' })
+  const erased = ledger.objects.hashed([{ bytes: utf8.encode('payload') }])
+  await expect(ledger.append([{ log: 'audit', entries: [utf8.encode('two')] }], { objects: erased, rows: [table.row('k2', utf8.encode('v2'))] }))
+    .rejects.toMatchObject({ code: 'OBJECT_ERASED' })
+  expect(await table.get('k2')).toBeUndefined()
+  await ledger.append([{ log: 'audit', entries: [utf8.encode('three')] }], { rows: [table.row('k3', utf8.encode('v3'))] })
+  // Another table's rows and the logs' own rows are not in the listing.
+  await ledger.append([{ log: 'audit', entries: [utf8.encode('four')] }], { rows: [ledger.table('other').row('k1', utf8.encode('x'))] })
+  const rows = []
+  for await (const [key, value] of table.rows()) rows.push([key, new TextDecoder().decode(value)])
+  expect(rows).toEqual([['k1', 'v1'], ['k3', 'v3']])
+  await table.delete(['k1', 'absent'])
+  expect(await table.get('k1')).toBeUndefined()
+  expect(new TextDecoder().decode(await ledger.table('other').get('k1'))).toBe('x')
+  await ledger.close()
+  ledger = await Ledger.open(directory, { host: 'test.example' })
+  expect(new TextDecoder().decode(await ledger.table('receipts').get('k3'))).toBe('v3')
+  expect((await ledger.fsck('audit')).problems).toEqual([])
+})
+
+it('refuses bad table names and keys longer than 255 bytes', () => {
+  expect(() => ledger.table('Bad')).toThrow(RangeError)
+  expect(() => ledger.table('')).toThrow(RangeError)
+  expect(() => ledger.table('ok').row('x'.repeat(256), new Uint8Array(1))).toThrow(RangeError)
+})
+
+it('finds the checkpoint each append resolved with from any of its entries', async () => {
+  const log = ledger.log('audit')
+  const appended = await Promise.all([1, 2, 3].map((n) => log.append(Array.from({ length: n }, (_, i) => utf8.encode(`${n}/${i}`)))))
+  appended.push(await log.append([utf8.encode('last')]))
+  for (const result of appended) {
+    for (const { index } of result.entries) {
+      expect(await log.firstCheckpointWith(index)).toEqual(result.checkpoint)
+    }
+  }
+  await expect(log.firstCheckpointWith(log.size)).rejects.toMatchObject({ code: 'SIZE_OUT_OF_RANGE' })
+})

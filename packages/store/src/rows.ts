@@ -1,0 +1,72 @@
+import type { Appender } from './appender.js'
+import type { StorageDriver, WriteOp } from './driver.js'
+import { tableKey, tableKeyOf, tableRange } from './keys.js'
+
+/** A row made by RowTable.row, to write with an append (Ledger.append's `rows`). */
+export class TableRow {
+  /** @internal */
+  readonly op: WriteOp
+
+  /** @internal Use RowTable.row. */
+  constructor(key: typeof MADE, op: WriteOp) {
+    if (key !== MADE) throw new TypeError('rows to append come from RowTable.row')
+    this.op = op
+  }
+}
+
+const MADE = Symbol('row')
+
+/** The appender's name for the rows participant; no log name starts with a space. */
+export const ROWS = ' rows'
+
+/**
+ * Rows that a ledger's user keeps beside its logs, under a table name: read and deleted on
+ * their own, written only with an append, in the same atomic write as its entries. The HTTP
+ * API keeps its idempotency records here, so that a record exists exactly when its append does.
+ * Keys are strings of at most 255 UTF-8 bytes; the store reads nothing in the rows.
+ */
+export class RowTable {
+  readonly name: string
+  readonly #driver: StorageDriver
+
+  /** @internal Use Ledger.table. */
+  constructor(driver: StorageDriver, name: string) {
+    this.#driver = driver
+    this.name = name
+  }
+
+  /** A row to hand to Ledger.append. @throws RangeError for a key of more than 255 bytes. */
+  row(key: string, value: Uint8Array): TableRow {
+    return new TableRow(MADE, { type: 'put', key: tableKey(this.name, key), value })
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return this.#driver.get(tableKey(this.name, key))
+  }
+
+  /** Every row, in the byte order of the keys. */
+  async *rows(): AsyncIterable<readonly [string, Uint8Array]> {
+    for await (const [key, value] of this.#driver.range(tableRange(this.name))) yield [tableKeyOf(this.name, key), value]
+  }
+
+  /** Deletes rows (absent ones are no error), in one synced write. */
+  async delete(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    await this.#driver.write(keys.map((key) => ({ type: 'del', key: tableKey(this.name, key) })), { sync: true })
+  }
+}
+
+/** Registers the rows participant: a call's rows are written with the call, or skipped with it. */
+export function registerRows(appender: Appender): void {
+  appender.register<undefined, { ops: WriteOp[]; calls: number }, TableRow>(ROWS, {
+    prepare: async () => undefined,
+    waitForRoom: async () => undefined,
+    stage: (calls, _prepared, skip) => ({
+      ops: calls.flatMap((rows, i) => (skip.has(i) ? [] : rows.map((row) => row.op))), calls: calls.length,
+    }),
+    adopt: () => undefined,
+    writes: ({ ops }) => (ops.length === 0 ? undefined : { ops }),
+    written: ({ calls }) => new Array<undefined>(calls).fill(undefined),
+    discard: () => undefined,
+  })
+}
