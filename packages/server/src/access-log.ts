@@ -82,6 +82,7 @@ export function accessRecord(c: AppContext, services: Services, status: number, 
     fingerprint: auth.fingerprint,
     reason: auth.reason,
     remoteAddress: remoteAddress(c),
+    replayed: c.get('replayed'),
     userAgent: c.req.header('user-agent'),
   })
 }

@@ -5,7 +5,7 @@ import { Hono } from 'hono'
 import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
 import { Cosigner, type CosignerOptions, type WitnessConfig, type WitnessPolicy } from './cosigner.js'
-import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, type Services } from './context.js'
+import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, MAX_JSON_DEPTH, type Services } from './context.js'
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
 import { problemFor, problemResponse } from './problem.js'
@@ -35,6 +35,9 @@ export interface AppOptions {
 
 export type AnnalApp = Hono<AppEnv>
 
+/** The ledger table of the Idempotency-Key records. */
+const IDEMPOTENCY_TABLE = 'idempotency'
+
 const cosigners = new WeakMap<AnnalApp, Cosigner>()
 
 /** The cosigner an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
@@ -53,12 +56,13 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
+  if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
   const services: Services = {
     ledger: options.ledger,
     verifier: new TokenVerifier(options.auth, clock),
     clock,
     limits,
-    idempotency: new IdempotencyStore(limits.idempotencyKeys, limits.idempotencyTtlMs, clock),
+    idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
     cosigner: makeCosigner(options),
   }

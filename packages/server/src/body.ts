@@ -22,10 +22,46 @@ export function isJsonType(type: string): boolean {
 }
 
 /**
- * Parses a UTF-8 JSON document. Messages never quote the input.
- * @throws TlogError BODY_MALFORMED.
+ * True when the JSON text in `bytes` nests arrays and objects deeper than `maxDepth`. A scan of
+ * the bytes, without recursion, so that it cannot overflow the stack the way parsing or printing
+ * a deeply nested value can; brackets inside strings do not count. UTF-8 is safe to scan byte by
+ * byte: no byte of a multi-byte character is ASCII.
  */
-export function parseJson(bytes: Uint8Array, what = 'the body'): unknown {
+export function nestedDeeperThan(bytes: Uint8Array, maxDepth: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!
+    if (inString) {
+      if (byte === BACKSLASH) i++
+      else if (byte === QUOTE) inString = false
+    } else if (byte === QUOTE) {
+      inString = true
+    } else if (byte === OPEN_BRACKET || byte === OPEN_BRACE) {
+      if (++depth > maxDepth) return true
+    } else if (byte === CLOSE_BRACKET || byte === CLOSE_BRACE) {
+      depth--
+    }
+  }
+  return false
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+
+/**
+ * Parses a UTF-8 JSON document nested at most `maxDepth` deep (unlimited when absent). Messages
+ * never quote the input.
+ * @throws TlogError BODY_MALFORMED; JSON_TOO_DEEP.
+ */
+export function parseJson(bytes: Uint8Array, what = 'the body', maxDepth?: number): unknown {
+  if (maxDepth !== undefined && nestedDeeperThan(bytes, maxDepth)) {
+    throw new ProblemError('JSON_TOO_DEEP', `${what} nests arrays and objects deeper than ${maxDepth} levels`, { max_depth: maxDepth })
+  }
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -41,11 +77,12 @@ export function parseJson(bytes: Uint8Array, what = 'the body'): unknown {
 
 /**
  * Splits an NDJSON body into its lines' bytes (a final newline is optional; CRLF is accepted)
- * and checks that each is JSON.
+ * and checks that each is JSON nested at most `maxDepth` deep.
  * @throws TlogError ENTRY_EMPTY (no lines), BATCH_TOO_LARGE (more than `maxLines`),
- *   BODY_MALFORMED naming the first bad line (1-based) in its message and a `line` member.
+ *   BODY_MALFORMED or JSON_TOO_DEEP naming the first bad line (1-based) in its message and a
+ *   `line` member.
  */
-export function splitNdjson(bytes: Uint8Array, maxLines: number): Uint8Array[] {
+export function splitNdjson(bytes: Uint8Array, maxLines: number, maxDepth?: number): Uint8Array[] {
   const lines: Uint8Array[] = []
   let start = 0
   while (start < bytes.length) {
@@ -61,9 +98,10 @@ export function splitNdjson(bytes: Uint8Array, maxLines: number): Uint8Array[] {
   lines.forEach((line, i) => {
     if (line.length === 0) throw new ProblemError('BODY_MALFORMED', `line ${i + 1} is empty`, { line: i + 1 })
     try {
-      parseJson(line, `line ${i + 1}`)
+      parseJson(line, `line ${i + 1}`, maxDepth)
     } catch (error) {
-      throw new ProblemError('BODY_MALFORMED', (error as Error).message, { line: i + 1 }, { cause: error })
+      const { code, extensions } = error as ProblemError
+      throw new ProblemError(code, (error as Error).message, { ...extensions, line: i + 1 }, { cause: error })
     }
   })
   return lines

@@ -19,15 +19,29 @@ export interface Limits {
   readonly ndjsonLines: number
   /** Most entries one list request returns. Default 1,000. */
   readonly listEntries: number
-  /** Idempotency keys remembered. Default 10,000. */
-  readonly idempotencyKeys: number
+  /**
+   * Most bytes of entries and inline payloads in one page of entries (the first entry of a page
+   * is always served); a payload larger than this is never inline. Default 2 MiB.
+   */
+  readonly pageBytes: number
+  /**
+   * Deepest nesting of arrays and objects in a JSON event; deeper is 400 JSON_TOO_DEEP. A stored
+   * payload deeper than this is served without being inline. Default 100, at most 1,000.
+   */
+  readonly jsonDepth: number
+  /** Bytes of idempotency records kept; the oldest go first beyond it. Default 16 MiB. */
+  readonly idempotencyBytes: number
   /** How long an idempotency key is remembered, in ms. Default 24 hours. */
   readonly idempotencyTtlMs: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  bodyBytes: 2 ** 20, bodyTimeoutMs: 20_000, ndjsonLines: 10_000, listEntries: 1_000, idempotencyKeys: 10_000, idempotencyTtlMs: 24 * 3600_000,
+  bodyBytes: 2 ** 20, bodyTimeoutMs: 20_000, ndjsonLines: 10_000, listEntries: 1_000, pageBytes: 2 * 2 ** 20, jsonDepth: 100,
+  idempotencyBytes: 16 * 2 ** 20, idempotencyTtlMs: 24 * 3600_000,
 }
+
+/** JSON nesting the server can always print back: printing is recursive, and a deep value overflows the stack. */
+export const MAX_JSON_DEPTH = 1_000
 
 /** What a request's credentials came to. `error` is thrown when a route looks at them. */
 export interface AuthState {
@@ -59,6 +73,8 @@ export interface AppEnv {
     problemCode?: string
     /** The status of the access record the route committed itself, if it did (see accessRecord). */
     recordedStatus?: number
+    /** The answer is a replay of an earlier request's, for its Idempotency-Key. */
+    replayed?: boolean
   }
 }
 

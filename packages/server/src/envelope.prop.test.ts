@@ -71,6 +71,7 @@ describe('accessRecordBytes', () => {
       fingerprint: maybe(hex64),
       reason: maybe(text),
       remoteAddress: maybe(text),
+      replayed: maybe(fc.boolean()),
       userAgent: maybe(fc.string({ unit: 'binary', maxLength: 300 })),
     }, { requiredKeys: ['time', 'requestId', 'method', 'status'] })
     fc.assert(fc.property(input, fc.boolean(), (record, sameToken) => {

@@ -160,6 +160,8 @@ export interface AccessRecordInput {
   readonly fingerprint?: string
   readonly reason?: string
   readonly remoteAddress?: string
+  /** The answer replayed an earlier request's (Idempotency-Key): nothing was appended. */
+  readonly replayed?: boolean
   readonly userAgent?: string
 }
 
@@ -183,6 +185,7 @@ export function accessRecordValue(input: AccessRecordInput): Record<string, unkn
     token: input.fingerprint === undefined ? undefined : { jti: principal?.jti, sha256: input.fingerprint },
     reason: input.reason,
     remote_address: input.remoteAddress,
+    replayed: input.replayed === true ? true : undefined,
     user_agent: clip(input.userAgent, 256),
   }
 }
@@ -206,6 +209,7 @@ export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
   text = member(text, 'object', jsonString(clip(input.object, 128)))
   text = member(text, 'reason', jsonString(input.reason))
   text = member(text, 'remote_address', jsonString(input.remoteAddress))
+  text = member(text, 'replayed', input.replayed === true ? 'true' : undefined)
   text = member(text, 'request_id', canonicalString(input.requestId))
   text = member(text, 'required_scope', jsonString(input.requiredScope))
   text = member(text, 'route', jsonString(input.route))
