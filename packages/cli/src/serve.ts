@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { type AnnalApp, type AuthOptions, type WitnessConfig, appCosigner, createApp, serve } from '@annal/server'
+import { type AnnalApp, type AuthOptions, type WitnessConfig, appCosigner, createApp, recordRefusal, serve } from '@annal/server'
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
@@ -63,8 +63,11 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
   try {
     if (production === undefined && !ledger.logs().some((log) => log.name === 'audit')) await ledger.createLog('audit')
     const late = lateApp()
-    const running = await serve(late, { host: settings.host ?? '127.0.0.1', port: settings.port ?? 8080 })
     let app: AnnalApp | undefined
+    const running = await serve(late, {
+      host: settings.host ?? '127.0.0.1', port: settings.port ?? 8080,
+      onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
+    })
     try {
       const dev = production === undefined ? await devIssuer(running.url) : undefined
       app = await late.settle(createApp({ ledger, auth: dev?.auth ?? production!, ...witnessing }))

@@ -9,6 +9,8 @@ import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, MAX_JSON_DEPT
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
 import { problemFor, problemResponse } from './problem.js'
+import { accessRecordBytes } from './envelope.js'
+import type { Refusal } from './serve.js'
 import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
@@ -39,10 +41,20 @@ export type AnnalApp = Hono<AppEnv>
 const IDEMPOTENCY_TABLE = 'idempotency'
 
 const cosigners = new WeakMap<AnnalApp, Cosigner>()
+const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 
 /** The cosigner an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
 export function appCosigner(app: AnnalApp): Cosigner | undefined {
   return cosigners.get(app)
+}
+
+/**
+ * Records a request that the HTTP server refused before the app saw it (serve's `onRefused`) in
+ * the app's access log. Never rejects: a record that cannot be written is lost, as the refusal
+ * has been answered already.
+ */
+export async function recordRefusal(app: AnnalApp, refusal: Refusal): Promise<void> {
+  await refusalRecorders.get(app)?.(refusal).catch(() => undefined)
 }
 
 /**
@@ -91,9 +103,18 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     return problemResponse(c, body, { ...challenge(services.metadataUrl, error, c.get('requiredScope')), ...closing })
   })
   app.notFound((c) => {
-    const body = problemFor(new TlogError('ROUTE_NOT_FOUND', 'no such route'))
+    // A token in the URL is refused wherever it is sent: the URL may be logged on the way.
+    const { error } = c.get('auth')
+    const refused = error?.code === 'TOKEN_REQUEST_MALFORMED' ? error : new TlogError('ROUTE_NOT_FOUND', 'no such route')
+    const body = problemFor(refused)
     c.set('problemCode', body.code)
-    return problemResponse(c, body)
+    return problemResponse(c, body, challenge(services.metadataUrl, refused, undefined))
+  })
+  refusalRecorders.set(app, async (refusal) => {
+    await services.ledger.log(ACCESS_LOG).append([accessRecordBytes({
+      time: clock(), requestId: refusal.requestId, method: refusal.method, status: refusal.status, code: refusal.code,
+      remoteAddress: refusal.remoteAddress,
+    })])
   })
   publicRoutes(app, services)
   entryRoutes(app, services)

@@ -146,7 +146,8 @@ export function envelopeTemplate(input: Omit<EnvelopeInput, 'object' | 'size' | 
 export interface AccessRecordInput {
   readonly time: Date
   readonly requestId: string
-  readonly method: string
+  /** Absent when the HTTP parser refused the request before reading it. */
+  readonly method?: string
   readonly route?: string
   readonly log?: string
   /** The object (`sha256:<hex>`) an object route read or erased. */
@@ -205,7 +206,7 @@ export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
   text = member(text, 'authorized_by', jsonString(input.authorizedBy))
   text = member(text, 'code', jsonString(input.code))
   text = member(text, 'log', jsonString(clip(input.log, 128)))
-  text = member(text, 'method', canonicalString(input.method))
+  text = member(text, 'method', jsonString(input.method))
   text = member(text, 'object', jsonString(clip(input.object, 128)))
   text = member(text, 'reason', jsonString(input.reason))
   text = member(text, 'remote_address', jsonString(input.remoteAddress))

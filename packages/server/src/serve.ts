@@ -1,7 +1,10 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
+import { PROBLEMS, problemFor } from './problem.js'
+import { TlogError } from '@annal/tlog'
 
 export interface ServeOptions {
   /** Default 127.0.0.1: loopback only, unless asked. */
@@ -12,6 +15,27 @@ export interface ServeOptions {
   readonly requestTimeoutMs?: number
   /** How long `close` lets in-flight requests finish before cutting connections, in ms. Default 10,000. */
   readonly closeGraceMs?: number
+  /**
+   * How long `close` keeps an idle keep-alive connection open, in ms, so that a request its
+   * client sends meanwhile is answered (with `Connection: close`) rather than cut. Default 1,000.
+   */
+  readonly idleGraceMs?: number
+  /**
+   * Told of each request that Node's HTTP parser refused before the app saw it (headers too
+   * large, malformed, too slow), after the problem answer went out: to record it.
+   */
+  readonly onRefused?: (refusal: Refusal) => void
+}
+
+/** A request refused by the HTTP server itself, before the app. */
+export interface Refusal {
+  /** Made for the refusal, and sent as its X-Request-Id. */
+  readonly requestId: string
+  readonly status: number
+  readonly code: string
+  /** The request's method, when the parser got that far. */
+  readonly method?: string
+  readonly remoteAddress?: string
 }
 
 export interface RunningServer {
@@ -20,9 +44,20 @@ export interface RunningServer {
   readonly port: number
   /** `http://host:port`, with IPv6 hosts bracketed. */
   readonly url: string
-  /** Stops accepting, lets in-flight requests finish (up to the grace period), then resolves. */
+  /**
+   * Stops accepting, answers every request it has read (with `Connection: close` from then on),
+   * lets in-flight requests finish (up to the grace period), then resolves.
+   */
   close(): Promise<void>
 }
+
+/** Node's parser errors that a client can be told of, and how. */
+const PARSER_REFUSALS: Record<string, TlogError> = {
+  HPE_HEADER_OVERFLOW: new TlogError('HEADERS_TOO_LARGE', 'the request headers are too large (a token of many kilobytes?)'),
+  ERR_HTTP_REQUEST_TIMEOUT: new TlogError('BODY_TIMEOUT', 'the request did not arrive in time'),
+  ERR_HTTP_HEADERS_TIMEOUT: new TlogError('BODY_TIMEOUT', 'the request headers did not arrive in time'),
+}
+const MALFORMED = new TlogError('REQUEST_MALFORMED', 'the request is not valid HTTP/1.1')
 
 /**
  * Listens with `app` on `host:port` (Node's http server through @hono/node-server).
@@ -40,6 +75,14 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
       connectionsCheckingInterval: Math.min(1_000, requestTimeout),
     },
   }) as Server
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    refuseUnparsed(error, socket, options.onRefused)
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, host, () => {
@@ -49,6 +92,7 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
   })
   const { port } = server.address() as AddressInfo
   const grace = options.closeGraceMs ?? 10_000
+  const idleGrace = options.idleGraceMs ?? 1_000
   let closing: Promise<void> | undefined
   return {
     server,
@@ -57,21 +101,72 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => server.closeAllConnections(), grace)
+        // Each answer from now on ends its connection: the answers in flight, and those to
+        // requests that keep-alive clients send on their open connections meanwhile.
+        for (const socket of sockets) lastAnswer(currentResponse(socket))
+        server.on('request', (_request: IncomingMessage, response: ServerResponse) => lastAnswer(response))
+        // An idle connection cannot be told to stop: a client may be sending on it as it closes.
+        // Kept a while, an active client's next request comes, gets its answer and the close.
+        const idle = setTimeout(() => server.closeIdleConnections(), idleGrace)
+        const timer = setTimeout(() => {
+          for (const socket of sockets) refuseInFlight(currentResponse(socket))
+          server.closeAllConnections()
+        }, grace)
+        idle.unref()
         timer.unref()
-        // A keep-alive client would hold its connection, and so the close, open until Node's
-        // keepAliveTimeout: connections are closed once their answer is out, looked for every
-        // 50 ms (marking each answer as the last would cost every request a hook).
-        const sweep = setInterval(() => server.closeIdleConnections(), 50)
-        server.close((error) => {
-          clearInterval(sweep)
+        // net's close, not http's: http's also closes the idle connections at once, which is
+        // the moment a keep-alive client may be sending on one.
+        NetServer.prototype.close.call(server, (error?: Error) => {
+          clearTimeout(idle)
           clearTimeout(timer)
           if (error) reject(error)
           else resolve()
         })
-        server.closeIdleConnections()
       })
       return closing
     },
   }
+}
+
+/** The response a connection is writing, if any (Node keeps it on the socket). */
+function currentResponse(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage ?? undefined
+}
+
+/** Marks `response` as its connection's last, unless its head is already out. */
+function lastAnswer(response: ServerResponse | undefined): void {
+  if (response !== undefined && !response.headersSent) response.setHeader('Connection', 'close')
+}
+
+/** At the end of the grace period: a request still running is answered 503, not cut without a word. */
+function refuseInFlight(response: ServerResponse | undefined): void {
+  if (response === undefined || response.headersSent) return
+  const body = problemFor(new TlogError('SHUTTING_DOWN', 'the server is stopping; retry'))
+  response.writeHead(body.status, problemHeaders({ 'Retry-After': '1' }))
+  response.end(JSON.stringify(body))
+}
+
+/**
+ * Answers a request that Node's parser refused with a problem instead of Node's bare status line,
+ * and reports it. A socket that cannot be written (the client went away) is just destroyed.
+ */
+function refuseUnparsed(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket,
+    onRefused: ServeOptions['onRefused']): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const refused = PARSER_REFUSALS[error.code ?? ''] ?? MALFORMED
+  const body = problemFor(refused)
+  const requestId = randomUUID()
+  const text = JSON.stringify(body)
+  const head = Object.entries(problemHeaders({ 'X-Request-Id': requestId, 'Content-Length': String(Buffer.byteLength(text)) }))
+    .map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.end(`HTTP/1.1 ${body.status} ${PROBLEMS[refused.code].title}\r\n${head}\r\n${text}`)
+  const method = /^([A-Z]{1,20}) /.exec(error.rawPacket?.subarray(0, 24).toString('latin1') ?? '')?.[1]
+  onRefused?.({ requestId, status: body.status, code: body.code, method, remoteAddress: socket.remoteAddress })
+}
+
+function problemHeaders(extra: Record<string, string>): Record<string, string> {
+  return { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close', ...extra }
 }

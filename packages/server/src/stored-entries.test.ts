@@ -14,7 +14,7 @@ async function setup(limits: Record<string, number> = {}, clock?: () => Date): P
   return { appender: await h.mint.token({ scope: 'log:append' }), reader: await h.mint.token({ scope: 'log:read' }) }
 }
 
-function post(token: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
+async function post(token: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
   return h.app.request('/v1/logs/audit/entries', {
     method: 'POST', body, headers: { ...bearer(token), 'Content-Type': 'application/json', ...headers },
   })

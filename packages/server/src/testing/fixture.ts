@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Ledger } from '@annal/store'
 import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
-import { type AnnalApp, type AppOptions, createApp } from '../app.js'
+import { type AnnalApp, type AppOptions, createApp, recordRefusal } from '../app.js'
 import type { AuthOptions } from '../auth.js'
 import { type RunningServer, serve } from '../serve.js'
 import { TestAuthServer } from './auth-server.js'
@@ -143,7 +143,9 @@ export async function liveHarness(options: {
   const authServer = await TestAuthServer.start(jwksOf(...keys))
   // The app is made once the port, and so the resource identifier, is known.
   let app: AnnalApp | undefined
-  const server = await serve({ fetch: (...args: Parameters<AnnalApp['fetch']>) => app!.fetch(...args) })
+  const server = await serve({ fetch: (...args: Parameters<AnnalApp['fetch']>) => app!.fetch(...args) }, {
+    onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
+  })
   const audience = `${server.url}/`
   try {
     app = await createApp({
