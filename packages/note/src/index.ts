@@ -1,3 +1,20 @@
+/**
+ * @module
+ * C2SP signed notes, checkpoints and cosignatures with Ed25519: pure TypeScript that runs in
+ * browsers. Parsing checks syntax (`parseCheckpoint`, `parseNote`); opening verifies
+ * (`openCheckpoint` returns a `VerifiedCheckpoint`, the only kind that can be cosigned or
+ * served). Start with `generateKeyPair`, `signCheckpoint`, `openCheckpoint` and
+ * `verifyCosignatures`.
+ * @example
+ * import { generateKeyPair, openCheckpoint, parseSignerKey, parseVerifierKey, signCheckpoint } from '@annal/note'
+ *
+ * const origin = 'example.com/log'
+ * const keys = generateKeyPair(origin)
+ * const note = signCheckpoint({ origin, size: 1, rootHash: new Uint8Array(32), extensions: [] }, parseSignerKey(keys.signerKey))
+ * // Throws TlogError NOTE_UNVERIFIED unless a key named after the origin signed it.
+ * const checkpoint = openCheckpoint(note, [parseVerifierKey(keys.verifierKey)])
+ * if (checkpoint.size !== 1 || checkpoint.origin !== origin) throw new Error('not the checkpoint signed')
+ */
 export { ED25519_PUBLIC_KEY_SIZE, ED25519_SEED_SIZE, ED25519_SIGNATURE_SIZE, nobleEd25519 } from './ed25519.js'
 export type { SignatureProvider } from './ed25519.js'
 export {

@@ -1,3 +1,31 @@
+/**
+ * @module
+ * The Annal HTTP API as a Hono app: appends and reads behind OAuth 2.0 scopes (RFC 9068 JWT
+ * access tokens, verified with jose), every call recorded in the `access` log, C2SP
+ * checkpoints, tiles and proofs for anyone, checkpoints submitted to witnesses. Start with
+ * `createApp` and `serve`; docs/api.md has every route and scope.
+ * @example
+ * import { mkdtemp, rm } from 'node:fs/promises'
+ * import { tmpdir } from 'node:os'
+ * import { join } from 'node:path'
+ * import { Ledger } from '@annal/store'
+ * import { createApp, serve } from '@annal/server'
+ *
+ * const directory = await mkdtemp(join(tmpdir(), 'annal-example-'))
+ * const ledger = await Ledger.open(directory)
+ * const app = await createApp({
+ *   ledger, auth: { issuer: 'https://issuer.example', audience: 'https://annal.example/', jwks: { keys: [] } },
+ * })
+ * const running = await serve(app)                       // 127.0.0.1, an ephemeral port
+ * try {
+ *   const checkpoint = await fetch(`${running.url}/v1/logs/access/checkpoint`)
+ *   if (checkpoint.status !== 401) throw new Error('the access log is not public')
+ * } finally {
+ *   await running.close()
+ *   await ledger.close()
+ *   await rm(directory, { recursive: true, force: true })
+ * }
+ */
 export { appCosigner, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
 export { Cosigner, addCheckpointBody } from './cosigner.js'
 export type { CosignerOptions, ServedCheckpoint, WitnessConfig, WitnessPolicy, WitnessStatus } from './cosigner.js'

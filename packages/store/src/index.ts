@@ -1,3 +1,30 @@
+/**
+ * @module
+ * The ledger: any number of named, append-only logs in one LevelDB directory, each a Merkle
+ * tree kept as C2SP tiles with a signed checkpoint per write, and a content-addressed object
+ * store. Appends from many callers are batched into one synced write. Start with
+ * `Ledger.open`, `ledger.createLog`, `ledger.log(name).append`, `log.inclusionProof` and
+ * `ledger.fsck`.
+ * @example
+ * import { mkdtemp, rm } from 'node:fs/promises'
+ * import { tmpdir } from 'node:os'
+ * import { join } from 'node:path'
+ * import { Ledger } from '@annal/store'
+ *
+ * const directory = await mkdtemp(join(tmpdir(), 'annal-example-'))
+ * const ledger = await Ledger.open(directory)
+ * try {
+ *   await ledger.createLog('audit')                      // a fresh Ed25519 key in keys/, mode 0600
+ *   const log = ledger.log('audit')
+ *   const { entries, checkpoint } = await log.append([new TextEncoder().encode('{"actor":"alice"}')])
+ *   const proof = await log.inclusionProof(entries[0]!.index)
+ *   if (checkpoint.size !== 1 || proof.treeSize !== 1) throw new Error('not appended')
+ *   if ((await ledger.fsck('audit')).problems.length !== 0) throw new Error('fsck found problems')
+ * } finally {
+ *   await ledger.close()
+ *   await rm(directory, { recursive: true, force: true })
+ * }
+ */
 export { Ledger, MAX_ORIGIN_BYTES } from './ledger.js'
 export type { CreateLogOptions, EraseObjectOptions, LedgerOptions } from './ledger.js'
 export type { FsckCounts, FsckOptions, FsckProblem, FsckProblemKind, FsckProgress, FsckReport } from './fsck.js'
