@@ -2,11 +2,10 @@ import { hash } from 'node:crypto'
 import { type HashProvider, MerkleHasher } from '@annal/tlog'
 
 /**
- * SHA-256 from node:crypto (docs/benchmarks.md has it against @noble/hashes). The digest comes
- * back as a `binary` (latin1) string, one character a byte, copied into a fresh 32-byte array:
- * V8 keeps arrays that small on its own heap, while a Buffer digest gets an off-heap backing
- * store, which cost more to make and collect than hashing a 65-byte input (1.1-1.3 µs a hash
- * with the Buffer, 0.23-0.29 µs this way).
+ * SHA-256 from node:crypto. The digest comes back as a `binary` (latin1) string, one character
+ * a byte, copied into a fresh 32-byte array: V8 keeps arrays that small on its own heap, while a
+ * Buffer digest gets an off-heap backing store, which costs more to make and collect than
+ * hashing a 65-byte input.
  */
 export const nodeHashProvider: HashProvider = {
   name: 'node:crypto',

@@ -1,4 +1,4 @@
-/** Bit positions per hash. With 16 MiB and 10M hashes, about 0.25% of new hashes still need a lookup (measured). */
+/** Bit positions per hash: the fewest that keep false positives near their minimum at the design load. */
 const PROBES = 7
 /** A block is 512 bits, one 64-byte cache line, as 16 words. */
 const BLOCK_WORDS = 16
@@ -7,8 +7,7 @@ const BLOCK_WORDS = 16
  * A blocked Bloom filter of SHA-256 hashes (leaf hashes, object digests), fixed in size whatever
  * the ledger holds: "no" is certain, "maybe" needs a lookup. All of a hash's bits fall in one
  * 512-bit block, so an add or a check touches one cache line, not seven: the filters are tens of
- * MiB, and seven scattered reads missed the cache on every append (adds were 2.5% of an HTTP
- * append's busy main thread, 1.4% blocked). The hashes are uniform, so their bytes give the
+ * MiB, and seven scattered reads missed the cache on every append. The hashes are uniform, so their bytes give the
  * positions directly: the first four pick the block, the next fourteen the seven bits in it. A
  * filter that is full (far more hashes than it was sized for) answers "maybe" more often, which
  * costs lookups, never a wrong answer.
@@ -55,9 +54,8 @@ export class HashFilter {
 }
 
 /**
- * Bits of a stage per hash it is sized for: 0.001-0.004% false positives for a full stage, so
- * that the stages below the largest add next to no lookups (measured; at 16 bits, 0.1% each, and
- * an HTTP batch of 1,000 events looked a few ids up in LevelDB every time).
+ * Bits of a stage per hash it is sized for: enough that the stages below the largest add next
+ * to no lookups (at 16, every HTTP batch of 1,000 events looked a few ids up in LevelDB).
  */
 const STAGE_BITS_PER_HASH = 32
 /** Each stage is this many times the size of the one before. */

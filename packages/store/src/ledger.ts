@@ -48,11 +48,10 @@ export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /**
    * LevelDB's write buffer (memtable). Objects and ids are keyed by hash, so every table flushed
    * from it overlaps the whole next level, and each flush rewrites that level: a larger buffer
-   * flushes less often. Measured (docs/benchmarks.md): NDJSON appends over HTTP 43-46k events/s
-   * with LevelDB's 4 MiB, 49-51k with 32-64 MiB, 53-55k with 8 MiB and the rest of that day's
-   * changes; but the larger the buffer, the more compaction is left after a burst of appends
-   * (proofs right after a million appends: 24.7-25.5k/s with 8 MiB, 22.2k with 32 MiB). Up to
-   * two are held in memory, and a restart after a crash replays up to one. Default 8 MiB.
+   * flushes less often; but the larger the buffer, the more compaction is left after a burst of
+   * appends, which slows the proofs that follow. 8 MiB was the best of the two in the server and
+   * store benchmarks. Up to two are held in memory, and a restart after a crash replays up to
+   * one. Default 8 MiB.
    */
   readonly writeBufferBytes?: number
 }

@@ -25,7 +25,7 @@ export class LevelDriver implements StorageDriver {
   readonly #swaps = new Map<string, Promise<void>>()
   /**
    * The value each key last got from compareAndSwap, so the next swap of it compares without a
-   * read (one read per batch was ~5% of an HTTP append's main-thread time). The database is
+   * read (a read per batch showed in every profile of an HTTP append). The database is
    * this process's alone (LevelDB's lock), so only write() and other swaps' ops can change
    * such a key behind it, and they forget the keys they write (a write overlapping a swap of
    * the same key is outside the driver contract).
@@ -101,13 +101,11 @@ export class LevelDriver implements StorageDriver {
 
   /**
    * One atomic write, through a chained batch: one native call per operation, with the key and
-   * value as its arguments. The array form's native side reads each operation's fields as
-   * properties, one call each; measured here 0.62-0.68 µs per 300-byte put in batches of 1,000
-   * against 0.28-0.34 µs chained (abstract-level's array `batch`, which also clones every
-   * operation, had been slower still). Concurrent writes are not gathered here: LevelDB groups
-   * the writers queued behind one in flight by itself, without waiting for the event loop
-   * (gathering them here, one write at a time, cost the store benchmark: 0.70-0.75 of raw
-   * `batch()` in five runs against 0.75 / 0.82 without, see docs/benchmarks.md).
+   * value as its arguments, which costs about half of the array form, whose native side reads
+   * each operation's fields as properties (abstract-level's array `batch` also clones every
+   * operation). Concurrent writes are not gathered here: LevelDB groups the writers queued
+   * behind one in flight by itself, without waiting for the event loop, and gathering them here
+   * one write at a time made the store benchmark slower.
    */
   async #commit(ops: readonly WriteOp[], sync: boolean): Promise<void> {
     const batch = this.#db.batch()
@@ -190,9 +188,9 @@ function smallBytes(array: Uint8Array): number {
 
 /**
  * One off-heap array that a write's small arrays are copied into before they reach native code,
- * so that they cost one move off the heap between them: 0.30-0.31 against 0.61-0.72 µs an
- * operation with a 45-byte key and an 8-byte value, in batches of 1,000 (docs/benchmarks.md).
- * The batch copies what it is given, so the slab need not outlive the call.
+ * so that they cost one move off the heap between them rather than one each, which took half
+ * the time of a small put. The batch copies what it is given, so the slab need not outlive the
+ * call.
  */
 class Slab {
   readonly #bytes: Uint8Array

@@ -1,8 +1,8 @@
 import { type NoteSigner, parseCheckpoint, parseNote, signCheckpoint } from '@annal/note'
 import {
-  MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
+  HASH_SIZE, MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
-  inclusionPlan, nodeLocation, planNodes, storedTileNode,
+  inclusionPlan, nodeLocation, planNodes, storedTileHashCount, storedTileNode,
 } from '@annal/tlog'
 import type { LruCache } from './cache.js'
 import type { StorageDriver, WriteOp } from './driver.js'
@@ -96,6 +96,8 @@ interface PreparedBatch {
 }
 
 const ID_PATTERN = /^[0-9a-f]{4,64}$/
+/** A full stored tile: every node of its 8 levels, 32 bytes each. */
+const FULL_TILE_BYTES = storedTileHashCount(TILE_WIDTH) * HASH_SIZE
 const MAX_CANDIDATES = 10
 
 export interface LogContext {
@@ -531,8 +533,8 @@ export class Log {
   /**
    * Node hashes from the in-memory edge, the tile cache, then one batched read for the rest. The
    * nodes of a proof fall in a few tiles, so each tile is looked up in the cache once, not once a
-   * node: a lookup builds its key and moves the tile to the front, and a lookup a node was 30% of
-   * a proof's time (store benchmark, 2026-11-27).
+   * node: a lookup builds its key and moves the tile to the front, which per node was the largest
+   * cost of a proof.
    */
   async #readNodes(nodes: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
     const { edge } = this.#state
@@ -561,7 +563,7 @@ export class Log {
     wanted.forEach((tile, i) => {
       const stored = tiles[i]
       if (stored === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is missing`)
-      if (stored.length === 510 * 32) this.#context.tiles.set(tile.cacheKey, stored)
+      if (stored.length === FULL_TILE_BYTES) this.#context.tiles.set(tile.cacheKey, stored)
       for (const { node, row, position } of tile.nodes) {
         const hash = storedTileNode(stored, row, position)
         if (hash === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is too narrow`)
