@@ -23,8 +23,13 @@ export function formatRate(rate: number): string {
   return `${Math.round(rate).toLocaleString('en-US')}/s`
 }
 
-/** A goal as a report note: its text, and MISSED when the figure does not reach it. */
-export function goal(met: boolean, text: string): string {
+/**
+ * A goal as a report note: its text, and MISSED when the figure does not reach it, or when
+ * `errors` operations of the run failed: a figure that leaves failures out measures another
+ * load than the goal's, so such a run is invalid whatever it reached.
+ */
+export function goal(met: boolean, text: string, errors = 0): string {
+  if (errors > 0) return `goal ${text}: MISSED (run invalid: ${errors.toLocaleString('en-US')} errors)`
   return `goal ${text}${met ? '' : ': MISSED'}`
 }
 

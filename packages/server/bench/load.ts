@@ -15,16 +15,19 @@ export interface LoadJob {
   readonly connections: number
   readonly maxRequests: number
   readonly maxSeconds: number
-  /** Responses with another status count as errors. */
+  /** Answers with another status count as errors, not in rates or latencies. */
   readonly expectStatus: number
 }
 
 export interface LoadResult {
-  readonly requests: number
+  /** Answers with the expected status: the only ones rates count. */
+  readonly ok: number
+  /** Answers with another status, and transport failures. */
   readonly errors: number
   /** Statuses seen other than the expected one, with counts (`error` for transport failures). */
   readonly unexpected: Readonly<Record<string, number>>
   readonly seconds: number
+  /** Latencies of the answers with the expected status. */
   readonly p50Ms: number
   readonly p99Ms: number
   readonly maxMs: number
@@ -51,7 +54,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const latencies = new Float64Array(job.maxRequests)
   const unexpected: Record<string, number> = {}
   let issued = 0
-  let done = 0
+  let ok = 0
   const cpuStart = process.cpuUsage()
   const start = performance.now()
   const deadline = start + job.maxSeconds * 1000
@@ -73,23 +76,23 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
       const body = job.body === 'json' ? event() : Array.from({ length: job.eventsPerRequest }, event).join('\n')
       const sent = performance.now()
       const status = await send(body)
-      latencies[done++] = performance.now() - sent
-      if (status !== String(job.expectStatus)) unexpected[status] = (unexpected[status] ?? 0) + 1
+      if (status === String(job.expectStatus)) latencies[ok++] = performance.now() - sent
+      else unexpected[status] = (unexpected[status] ?? 0) + 1
     }
   }))
   const seconds = (performance.now() - start) / 1000
   const cpu = process.cpuUsage(cpuStart)
   agent.destroy()
-  const sorted = latencies.subarray(0, done).sort()
-  const at = (q: number): number => sorted[Math.min(done - 1, Math.floor(q * done))] ?? Number.NaN
+  const sorted = latencies.subarray(0, ok).sort()
+  const at = (q: number): number => sorted[Math.min(ok - 1, Math.floor(q * ok))] ?? Number.NaN
   return {
-    requests: done,
+    ok,
     errors: Object.values(unexpected).reduce((a, b) => a + b, 0),
     unexpected,
     seconds,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
-    maxMs: sorted[done - 1] ?? Number.NaN,
+    maxMs: sorted[ok - 1] ?? Number.NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   }
 }
