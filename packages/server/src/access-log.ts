@@ -2,7 +2,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { TlogError } from '@annal/tlog'
 import type { MiddlewareHandler } from 'hono'
 import type { AppContext, AppEnv, Services } from './context.js'
-import { accessRecordBytes } from './envelope.js'
+import { accessRecordBytes } from './access-record.js'
 import { problemFor, problemResponse } from './problem.js'
 import { ACCESS_LOG } from './scopes.js'
 

@@ -9,7 +9,7 @@ import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, MAX_JSON_DEPT
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
 import { problemFor, problemResponse } from './problem.js'
-import { accessRecordBytes } from './envelope.js'
+import { accessRecordBytes } from './access-record.js'
 import type { Refusal } from './serve.js'
 import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'

@@ -121,7 +121,7 @@ describe('helpers', () => {
 
 describe('access records', () => {
   it('clip long names and user agents by code points', async () => {
-    const { accessRecordBytes } = await import('./envelope.js')
+    const { accessRecordBytes } = await import('./access-record.js')
     const bytes = accessRecordBytes({
       time: new Date(0), requestId: 'r', method: 'GET', status: 404, log: '😀'.repeat(200), userAgent: 'a'.repeat(10_000),
     })
