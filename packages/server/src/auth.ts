@@ -4,7 +4,7 @@ import {
   type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, createLocalJWKSet,
   createRemoteJWKSet, errors, jwtVerify,
 } from 'jose'
-import { LruMap } from './internal/lru.js'
+import { LRUCache } from 'lru-cache'
 import { scopesFromClaims } from './scopes.js'
 
 /** Asymmetric JWS algorithms a deployment may allow (RFC 8725 §3.1). HS256 is added only with a secret. */
@@ -56,6 +56,17 @@ export interface Principal {
   readonly expiresAt: number
 }
 
+/** Most bytes of principals the verified-token cache holds. */
+const TOKEN_CACHE_BYTES = 16 * 2 ** 20
+
+/** About what a cached principal takes: its strings, two bytes a character, and their keys. */
+function principalBytes(principal: Principal): number {
+  let characters = principal.iss.length + (principal.sub?.length ?? 0) + (principal.clientId?.length ?? 0) +
+    (principal.jti?.length ?? 0) + principal.fingerprint.length
+  for (const scope of principal.scopes) characters += scope.length
+  return 2 * characters + 64 * (principal.scopes.length + 8)
+}
+
 /** A refused token. `reason` is for the access log; the client sees only the code's description. */
 export class AuthError extends TlogError {
   readonly reason: string
@@ -81,7 +92,7 @@ export class TokenVerifier {
   readonly #getKey: JWTVerifyGetKey
   readonly #verifyOptions: JWTVerifyOptions
   readonly #strict: boolean
-  readonly #cache: LruMap<string, Principal>
+  readonly #cache: LRUCache<string, { readonly principal: Principal; readonly until: number }>
   readonly #cacheMaxAgeMs: number
 
   constructor(options: AuthOptions, clock: () => Date) {
@@ -99,7 +110,10 @@ export class TokenVerifier {
       requiredClaims: this.#strict ? ['exp', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'sub'],
       ...(this.#strict ? { typ: 'at+jwt' } : {}),
     }
-    this.#cache = new LruMap(options.tokenCacheSize ?? 10_000)
+    // Bounded in bytes too: a token's scopes are as long as its issuer makes them.
+    this.#cache = new LRUCache({
+      max: options.tokenCacheSize ?? 10_000, maxSize: TOKEN_CACHE_BYTES, sizeCalculation: ({ principal }) => principalBytes(principal),
+    })
     this.#cacheMaxAgeMs = options.tokenCacheMaxAgeMs ?? 300_000
   }
 
@@ -111,10 +125,10 @@ export class TokenVerifier {
   async verify(token: string, fingerprint = tokenFingerprint(token)): Promise<Principal> {
     const now = this.#clock().getTime()
     const cached = this.#cache.get(fingerprint)
-    if (cached !== undefined && now < cached.until) return cached.value
+    if (cached !== undefined && now < cached.until) return cached.principal
     if (cached !== undefined) this.#cache.delete(fingerprint)
     const principal = await this.#verify(token, fingerprint)
-    this.#cache.set(fingerprint, principal, Math.min(principal.expiresAt, now + this.#cacheMaxAgeMs))
+    this.#cache.set(fingerprint, { principal, until: Math.min(principal.expiresAt, now + this.#cacheMaxAgeMs) })
     return principal
   }
 
@@ -187,6 +201,10 @@ function checkAuthOptions(options: AuthOptions): void {
     throw new TypeError('auth needs an audience: this server\'s http(s) resource identifier')
   }
   if (options.jwks !== undefined && options.jwksUrl !== undefined) throw new TypeError('give jwks or jwksUrl, not both')
+  const cacheSize = options.tokenCacheSize
+  if (cacheSize !== undefined && !(Number.isSafeInteger(cacheSize) && cacheSize >= 1)) {
+    throw new RangeError('tokenCacheSize is a positive integer (tokenCacheMaxAgeMs: 0 turns the cache off)')
+  }
   if (options.jwks === undefined && options.jwksUrl === undefined && options.hmacSecret === undefined) {
     throw new TypeError('auth needs jwks, jwksUrl or hmacSecret')
   }

@@ -3,7 +3,6 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { resourceMetadataUrl } from './app.js'
 import { mediaType, splitNdjson } from './body.js'
-import { LruMap } from './internal/lru.js'
 import { countParam, entryRef } from './params.js'
 import { PROBLEMS, ProblemError, problemFor } from './problem.js'
 import { authorizingScope, neededScope, scopesFromClaims } from './scopes.js'
@@ -103,19 +102,6 @@ describe('helpers', () => {
     expect(resourceMetadataUrl('https://x.example:8443/api/')).toBe('https://x.example:8443/.well-known/oauth-protected-resource/api')
     expect(() => resourceMetadataUrl('https://x.example/?q=1')).toThrow(TypeError)
     expect(() => resourceMetadataUrl('urn:x')).toThrow(TypeError)
-  })
-
-  it('LruMap forgets the least recently used beyond its capacity', () => {
-    const map = new LruMap<string, number>(2)
-    map.set('a', 1, 0)
-    map.set('b', 2, 0)
-    map.get('a')
-    map.set('c', 3, 0)
-    expect(map.get('b')).toBeUndefined()
-    expect(map.get('a')?.value).toBe(1)
-    expect(map.get('c')?.value).toBe(3)
-    expect(map.size).toBe(2)
-    expect(() => new LruMap(0)).toThrow(RangeError)
   })
 })
 

@@ -2,7 +2,7 @@ import {
   HASH_SIZE, type StoredTile, TILE_HEIGHT, TILE_WIDTH, TreeEdge, bytesEqual, bytesToHex, decodeEntryBundle, isTlogError,
   storedTileNode,
 } from '@annal/tlog'
-import { LruCache } from './cache.js'
+import { LRUCache } from 'lru-cache'
 import type { FsckSink, FsckTarget } from './fsck.js'
 import type { IndexCheck } from './fsck-index.js'
 import { readOpenBundle, readOpenLeafTile } from './bundles.js'
@@ -31,7 +31,7 @@ export class BundleReader {
   readonly #index: IndexCheck
   /** Indexes whose entry was found damaged, with the leaf hash integrated instead. */
   readonly #replaced = new Map<number, Uint8Array>()
-  readonly #tiles = new LruCache<number, Uint8Array>(16)
+  readonly #tiles = new LRUCache<number, Uint8Array>({ max: 16 })
 
   constructor(target: FsckTarget, sink: FsckSink, index: IndexCheck) {
     this.#target = target

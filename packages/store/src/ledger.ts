@@ -7,7 +7,7 @@ import {
   parseVerifierKey, signCheckpoint,
 } from '@annal/note'
 import { type MerkleHasher, TlogError } from '@annal/tlog'
-import { LruCache } from './cache.js'
+import { LRUCache } from 'lru-cache'
 import { writeKeyFile } from './key-file.js'
 import type { StorageDriver } from './driver.js'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
@@ -102,7 +102,7 @@ export class Ledger {
   readonly #driver: StorageDriver
   readonly #options: LedgerOptions
   readonly #providers: NoteProviders
-  readonly #tiles: LruCache<string, Uint8Array>
+  readonly #tiles: LRUCache<string, Uint8Array> | undefined
   readonly #logs = new Map<string, Log>()
   readonly #appender: Appender
   /** Names whose createLog is in flight: a second call must not overwrite the first's key file. */
@@ -117,7 +117,7 @@ export class Ledger {
     this.#driver = driver
     this.#options = options
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
-    this.#tiles = new LruCache(options.tileCacheSize ?? 4096)
+    this.#tiles = tileCache(options.tileCacheSize ?? 4096)
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
     registerRows(this.#appender)
     this.objects = new ObjectStore(driver, this.#providers.hash, {
@@ -323,4 +323,10 @@ function checkOrigin(origin: string): void {
     throw new TlogError('ORIGIN_INVALID', `an origin is at most ${MAX_ORIGIN_BYTES} bytes`)
   }
   if (!isValidKeyName(origin)) throw new TlogError('ORIGIN_INVALID', 'an origin has no spaces, control characters or +')
+}
+
+/** Full tiles kept for proofs, at most `size`; none for 0. */
+function tileCache(size: number): LRUCache<string, Uint8Array> | undefined {
+  if (!Number.isInteger(size) || size < 0) throw new RangeError('tileCacheSize must be a non-negative integer')
+  return size === 0 ? undefined : new LRUCache({ max: size })
 }

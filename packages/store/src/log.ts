@@ -4,7 +4,7 @@ import {
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
   inclusionPlan, nodeLocation, planNodes, storedTileHashCount, storedTileNode,
 } from '@annal/tlog'
-import type { LruCache } from './cache.js'
+import type { LRUCache } from 'lru-cache'
 import type { StorageDriver, WriteOp } from './driver.js'
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
@@ -104,7 +104,8 @@ export interface LogContext {
   readonly driver: StorageDriver
   readonly hasher: MerkleHasher
   readonly signer: NoteSigner
-  readonly tiles: LruCache<string, Uint8Array>
+  /** Full tiles kept for proofs; none when absent. */
+  readonly tiles: LRUCache<string, Uint8Array> | undefined
   /** The ledger's appender: every log's appends go through it. */
   readonly appender: Appender
   readonly index: IdIndexOptions
@@ -555,7 +556,7 @@ export class Log {
     const wanted: TileNodes[] = []
     for (const tile of byTile.values()) {
       // Only full tiles are cached, and a full tile holds every node that falls in it.
-      const cached = this.#context.tiles.get(tile.cacheKey)
+      const cached = this.#context.tiles?.get(tile.cacheKey)
       if (cached === undefined) wanted.push(tile)
       else for (const { node, row, position } of tile.nodes) hashes.set(nodeKey(node), storedTileNode(cached, row, position)!)
     }
@@ -563,7 +564,7 @@ export class Log {
     wanted.forEach((tile, i) => {
       const stored = tiles[i]
       if (stored === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is missing`)
-      if (stored.length === FULL_TILE_BYTES) this.#context.tiles.set(tile.cacheKey, stored)
+      if (stored.length === FULL_TILE_BYTES) this.#context.tiles?.set(tile.cacheKey, stored)
       for (const { node, row, position } of tile.nodes) {
         const hash = storedTileNode(stored, row, position)
         if (hash === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is too narrow`)
