@@ -16,7 +16,7 @@ import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { LevelDriver } from './level-driver.js'
 import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
 import { Appender } from './appender.js'
-import { type HashedObject, type ObjectInfo, ObjectStore } from './objects.js'
+import { type HashedObject, LedgerObjects, type ObjectInfo, type ObjectStore } from './objects.js'
 import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
 import { ROWS, RowTable, type TableRow, registerRows } from './rows.js'
@@ -99,6 +99,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 export class Ledger {
   readonly directory: string
   readonly objects: ObjectStore
+  readonly #objects: LedgerObjects
   readonly #driver: StorageDriver
   readonly #options: LedgerOptions
   readonly #providers: NoteProviders
@@ -120,7 +121,7 @@ export class Ledger {
     this.#tiles = tileCache(options.tileCacheSize ?? 4096)
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
     registerRows(this.#appender)
-    this.objects = new ObjectStore(driver, this.#providers.hash, {
+    this.objects = this.#objects = new LedgerObjects(driver, this.#providers.hash, {
       appender: this.#appender,
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
       filterBytes: options.objectFilterBytes ?? 16 * 2 ** 20,
@@ -142,7 +143,7 @@ export class Ledger {
         const info = JSON.parse(utf8Decoder.decode(value)) as LogInfo
         ledger.#logs.set(info.name, await Log.load(info, await ledger.#context(info)))
       }
-      void ledger.objects.fillFilter()
+      void ledger.#objects.fillFilter()
     } catch (error) {
       await driver.close()
       throw error
@@ -189,7 +190,7 @@ export class Ledger {
       this.log(part.log)
       checkEntries(part.entries)
     }
-    const objects = options.objects === undefined || options.objects.length === 0 ? [] : [this.objects.part(options.objects)]
+    const objects = options.objects === undefined || options.objects.length === 0 ? [] : [this.#objects.part(options.objects)]
     const rows = options.rows === undefined || options.rows.length === 0 ? [] : [{ log: ROWS, entries: options.rows }]
     const results = await this.#appender.append([...parts, ...objects, ...rows])
     return results.slice(0, parts.length) as AppendResult[]
@@ -258,7 +259,7 @@ export class Ledger {
       ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
     }
     const appended = await log.append([utf8.encode(JSON.stringify(record))])
-    return this.objects.markErased(hash, { erasedAt, reason: options.reason, log: log.info.name, index: appended.entries[0]!.index })
+    return this.#objects.markErased(hash, { erasedAt, reason: options.reason, log: log.info.name, index: appended.entries[0]!.index })
   }
 
   /**
@@ -283,7 +284,7 @@ export class Ledger {
     this.#closed = true
     await this.#appender.drain()
     await Promise.all([...this.#logs.values()].map((log) => log.close()))
-    await this.objects.close()
+    await this.#objects.close()
     await this.#driver.close()
   }
 

@@ -8,7 +8,7 @@ import type { StorageDriver } from './driver.js'
 import { objectKey, objectMetaKey } from './keys.js'
 import { Ledger } from './ledger.js'
 import { LevelDriver } from './level-driver.js'
-import { INLINE_OBJECT_BYTES, ObjectStore, parseObjectHash } from './objects.js'
+import { INLINE_OBJECT_BYTES, LedgerObjects, parseObjectHash } from './objects.js'
 
 const utf8 = new TextEncoder()
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
@@ -63,7 +63,7 @@ describe('concurrent putMany calls', () => {
         return driver.write(ops, options)
       },
     })
-    const objects = new ObjectStore(counting, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+    const objects = new LedgerObjects(counting, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
     try {
       const { hash: secret } = await objects.put(utf8.encode('secret'))
       await objects.markErased(secret, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
@@ -99,7 +99,7 @@ describe('erasure against concurrent first stores', () => {
         return driver.write(ops, options)
       },
     })
-    const objects = new ObjectStore(slow, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+    const objects = new LedgerObjects(slow, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
     try {
       const bytes = utf8.encode('{"card":"4111"}')
       const first = objects.put(bytes)
@@ -124,7 +124,7 @@ describe('stores and erasures in one batch', () => {
     const missing = `sha256:${'0'.repeat(64)}`
     const erasure = { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 }
     const [stored, erased, refused, other] = await Promise.allSettled([
-      ledger.objects.put(bytes), ledger.objects.markErased(hash, erasure), ledger.objects.markErased(missing, erasure),
+      ledger.objects.put(bytes), (ledger.objects as LedgerObjects).markErased(hash, erasure), (ledger.objects as LedgerObjects).markErased(missing, erasure),
       ledger.objects.put(utf8.encode('other')),
     ])
     expect(stored).toMatchObject({ status: 'fulfilled', value: { hash, duplicate: false } })
@@ -137,12 +137,12 @@ describe('stores and erasures in one batch', () => {
     const fresh = utf8.encode('{"card":"5500"}')
     const [freshHash] = ledger.objects.hashed([{ bytes: fresh }]).map((object) => object.hash) as [string]
     const again = await Promise.allSettled([
-      ledger.objects.put(fresh), ledger.objects.markErased(freshHash, erasure), ledger.objects.put(fresh),
+      ledger.objects.put(fresh), (ledger.objects as LedgerObjects).markErased(freshHash, erasure), ledger.objects.put(fresh),
     ])
     expect(again.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
     expect(again[2]).toMatchObject({ reason: code('OBJECT_ERASED') })
     // Erasing again returns the record kept.
-    expect(await ledger.objects.markErased(hash, { ...erasure, reason: 'again' })).toMatchObject({ erasure })
+    expect(await (ledger.objects as LedgerObjects).markErased(hash, { ...erasure, reason: 'again' })).toMatchObject({ erasure })
   })
 })
 
@@ -164,7 +164,7 @@ describe('rows', () => {
   it('keeps a small object in its metadata row and a large one in a row of its own; erasing deletes either', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'annal-objects-rows-'))
     const driver = await LevelDriver.open(join(directory, 'db'))
-    const objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 2 * INLINE_OBJECT_BYTES, clock: () => new Date() })
+    const objects = new LedgerObjects(driver, nodeHashProvider, { maxObjectSize: 2 * INLINE_OBJECT_BYTES, clock: () => new Date() })
     try {
       const small = new Uint8Array(INLINE_OBJECT_BYTES).fill(7)
       const large = new Uint8Array(INLINE_OBJECT_BYTES + 1).fill(8)
@@ -194,7 +194,7 @@ describe('rows', () => {
   it('reads, deduplicates and erases objects stored as ledgers did before inline objects (bytes row, JSON metadata)', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'annal-objects-old-'))
     const driver = await LevelDriver.open(join(directory, 'db'))
-    const objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+    const objects = new LedgerObjects(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
     try {
       const bytes = utf8.encode('{"before":true}')
       const digest = nodeHashProvider.sha256(bytes)
@@ -225,7 +225,7 @@ describe('the object filter', () => {
       const path = join(directory, 'db')
       const events = Array.from({ length: 4000 }, (_, i) => utf8.encode(`{"event":${i}}`))
       let driver = await LevelDriver.open(path)
-      let objects = new ObjectStore(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
+      let objects = new LedgerObjects(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
       const { hash: secret } = await objects.put(utf8.encode('secret'))
       await objects.markErased(secret, { erasedAt: 'now', reason: 'request', log: 'audit', index: 0 })
       await objects.putMany(events.slice(0, 2000).map((bytes) => ({ bytes })))
@@ -238,7 +238,7 @@ describe('the object filter', () => {
           return driver.getMany(keys)
         },
       })
-      objects = new ObjectStore(counting, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date(), filterBytes })
+      objects = new LedgerObjects(counting, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date(), filterBytes })
       try {
         await objects.fillFilter()
         const results = await objects.putMany(events.map((bytes) => ({ bytes })))

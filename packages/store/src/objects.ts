@@ -133,6 +133,25 @@ const ROW_INLINE = 0x02
 const ROW_HEADER = 5
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
+/** The content-addressed object store of a ledger (`ledger.objects`): payloads stored once by hash. */
+export interface ObjectStore {
+  /**
+   * Stores `bytes` durably under their SHA-256 unless already there.
+   * @throws TlogError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
+   */
+  put(bytes: Uint8Array, contentType?: string): Promise<PutObjectResult>
+  /** Several objects in one synced write, checked whole first. @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED. */
+  putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]>
+  /** Objects checked and hashed, ready for putMany or Ledger.append. @throws TlogError OBJECT_TOO_LARGE. */
+  hashed(objects: readonly NewObject[]): HashedObject[]
+  /** @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND. */
+  info(hash: string): Promise<ObjectInfo>
+  /** @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED. */
+  get(hash: string): Promise<Uint8Array>
+  /** The bytes and what is known of them, in one read. @throws as get. */
+  read(hash: string): Promise<{ readonly bytes: Uint8Array; readonly info: ObjectInfo }>
+}
+
 /**
  * Content-addressed blobs beside the logs, stored once however often they are referred to.
  * An object can be erased (its bytes deleted) while the entries that commit to its hash stay.
@@ -143,7 +162,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
  * exact and erased bytes are never stored again: an object is written only if neither storage
  * nor a batch staged or written since the lookup holds it.
  */
-export class ObjectStore {
+export class LedgerObjects implements ObjectStore {
   readonly #driver: StorageDriver
   readonly #hash: HashProvider
   readonly #maxObjectSize: number
