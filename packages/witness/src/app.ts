@@ -39,10 +39,16 @@ const STATUSES: Partial<Record<TlogErrorCode, ContentfulStatusCode>> = {
 
 const ORIGIN_HASH = /^[0-9a-f]{64}$/
 
+/**
+ * Refusals that leave the rest of the body unread, perhaps still coming: the connection cannot
+ * carry another request, so it is closed once the answer is out.
+ */
+const CLOSING: ReadonlySet<TlogErrorCode | undefined> = new Set(['BODY_TOO_LARGE'])
+
 function problem(c: Context, status: ContentfulStatusCode, code: TlogErrorCode | undefined,
     detail: string): Response {
   return c.body(JSON.stringify({ type: 'about:blank', status, code, detail }), status,
-    { 'Content-Type': 'application/problem+json' })
+    { 'Content-Type': 'application/problem+json', ...(CLOSING.has(code) ? { Connection: 'close' } : {}) })
 }
 
 /**
