@@ -329,8 +329,15 @@ describe('the webhook and the admin listener', () => {
       .rejects.toThrow(RangeError)
     const witness = await start({ data, name: 'witness.example/adm', logs: [log.verifierKey], admin: '[::1]:0' })
     expect(witness.adminUrl).toMatch(/^http:\/\/\[::1\]:[0-9]+$/)
-    const cleared = await fetch(`${witness.adminUrl}/v1/evidence/${originHash(log.origin)}`, { method: 'DELETE' })
-    expect(cleared.status).toBe(404)
-    expect((await fetch(`${witness.url}/v1/evidence/${originHash(log.origin)}`, { method: 'DELETE' })).status).toBe(404)
+    const path = `/v1/evidence/${originHash(log.origin)}`
+    expect((await fetch(`${witness.adminUrl}${path}`, { method: 'DELETE' })).status).toBe(404)
+    // With evidence held, the route would answer 204 wherever it is served.
+    expect(await post(witness, log.body(0, 8))).toBe(200)
+    expect(await witness.witness.observe(fork.checkpoint(8), 'test')).toBe('evidence')
+    const onPublic = await fetch(`${witness.url}${path}`, { method: 'DELETE' })
+    expect([onPublic.status, ((await onPublic.json()) as { code: string }).code]).toEqual([404, 'ROUTE_NOT_FOUND'])
+    expect(await evidenceOf(witness)).toHaveLength(1)
+    expect((await fetch(`${witness.adminUrl}${path}`, { method: 'DELETE' })).status).toBe(204)
+    expect(await evidenceOf(witness)).toEqual([])
   })
 })
