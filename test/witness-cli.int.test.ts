@@ -1,7 +1,9 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKeyPair } from '@annal/note'
+import { generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { MemoryTree, defaultHasher } from '@annal/tlog'
+import { formatAddCheckpoint, originHash } from '@annal/witness'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startAnnal as start } from './process.js'
 
@@ -38,18 +40,48 @@ describe('annal witness serve, as a real process', () => {
   })
 
   it('gossips with a peer given by --peer and serves operator routes on --admin', async () => {
-    const log = generateKeyPair('log.example/audit')
+    const keys = generateKeyPair('log.example/audit')
+    // Two trees of one size with different roots, both signed by the log: a split view.
+    const checkpoint = (label: string): string => {
+      const tree = new MemoryTree()
+      tree.appendMany(Array.from({ length: 5 }, (_, i) => defaultHasher.leaf(new TextEncoder().encode(`${label} ${i}`))))
+      const signer = parseSignerKey(keys.signerKey)
+      return signCheckpoint({ origin: 'log.example/audit', size: 5, rootHash: tree.root(5), extensions: [] }, signer)
+    }
+    const shownToA = checkpoint('main')
     const dataA = await mkdtemp(join(tmpdir(), 'annal-witness-cli-'))
     const dataB = await mkdtemp(join(tmpdir(), 'annal-witness-cli-'))
     directories.push(dataA, dataB)
-    const a = start(['witness', 'serve', '--data', dataA, '--name', 'witness.example/a', '--log', log.verifierKey],
+    const a = start(['witness', 'serve', '--data', dataA, '--name', 'witness.example/a', '--log', keys.verifierKey],
       /listening on (http:\/\/127\.0\.0\.1:\d+)\n/)
     const urlA = (await a.matched)[1]!
-    const b = start(['witness', 'serve', '--data', dataB, '--name', 'witness.example/b', '--log', log.verifierKey,
-      '--peer', urlA, '--admin', '127.0.0.1:0'], /operator routes on (http:\/\/127\.0\.0\.1:\d+)\n/)
-    const adminB = (await b.matched)[1]!
-    expect((await fetch(`${adminB}/v1/evidence/${'0'.repeat(64)}`, { method: 'DELETE' })).status).toBe(404)
-    expect((await fetch(`${urlA}/v1/gossip`)).status).toBe(200)
+    const add = (url: string, note: string) => fetch(`${url}/add-checkpoint`, { method: 'POST', body: formatAddCheckpoint(0, [], note) })
+    expect((await add(urlA, shownToA)).status).toBe(200)
+    const b = start(['witness', 'serve', '--data', dataB, '--name', 'witness.example/b', '--log', keys.verifierKey,
+      '--peer', urlA, '--admin', '127.0.0.1:0'],
+    /listening on (http:\/\/127\.0\.0\.1:\d+)\n[\s\S]*operator routes on (http:\/\/127\.0\.0\.1:\d+)\n/)
+    const [, urlB, adminB] = (await b.matched) as unknown as [string, string, string]
+    // B learns shownToA only by pulling it from A; shown the other tree, it holds the pair as
+    // evidence, whether its pull came before this request or after.
+    await add(urlB, checkpoint('fork'))
+    const evidenceAtB = async () => {
+      const body = await (await fetch(`${urlB}/v1/evidence`)).json() as { evidence: { checkpoints: { note: string }[] }[] }
+      return body.evidence
+    }
+    for (const started = Date.now(); (await evidenceAtB()).length === 0;) {
+      if (Date.now() - started > 20_000) throw new Error('B holds no evidence: it did not pull from A')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    // As A serves it: with A's cosignature after the log's signature.
+    expect((await evidenceAtB())[0]!.checkpoints.some((c) => c.note.startsWith(shownToA))).toBe(true)
+
+    // The operator's route clears it on --admin only: on the public listener there is no such route.
+    const evidenceUrl = (base: string) => `${base}/v1/evidence/${originHash('log.example/audit')}`
+    const onPublic = await fetch(evidenceUrl(urlB), { method: 'DELETE' })
+    expect([onPublic.status, ((await onPublic.json()) as { code: string }).code]).toEqual([404, 'ROUTE_NOT_FOUND'])
+    expect(await evidenceAtB()).toHaveLength(1)
+    expect((await fetch(evidenceUrl(adminB), { method: 'DELETE' })).status).toBe(204)
+    expect(await evidenceAtB()).toEqual([])
     a.child.kill('SIGTERM')
     b.child.kill('SIGTERM')
     expect([await a.exited, await b.exited]).toEqual([0, 0])

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree, defaultHasher } from '@annal/tlog'
 import { formatAddCheckpoint } from '@annal/witness'
 import { splitKeyUrl } from './config.js'
+import { UsageError } from './signals.js'
 import { witnessServe } from './witness.js'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -107,5 +108,66 @@ describe('annal witness serve --log VKEY@URL', () => {
       await expect(witnessServe(['--data', data, '--name', 'witness.example/cli', '--log', `${keys.verifierKey}@${url}`],
         () => undefined, Promise.resolve())).rejects.toThrow(RangeError)
     }
+  })
+})
+
+describe('annal witness serve deadlines', () => {
+  const keys = generateKeyPair('log.example/deadlines')
+
+  /** Serves with `args` (DATA: a temp directory), sends `head`, and resolves with the reply once the witness closed. */
+  async function slowRequestTo(args: string[], head: string): Promise<string> {
+    const data = await mkdtemp(join(tmpdir(), 'annal-cli-witness-'))
+    cleanups.push(() => rm(data, { recursive: true, force: true }))
+    const lines: string[] = []
+    let stop!: () => void
+    const stopped = new Promise<void>((resolve) => { stop = resolve })
+    const exited = witnessServe(args.map((arg) => arg.replace('DATA', data)), (line) => lines.push(line), stopped)
+    await until(() => lines.length > 0)
+    const url = new URL(/listening on (\S+)/.exec(lines[0]!)![1]!)
+    const reply = await new Promise<string>((resolve) => {
+      let received = ''
+      const socket = connect(Number(url.port), '127.0.0.1', () => socket.write(head))
+      socket.on('data', (chunk) => { received += chunk.toString() })
+      socket.on('close', () => resolve(received))
+    })
+    stop()
+    expect(await exited).toBe(0)
+    return reply
+  }
+
+  const base = ['--data', 'DATA', '--name', 'witness.example/cli', '--log', keys.verifierKey]
+  const stalledBody = 'POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nold 0\n'
+  // Whichever deadline is shorter answers a stalled body: the body's with a problem, the
+  // request's with Node's bare 408. The defaults (20 s and 30 s) would give the problem.
+  const bare408 = /^HTTP\/1\.1 408 [^\r]*\r\n(?:[^\r]+\r\n)*\r\n$/
+  const problem408 = /^HTTP\/1\.1 408 [\s\S]*\r\n\r\n\{.*"code":"BODY_TIMEOUT"/
+
+  it('passes --request-timeout and --body-timeout to the witness', async () => {
+    expect(await slowRequestTo([...base, '--request-timeout', '300'], stalledBody)).toMatch(bare408)
+    expect(await slowRequestTo([...base, '--request-timeout', '10000', '--body-timeout', '300'], stalledBody)).toMatch(problem408)
+  })
+
+  it('takes requestTimeoutMs and bodyTimeoutMs from the config file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annal-cli-witness-config-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const request = join(dir, 'request.json')
+    await writeFile(request, JSON.stringify({ requestTimeoutMs: 300 }))
+    expect(await slowRequestTo([...base, '--config', request], stalledBody)).toMatch(bare408)
+    const body = join(dir, 'body.json')
+    await writeFile(body, JSON.stringify({ requestTimeoutMs: 10_000, bodyTimeoutMs: 300 }))
+    expect(await slowRequestTo([...base, '--config', body], stalledBody)).toMatch(problem408)
+  })
+
+  it('refuses a deadline that is not a positive whole number of milliseconds', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'annal-cli-witness-'))
+    cleanups.push(() => rm(data, { recursive: true, force: true }))
+    const args = base.map((arg) => arg.replace('DATA', data))
+    for (const value of ['0', '-1', '1.5', '30s', '']) {
+      await expect(witnessServe([...args, `--request-timeout=${value}`], () => undefined, Promise.resolve()))
+        .rejects.toThrow(UsageError)
+    }
+    const config = join(data, 'witness.json')
+    await writeFile(config, JSON.stringify({ bodyTimeoutMs: '300' }))
+    await expect(witnessServe([...args, '--config', config], () => undefined, Promise.resolve())).rejects.toThrow(UsageError)
   })
 })

@@ -4,7 +4,8 @@ import { configString, configStrings, readConfig, splitKeyUrl } from './config.j
 import { UsageError, signalled } from './signals.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY[@URL] [--log ...] [--listen HOST:PORT]
-                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT] [--config FILE]
+                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT]
+                           [--request-timeout MS] [--body-timeout MS] [--config FILE]
 
   --data DIR          where the witness keeps its key (witness.key, mode 0600) and state
   --name NAME         the witness's key name; its key is created on first start
@@ -15,8 +16,10 @@ export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME 
   --peer URL          another witness to gossip with (pulls its checkpoints every 30 s)
   --webhook URL       where split-view evidence is posted as JSON
   --admin HOST:PORT   loopback-only operator routes (clear evidence: DELETE /v1/evidence/<origin hash>)
-  --config FILE       a JSON file with any of: data, name, listen, logs, peers, webhook, admin
-                      (flags win; a list given by flags replaces the file's)
+  --request-timeout MS  longest a whole request may take (default 30000; headers within 10000)
+  --body-timeout MS   longest a request body may take, answered 408 BODY_TIMEOUT (default 20000)
+  --config FILE       a JSON file with any of: data, name, listen, logs, peers, webhook, admin,
+                      requestTimeoutMs, bodyTimeoutMs (flags win; a list given by flags replaces the file's)
 `
 
 /**
@@ -35,6 +38,8 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
       peer: { type: 'string', multiple: true },
       webhook: { type: 'string' },
       admin: { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'body-timeout': { type: 'string' },
       config: { type: 'string' },
     },
     strict: true,
@@ -52,6 +57,8 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
     peers: values.peer ?? configStrings(file, 'peers'),
     webhook: values.webhook ?? configString(file, 'webhook'),
     admin: values.admin ?? configString(file, 'admin'),
+    requestTimeoutMs: milliseconds(values['request-timeout'], file, 'request-timeout', 'requestTimeoutMs'),
+    bodyTimeoutMs: milliseconds(values['body-timeout'], file, 'body-timeout', 'bodyTimeoutMs'),
   })
   out(`witness ${name} listening on ${witness.url}`)
   if (witness.adminUrl !== undefined) out(`operator routes on ${witness.adminUrl}`)
@@ -59,4 +66,18 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
   await stopped
   await witness.close()
   return 0
+}
+
+/**
+ * A duration from its flag (digits) or else the config file (a number), or undefined.
+ * @throws UsageError for anything but a positive integer.
+ */
+function milliseconds(flag: string | undefined, config: Record<string, unknown>, flagName: string,
+    configName: string): number | undefined {
+  const value = flag === undefined ? config[configName] : /^[0-9]{1,15}$/.test(flag) ? Number(flag) : Number.NaN
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`--${flagName} (${configName} in the config file) must be a positive whole number of milliseconds`)
+  }
+  return value
 }

@@ -21,7 +21,6 @@ export interface IncomingBody {
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
   on(event: 'end' | 'close', listener: () => void): unknown
   on(event: 'error', listener: (error: unknown) => void): unknown
-  destroy(): unknown
 }
 
 /** What requestBody needs of a Hono context. */
@@ -99,7 +98,9 @@ export function requestBody(c: RequestContext, limit: number, options: BodyOptio
 /**
  * An IncomingMessage's body, read through its events: an async iterator over it allocated more
  * per request (iterator, promises, listeners) than the rest of the body's handling. Over the
- * limit the message is destroyed, as breaking off an iteration does, so the upload stops.
+ * limit the rest is dropped as it arrives, not destroyed with the message: that resets the
+ * connection before the refusal can be answered. The answer should close the connection
+ * (`Connection: close`), which ends the upload once the answer is out.
  */
 function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number | undefined): Promise<Uint8Array> {
   const declared = incoming.headers['content-length']
@@ -110,9 +111,8 @@ function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number |
     const parts: Uint8Array[] = []
     let length = 0
     let settled = false
-    // Not destroyed when it fires, unlike an upload over the limit: the socket must live to carry
-    // the 408, and the server closes the connection after it. None for a body already here, as a
-    // small one usually is by the time the route reads it.
+    // Not destroyed when it fires, for the same reason: the socket must live to carry the 408.
+    // None for a body already here, as a small one usually is by the time the route reads it.
     const timer = timeoutMs === undefined || incoming.complete === true ? undefined
       : setTimeout(() => fail(tooSlow(timeoutMs)), timeoutMs)
     const fail = (error: TlogError): void => {
@@ -124,12 +124,8 @@ function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number |
     incoming.on('data', (chunk) => {
       if (settled) return
       length += chunk.length
-      if (length > limit) {
-        fail(tooLarge(limit))
-        incoming.destroy()
-      } else {
-        parts.push(chunk)
-      }
+      if (length > limit) fail(tooLarge(limit))
+      else parts.push(chunk)
     })
     incoming.on('end', () => {
       if (settled) return

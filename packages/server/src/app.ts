@@ -99,7 +99,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     const body = problemFor(error)
     c.set('problemCode', body.code)
     // The rest of a body too slow to wait for is still coming: the connection cannot carry another request.
-    const closing: Record<string, string> = body.code === 'BODY_TIMEOUT' ? { Connection: 'close' } : {}
+    const closing: Record<string, string> = body.code === 'BODY_TIMEOUT' || body.code === 'BODY_TOO_LARGE' ? { Connection: 'close' } : {}
     return problemResponse(c, body, { ...challenge(services.metadataUrl, error, c.get('requiredScope')), ...closing })
   })
   app.notFound((c) => {

@@ -8,7 +8,7 @@ import { Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from './app.js'
-import { Cosigner, type WitnessConfig, addCheckpointBody } from './cosigner.js'
+import { Cosigner, type WitnessConfig, type WitnessStatus, addCheckpointBody } from './cosigner.js'
 import { type RunningServer, serve } from './serve.js'
 
 const utf8 = new TextEncoder()
@@ -37,20 +37,23 @@ afterEach(async () => {
   await rm(directory, { recursive: true, force: true })
 })
 
-/** A fake witness whose add-checkpoint answers with `answer`; counts the requests it got. */
+/** A fake witness whose add-checkpoint answers with `answer`; keeps the requests' bodies and arrival times. */
 async function fakeWitness(name: string, answer: (body: string) => Response | Promise<Response>):
-    Promise<{ config: WitnessConfig; bodies: string[] }> {
+    Promise<{ config: WitnessConfig; bodies: string[]; arrivals: number[] }> {
   const bodies: string[] = []
+  const arrivals: number[] = []
   const app = new Hono()
   app.post('/add-checkpoint', async (c) => {
     const body = await c.req.text()
+    // Date.now(), as the cosigner's retry times are.
+    arrivals.push(Date.now())
     bodies.push(body)
     return answer(body)
   })
   const server = await serve(app, { closeGraceMs: 100 })
   servers.push(server)
   const { verifierKey } = generateKeyPair(name, { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
-  return { config: { name, url: server.url, verifierKey }, bodies }
+  return { config: { name, url: server.url, verifierKey }, bodies, arrivals }
 }
 
 function start(witnesses: WitnessConfig[], k = 1): Cosigner {
@@ -59,10 +62,20 @@ function start(witnesses: WitnessConfig[], k = 1): Cosigner {
   return cosigner
 }
 
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+type Statuses = Record<string, WitnessStatus>
+
+/** Polls `running`'s status every 10 ms until `done` holds for it; throws after 10 s. */
+async function until(running: Cosigner, done: (status: Statuses) => boolean): Promise<Statuses> {
+  for (const started = Date.now(); ;) {
+    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    if (done(status)) return status
+    if (Date.now() - started > 10_000) throw new Error(`not within 10 s: ${JSON.stringify(status)}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
 
 describe('Cosigner', () => {
-  it('treats a bare 409 (v1.0.0) and 422 (current) as refusals, backs off, and never blocks appends', async () => {
+  it('treats a bare 409 (v1.0.0) and 422 (current) as refusals, times out a silent witness, and backs off', async () => {
     const bare409 = await fakeWitness('bare409.test', () => new Response('conflict', { status: 409 }))
     const refused = await fakeWitness('refused.test', () => new Response('{}', { status: 422, headers: { 'Content-Type': 'application/problem+json' } }))
     const slow = await fakeWitness('slow.test', async () => {
@@ -71,18 +84,18 @@ describe('Cosigner', () => {
     })
     const running = start([bare409.config, refused.config, slow.config], 2)
     const log = ledger.log('audit')
-    const before = Date.now()
     for (let i = 0; i < 5; i++) await log.append([utf8.encode(`e${i}`)])
-    expect(Date.now() - before).toBeLessThan(5000) // the slow witness never answers until released
-    await wait(700)
-    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    const status = await until(running, () => bare409.bodies.length >= 3 && refused.bodies.length >= 3
+      && running.status().some((s) => s.witness === 'slow.test' && s.lastError !== undefined))
     expect(status['bare409.test']).toMatchObject({ lastError: 'witness answered 409', resubmits: 0, cosignedSize: undefined })
     expect(status['refused.test']).toMatchObject({ lastError: 'witness answered 422', cosignedSize: undefined })
     expect(status['slow.test']).toMatchObject({ lastError: 'timed out' })
-    // Polling every 10 ms without backoff would send about 70 requests; with it, a handful.
+    // Polled every 10 ms, a refusing witness is asked again only after the backoff, doubled
+    // each time (50 ms, then 100 ms): lower bounds, which a busy machine only widens.
     for (const fake of [bare409, refused]) {
-      expect(fake.bodies.length).toBeGreaterThanOrEqual(2)
-      expect(fake.bodies.length).toBeLessThanOrEqual(8)
+      const [first, second, third] = fake.arrivals as [number, number, number]
+      expect(second - first).toBeGreaterThanOrEqual(50)
+      expect(third - second).toBeGreaterThanOrEqual(100)
     }
     expect(refused.bodies[0]).toMatch(/^old 0\n\n/)
     await expect(running.served(log, false)).rejects.toMatchObject({ code: 'POLICY_UNMET' })
@@ -103,8 +116,7 @@ describe('Cosigner', () => {
     const running = start([liar.config, stranger.config, flood.config])
     const log = ledger.log('audit')
     await log.append([utf8.encode('x')])
-    await wait(300)
-    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    const status = await until(running, (s) => Object.values(s).filter((w) => w.lastError !== undefined).length === 3)
     expect(liar.bodies.length).toBeGreaterThan(0)
     expect(status['liar.test']).toMatchObject({ lastError: 'the witness answered an invalid cosignature', cosignedSize: undefined })
     expect(status['stranger.test']).toMatchObject({ lastError: 'no cosignature from the witness key', cosignedSize: undefined })
@@ -120,8 +132,7 @@ describe('Cosigner', () => {
       ? new Response('{}', { status: 422 })
       : new Response('3\n', { status: 409, headers: { 'Content-Type': 'text/x.tlog.size' } }))
     const running = start([ahead.config, behind.config])
-    await wait(150)
-    const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
+    const status = await until(running, (s) => [s['ahead.test'], s['behind.test']].every((w) => w?.lastError !== undefined))
     expect(status['ahead.test']).toMatchObject({ lastError: 'the witness holds size 100, above ours' })
     expect(status['behind.test']).toMatchObject({ resubmits: 1, witnessedSize: 3, lastError: 'witness answered 422' })
     const resubmitted = behind.bodies.find((body) => body.startsWith('old 3\n'))!

@@ -279,4 +279,10 @@ describe('configuration', () => {
     expect(() => new Witness(options({ logs: [{ origin: 'x', verifierKeys: [] }] }))).toThrow(RangeError)
     expect(() => new Witness(options({ logs: [{ origin: 'x', verifierKeys: ['not a key'] }] }))).toThrow(TlogError)
   })
+
+  it('refuses a body deadline that is not a positive integer', () => {
+    for (const bodyTimeoutMs of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createWitnessApp(options(), { bodyTimeoutMs })).toThrow(RangeError)
+    }
+  })
 })

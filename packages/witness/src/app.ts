@@ -24,6 +24,7 @@ export class WitnessRefusal extends TlogError {
 /** Statuses for errors thrown outside the decision: body parsing, storage. */
 const STATUSES: Partial<Record<TlogErrorCode, ContentfulStatusCode>> = {
   BODY_TOO_LARGE: 413,
+  BODY_TIMEOUT: 408,
   BODY_MALFORMED: 400,
   SIZE_OUT_OF_RANGE: 400,
   NOTE_MALFORMED: 400,
@@ -39,10 +40,25 @@ const STATUSES: Partial<Record<TlogErrorCode, ContentfulStatusCode>> = {
 
 const ORIGIN_HASH = /^[0-9a-f]{64}$/
 
+/**
+ * Refusals that leave the rest of the body unread, perhaps still coming: the connection cannot
+ * carry another request, so it is closed once the answer is out.
+ */
+const CLOSING: ReadonlySet<TlogErrorCode | undefined> = new Set(['BODY_TOO_LARGE', 'BODY_TIMEOUT'])
+
 function problem(c: Context, status: ContentfulStatusCode, code: TlogErrorCode | undefined,
     detail: string): Response {
   return c.body(JSON.stringify({ type: 'about:blank', status, code, detail }), status,
-    { 'Content-Type': 'application/problem+json' })
+    { 'Content-Type': 'application/problem+json', ...(CLOSING.has(code) ? { Connection: 'close' } : {}) })
+}
+
+/** How the public app reads request bodies. */
+export interface WitnessAppOptions {
+  /**
+   * Longest a request body may take to arrive, in ms, from when the route starts reading it;
+   * slower is 408 BODY_TIMEOUT with Connection: close. Default 20,000, as the server's.
+   */
+  readonly bodyTimeoutMs?: number
 }
 
 /**
@@ -57,14 +73,18 @@ function problem(c: Context, status: ContentfulStatusCode, code: TlogErrorCode |
  * - `POST /v1/gossip`: one signed checkpoint note (at most 16 KiB), compared with what the
  *   witness holds; 200 `{"result": ObserveResult}`, 400/403/404/413 problems otherwise.
  * - `GET /v1/evidence`: `{"evidence": [...]}`, the split-view evidence held.
- * Takes a Witness or its options; throws RangeError or KEY_MALFORMED for a bad configuration.
+ * A body slower than `bodyTimeoutMs` is 408 BODY_TIMEOUT. Takes a Witness or its options; throws
+ * RangeError or KEY_MALFORMED for a bad configuration.
  */
-export function createWitnessApp(options: WitnessOptions | Witness): Hono {
+export function createWitnessApp(options: WitnessOptions | Witness, appOptions: WitnessAppOptions = {}): Hono {
+  const bodyTimeoutMs = appOptions.bodyTimeoutMs ?? 20_000
+  if (!Number.isSafeInteger(bodyTimeoutMs) || bodyTimeoutMs < 1) throw new RangeError('bodyTimeoutMs must be a positive integer')
   const witness = options instanceof Witness ? options : new Witness(options)
   const app = new Hono()
+  const readBody = (c: Context) => requestBody(c, MAX_BODY_SIZE, { timeoutMs: bodyTimeoutMs })
 
   app.post('/add-checkpoint', async (c) => {
-    const outcome = await witness.addCheckpoint(await requestBody(c, MAX_BODY_SIZE))
+    const outcome = await witness.addCheckpoint(await readBody(c))
     if (outcome.status === 200) return c.text(outcome.body, 200)
     if (outcome.status === 409) {
       return c.body(`${outcome.size}\n`, 409, { 'Content-Type': SIZE_CONTENT_TYPE })
@@ -101,7 +121,7 @@ export function createWitnessApp(options: WitnessOptions | Witness): Hono {
   })
 
   app.post('/v1/gossip', async (c) => {
-    const result = await witness.observe(await requestBody(c, MAX_BODY_SIZE), `submitted ${remoteAddress(c)}`)
+    const result = await witness.observe(await readBody(c), `submitted ${remoteAddress(c)}`)
     return c.json({ result })
   })
 

@@ -273,14 +273,13 @@ describe('a hanging peer', () => {
     const witness = await start({ data: await tempDir(), name: 'witness.example/hang', logs: [log.verifierKey],
       peers: [hanging.url], gossipIntervalMs: 10, gossipTimeoutMs: 60_000 })
     await waitFor(() => requests === 1, 20_000)
-    let started = performance.now()
     expect(await post(witness, log.body(0, 10))).toBe(200)
-    expect(performance.now() - started).toBeLessThan(10_000) // the peer hangs for 60 s
-    expect(witness.gossipStatus()[0]!.pulls).toBe(0) // still waiting on the first pull
-    started = performance.now()
+    expect(witness.gossipStatus()[0]!.pulls).toBe(0) // answered while the first pull still waits
     await witness.close()
-    expect(performance.now() - started).toBeLessThan(10_000) // the peer hangs for 60 s
-    expect(witness.gossipStatus()[0]!).toMatchObject({ pulls: 1, failures: 1 })
+    // Ended by the close, not by the pull's 60 s deadline.
+    const [status] = witness.gossipStatus()
+    expect(status).toMatchObject({ pulls: 1, failures: 1 })
+    expect(status!.lastError).not.toMatch(/timed out/)
   })
 })
 
@@ -299,10 +298,9 @@ describe('the webhook and the admin listener', () => {
     const witness = { name: 'witness.example/hook', verifierKey: 'unused' }
     for (const url of [hanging.url, failing.url, 'http://127.0.0.1:9']) {
       const webhook = new Webhook({ url, witness, timeoutMs: 100 })
-      const started = performance.now()
       webhook.send(evidence)
+      // The hanging listener never answers: close() returns only once the alert gave up.
       await webhook.close()
-      expect(performance.now() - started).toBeLessThan(1000)
       expect(webhook.counts()).toEqual({ sent: 0, failed: 1 })
     }
     expect(() => new Webhook({ url: 'ftp://x', witness })).toThrow(RangeError)
@@ -329,8 +327,15 @@ describe('the webhook and the admin listener', () => {
       .rejects.toThrow(RangeError)
     const witness = await start({ data, name: 'witness.example/adm', logs: [log.verifierKey], admin: '[::1]:0' })
     expect(witness.adminUrl).toMatch(/^http:\/\/\[::1\]:[0-9]+$/)
-    const cleared = await fetch(`${witness.adminUrl}/v1/evidence/${originHash(log.origin)}`, { method: 'DELETE' })
-    expect(cleared.status).toBe(404)
-    expect((await fetch(`${witness.url}/v1/evidence/${originHash(log.origin)}`, { method: 'DELETE' })).status).toBe(404)
+    const path = `/v1/evidence/${originHash(log.origin)}`
+    expect((await fetch(`${witness.adminUrl}${path}`, { method: 'DELETE' })).status).toBe(404)
+    // With evidence held, the route would answer 204 wherever it is served.
+    expect(await post(witness, log.body(0, 8))).toBe(200)
+    expect(await witness.witness.observe(fork.checkpoint(8), 'test')).toBe('evidence')
+    const onPublic = await fetch(`${witness.url}${path}`, { method: 'DELETE' })
+    expect([onPublic.status, ((await onPublic.json()) as { code: string }).code]).toEqual([404, 'ROUTE_NOT_FOUND'])
+    expect(await evidenceOf(witness)).toHaveLength(1)
+    expect((await fetch(`${witness.adminUrl}${path}`, { method: 'DELETE' })).status).toBe(204)
+    expect(await evidenceOf(witness)).toEqual([])
   })
 })

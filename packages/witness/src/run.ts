@@ -42,6 +42,17 @@ export interface RunWitnessOptions {
   readonly checkTimeoutMs?: number
   /** Pause before the first retry of a failed check (doubling). Default 5,000 ms. */
   readonly checkRetryMs?: number
+  /**
+   * Longest a whole request (headers and body) may take, in ms, on either listener; slower ones
+   * are cut off with Node's bare 408, so stalled uploads cannot hold connections. Headers must
+   * arrive within the smaller of this and 10,000 ms. Default 30,000, as the server's.
+   */
+  readonly requestTimeoutMs?: number
+  /**
+   * Longest a request body may take to arrive once a route reads it, in ms; slower is 408
+   * BODY_TIMEOUT, a problem the caller can read. Keep it below requestTimeoutMs. Default 20,000.
+   */
+  readonly bodyTimeoutMs?: number
 }
 
 export interface RunningWitness {
@@ -112,10 +123,16 @@ function listen(server: ServerType): Promise<AddressInfo> {
 
 /** Serves `fetch` on `address` (host:port); resolves with the server and its URL. */
 async function serveOn(fetchApp: (request: Request) => Response | Promise<Response>, address: string,
-    loopbackOnly = false): Promise<{ server: ServerType; url: string }> {
+    requestTimeout: number, loopbackOnly = false): Promise<{ server: ServerType; url: string }> {
   const { host, port } = parseListen(address)
   if (loopbackOnly && !/^(?:127\.[0-9.]+|::1|localhost)$/.test(host)) throw new RangeError('admin must listen on loopback')
-  const server = serve({ fetch: fetchApp, hostname: host, port })
+  const serverOptions = {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 10_000),
+    // How often Node looks for requests past their timeout; its default is 30 s.
+    connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+  }
+  const server = serve({ fetch: fetchApp, hostname: host, port, serverOptions })
   const info = await listen(server).catch((error: unknown) => {
     server.close()
     throw error
@@ -138,6 +155,8 @@ function closeServer(server: ServerType): Promise<void> {
  */
 export async function runWitness(options: RunWitnessOptions): Promise<RunningWitness> {
   parseListen(options.listen ?? '127.0.0.1:0')
+  const requestTimeout = options.requestTimeoutMs ?? 30_000
+  if (!Number.isSafeInteger(requestTimeout) || requestTimeout < 1) throw new RangeError('requestTimeoutMs must be a positive integer')
   const logs = logsFromKeys(options.logs)
   await mkdir(options.data, { recursive: true, mode: 0o700 })
   const signerKey = await loadOrCreateKey(options.data, options.name)
@@ -155,9 +174,11 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
     const gossip = new GossipLoop(witness, {
       peers: options.peers ?? [], intervalMs: options.gossipIntervalMs, timeoutMs: options.gossipTimeoutMs,
     })
-    const main = await serveOn(createWitnessApp(witness).fetch, options.listen ?? '127.0.0.1:0')
+    const app = createWitnessApp(witness, { bodyTimeoutMs: options.bodyTimeoutMs })
+    const main = await serveOn(app.fetch, options.listen ?? '127.0.0.1:0', requestTimeout)
     servers.push(main.server)
-    const admin = options.admin === undefined ? undefined : await serveOn(createAdminApp(witness).fetch, options.admin, true)
+    const admin = options.admin === undefined ? undefined
+      : await serveOn(createAdminApp(witness).fetch, options.admin, requestTimeout, true)
     if (admin !== undefined) servers.push(admin.server)
     gossip.start()
     return {
