@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Appender, type LogAppendSteps } from './appender.js'
-import type { StorageDriver } from './driver.js'
-import { LevelDriver } from './level-driver.js'
+import type { StorageDriver } from '@annal/storage'
+import { LevelDriver } from '@annal/storage'
 
 // The Appender over a real LevelDriver, with two small logs that keep a count the way a Log
 // keeps its head: stage builds on the tip, the write swaps `head:<log>` and puts one row per

@@ -1,4 +1,4 @@
-import type { StorageDriver, Swap, WriteOp } from './driver.js'
+import type { StorageDriver, Swap, WriteOp } from '@annal/storage'
 import { Refused, Sequencer, type SequencerOptions } from './sequencer.js'
 
 /** Items for one log (or the object store), within a call that may append to several. */

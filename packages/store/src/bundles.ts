@@ -1,7 +1,7 @@
 import {
   HASH_SIZE, TILE_WIDTH, TlogError, concatBytes, decodeEntryBundle, decodeStoredTile, encodeEntryBundle,
 } from '@annal/tlog'
-import type { StorageDriver, WriteOp } from './driver.js'
+import type { StorageDriver, WriteOp } from '@annal/storage'
 import {
   bundleKey, bundlePartKey, bundlePartsRange, keySuffix, leafTilePartKey, leafTilePartsRange, partOf, tileKey,
 } from './keys.js'

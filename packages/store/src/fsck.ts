@@ -2,7 +2,7 @@ import { type NoteVerifier, openCheckpoint } from '@annal/note'
 import {
   type MerkleHasher, type StoredTile, TILE_WIDTH, TreeEdge, bytesEqual, bytesToHex, isTlogError,
 } from '@annal/tlog'
-import type { StorageDriver } from './driver.js'
+import type { StorageDriver } from '@annal/storage'
 import { IndexCheck } from './fsck-index.js'
 import { BundleReader, describeTileDifference } from './fsck-leaves.js'
 import { type Head, decodeHead } from './head.js'

@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { bytesToHex, defaultHasher, hexToBytes } from '@annal/tlog'
-import type { StorageDriver } from './driver.js'
+import type { StorageDriver } from '@annal/storage'
 import { IdIndex } from './id-index.js'
 import { idKey, indexedKey, logRange } from './keys.js'
 import { Ledger, type LedgerOptions } from './index.js'
-import { LevelDriver } from './level-driver.js'
+import { LevelDriver } from '@annal/storage'
 
 const utf8 = new TextEncoder()
 const event = (i: number) => utf8.encode(`event ${i}`)

@@ -1,5 +1,5 @@
 import { bytesToHex } from '@annal/tlog'
-import type { StorageDriver, WriteOp } from './driver.js'
+import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
 import { idKey, idPrefixRange, indexedKey, keySuffix, logRange, readUint64, uint64 } from './keys.js'
 

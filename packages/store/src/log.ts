@@ -5,14 +5,14 @@ import {
   inclusionPlan, nodeLocation, planNodes, storedTileHashCount, storedTileNode,
 } from '@annal/tlog'
 import type { LRUCache } from 'lru-cache'
-import type { StorageDriver, WriteOp } from './driver.js'
+import type { StorageDriver, WriteOp } from '@annal/storage'
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
 import type { Appender } from './appender.js'
-import type { Swap } from './driver.js'
+import type { Swap } from '@annal/storage'
 
 /** What a log says about itself; never its private key. */
 export interface LogInfo {

@@ -1,6 +1,6 @@
 import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
 import { Appender } from './appender.js'
-import type { StorageDriver, WriteOp } from './driver.js'
+import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
 

@@ -1,5 +1,5 @@
 import type { Appender } from './appender.js'
-import type { StorageDriver, WriteOp } from './driver.js'
+import type { StorageDriver, WriteOp } from '@annal/storage'
 import { tableKey, tableKeyOf, tableRange } from './keys.js'
 
 /** A row made by RowTable.row, to write with an append (Ledger.append's `rows`). */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import {
   SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, openCheckpoint, parseVerifierKey, verifyCosignatures,
 } from '@annal/note'
-import { LevelDriver, type StorageDriver } from '@annal/store'
+import { LevelDriver, type StorageDriver } from '@annal/storage'
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { SIZE_CONTENT_TYPE, createWitnessApp } from './app.js'

@@ -1,5 +1,5 @@
 import { nodeHashProvider } from '@annal/crypto-node'
-import type { StorageDriver, WriteOp } from '@annal/store'
+import type { StorageDriver, WriteOp } from '@annal/storage'
 import { isTlogError } from '@annal/tlog'
 import {
   decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, pendingKey,

@@ -3,7 +3,7 @@ import {
   SIGNATURE_TYPE_ED25519, formatVerifierKey, isCosignatureSigner, openCheckpoint, parseCheckpoint, parseNote,
   parseSignerKey, parseVerifierKey, type CosignatureSigner, type NoteProviders, type NoteVerifier,
 } from '@annal/note'
-import type { StorageDriver } from '@annal/store'
+import type { StorageDriver } from '@annal/storage'
 import { TlogError, bytesEqual, isTlogError } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
 import { ConsistencyChecks, type CheckHost, type CheckOptions, type CheckStatus } from './checks.js'

@@ -1,0 +1,1 @@
+export { driverSuite } from './driver.suite.js'
