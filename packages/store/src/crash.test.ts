@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Ledger } from './ledger.js'
 import type { Log } from './log.js'
 
-const KILLS = 100
+const KILLS = 40
 const KILL_AFTER_MS = [20, 150] as const
 const READY_TIMEOUT_MS = 20_000
 const EXIT_TIMEOUT_MS = 20_000
