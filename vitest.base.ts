@@ -7,7 +7,9 @@ export const base: ViteUserConfig = {
   test: {
     include: ['src/**/*.test.ts', '*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
-    // Exhaustive and property tests over trees of up to 2^20 leaves take seconds, not millis.
-    testTimeout: 120_000,
+    // Long enough for any test on a busy two-core machine, short enough to flag a hang soon;
+    // a test that needs more is too slow for the suite, not a reason to raise this.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
   },
 }

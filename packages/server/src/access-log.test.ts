@@ -1,3 +1,4 @@
+import { LevelDriver, Ledger, type Swap, type WriteOp } from '@annal/store'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type Harness, accessRecords, bearer, harness, recordOf } from './testing/fixture.js'
 
@@ -68,33 +69,65 @@ describe('the access log', () => {
   })
 
   it('commits an append and its record in one write: one record each, or neither', async () => {
-    const appender = await h.mint.token({ scope: 'log:append' })
-    const post = (key?: string) => h.app.request('/v1/logs/audit/entries', {
-      method: 'POST', body: '{"n":1}',
-      headers: { ...bearer(appender), 'Content-Type': 'application/json', ...(key === undefined ? {} : { 'Idempotency-Key': key }) },
+    // A driver that can be told to fail the write swapping two logs' heads: the append's and its record's.
+    let failing = false
+    const open = LevelDriver.open.bind(LevelDriver)
+    vi.spyOn(LevelDriver, 'open').mockImplementation(async (...args) => {
+      const driver = await open(...args)
+      return new Proxy(driver, {
+        get(target, property) {
+          if (property === 'compareAndSwapAll') {
+            return (swaps: readonly Swap[], ops: readonly WriteOp[]) =>
+              (failing && swaps.length > 1 ? Promise.reject(new Error('disk full')) : target.compareAndSwapAll(swaps, ops))
+          }
+          const value = Reflect.get(target, property, target) as unknown
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
     })
-    // Records appended on their own go through the access log's append; the append's does not.
-    const alone = vi.spyOn(h.ledger.log('access'), 'append')
-    const appended = await post('k1')
-    expect(appended.status).toBe(201)
-    expect(alone).not.toHaveBeenCalled()
-    const replayed = await post('k1')
-    expect(replayed.headers.get('idempotent-replayed')).toBe('true')
-    expect(alone).toHaveBeenCalledOnce()
-    const records = await accessRecords(h.ledger)
-    // One record per request: the append's came with its entry, the replay's from the middleware.
-    expect(records.map((record) => [record.request_id, record.status, record.authorized_by])).toEqual([
-      [appended.headers.get('x-request-id'), 201, 'log:append'], [replayed.headers.get('x-request-id'), 201, 'log:append'],
-    ])
-    expect(h.ledger.log('access').size).toBe(2)
-    const spy = vi.spyOn(h.ledger, 'append').mockRejectedValue(new Error('disk full'))
-    const failed = await post()
-    expect(spy).toHaveBeenCalledOnce()
-    expect(failed.status).toBe(500)
-    expect(h.ledger.log('audit').size).toBe(1)
-    // The failure is recorded as answered, by the middleware, not as the 201 the route prepared.
-    expect(await recordOf(h.ledger, failed)).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' })
-    expect(h.ledger.log('access').size).toBe(3)
+    const f = await harness()
+    try {
+      await f.ledger.createLog('audit')
+      const appender = await f.mint.token({ scope: 'log:append' })
+      const post = (body: string, key?: string) => f.app.request('/v1/logs/audit/entries', {
+        method: 'POST', body,
+        headers: { ...bearer(appender), 'Content-Type': 'application/json', ...(key === undefined ? {} : { 'Idempotency-Key': key }) },
+      })
+      // Records appended on their own go through the access log's append; the append's does not.
+      const alone = vi.spyOn(f.ledger.log('access'), 'append')
+      const appended = await post('{"n":1}', 'k1')
+      expect(appended.status).toBe(201)
+      expect(alone).not.toHaveBeenCalled()
+      const replayed = await post('{"n":1}', 'k1')
+      expect(replayed.headers.get('idempotent-replayed')).toBe('true')
+      expect(alone).toHaveBeenCalledOnce()
+      const records = await accessRecords(f.ledger)
+      // One record per request: the append's came with its entry, the replay's from the middleware.
+      expect(records.map((record) => [record.request_id, record.status, record.authorized_by])).toEqual([
+        [appended.headers.get('x-request-id'), 201, 'log:append'], [replayed.headers.get('x-request-id'), 201, 'log:append'],
+      ])
+      failing = true
+      const failed = await post('{"n":"lost"}')
+      failing = false
+      expect(failed.status).toBe(500)
+      // The failure is recorded as answered, by the middleware, not as the 201 the route prepared.
+      const recordsOf = async (ledger: Ledger) => (await accessRecords(ledger))
+        .filter((record) => record.request_id === failed.headers.get('x-request-id')).map((record) => record.status)
+      expect(await recordsOf(f.ledger)).toEqual([500])
+      expect([f.ledger.log('audit').size, f.ledger.log('access').size]).toEqual([1, 3])
+      // Read back from disk: neither the entry nor its 201 record was written.
+      await f.ledger.close()
+      const reopened = await Ledger.open(f.directory)
+      try {
+        expect([reopened.log('audit').size, reopened.log('access').size]).toEqual([1, 3])
+        expect(new TextDecoder().decode((await reopened.log('audit').entry(0)).data)).not.toContain('lost')
+        expect(await recordsOf(reopened)).toEqual([500])
+      } finally {
+        await reopened.close()
+      }
+    } finally {
+      await f.close()
+    }
   })
 
   it('gives an append\'s envelope and its access record the same time', async () => {

@@ -1,5 +1,5 @@
 import { openCheckpoint, parseVerifierKey } from '@annal/note'
-import { TILE_WIDTH, bytesToHex, hexToBytes, verifyConsistency, verifyInclusion } from '@annal/tlog'
+import { TILE_WIDTH, hexToBytes, verifyConsistency, verifyInclusion } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type Harness, bearer, harness } from './testing/fixture.js'
 
@@ -61,18 +61,22 @@ describe('public endpoints', () => {
   })
 
   it('serves inclusion proofs by index and by leaf hash that verify, at the latest or a given size', async () => {
-    await fill(10)
     const log = h.ledger.log('audit')
-    const root6 = hexToBytes((await (async () => {
-      const note = await log.checkpoint(10)
-      return bytesToHex(openCheckpoint(note, [parseVerifierKey(log.info.verifierKey)]).rootHash)
-    })()))
+    const verifier = parseVerifierKey(log.info.verifierKey)
+    const rootAt = async (size: number) => openCheckpoint(await log.checkpoint(size), [verifier]).rootHash
+    await fill(7)
+    await fill(3)
+    const [root7, root10] = [await rootAt(7), await rootAt(10)]
     const byIndex = await (await h.app.request('/v1/logs/audit/proof/inclusion?index=3')).json() as Record<string, any>
     expect(byIndex).toMatchObject({ index: 3, tree_size: 10 })
-    verifyInclusion(3, 10, hexToBytes(byIndex.leaf_hash), byIndex.proof.map(hexToBytes), root6)
+    verifyInclusion(3, 10, hexToBytes(byIndex.leaf_hash), byIndex.proof.map(hexToBytes), root10)
     const byHash = await (await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${byIndex.leaf_hash}&tree_size=7`)).json() as Record<string, any>
     expect(byHash).toMatchObject({ index: 3, tree_size: 7, leaf_hash: byIndex.leaf_hash })
+    verifyInclusion(3, 7, hexToBytes(byIndex.leaf_hash), byHash.proof.map(hexToBytes), root7)
     await log.append([utf8.encode('later')])
+    const latest = await (await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${byIndex.leaf_hash}`)).json() as Record<string, any>
+    expect(latest).toMatchObject({ index: 3, tree_size: 11 })
+    verifyInclusion(3, 11, hexToBytes(byIndex.leaf_hash), latest.proof.map(hexToBytes), await rootAt(11))
     const old = await (await h.app.request('/v1/logs/audit/proof/inclusion?index=3&tree_size=10')).json() as Record<string, any>
     expect(old.proof).toEqual(byIndex.proof)
   })

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
+import type { IncomingMessage, Server } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,6 +44,27 @@ afterAll(async () => {
   await ledger?.close()
   await rm(directory, { recursive: true, force: true })
 })
+
+/** Polls `condition` every 10 ms, failing after a deadline. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not come within 10 s`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** Resolves once `server` has read `bytes` bytes of the connection that sends a request with `token`. */
+function received(server: Server, token: string, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onRequest = (request: IncomingMessage) => {
+      if (request.headers.authorization !== `Bearer ${token}`) return
+      server.off('request', onRequest)
+      until(() => request.socket.bytesRead >= bytes, 'the server reading the request').then(resolve, reject)
+    }
+    server.on('request', onRequest)
+  })
+}
 
 function url(path: string): string {
   return `${server.url}${path}`
@@ -177,7 +199,7 @@ describe('a real server on a loopback port', () => {
     expect(ledger.log('audit').size).toBe(size)
     const records = await accessRecords(ledger)
     expect(records.at(-1)).toMatchObject({ route: '/v1/logs/:log/entries', status: 408, code: 'BODY_TIMEOUT' })
-  }, 10_000)
+  })
 
   it('appends nothing from an aborted upload', async () => {
     const token = await mint.token({ scope: 'log:append' })
@@ -185,11 +207,13 @@ describe('a real server on a loopback port', () => {
     const accessSize = ledger.log('access').size
     const socket = connect(server.port, '127.0.0.1')
     await new Promise<void>((resolve) => socket.once('connect', resolve))
-    socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
-      + 'Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial event')
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    const upload = `POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
+      + 'Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial event'
+    const read = received(server.server, token, upload.length)
+    socket.write(upload)
+    await read
     socket.destroy()
-    for (let i = 0; i < 250 && ledger.log('access').size === accessSize; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    await until(() => ledger.log('access').size > accessSize, 'the aborted upload\'s access record')
     expect(ledger.log('audit').size).toBe(size)
     const records = await accessRecords(ledger)
     expect(records.at(-1)).toMatchObject({ route: '/v1/logs/:log/entries', status: 400, code: 'BODY_MALFORMED' })
@@ -215,9 +239,11 @@ describe('a real server on a loopback port', () => {
       // idle connection would hold the close until Node's keepAliveTimeout (made longer than the
       // test may take).
       running.server.keepAliveTimeout = 60_000
-      socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
-        + 'Content-Type: application/json\r\nContent-Length: 12\r\n\r\n{"in":')
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      const head = `POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
+        + 'Content-Type: application/json\r\nContent-Length: 12\r\n\r\n{"in":'
+      const read = received(running.server, token, head.length)
+      socket.write(head)
+      await read
       const closed = running.close()
       socket.write('"fly"}')
       const answer = await reply
@@ -229,5 +255,5 @@ describe('a real server on a loopback port', () => {
       await local.close()
       await rm(dir, { recursive: true, force: true })
     }
-  }, 10_000)
+  })
 })

@@ -61,11 +61,14 @@ let directory: string
 let driver: LevelDriver
 /** Set to make the next compareAndSwapAll wait for it, then fail or go on. */
 let gate: Promise<'fail' | 'go'> | undefined
+/** Called when a write reaches the gate. */
+let atGate: (() => void) | undefined
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-appender-'))
   driver = await LevelDriver.open(join(directory, 'db'))
   gate = undefined
+  atGate = undefined
 })
 
 afterEach(async () => {
@@ -80,11 +83,21 @@ function gated(): StorageDriver {
       return async (...args: Parameters<LevelDriver['compareAndSwapAll']>) => {
         const held = gate
         gate = undefined
+        if (held !== undefined) atGate?.()
         if (held !== undefined && (await held) === 'fail') throw new Error('disk full')
         return target.compareAndSwapAll(...args)
       }
     },
   })
+}
+
+/** Polls `condition` once a turn of the event loop, failing after a deadline. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('the condition did not come true in 10 s')
+    await new Promise((resolve) => setImmediate(resolve))
+  }
 }
 
 async function stored(key: string): Promise<string | undefined> {
@@ -120,11 +133,12 @@ describe('Appender', () => {
     appender.register('b', b)
     let fail!: (outcome: 'fail' | 'go') => void
     gate = new Promise((resolve) => { fail = resolve })
+    const held = new Promise<void>((resolve) => { atGate = resolve })
     const first = appender.append([{ log: 'a', entries: [utf8.encode('x0')] }, { log: 'b', entries: [utf8.encode('x1')] }])
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await held
     // Staged on top of the first batch while its write is held.
     const second = appender.append([{ log: 'a', entries: [utf8.encode('y0'), utf8.encode('y1')] }, { log: 'b', entries: [utf8.encode('y2')] }])
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await until(() => events.length === 4)
     expect(events).toEqual(['a staged 0->1', 'b staged 0->1', 'a staged 1->3', 'b staged 1->2'])
     fail('fail')
     await expect(first).rejects.toThrow('disk full')

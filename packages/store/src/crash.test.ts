@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Ledger } from './ledger.js'
 import type { Log } from './log.js'
 
-const KILLS = 100
+const KILLS = 40
 const KILL_AFTER_MS = [20, 150] as const
 const READY_TIMEOUT_MS = 20_000
 const EXIT_TIMEOUT_MS = 20_000
@@ -297,12 +297,22 @@ async function reopenAndCheck(directory: string, acked: Acknowledged, random: ()
   }
 }
 
-describe('a ledger killed with SIGKILL mid-append', () => {
+// One test per kill, so that each finishes well inside the default timeout; they share the
+// ledger and what the children were told, and once one fails the rest are skipped.
+describe.sequential(`a ledger killed with SIGKILL mid-append (seed ${SEED})`, () => {
   const live = new Set<Child>()
+  const random = prng(SEED)
+  const stats = { cyclesWithReports: 0, retried: 0 }
   let directory: string
+  let acked: Acknowledged | undefined
+  // What the last child submitted but was never told about; the next one appends it again.
+  let retry: string[] = []
+  let next: Child
+  let broken = false
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'annal-crash-'))
+    next = new Child('append', directory, live)
   })
 
   afterAll(async () => {
@@ -311,14 +321,10 @@ describe('a ledger killed with SIGKILL mid-append', () => {
     await rm(directory, { recursive: true, force: true })
   })
 
-  it(`keeps every acknowledged entry and checkpoint across ${KILLS} kills (seed ${SEED})`, async () => {
-    const random = prng(SEED)
-    const stats = { cyclesWithReports: 0, retried: 0 }
-    let acked: Acknowledged | undefined
-    // What the last child submitted but was never told about; the next one appends it again.
-    let retry: string[] = []
-    let next = new Child('append', directory, live)
-    for (let kill = 0; kill < KILLS; kill++) {
+  for (let kill = 0; kill < KILLS; kill++) {
+    it(`keeps every acknowledged entry and checkpoint across kill ${kill + 1} of ${KILLS}`, async (context) => {
+      if (broken) context.skip()
+      broken = true
       const where = `cycle ${kill}, seed ${SEED}`
       const child = next
       child.send(JSON.stringify({ retry }))
@@ -327,7 +333,7 @@ describe('a ledger killed with SIGKILL mid-append', () => {
       expect(ready, `the child's view on opening (${where})`)
         .toMatchObject({ ready: true, size: acked.latest?.size ?? 0, verifierKey: acked.verifierKey })
       // The next child starts up (hundreds of ms) while this one appends; it waits for its line.
-      next = new Child('append', directory, live)
+      if (kill < KILLS - 1) next = new Child('append', directory, live)
       await sleep(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]))
       child.kill()
       const exit = await child.ended(EXIT_TIMEOUT_MS)
@@ -337,13 +343,17 @@ describe('a ledger killed with SIGKILL mid-append', () => {
       retry = collect(child.lines.slice(1), acked, new Set(retry.map(leafId)))
       if (acked.reports > reports) stats.cyclesWithReports++
       await reopenAndCheck(directory, acked, random, kill === KILLS - 1)
-    }
-    next.kill()
+      broken = false
+    })
+  }
+
+  it('got appends through in most cycles', (context) => {
+    if (broken) context.skip()
     const summary = {
       ...stats, reports: acked!.reports, entries: acked!.entries.size, duplicates: acked!.duplicates, size: acked!.latest!.size,
     }
     console.log(`crash test, seed ${SEED}: ${KILLS} kills, ${JSON.stringify(summary)}`)
     // A run in which the children never got an append through would prove nothing.
     expect(stats.cyclesWithReports, 'cycles in which the child acknowledged an append').toBeGreaterThan(KILLS / 4)
-  }, 300_000)
+  })
 })

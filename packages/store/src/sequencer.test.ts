@@ -13,6 +13,11 @@ interface Staged {
 
 function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?: (items: readonly number[]) => boolean } = {}) {
   const events: string[] = []
+  const waiting: { readonly event: string; readonly resolve: () => void }[] = []
+  const note = (event: string) => {
+    events.push(event)
+    for (const waiter of waiting.filter((w) => w.event === event)) waiter.resolve()
+  }
   let durable = 0
   let tip: number | undefined
   let releaseWrite: (() => void) | undefined
@@ -25,21 +30,21 @@ function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?:
       if (options.failStage?.(prepared) === true) throw new Error('stage failed')
       const from = tip ?? durable
       tip = from + prepared.reduce((sum, item) => sum + item, 0)
-      events.push(`stage ${from}->${tip}`)
+      note(`stage ${from}->${tip}`)
       return { from, to: tip, calls: calls.length }
     },
     async write(staged) {
-      events.push(`write ${staged.from}->${staged.to}`)
+      note(`write ${staged.from}->${staged.to}`)
       if (holdWrites) await new Promise<void>((resolve) => { releaseWrite = resolve })
       if (options.failWrite?.(staged) === true) throw new Error('write failed')
       if (staged.from !== durable) throw new Error(`written on ${staged.from}, durable ${durable}`)
       durable = staged.to
       if (tip === staged.to) tip = undefined
-      events.push(`wrote ${staged.to}`)
+      note(`wrote ${staged.to}`)
       return Array.from({ length: staged.calls }, () => staged.to)
     },
     discard() {
-      events.push('discard')
+      note('discard')
       tip = undefined
     },
   }
@@ -47,6 +52,11 @@ function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?:
     events,
     steps,
     durable: () => durable,
+    /** Resolves once `event` has happened. */
+    until: (event: string) => new Promise<void>((resolve) => {
+      if (events.includes(event)) resolve()
+      else waiting.push({ event, resolve })
+    }),
     hold: () => { holdWrites = true },
     release: () => {
       holdWrites = false
@@ -55,6 +65,8 @@ function counter(options: { failWrite?: (staged: Staged) => boolean; failStage?:
   }
 }
 
+/** One turn of the event loop: the steps are in memory, so whatever the sequencer would do at once is done. */
+const turn = () => new Promise((resolve) => setImmediate(resolve))
 const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: Error) => ({ error: error.message }))
 
 describe('Sequencer', () => {
@@ -63,9 +75,9 @@ describe('Sequencer', () => {
     const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 })
     steps.hold()
     const first = sequencer.submit([1, 2])
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await steps.until('write 0->3')
     const second = sequencer.submit([3])
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await steps.until('stage 3->6')
     // The second batch is staged on the first one's total before the first write is done.
     expect(steps.events).toEqual(['stage 0->3', 'write 0->3', 'stage 3->6'])
     steps.release()
@@ -80,9 +92,9 @@ describe('Sequencer', () => {
     steps.hold()
     const answered: string[] = []
     const first = sequencer.submit([1]).then((total) => { answered.push(`${total}: ${steps.events.join(', ')}`) })
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await steps.until('write 0->1')
     const later = [[2], [3, 4]].map((items) => sequencer.submit(items))
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await turn()
     // Not staged at the first arrival: a partial batch waits for the write.
     expect(steps.events).toEqual(['stage 0->1', 'write 0->1'])
     steps.release()
@@ -103,9 +115,9 @@ describe('Sequencer', () => {
     const sequencer = new Sequencer(steps.steps, { maxBatchSize })
     steps.hold()
     const first = settle(sequencer.submit([5]))
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await steps.until('write 0->5')
     const second = settle(sequencer.submit([7]))
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await (maxBatchSize === 1 ? steps.until('stage 5->12') : turn())
     steps.release()
     expect(await first).toEqual({ error: 'write failed' })
     expect(await second).toEqual({ value: 7 })
