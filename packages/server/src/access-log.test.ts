@@ -1,4 +1,5 @@
-import { LevelDriver, Ledger, type Swap, type WriteOp } from '@annal/store'
+import { Ledger } from '@annal/store'
+import { LevelDriver, type Swap, type WriteOp } from '@annal/storage'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type Harness, accessRecords, bearer, harness, recordOf } from './testing/fixture.js'
 
