@@ -108,36 +108,35 @@ async function stored(key: string): Promise<string | undefined> {
 describe('Appender', () => {
   it('appends a call to several logs in one write and answers each part in order', async () => {
     const events: string[] = []
-    const appender = new Appender<string>(gated(), {})
-    appender.register('a', counterLog('a', events))
-    appender.register('b', counterLog('b', events))
+    const appender = new Appender(gated(), {})
+    const a = appender.register('a', counterLog('a', events))
+    const b = appender.register('b', counterLog('b', events))
     // One batch: log a comes first in it, while the second call names b first.
     const calls = await Promise.all([
-      appender.appendTo('a', [utf8.encode('a0')]),
-      appender.append([{ log: 'b', entries: [utf8.encode('b0'), utf8.encode('b1')] }, { log: 'a', entries: [utf8.encode('a1')] }]),
-      appender.append([{ log: 'a', entries: [utf8.encode('a2')] }]),
+      a.append([utf8.encode('a0')]),
+      appender.append([b.part([utf8.encode('b0'), utf8.encode('b1')]), a.part([utf8.encode('a1')])]),
+      appender.append([a.part([utf8.encode('a2')])]),
     ])
     expect(calls).toEqual(['a[0..0]', ['b[0..1]', 'a[1..1]'], ['a[2..2]']])
     expect(await Promise.all(['head:a', 'head:b', 'entry:a:2', 'entry:b:1'].map(stored))).toEqual(['3', '2', 'a2', 'b1'])
-    await expect(appender.append([{ log: 'a', entries: [] }, { log: 'a', entries: [] }])).rejects.toThrow(TypeError)
-    await expect(appender.appendTo('c', [utf8.encode('x')])).rejects.toThrow(/not registered/)
+    await expect(appender.append([a.part([]), a.part([])])).rejects.toThrow(TypeError)
+    await expect(appender.append([{ log: 'c', entries: [utf8.encode('x')] }])).rejects.toThrow(/not registered/)
     expect(() => appender.register('a', counterLog('a', events))).toThrow(/already registered/)
   })
 
   it('rejects every call of a failed write in every log it spans, and restages the next batch on what is durable', async () => {
     const events: string[] = []
     // A batch of one entry: the second call is a full batch, so it is staged while the first is written.
-    const appender = new Appender<string>(gated(), { maxBatchSize: 1 })
+    const appender = new Appender(gated(), { maxBatchSize: 1 })
     const [a, b] = [counterLog('a', events), counterLog('b', events)]
-    appender.register('a', a)
-    appender.register('b', b)
+    const [toA, toB] = [appender.register('a', a), appender.register('b', b)]
     let fail!: (outcome: 'fail' | 'go') => void
     gate = new Promise((resolve) => { fail = resolve })
     const held = new Promise<void>((resolve) => { atGate = resolve })
-    const first = appender.append([{ log: 'a', entries: [utf8.encode('x0')] }, { log: 'b', entries: [utf8.encode('x1')] }])
+    const first = appender.append([toA.part([utf8.encode('x0')]), toB.part([utf8.encode('x1')])])
     await held
     // Staged on top of the first batch while its write is held.
-    const second = appender.append([{ log: 'a', entries: [utf8.encode('y0'), utf8.encode('y1')] }, { log: 'b', entries: [utf8.encode('y2')] }])
+    const second = appender.append([toA.part([utf8.encode('y0'), utf8.encode('y1')]), toB.part([utf8.encode('y2')])])
     await until(() => events.length === 4)
     expect(events).toEqual(['a staged 0->1', 'b staged 0->1', 'a staged 1->3', 'b staged 1->2'])
     fail('fail')

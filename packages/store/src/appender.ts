@@ -7,6 +7,23 @@ export interface LogAppend {
   readonly entries: readonly unknown[]
 }
 
+/** One participant's items in a call that spans several; resolves as `R` (see Appender.append). */
+export interface AppendPart<R> extends LogAppend {
+  /** Never set: carries the participant's result type. */
+  readonly result?: R
+}
+
+/** What register() hands back: appends to one participant, typed by its items and its result. */
+export interface Participant<I, R> {
+  /** Appends `items` on their own; resolves with the participant's result once durable. */
+  append(items: readonly I[]): Promise<R>
+  /** The participant's part of a call that spans several (Appender.append). */
+  part(items: readonly I[]): AppendPart<R>
+}
+
+/** The results of Appender.append, one a part, each typed by its participant. */
+export type PartResults<P extends readonly AppendPart<unknown>[]> = { -readonly [K in keyof P]: P[K] extends AppendPart<infer R> ? R : never }
+
 /**
  * What a log (or the object store) does for the appender in each batch. `stage` must change
  * nothing: a batch is adopted by every participant it touches or by none. `I` is the item type
@@ -38,12 +55,13 @@ export interface LogAppendSteps<P, S, R, I = Uint8Array> {
   discard(): void
 }
 
-// The appender only hands each log's own values back to it, so it need not know their types
-// (the steps are declared as methods, whose parameters TypeScript checks bivariantly).
-type AnySteps<R> = LogAppendSteps<unknown, unknown, R, unknown>
+// The appender only hands each participant's own values back to it, so it need not know their
+// types (the steps are declared as methods, whose parameters TypeScript checks bivariantly);
+// register() gives the types back to the participant's caller through its Participant.
+type AnySteps = LogAppendSteps<unknown, unknown, unknown, unknown>
 
-interface LogBatch<R> {
-  readonly steps: AnySteps<R>
+interface LogBatch {
+  readonly steps: AnySteps
   readonly calls: (readonly unknown[])[]
   /** For each of the log's calls: the call's place in the batch, */
   readonly callOf: number[]
@@ -51,14 +69,14 @@ interface LogBatch<R> {
   readonly partOf: number[]
 }
 
-interface PreparedBatch<R> {
-  readonly logs: readonly LogBatch<R>[]
+interface PreparedBatch {
+  readonly logs: readonly LogBatch[]
   readonly prepared: readonly unknown[]
   readonly callCount: number
 }
 
-interface StagedBatch<R> {
-  readonly logs: readonly LogBatch<R>[]
+interface StagedBatch {
+  readonly logs: readonly LogBatch[]
   readonly staged: readonly unknown[]
   readonly callCount: number
   /** Calls (by position in the batch) a participant refused, with their errors. */
@@ -80,10 +98,10 @@ interface AlonePart extends LogAppend {
  * every call in it lands whole or not at all, however many participants it spans. One writer
  * for all of them also means one fsync per batch.
  */
-export class Appender<R = unknown> {
+export class Appender {
   readonly #driver: StorageDriver
-  readonly #logs = new Map<string, AnySteps<R>>()
-  readonly #sequencer: Sequencer<LogAppend, PreparedBatch<R>, StagedBatch<R>, R | R[]>
+  readonly #logs = new Map<string, AnySteps>()
+  readonly #sequencer: Sequencer<LogAppend, PreparedBatch, StagedBatch, unknown>
 
   constructor(driver: StorageDriver, options: SequencerOptions) {
     this.#driver = driver
@@ -97,24 +115,27 @@ export class Appender<R = unknown> {
     }, options)
   }
 
-  /** Makes a log appendable; a log registers once, when it is loaded. */
-  register<P, S, I>(log: string, steps: LogAppendSteps<P, S, R, I>): void {
-    if (this.#logs.has(log)) throw new Error(`log ${log} is already registered`)
-    this.#logs.set(log, steps)
-  }
-
-  /** Appends entries to one log; resolves with its result once durable. Entries are checked by the caller. */
-  appendTo(log: string, entries: readonly unknown[]): Promise<R> {
-    if (!this.#logs.has(log)) return Promise.reject(new Error(`log ${log} is not registered`))
-    const part: AlonePart = { log, entries, alone: true }
-    return this.#sequencer.submit([part], entries.length) as Promise<R>
+  /**
+   * Makes a log (or another participant) appendable, once, under a name of its own; the
+   * handle appends to it with its items' and results' types. Items are checked by the caller.
+   */
+  register<P, S, R, I>(name: string, steps: LogAppendSteps<P, S, R, I>): Participant<I, R> {
+    if (this.#logs.has(name)) throw new Error(`log ${name} is already registered`)
+    this.#logs.set(name, steps as AnySteps)
+    return {
+      append: (items) => {
+        const part: AlonePart = { log: name, entries: items, alone: true }
+        return this.#sequencer.submit([part], items.length) as Promise<R>
+      },
+      part: (items) => ({ log: name, entries: items }),
+    }
   }
 
   /**
    * Appends every part in one atomic write and resolves with each part's result, in order.
-   * Parts must name registered logs, each at most once; entries are checked by the caller.
+   * Parts come from registered participants' `part`, each participant at most once.
    */
-  append(parts: readonly LogAppend[]): Promise<R[]> {
+  append<const P extends readonly AppendPart<unknown>[]>(parts: P): Promise<PartResults<P>> {
     const names = new Set<string>()
     let size = 0
     for (const part of parts) {
@@ -123,7 +144,7 @@ export class Appender<R = unknown> {
       names.add(part.log)
       size += part.entries.length
     }
-    return this.#sequencer.submit(parts.map(({ log, entries }) => ({ log, entries })), size) as Promise<R[]>
+    return this.#sequencer.submit(parts.map(({ log, entries }) => ({ log, entries })), size) as Promise<PartResults<P>>
   }
 
   /** Resolves when every append submitted so far has settled. */
@@ -131,8 +152,8 @@ export class Appender<R = unknown> {
     return this.#sequencer.drain()
   }
 
-  async #prepare(calls: readonly (readonly LogAppend[])[]): Promise<PreparedBatch<R>> {
-    const byLog = new Map<string, LogBatch<R>>()
+  async #prepare(calls: readonly (readonly LogAppend[])[]): Promise<PreparedBatch> {
+    const byLog = new Map<string, LogBatch>()
     for (let call = 0; call < calls.length; call++) {
       const parts = calls[call]!
       for (let index = 0; index < parts.length; index++) {
@@ -152,7 +173,7 @@ export class Appender<R = unknown> {
     return { logs, prepared, callCount: calls.length }
   }
 
-  async #stage({ logs, prepared, callCount }: PreparedBatch<R>): Promise<StagedBatch<R>> {
+  async #stage({ logs, prepared, callCount }: PreparedBatch): Promise<StagedBatch> {
     await Promise.all(logs.map((batch) => batch.steps.waitForRoom()))
     // Every part is decided before any is adopted: a failure leaves every tip as it was.
     // Participants that may refuse calls go first, so the others leave those calls out.
@@ -171,7 +192,7 @@ export class Appender<R = unknown> {
     return { logs, staged, callCount, refused }
   }
 
-  async #write({ logs, staged, callCount, refused }: StagedBatch<R>): Promise<(R | R[] | Refused)[]> {
+  async #write({ logs, staged, callCount, refused }: StagedBatch): Promise<(unknown | Refused)[]> {
     const swaps: Swap[] = []
     const ops: WriteOp[] = []
     logs.forEach((batch, i) => {
@@ -182,14 +203,14 @@ export class Appender<R = unknown> {
     })
     if (swaps.length > 0) await this.#driver.compareAndSwapAll(swaps, ops)
     else if (ops.length > 0) await this.#driver.write(ops, { sync: true })
-    const results = new Array<R | R[] | Refused>(callCount)
+    const results = new Array<unknown>(callCount)
     logs.forEach((batch, i) => {
       const written = batch.steps.written(staged[i])
       for (let j = 0; j < written.length; j++) {
         const call = batch.callOf[j]!
         const part = batch.partOf[j]!
         if (part === -1) results[call] = written[j]!
-        else ((results[call] ??= []) as R[])[part] = written[j]!
+        else ((results[call] ??= []) as unknown[])[part] = written[j]!
       }
     })
     for (const [call, error] of refused) results[call] = new Refused(error)

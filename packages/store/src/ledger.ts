@@ -15,11 +15,11 @@ import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { LevelDriver } from '@annal/storage'
 import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
-import { Appender } from './appender.js'
+import { Appender, type Participant } from './appender.js'
 import { type HashedObject, LedgerObjects, type ObjectInfo, type ObjectStore } from './objects.js'
 import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
-import { ROWS, RowTable, type TableRow, registerRows } from './rows.js'
+import { RowTable, type TableRow, registerRows } from './rows.js'
 
 export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
@@ -111,6 +111,7 @@ export class Ledger {
   /** Origins of the logs whose createLog is in flight. */
   readonly #creatingOrigins = new Set<string>()
   readonly #tables = new Map<string, RowTable>()
+  readonly #rows: Participant<TableRow, undefined>
   #closed = false
 
   private constructor(directory: string, driver: StorageDriver, options: LedgerOptions) {
@@ -120,7 +121,7 @@ export class Ledger {
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = tileCache(options.tileCacheSize ?? 4096)
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
-    registerRows(this.#appender)
+    this.#rows = registerRows(this.#appender)
     this.objects = this.#objects = new LedgerObjects(driver, this.#providers.hash, {
       appender: this.#appender,
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
@@ -186,13 +187,14 @@ export class Ledger {
   async append(parts: readonly { readonly log: string; readonly entries: readonly Uint8Array[] }[],
       options: { readonly objects?: readonly HashedObject[]; readonly rows?: readonly TableRow[] } = {}): Promise<AppendResult[]> {
     if (!Array.isArray(parts) || parts.length === 0) throw new TypeError('append takes a non-empty array of parts')
-    for (const part of parts) {
-      this.log(part.log)
+    const logParts = parts.map((part) => {
       checkEntries(part.entries)
-    }
+      return this.log(part.log).part(part.entries)
+    })
     const objects = options.objects === undefined || options.objects.length === 0 ? [] : [this.#objects.part(options.objects)]
-    const rows = options.rows === undefined || options.rows.length === 0 ? [] : [{ log: ROWS, entries: options.rows }]
-    const results = await this.#appender.append([...parts, ...objects, ...rows])
+    const rows = options.rows === undefined || options.rows.length === 0 ? [] : [this.#rows.part(options.rows)]
+    // Only the logs' parts answer with AppendResults; the objects' and rows' results are dropped.
+    const results = await this.#appender.append([...logParts, ...objects, ...rows])
     return results.slice(0, parts.length) as AppendResult[]
   }
 

@@ -11,7 +11,7 @@ import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeC
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
-import type { Appender } from './appender.js'
+import type { AppendPart, Appender, Participant } from './appender.js'
 import type { Swap } from '@annal/storage'
 
 /** What a log says about itself; never its private key. */
@@ -122,6 +122,8 @@ export class Log {
   #tip: LogState | undefined
   /** Per batch staged but not yet written, in order: its new ids and their indexes. */
   readonly #unwritten: Map<string, number>[] = []
+  /** Set once loaded, by #register. */
+  #participant!: Participant<Uint8Array, AppendResult>
 
   private constructor(info: LogInfo, context: LogContext, state: LogState, index: IdIndex) {
     this.info = info
@@ -132,7 +134,7 @@ export class Log {
 
   /** Hands the log's batch steps to the ledger's appender; once, when loaded. */
   #register(): void {
-    this.#context.appender.register<PreparedBatch, StagedBatch, Uint8Array>(this.info.name, {
+    this.#participant = this.#context.appender.register<PreparedBatch, StagedBatch, AppendResult, Uint8Array>(this.info.name, {
       prepare: (calls) => this.#prepare(calls),
       waitForRoom: () => this.#index.waitForRoom(),
       stage: (calls, prepared, skip) => this.#stage(calls, prepared, skip),
@@ -213,7 +215,12 @@ export class Log {
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#context.appender.appendTo(this.info.name, entries) as Promise<AppendResult>
+    return this.#participant.append(entries)
+  }
+
+  /** @internal This log's part of a call that appends to several (Ledger.append); entries checked by the caller. */
+  part(entries: readonly Uint8Array[]): AppendPart<AppendResult> {
+    return this.#participant.part(entries)
   }
 
   /** Resolves when every append submitted so far has settled and its id is indexed. */

@@ -1,5 +1,5 @@
 import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
-import { Appender } from './appender.js'
+import { type AppendPart, Appender, type Participant } from './appender.js'
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
@@ -167,7 +167,7 @@ export class LedgerObjects implements ObjectStore {
   readonly #hash: HashProvider
   readonly #maxObjectSize: number
   readonly #clock: () => Date
-  readonly #appender: Appender
+  readonly #participant: Participant<ObjectItem, PutObjectResult[] | ObjectInfo>
   /** Every stored object's digest once filled; added to when a batch storing it is staged. */
   readonly #filter: StoredHashFilter | undefined
   /** Per batch staged but not yet written, in order: what it makes of each object it touches. */
@@ -182,8 +182,8 @@ export class LedgerObjects implements ObjectStore {
     this.#maxObjectSize = options.maxObjectSize
     this.#clock = options.clock
     this.#filter = StoredHashFilter.sized(options.filterBytes ?? 0, 'objectFilterBytes')
-    this.#appender = options.appender ?? new Appender(driver, {})
-    this.#appender.register<PreparedObjects, StagedObjects, ObjectItem>(OBJECTS, {
+    const appender = options.appender ?? new Appender(driver, {})
+    this.#participant = appender.register<PreparedObjects, StagedObjects, PutObjectResult[] | ObjectInfo, ObjectItem>(OBJECTS, {
       prepare: (calls) => this.#prepare(calls),
       waitForRoom: async () => {},
       stage: (calls, prepared, skip) => this.#stage(calls, prepared, skip),
@@ -247,18 +247,20 @@ export class LedgerObjects implements ObjectStore {
    * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
    */
   async putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]> {
-    return await this.#appender.appendTo(OBJECTS, this.hashed(objects)) as PutObjectResult[]
+    const results = await this.#participant.append(this.hashed(objects))
+    if (!Array.isArray(results)) throw new TypeError('a store answered as an erasure')
+    return results
   }
 
   /**
    * The appender part that stores `objects` with the entries of the same call (Ledger.append).
    * @throws TypeError for an object that `hashed` did not make: its digest is only trusted from there.
    */
-  part(objects: readonly HashedObject[]): { readonly log: string; readonly entries: readonly ObjectItem[] } {
+  part(objects: readonly HashedObject[]): AppendPart<PutObjectResult[] | ObjectInfo> {
     for (const object of objects) {
       if (!(object instanceof HashedObject)) throw new TypeError('objects to append come from objects.hashed')
     }
-    return { log: OBJECTS, entries: objects }
+    return this.#participant.part(objects)
   }
 
   /** Looks up what the filter cannot rule out; changes nothing, so it may overlap the previous write. */
@@ -418,7 +420,9 @@ export class LedgerObjects implements ObjectStore {
    */
   async markErased(hash: string, erasure: ObjectErasure): Promise<ObjectInfo> {
     const digest = parseObjectHash(hash)
-    return await this.#appender.appendTo(OBJECTS, [{ erase: digest, erasure }]) as ObjectInfo
+    const info = await this.#participant.append([{ erase: digest, erasure }])
+    if (Array.isArray(info)) throw new TypeError('an erasure answered as a store')
+    return info
   }
 
   /** @throws TlogError OBJECT_NOT_FOUND. */

@@ -1,4 +1,4 @@
-import type { Appender } from './appender.js'
+import type { Appender, Participant } from './appender.js'
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import { tableKey, tableKeyOf, tableRange } from './keys.js'
 
@@ -57,8 +57,8 @@ export class RowTable {
 }
 
 /** Registers the rows participant: a call's rows are written with the call, or skipped with it. */
-export function registerRows(appender: Appender): void {
-  appender.register<undefined, { ops: WriteOp[]; calls: number }, TableRow>(ROWS, {
+export function registerRows(appender: Appender): Participant<TableRow, undefined> {
+  return appender.register<undefined, { ops: WriteOp[]; calls: number }, undefined, TableRow>(ROWS, {
     prepare: async () => undefined,
     waitForRoom: async () => undefined,
     stage: (calls, _prepared, skip) => ({
