@@ -2,7 +2,7 @@ import { nobleEd25519 } from '@annal/note'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 // The note suites, run again with the node:crypto providers: both must agree on every input.
-import { noteConformanceSuites } from '../../note/src/testing/index.js'
+import { noteConformanceSuites } from '@annal/note/testing'
 import { nodeEd25519 } from './ed25519.js'
 import { nodeHashProvider } from './sha256.js'
 

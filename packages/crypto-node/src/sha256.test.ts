@@ -2,8 +2,7 @@ import { defaultHasher } from '@annal/tlog'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 // The tlog suites, run again with the node:crypto provider: both providers must agree byte for byte.
-import { merkleSuite } from '../../tlog/src/testing/merkle.suite.js'
-import { tilesSuite } from '../../tlog/src/testing/tiles.suite.js'
+import { merkleSuite, tilesSuite } from '@annal/tlog/testing'
 import { nodeHashProvider, nodeHasher } from './sha256.js'
 
 describe('node:crypto SHA-256', () => {

@@ -1,5 +1,5 @@
 // Every provider-parameterized suite of @annal/note, for packages that bring their own
-// providers (e.g. @annal/crypto-node) to rerun. Not part of the build.
+// providers (e.g. @annal/crypto-node) to rerun: `@annal/note/testing`. Not part of the build.
 import { checkpointPropertySuite } from './checkpoint.prop.suite.js'
 import { checkpointSuite } from './checkpoint.suite.js'
 import { cosignaturePropertySuite } from './cosignature.prop.suite.js'
