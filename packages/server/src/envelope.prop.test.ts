@@ -1,8 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from './canonical-json.js'
-import { accessRecordBytes, accessRecordValue } from './access-record.js'
-import { envelopeBytes, envelopeTemplate, envelopeValue } from './envelope.js'
+import { accessRecordBytes } from './access-record.js'
+import { envelopeBytes, envelopeTemplate } from './envelope.js'
+import { accessRecordValue, envelopeValue } from './testing/records.js'
 
 // envelopeTemplate must give envelopeBytes' bytes for every request and event: claims are
 // whatever a token carries (any Unicode, quotes, escapes), content types whatever a client sent.

@@ -21,28 +21,13 @@ export interface EnvelopeInput {
 }
 
 /** Who acted, as RFC 9068 claims name it; absent claims are left out. */
-export function actor(principal: Principal): Record<string, string | undefined> {
+function actor(principal: Principal): Record<string, string | undefined> {
   return { iss: principal.iss, sub: principal.sub, client_id: principal.clientId }
 }
 
 /** The token, by `jti` and SHA-256 fingerprint; never the token. */
 function token(principal: Principal): Record<string, string | undefined> {
   return { jti: principal.jti, sha256: principal.fingerprint }
-}
-
-/** An event's envelope as a value: what envelopeBytes writes as canonical JSON (tests hold it to that). */
-export function envelopeValue(input: EnvelopeInput): Record<string, unknown> {
-  return {
-    type: ENVELOPE_TYPE,
-    time: input.time.toISOString(),
-    request_id: input.requestId,
-    line: input.line,
-    object: { hash: input.object, size: input.size, content_type: input.contentType },
-    actor: actor(input.principal),
-    token: token(input.principal),
-    scope: input.scope,
-    scopes: [...input.principal.scopes],
-  }
 }
 
 let formattedMs = Number.NaN
@@ -96,7 +81,10 @@ function envelopeFrame(input: Omit<EnvelopeInput, 'object' | 'size' | 'line'>): 
   }
 }
 
-/** The leaf appended for an event: RFC 8785 canonical JSON of envelopeValue (see docs/api.md, "The envelope"). */
+/**
+ * The leaf appended for an event: RFC 8785 canonical JSON of its members, written in sorted order
+ * (see docs/api.md, "The envelope"; testing/records.ts holds it to a plain canonicalJson of them).
+ */
 export function envelopeBytes(input: EnvelopeInput): Uint8Array {
   const { head, tail } = envelopeFrame(input)
   const line = input.line === undefined ? '' : `"line":${input.line},`
