@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type BodyOptions, readBody, requestBody } from './body.js'
+import { UNENDING_CHUNKED_BODY, exchange } from './testing/index.js'
 
 const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
 
@@ -146,7 +147,6 @@ describe('requestBody on a Node server', () => {
 
   it('refuses a chunked upload over the limit without resetting the connection, so the answer arrives', async () => {
     const { createServer } = await import('node:http')
-    const { connect } = await import('node:net')
     const server = createServer((incoming, response) => {
       requestBody({ env: { incoming }, req: { raw: { headers: new Headers(), body: null } } }, 1024).then(
         () => response.end('read'),
@@ -156,17 +156,8 @@ describe('requestBody on a Node server', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     try {
       // 64 KiB against a 1 KiB limit, and no last chunk: only the server can end this exchange.
-      const reply = await new Promise<string>((resolve) => {
-        const socket = connect((server.address() as { port: number }).port, '127.0.0.1', () => {
-          socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
-          for (let i = 0; i < 64; i++) socket.write(`400\r\n${'x'.repeat(1024)}\r\n`)
-        })
-        let data = ''
-        socket.on('data', (chunk) => { data += chunk.toString() })
-        // The server may close with some of the upload unread, which reaches this side as a reset.
-        socket.on('error', () => undefined)
-        socket.on('close', () => resolve(data))
-      })
+      const reply = await exchange((server.address() as { port: number }).port,
+        ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ...UNENDING_CHUNKED_BODY])
       expect(reply).toMatch(/^HTTP\/1\.1 413 /)
       expect(reply).toMatch(/\r\nConnection: close\r\n/i)
       expect(reply).toContain('BODY_TOO_LARGE')

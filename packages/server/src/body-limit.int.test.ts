@@ -1,4 +1,4 @@
-import { connect } from 'node:net'
+import { UNENDING_CHUNKED_BODY, exchange } from '@annal/http/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LiveHarness, accessRecords, liveHarness } from './testing/fixture.js'
 
@@ -18,18 +18,8 @@ describe('a chunked upload over the body limit', () => {
     const token = await h.mint.token({ scope: 'log:append' })
     const size = h.ledger.log('audit').size
     // 64 KiB against a 1 KiB limit, and no last chunk: only the server can end this exchange.
-    const reply = await new Promise<string>((resolve) => {
-      const socket = connect(h.server.port, '127.0.0.1', () => {
-        socket.write(`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
-          + 'Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n')
-        for (let i = 0; i < 64; i++) socket.write(`400\r\n${'x'.repeat(1024)}\r\n`)
-      })
-      let data = ''
-      socket.on('data', (chunk) => { data += chunk.toString() })
-      // Closing with some of the upload unread may reach this side as a reset, after the answer.
-      socket.on('error', () => undefined)
-      socket.on('close', () => resolve(data))
-    })
+    const reply = await exchange(h.server.port, [`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
+      + 'Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n', ...UNENDING_CHUNKED_BODY])
     const [head, body] = reply.split('\r\n\r\n') as [string, string]
     expect(head).toMatch(/^HTTP\/1\.1 413 /)
     expect(head).toMatch(/\r\nconnection: close(?:\r\n|$)/i)

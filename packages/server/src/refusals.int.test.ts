@@ -1,6 +1,6 @@
 // Refusals the app never sees (Node's parser) and a close under keep-alive load, over real sockets.
 import { Agent, request } from 'node:http'
-import { connect } from 'node:net'
+import { exchange } from '@annal/http/testing'
 import { afterEach, expect, it } from 'vitest'
 import { type LiveHarness, accessLogOverHttp, bearer, liveHarness } from './testing/fixture.js'
 
@@ -10,17 +10,6 @@ afterEach(async () => {
   await h?.close()
   h = undefined
 })
-
-/** Writes `raw` on a new connection and resolves with everything the server sent until it closed. */
-function exchange(port: number, raw: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(raw))
-    let data = ''
-    socket.on('data', (chunk) => { data += chunk.toString('latin1') })
-    socket.on('error', reject)
-    socket.on('close', () => resolve(data))
-  })
-}
 
 /** Polls the access log over HTTP until `find` matches a record (the refusal is recorded after its answer). */
 async function recorded(find: (record: Record<string, any>) => boolean): Promise<Record<string, any>> {
@@ -49,7 +38,7 @@ it('refuses a token in the query string on any route, known or not, and records 
 it('answers headers too large and malformed HTTP with a problem, and records them without the token', async () => {
   h = await liveHarness()
   const huge = `ey${'A'.repeat(100 * 1024)}`
-  const answer = await exchange(h.server.port, `GET /v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${huge}\r\n\r\n`)
+  const answer = await exchange(h.server.port, [`GET /v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${huge}\r\n\r\n`])
   expect(answer).toMatch(/^HTTP\/1\.1 431 /)
   expect(answer).toMatch(/\r\ncontent-type: application\/problem\+json\r\n/i)
   expect(answer).toMatch(/\r\nconnection: close\r\n/i)
@@ -60,7 +49,7 @@ it('answers headers too large and malformed HTTP with a problem, and records the
   expect(record).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE', method: 'GET', remote_address: '127.0.0.1' })
   expect(JSON.stringify(record)).not.toContain('AAAAAAAA')
 
-  const malformed = await exchange(h.server.port, 'GET / HTTP/1.1\r\nHost x\r\n\r\n')
+  const malformed = await exchange(h.server.port, ['GET / HTTP/1.1\r\nHost x\r\n\r\n'])
   expect(malformed).toMatch(/^HTTP\/1\.1 400 /)
   const malformedId = /\r\nx-request-id: ([0-9a-f-]{36})/i.exec(malformed)![1]
   expect(await recorded((r) => r.request_id === malformedId)).toMatchObject({ status: 400, code: 'REQUEST_MALFORMED' })

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createHash, createPublicKey, verify } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { UNENDING_CHUNKED_BODY, exchange } from '@annal/http/testing'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseSignerKey } from '@annal/note'
@@ -153,17 +153,8 @@ describe('runWitness over HTTP', () => {
   it('answers a chunked upload over 16 KiB with a 413 problem, then closes the connection', async () => {
     const witness = await start()
     // 64 KiB and no last chunk: only the witness can end this exchange.
-    const reply = await new Promise<string>((resolve) => {
-      const socket = connect(Number(new URL(witness.url).port), '127.0.0.1', () => {
-        socket.write('POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
-        for (let i = 0; i < 64; i++) socket.write(`400\r\n${'x'.repeat(1024)}\r\n`)
-      })
-      let data = ''
-      socket.on('data', (chunk) => { data += chunk.toString() })
-      // Closing with some of the upload unread may reach this side as a reset, after the answer.
-      socket.on('error', () => undefined)
-      socket.on('close', () => resolve(data))
-    })
+    const reply = await exchange(Number(new URL(witness.url).port),
+      ['POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', ...UNENDING_CHUNKED_BODY])
     const [head, body] = reply.split('\r\n\r\n') as [string, string]
     expect(head).toMatch(/^HTTP\/1\.1 413 /)
     expect(head).toMatch(/\r\nconnection: close(?:\r\n|$)/i)
