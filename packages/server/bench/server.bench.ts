@@ -6,7 +6,7 @@
 // make the ledger write (bench/raw-events.ts).
 import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -28,7 +28,7 @@ const BATCH_CONNECTIONS = 8
 const ISSUER = 'https://issuer.bench.example'
 const AUDIENCE = 'https://annal.bench.example/'
 
-console.log(`server benchmark: ${machineLine()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+console.log(`server benchmark: ${machineLine()}`)
 console.log(`(a) and (b), then raw and (c), in ${ROUNDS} alternating rounds of ${SECONDS} s each (after warm-up), ` +
   `loader in a second process, ${EVENT_BYTES}-byte JSON events`)
 
