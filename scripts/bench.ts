@@ -1,7 +1,7 @@
 // Small helpers shared by the packages' `npm run bench` scripts. Benchmarks print figures;
 // they never assert timings.
 import { readFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 
 /** Runs `work` (which does `count` operations) and returns operations per second. */
 export function opsPerSecond(count: number, work: () => void): number {
@@ -38,9 +38,14 @@ export function report(name: string, value: string, note = ''): void {
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`)
 }
 
+/**
+ * The date, Node, the cores and memory, and the load average: other work on the machine slows
+ * every figure, and baselines do not slow alike, so a run says how busy its machine was.
+ */
 export function machineLine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
-  return `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB`
+  return `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} x ${cpu}, ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`
 }
 
 /** A deterministic pseudo-random generator (xorshift32), so runs are comparable. */

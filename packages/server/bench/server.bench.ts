@@ -1,11 +1,12 @@
 // npm run bench -w packages/server [-- --rounds R --seconds S]: HTTP load on loopback from a second
 // process (bench/load.ts), in one run: (a) a bare Hono POST route that parses the same 256-byte
-// JSON body and answers 201, the baseline; (b) authorized single-event appends through the real
-// Annal app, access log on, real LevelDB in a temp dir, a real ES256 token; (c) NDJSON batches of
-// 1,000 events.
+// JSON body and answers 201, the baseline of (b): authorized single-event appends through the
+// real Annal app, access log on, real LevelDB in a temp dir, a real ES256 token; (c) NDJSON
+// batches of 1,000 events, next to its baseline: raw LevelDB writing the rows those requests
+// make the ledger write (bench/raw-events.ts).
 import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -16,20 +17,20 @@ import { createApp } from '../src/app.js'
 import { type RunningServer, serve } from '../src/serve.js'
 import { Mint, jwksOf, signingKey } from '../src/testing/fixture.js'
 import { EVENT_BYTES, type LoadJob, type LoadResult } from './load.js'
+import { RawEvents, lastRequestRows } from './raw-events.js'
 
 const ROUNDS = Number(argument('--rounds') ?? 4)
 const SECONDS = Number(argument('--seconds') ?? 4)
 const WARMUP_SECONDS = 3
-const BATCH_SECONDS = 8
 const CONNECTIONS = 50
 const BATCH = 1000
 const BATCH_CONNECTIONS = 8
 const ISSUER = 'https://issuer.bench.example'
 const AUDIENCE = 'https://annal.bench.example/'
 
-console.log(`server benchmark: ${machineLine()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
-console.log(`(a) and (b) in ${ROUNDS} alternating rounds of ${SECONDS} s each (after ${WARMUP_SECONDS} s of warm-up each), ` +
-  `then (c) for ${BATCH_SECONDS} s; loader in a second process, ${EVENT_BYTES}-byte JSON events`)
+console.log(`server benchmark: ${machineLine()}`)
+console.log(`(a) and (b), then raw and (c), in ${ROUNDS} alternating rounds of ${SECONDS} s each (after warm-up), ` +
+  `loader in a second process, ${EVENT_BYTES}-byte JSON events`)
 
 // One loader process for the whole run, started before any server: a fork marks the parent's
 // memory copy-on-write, and the parent then takes a page fault at its first write to each page.
@@ -91,15 +92,35 @@ const batchJob = job(running, {
   eventsPerRequest: BATCH, connections: BATCH_CONNECTIONS, maxRequests: 2_000, expectStatus: 201,
 })
 await load({ ...batchJob, maxSeconds: 1 })
-const batches = summary(`(c) Annal NDJSON appends, ${BATCH} events a request`, [await measure({ ...batchJob, maxSeconds: BATCH_SECONDS })],
-  BATCH_CONNECTIONS)
+// The baseline writes the rows the warm-up's last request made the ledger write, as the same
+// bytes; its rounds and (c)'s take turns, as (a)'s and (b)'s do.
+const rawDirectory = await mkdtemp(join(tmpdir(), 'annal-bench-raw-events-'))
+const rows = await lastRequestRows(ledger, 'batches', BATCH)
+const raw = await RawEvents.open(rawDirectory, rows)
+await raw.write(1)
+const rawRounds: { events: number; seconds: number }[] = []
+const batchRounds: Measured[] = []
+for (let round = 0; round < ROUNDS; round++) {
+  rawRounds.push(await raw.write(SECONDS))
+  batchRounds.push(await measure({ ...batchJob, maxSeconds: SECONDS }))
+}
+const rawRate = rawRounds.reduce((sum, r) => sum + r.events, 0) / rawRounds.reduce((sum, r) => sum + r.seconds, 0)
+report(`raw LevelDB, (c)'s rows, a synced batch per ${BATCH} events`, formatRate(rawRate),
+  `by round ${rawRounds.map((r) => Math.round(r.events / r.seconds).toLocaleString('en-US')).join(' ')}`)
+const mean = (values: readonly Uint8Array[]) => Math.round(values.reduce((sum, v) => sum + v.length, 0) / values.length)
+report('    bytes an event writes: envelope / object row; record a request', `${mean(rows.envelopes)} / ${mean(rows.objectRows)}; ${rows.record.length}`)
+const batches = summary(`(c) Annal NDJSON appends, ${BATCH} events a request`, batchRounds, BATCH_CONNECTIONS)
 const events = batches.rate * BATCH
-report('(c) events/s', formatRate(events), goal(events >= 50_000, '>= 50,000', batches.errors))
+const batchRatio = events / rawRate
+report('(c)/raw events/s', batchRatio.toFixed(2), `${goal(batchRatio >= 0.8, '>= 0.80', batches.errors)}; (c) ${formatRate(events)}`)
+report('    (c)/raw by round', batchRounds.map((c, i) => (c.rate * BATCH / (rawRounds[i]!.events / rawRounds[i]!.seconds)).toFixed(2)).join(' '))
 report('    entries in `batches`', String(ledger.log('batches').size))
 await running.close()
 loader.disconnect()
+await raw.close()
 await ledger.close()
 await rm(directory, { recursive: true, force: true })
+await rm(rawDirectory, { recursive: true, force: true })
 
 /** One load run and what the server process spent on it. */
 interface Measured {

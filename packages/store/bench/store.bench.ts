@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_WRITE_BUFFER_BYTES, Ledger, type Log } from '@annal/store'
 import { formatRate, goal, machineLine, opsPerSecondAsync, prng, report, residentMemory } from '../../../scripts/bench.js'
-import { RawLog } from './raw-log.js'
+import { RawDatabase } from './raw-log.js'
 
 const ENTRIES = Number(argument('--entries') ?? 1_000_000)
 const ROUNDS = Number(argument('--rounds') ?? 4)
@@ -23,7 +23,8 @@ console.log(`store benchmark: ${machineLine()}; ${ENTRIES.toLocaleString('en-US'
 const pool = Array.from({ length: 65536 }, () => randomBytes(ENTRY_SIZE))
 
 const rawDirectory = await mkdtemp(join(tmpdir(), 'annal-bench-raw-'))
-const raw = await RawLog.open(rawDirectory, DEFAULT_WRITE_BUFFER_BYTES, record)
+const rawDatabase = await RawDatabase.open(rawDirectory, DEFAULT_WRITE_BUFFER_BYTES)
+const raw = rawDatabase.log('bench', record)
 const ledgerDirectory = await mkdtemp(join(tmpdir(), 'annal-bench-ledger-'))
 const ledger = await Ledger.open(ledgerDirectory, { host: 'bench.example', maxBatchSize: BATCH })
 await ledger.createLog('bench')
@@ -60,7 +61,7 @@ report('JS heap used after each round (MiB)', byRound((r) => (r.heap / 2 ** 20).
 const proofs = await proofRate(log)
 report('proofs (half inclusion, half consistency; random sizes)', formatRate(proofs), goal(proofs >= 20_000, '>= 20,000/s'))
 
-await raw.close()
+await rawDatabase.close()
 await ledger.close()
 const rawBytes = await directorySize(rawDirectory)
 const ledgerBytes = await directorySize(join(ledgerDirectory, 'db'))
