@@ -1,9 +1,12 @@
 import { bytesEqual, bytesToHex, defaultHasher, verifyConsistency } from '@annal/tlog'
 import { translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError } from './errors.js'
-import { countField, get, getJson, hashField, hashesField, type Fetch } from './internal/http.js'
+import { countField, get, getJson, hashField, hashesField } from './internal/http.js'
 import type { Policy } from './policy.js'
 import { formatProof, verifyIncluded } from './proof.js'
+
+/** The part of the Fetch API the client uses; wrap it to add caching, retries or a proxy. */
+export type Fetch = (input: string, init?: RequestInit) => Promise<Response>
 
 export interface LogClientOptions {
   /** What to trust: the log's key, and the witnesses and quorum its checkpoints need. */

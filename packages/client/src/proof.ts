@@ -11,7 +11,7 @@ export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1'
 /** The parts of a C2SP tlog-proof. Syntax only: nothing here is verified. */
 export interface TlogProof {
   /** Opaque, unauthenticated data for the application; never trust it. */
-  readonly extra: Uint8Array | undefined
+  readonly extra?: Uint8Array | undefined
   /** The entry's zero-based index in the log. */
   readonly index: number
   /** The RFC 6962 inclusion proof, from the leaf's sibling up to a child of the root. */

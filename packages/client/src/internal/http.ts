@@ -1,7 +1,6 @@
 import { hexToBytes } from '@annal/tlog'
 import { ClientError } from '../errors.js'
-
-export type Fetch = (input: string, init?: RequestInit) => Promise<Response>
+import type { Fetch } from '../log-client.js'
 
 const HASH_HEX = /^[0-9a-f]{64}$/
 
