@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Ledger } from '@annal/store'
-import { TlogError, isTlogError } from '@annal/tlog'
+import { isStoreError, type Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
@@ -15,6 +14,7 @@ import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ApiError } from './errors.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -80,7 +80,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
-      if (!isTlogError(error, 'LOG_EXISTS')) throw error
+      if (!isStoreError(error, 'LOG_EXISTS')) throw error
     })
   }
   const app = new Hono<AppEnv>()
@@ -98,14 +98,12 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   app.onError((error, c) => {
     const body = problemFor(error)
     c.set('problemCode', body.code)
-    // The rest of a body too slow to wait for is still coming: the connection cannot carry another request.
-    const closing: Record<string, string> = body.code === 'BODY_TIMEOUT' || body.code === 'BODY_TOO_LARGE' ? { Connection: 'close' } : {}
-    return problemResponse(c, body, { ...challenge(services.metadataUrl, error, c.get('requiredScope')), ...closing })
+    return problemResponse(c, body, challenge(services.metadataUrl, error, c.get('requiredScope')))
   })
   app.notFound((c) => {
     // A token in the URL is refused wherever it is sent: the URL may be logged on the way.
     const { error } = c.get('auth')
-    const refused = error?.code === 'TOKEN_REQUEST_MALFORMED' ? error : new TlogError('ROUTE_NOT_FOUND', 'no such route')
+    const refused = error?.code === 'TOKEN_REQUEST_MALFORMED' ? error : new ApiError('ROUTE_NOT_FOUND', 'no such route')
     const body = problemFor(refused)
     c.set('problemCode', body.code)
     return problemResponse(c, body, challenge(services.metadataUrl, refused, undefined))
@@ -146,7 +144,7 @@ async function authenticate(services: Services, request: Request): Promise<AuthS
     return { credentials: true, fingerprint: principal.fingerprint, principal }
   } catch (error) {
     const reason = error instanceof AuthError ? error.reason : 'unexpected'
-    const refused = error instanceof TlogError ? error : new TlogError('AUTH_UNAVAILABLE', 'token keys are unavailable', { cause: error })
+    const refused = error instanceof ApiError ? error : new ApiError('AUTH_UNAVAILABLE', 'token keys are unavailable', { cause: error })
     return { credentials: true, fingerprint: found.fingerprint, error: refused, reason }
   }
 }

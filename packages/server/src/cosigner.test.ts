@@ -3,12 +3,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseVerifierKey } from '@annal/note'
+import { SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, generateKeyPair, parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from './app.js'
-import { Cosigner, type WitnessConfig, type WitnessStatus, addCheckpointBody } from './cosigner.js'
+import { Cosigner, type WitnessConfig, type WitnessStatus } from './cosigner.js'
 import { type RunningServer, serve } from './serve.js'
 
 const utf8 = new TextEncoder()
@@ -136,7 +136,7 @@ describe('Cosigner', () => {
     expect(status['ahead.test']).toMatchObject({ lastError: 'the witness holds size 100, above ours' })
     expect(status['behind.test']).toMatchObject({ resubmits: 1, witnessedSize: 3, lastError: 'witness answered 422' })
     const resubmitted = behind.bodies.find((body) => body.startsWith('old 3\n'))!
-    expect(resubmitted).toBe(addCheckpointBody(3, await log.consistencyProof(3, 7), await log.checkpoint(7)))
+    expect(resubmitted).toBe(formatAddCheckpoint(3, await log.consistencyProof(3, 7), await log.checkpoint(7)))
   })
 
   it('is configured through createApp and refuses bad configuration', async () => {
