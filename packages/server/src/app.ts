@@ -3,7 +3,7 @@ import { isStoreError, type Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
-import { Cosigner, type CosignerOptions, type WitnessConfig, type WitnessPolicy } from './cosigner.js'
+import { Witnessing, type WitnessingOptions, type WitnessConfig, type WitnessPolicy } from './witnessing.js'
 import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, MAX_JSON_DEPTH, type Services } from './context.js'
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
@@ -31,8 +31,8 @@ export interface AppOptions {
   readonly witnesses?: readonly WitnessConfig[]
   /** Required with `witnesses`: k of the n witnesses must cosign. */
   readonly policy?: WitnessPolicy
-  /** Which logs are witnessed, polling and timeouts; see CosignerOptions. */
-  readonly witnessing?: Omit<CosignerOptions, 'ledger' | 'witnesses' | 'policy'>
+  /** Which logs are witnessed, polling and timeouts; see WitnessingOptions. */
+  readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policy'>
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -40,12 +40,12 @@ export type AnnalApp = Hono<AppEnv>
 /** The ledger table of the Idempotency-Key records. */
 const IDEMPOTENCY_TABLE = 'idempotency'
 
-const cosigners = new WeakMap<AnnalApp, Cosigner>()
+const witnessings = new WeakMap<AnnalApp, Witnessing>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 
-/** The cosigner an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
-export function appCosigner(app: AnnalApp): Cosigner | undefined {
-  return cosigners.get(app)
+/** The witnessing an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
+export function appWitnessing(app: AnnalApp): Witnessing | undefined {
+  return witnessings.get(app)
 }
 
 /**
@@ -76,7 +76,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     limits,
     idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
-    cosigner: makeCosigner(options),
+    witnessing: makeWitnessing(options),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -117,20 +117,20 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   publicRoutes(app, services)
   entryRoutes(app, services)
   adminRoutes(app, services)
-  if (services.cosigner !== undefined) {
-    cosigners.set(app, services.cosigner)
-    services.cosigner.start()
+  if (services.witnessing !== undefined) {
+    witnessings.set(app, services.witnessing)
+    services.witnessing.start()
   }
   return app
 }
 
-function makeCosigner(options: AppOptions): Cosigner | undefined {
+function makeWitnessing(options: AppOptions): Witnessing | undefined {
   if (options.witnesses === undefined || options.witnesses.length === 0) {
     if (options.policy !== undefined) throw new RangeError('a policy needs witnesses')
     return undefined
   }
   if (options.policy === undefined) throw new RangeError('witnesses need a policy')
-  return new Cosigner({ ...options.witnessing, ledger: options.ledger, witnesses: options.witnesses, policy: options.policy })
+  return new Witnessing({ ...options.witnessing, ledger: options.ledger, witnesses: options.witnesses, policy: options.policy })
 }
 
 /** Reads and verifies the request's credentials; failures are kept for the route to throw. */

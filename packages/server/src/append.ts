@@ -49,7 +49,7 @@ export async function appendEvents(request: AppendRequest): Promise<StoredRespon
     { log: log.info.name, entries: leaves }, { log: ACCESS_LOG, entries: [request.record] },
   ], { objects, rows }))[0]!
   // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
-  services.cosigner?.kick()
+  services.witnessing?.kick()
   return appendResponse(result.entries, objects.map((object) => object.hash), result.checkpoint, batch)
 }
 

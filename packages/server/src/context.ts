@@ -1,4 +1,4 @@
-import type { Cosigner } from './cosigner.js'
+import type { Witnessing } from './witnessing.js'
 import type { Ledger } from '@annal/store'
 import type { Context } from 'hono'
 import { routePath } from 'hono/route'
@@ -87,7 +87,7 @@ export interface Services {
   /** The RFC 9728 metadata URL, as the WWW-Authenticate challenge names it. */
   readonly metadataUrl: string
   /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses. */
-  readonly cosigner?: Cosigner
+  readonly witnessing?: Witnessing
 }
 
 export type AppContext = Context<AppEnv>

@@ -28,9 +28,9 @@
  */
 export { API_ERROR_CODES, ApiError, isApiError } from './errors.js'
 export type { ApiErrorCode } from './errors.js'
-export { appCosigner, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
-export { Cosigner } from './cosigner.js'
-export type { CosignerOptions, ServedCheckpoint, WitnessConfig, WitnessPolicy, WitnessStatus } from './cosigner.js'
+export { appWitnessing, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
+export { Witnessing } from './witnessing.js'
+export type { WitnessingOptions, ServedCheckpoint, WitnessConfig, WitnessPolicy, WitnessStatus } from './witnessing.js'
 export type { AnnalApp, AppOptions } from './app.js'
 export { serve } from './serve.js'
 export type { Refusal, RunningServer, ServeOptions } from './serve.js'

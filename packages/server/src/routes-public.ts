@@ -55,12 +55,12 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     const name = c.req.param('log')
     allowPublic(c, name)
     const log = ledger.log(name)
-    const { cosigner } = services
+    const { witnessing } = services
     const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }
-    if (cosigner === undefined || !cosigner.covers(name)) return c.body(await log.checkpoint(), 200, headers)
+    if (witnessing === undefined || !witnessing.covers(name)) return c.body(await log.checkpoint(), 200, headers)
     const latest = c.req.query('latest')
     if (latest !== undefined && latest !== '1') throw new ApiError('REQUEST_MALFORMED', 'latest must be 1')
-    const served = await cosigner.served(log, latest === '1')
+    const served = await witnessing.served(log, latest === '1')
     const policy = !served.policyMet ? 'unmet' : served.size < served.latestSize ? 'unmet-for-latest' : 'met'
     return c.body(served.note, 200, { ...headers, 'Annal-Policy': policy, 'Annal-Latest-Size': String(served.latestSize) })
   })

@@ -27,7 +27,7 @@ export interface WitnessPolicy {
   readonly k: number
 }
 
-export interface CosignerOptions {
+export interface WitnessingOptions {
   readonly ledger: Ledger
   readonly witnesses: readonly WitnessConfig[]
   readonly policy: WitnessPolicy
@@ -128,7 +128,7 @@ function parseWitnesses(configs: readonly WitnessConfig[]): Witness[] {
  * starts submissions at once. Appends never wait for it: a slow or dead witness only delays
  * its own cosignatures, and at most one request per witness and log is in flight.
  */
-export class Cosigner {
+export class Witnessing {
   readonly k: number
   readonly #ledger: Ledger
   readonly #witnesses: Witness[]
@@ -142,7 +142,7 @@ export class Cosigner {
   #timer: ReturnType<typeof setInterval> | undefined
 
   /** @throws RangeError, TypeError for bad configuration. */
-  constructor(options: CosignerOptions) {
+  constructor(options: WitnessingOptions) {
     this.#ledger = options.ledger
     this.#witnesses = parseWitnesses(options.witnesses)
     const k = options.policy?.k
