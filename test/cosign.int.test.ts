@@ -12,7 +12,7 @@ import {
 import { Ledger } from '@annal/store'
 import { type RunningWitness, runWitness } from '@annal/witness'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type AnnalApp, type RunningServer, type WitnessConfig, appCosigner, createApp, serve } from '@annal/server'
+import { type AnnalApp, type RunningServer, type WitnessConfig, appWitnessing, createApp, serve } from '@annal/server'
 // The server package's own test fixtures: a real JWKS endpoint and real signed tokens.
 import { TestAuthServer } from '../packages/server/src/testing/auth-server.js'
 import { Mint, bearer, jwksOf, signingKey } from '../packages/server/src/testing/fixture.js'
@@ -69,7 +69,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await appCosigner(app)?.close()
+  await appWitnessing(app)?.close()
   await server?.close()
   await Promise.all(witnesses.map((w) => w?.close()))
   await auth?.close()
@@ -147,7 +147,7 @@ describe('a log witnessed by three witnesses, 2 of 3', () => {
     expect(size).toBeGreaterThan(lastMet)
     const fetched = await until(() => getCheckpoint(), (f) => f.status === 200 && f.size === size && f.cosignatures.length >= 2)
     expect(fetched.cosignatures.map((c) => c.name).sort()).toEqual(['w1.cosign.test', 'w2.cosign.test'])
-    const status = appCosigner(app)!.status().find((s) => s.witness === 'w0.cosign.test')!
+    const status = appWitnessing(app)!.status().find((s) => s.witness === 'w0.cosign.test')!
     expect(status.failures).toBeGreaterThan(0)
     lastMet = size
   })
@@ -164,7 +164,7 @@ describe('a log witnessed by three witnesses, 2 of 3', () => {
   })
 
   it('a restarted cosigner that forgot the witnesses\' sizes recovers through 409', async () => {
-    await appCosigner(app)!.close()
+    await appWitnessing(app)!.close()
     await startWitness(0)
     await startWitness(1)
     const size = await append(1)
@@ -173,14 +173,14 @@ describe('a log witnessed by three witnesses, 2 of 3', () => {
       const request = (path: string) => Promise.resolve(second.request(path))
       const fetched = await until(() => getCheckpoint('', request), (f) => f.status === 200 && f.size === size && f.cosignatures.length === 3)
       expect(fetched.policy).toBe('met')
-      const status = appCosigner(second)!.status()
+      const status = appWitnessing(second)!.status()
       expect(status.map((s) => s.witness).sort()).toEqual(['w0.cosign.test', 'w1.cosign.test', 'w2.cosign.test'])
       for (const s of status) {
         expect(s.resubmits).toBeGreaterThanOrEqual(1)
         expect(s).toMatchObject({ witnessedSize: size, cosignedSize: size, failures: 0 })
       }
     } finally {
-      await appCosigner(second)!.close()
+      await appWitnessing(second)!.close()
     }
   })
 })
@@ -214,7 +214,7 @@ describe('a witness that never answers', () => {
       // Still the one request, unanswered and open.
       expect(received.map((request) => [request.url, request.complete, request.destroyed])).toEqual([['/add-checkpoint', true, false]])
     } finally {
-      await appCosigner(hangingApp)?.close()
+      await appWitnessing(hangingApp)?.close()
       await served.close()
       hanging.closeAllConnections()
       await new Promise((resolve) => hanging.close(resolve))

@@ -1,9 +1,9 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { formatAddCheckpoint, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree, defaultHasher } from '@annal/tlog'
-import { formatAddCheckpoint, originHash } from '@annal/witness'
+import { originHash } from '@annal/witness'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startAnnal as start } from './process.js'
 

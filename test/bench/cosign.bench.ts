@@ -1,10 +1,10 @@
 // npm run bench -w test: the time from an append's integration to a 2-of-3 cosigned checkpoint,
-// on loopback, with the real server-side Cosigner and three real witnesses.
+// on loopback, with the real server-side Witnessing and three real witnesses.
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { appCosigner, createApp } from '@annal/server'
+import { appWitnessing, createApp } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { type RunningWitness, runWitness } from '@annal/witness'
 import { exportJWK, generateKeyPair as generateJwk } from 'jose'
@@ -41,7 +41,7 @@ async function cosignLatency(): Promise<{ p50: number; p90: number; firstP50: nu
       witnesses: witnesses.map((w, i) => ({ name: `w${i}.bench`, url: w.url, verifierKey: w.verifierKey })),
       policy: { k: 2 },
     })
-    const cosigner = appCosigner(app)!
+    const cosigner = appWitnessing(app)!
     const times: number[] = []
     const firsts: number[] = []
     for (let i = 0; i < APPENDS + 10; i++) {

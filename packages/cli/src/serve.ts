@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { type AnnalApp, type AuthOptions, type WitnessConfig, appCosigner, createApp, recordRefusal, serve } from '@annal/server'
+import { type AnnalApp, type AuthOptions, type WitnessConfig, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
@@ -80,7 +80,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       await closing
     } finally {
       await running.close()
-      if (app !== undefined) await appCosigner(app)?.close()
+      if (app !== undefined) await appWitnessing(app)?.close()
     }
   } finally {
     await ledger.close()

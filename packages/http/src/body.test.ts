@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { type BodyOptions, readBody, requestBody } from './body.js'
 import { UNENDING_CHUNKED_BODY, exchange } from './testing/index.js'
 
-const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+const code = (code: string) => expect.objectContaining({ name: 'BodyError', code })
 
 function streamOf(chunks: Uint8Array[], fail = false): ReadableStream<Uint8Array> {
   return new ReadableStream({

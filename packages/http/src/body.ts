@@ -1,4 +1,4 @@
-import { TlogError, concatBytes } from '@annal/tlog'
+import { BodyError } from './errors.js'
 
 /** What readBody needs of a Request or a Response. */
 export interface BodySource {
@@ -39,12 +39,12 @@ export interface BodyOptions {
   readonly timeoutMs?: number
 }
 
-function tooLarge(limit: number): TlogError {
-  return new TlogError('BODY_TOO_LARGE', `bodies are limited to ${limit} bytes`)
+function tooLarge(limit: number): BodyError {
+  return new BodyError('BODY_TOO_LARGE', `bodies are limited to ${limit} bytes`)
 }
 
-function tooSlow(timeoutMs: number): TlogError {
-  return new TlogError('BODY_TIMEOUT', `the body did not arrive within ${timeoutMs} ms`)
+function tooSlow(timeoutMs: number): BodyError {
+  return new BodyError('BODY_TIMEOUT', `the body did not arrive within ${timeoutMs} ms`)
 }
 
 function declaredTooLarge(declared: string | null | undefined, limit: number): boolean {
@@ -54,7 +54,7 @@ function declaredTooLarge(declared: string | null | undefined, limit: number): b
 /**
  * The body of a request (or a response), refused as soon as it passes `limit` bytes (by
  * Content-Length or while reading).
- * @throws TlogError BODY_TOO_LARGE; BODY_MALFORMED when the transfer breaks off; BODY_TIMEOUT.
+ * @throws BodyError BODY_TOO_LARGE; BODY_MALFORMED when the transfer breaks off; BODY_TIMEOUT.
  */
 export async function readBody(source: BodySource | IncomingBody, limit: number, options: BodyOptions = {}): Promise<Uint8Array> {
   const { timeoutMs } = options
@@ -87,7 +87,7 @@ export async function readBody(source: BodySource | IncomingBody, limit: number,
  * A route's request body, at most `limit` bytes: read straight from Node's IncomingMessage when
  * @hono/node-server serves the app (building the Fetch `Request` body stream costs more
  * main-thread time than the rest of a small request), from the Request otherwise.
- * @throws TlogError BODY_TOO_LARGE, BODY_MALFORMED, BODY_TIMEOUT, as readBody.
+ * @throws BodyError BODY_TOO_LARGE, BODY_MALFORMED, BODY_TIMEOUT, as readBody.
  */
 export function requestBody(c: RequestContext, limit: number, options: BodyOptions = {}): Promise<Uint8Array> {
   const incoming = (c.env as { incoming?: IncomingBody } | undefined)?.incoming
@@ -106,7 +106,7 @@ function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number |
   const declared = incoming.headers['content-length']
   if (typeof declared === 'string' && declaredTooLarge(declared, limit)) return Promise.reject(tooLarge(limit))
   // Its events have been and gone: listening now would wait for ever.
-  if (incoming.destroyed === true) return Promise.reject(new TlogError('BODY_MALFORMED', 'the transfer broke off'))
+  if (incoming.destroyed === true) return Promise.reject(new BodyError('BODY_MALFORMED', 'the transfer broke off'))
   return new Promise((resolve, reject) => {
     const parts: Uint8Array[] = []
     let length = 0
@@ -115,7 +115,7 @@ function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number |
     // None for a body already here, as a small one usually is by the time the route reads it.
     const timer = timeoutMs === undefined || incoming.complete === true ? undefined
       : setTimeout(() => fail(tooSlow(timeoutMs)), timeoutMs)
-    const fail = (error: TlogError): void => {
+    const fail = (error: BodyError): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -133,13 +133,13 @@ function readIncoming(incoming: IncomingBody, limit: number, timeoutMs: number |
       clearTimeout(timer)
       // One chunk (the usual small event) is handed on as a view rather than copied.
       const only = parts.length === 1 ? parts[0]! : undefined
-      resolve(only === undefined ? concatBytes(...parts) : new Uint8Array(only.buffer, only.byteOffset, only.length))
+      resolve(only === undefined ? concatBytes(parts) : new Uint8Array(only.buffer, only.byteOffset, only.length))
     })
-    incoming.on('error', (error) => fail(new TlogError('BODY_MALFORMED', 'the transfer broke off', { cause: error })))
+    incoming.on('error', (error) => fail(new BodyError('BODY_MALFORMED', 'the transfer broke off', { cause: error })))
     // Closed before its end: the client went away mid-upload. Every message closes, after its
     // end too, so the error (and its stack trace) is only made for one that broke off.
     incoming.on('close', () => {
-      if (!settled) fail(new TlogError('BODY_MALFORMED', 'the transfer broke off'))
+      if (!settled) fail(new BodyError('BODY_MALFORMED', 'the transfer broke off'))
     })
   })
 }
@@ -169,8 +169,18 @@ async function readChunks(chunks: AsyncIterable<Uint8Array>, declared: string | 
       parts.push(chunk)
     }
   } catch (error) {
-    if (error instanceof TlogError) throw error
-    throw new TlogError('BODY_MALFORMED', 'the transfer broke off', { cause: error })
+    if (error instanceof BodyError) throw error
+    throw new BodyError('BODY_MALFORMED', 'the transfer broke off', { cause: error })
   }
-  return concatBytes(...parts)
+  return concatBytes(parts)
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
 }

@@ -2,8 +2,9 @@
  * @module
  * Request and response bodies read within a byte limit and a deadline, shared by the Annal HTTP
  * services: `requestBody` for a Hono route (straight from Node's IncomingMessage when served by
- * @hono/node-server), `readBody` for any Request or Response. Over the limit is TlogError
- * BODY_TOO_LARGE; too slow, BODY_TIMEOUT; broken off, BODY_MALFORMED.
+ * @hono/node-server), `readBody` for any Request or Response. Over the limit is BodyError
+ * BODY_TOO_LARGE; too slow, BODY_TIMEOUT; broken off, BODY_MALFORMED. `problemBody` builds the
+ * RFC 9457 answer both services give, from the code table each supplies.
  * @example
  * import { readBody } from '@annal/http'
  *
@@ -13,4 +14,8 @@
  * if (refused !== 'BODY_TOO_LARGE') throw new Error('a body over the limit was read')
  */
 export { readBody, requestBody } from './body.js'
+export { BODY_ERROR_CODES, BodyError, isBodyError } from './errors.js'
+export type { BodyErrorCode } from './errors.js'
+export { INTERNAL_PROBLEM, PROBLEM_TYPE_BASE, problemBody, problemHeaders } from './problem.js'
+export type { Problem, ProblemBody } from './problem.js'
 export type { BodyOptions, BodySource, IncomingBody, RequestContext } from './body.js'

@@ -1,10 +1,11 @@
 import { HASH_SIZE, TlogError } from '@annal/tlog'
-import { decodeBase64, encodeBase64 } from './internal/base64.js'
+import { decodeBase64Hash, encodeBase64 } from './base64.js'
 import { decodeNote } from './internal/signature.js'
 import { isValidNoteText } from './internal/text.js'
 import { VerifiedCheckpoint, sealCheckpoint } from './internal/verified.js'
 import { openNote, signNote } from './note.js'
 import type { NoteSigner, NoteVerifier } from './scheme.js'
+import { NoteError } from './errors.js'
 
 export { VerifiedCheckpoint }
 
@@ -32,8 +33,8 @@ export interface OpenCheckpointOptions {
 const CANONICAL_DECIMAL = /^(?:0|[1-9][0-9]*)$/
 const MAX_SIZE_DIGITS = String(Number.MAX_SAFE_INTEGER).length
 
-function malformed(message: string): TlogError {
-  return new TlogError('CHECKPOINT_MALFORMED', message)
+function malformed(message: string): NoteError {
+  return new NoteError('CHECKPOINT_MALFORMED', message)
 }
 
 /**
@@ -64,8 +65,8 @@ export function parseCheckpoint(body: string): Checkpoint {
   }
   if (origin.length === 0) throw malformed('empty origin')
   const size = parseSize(sizeLine)
-  const rootHash = decodeBase64(hashLine)
-  if (rootHash === undefined || rootHash.length !== HASH_SIZE) {
+  const rootHash = decodeBase64Hash(hashLine)
+  if (rootHash === undefined) {
     throw malformed('root hash must be canonical base64 of 32 bytes')
   }
   if (extensions.some((line) => line.length === 0)) throw malformed('empty extension line')
@@ -109,7 +110,7 @@ export function openCheckpoint(note: string | Uint8Array, logVerifiers: readonly
   const checkpoint = parseCheckpoint(opened.text)
   if (options.keyNameMustMatchOrigin !== false &&
       !opened.verified.some((signature) => signature.name === checkpoint.origin)) {
-    throw new TlogError('NOTE_UNVERIFIED', 'no verified signature by a key named after the origin')
+    throw new NoteError('NOTE_UNVERIFIED', 'no verified signature by a key named after the origin')
   }
   return sealCheckpoint({
     ...checkpoint,

@@ -1,4 +1,3 @@
-import { TlogError } from '@annal/tlog'
 import { parseCheckpoint } from './checkpoint.js'
 import { ED25519_PUBLIC_KEY_SIZE, ED25519_SEED_SIZE, ED25519_SIGNATURE_SIZE } from './ed25519.js'
 import { concatBytes, readUint64, uint64Bytes, utf8Decode, utf8Encode } from './internal/bytes.js'
@@ -7,6 +6,7 @@ import {
   SIGNATURE_TYPE_COSIGNATURE_V1, computeKeyId, defaultProviders,
   type NoteProviders, type NoteSigner, type NoteVerifier, type SignatureScheme,
 } from './scheme.js'
+import { NoteError } from './errors.js'
 
 /** timestamped_signature for Ed25519: u64 timestamp || 64-byte signature (tlog-cosignature §Format). */
 export const COSIGNATURE_V1_SIZE = 8 + ED25519_SIGNATURE_SIZE
@@ -58,11 +58,11 @@ export function cosignatureV1Message(body: string | Uint8Array, timestamp: numbe
  */
 export function parseCosignatureV1(signature: Uint8Array): CosignatureV1 {
   if (!(signature instanceof Uint8Array) || signature.length !== COSIGNATURE_V1_SIZE) {
-    throw new TlogError('COSIGNATURE_MALFORMED', 'cosignature must be 72 bytes')
+    throw new NoteError('COSIGNATURE_MALFORMED', 'cosignature must be 72 bytes')
   }
   const timestamp = readUint64(signature)
   if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new TlogError('COSIGNATURE_MALFORMED', 'cosignature timestamp is above 2^53 - 1')
+    throw new NoteError('COSIGNATURE_MALFORMED', 'cosignature timestamp is above 2^53 - 1')
   }
   return Object.freeze({ timestamp: Number(timestamp), signature: signature.slice(8) })
 }
@@ -70,7 +70,7 @@ export function parseCosignatureV1(signature: Uint8Array): CosignatureV1 {
 /** Checks that `message` is a checkpoint body; throws CHECKPOINT_MALFORMED or SIZE_OUT_OF_RANGE. */
 function checkpointBody(message: Uint8Array): void {
   const body = utf8Decode(message)
-  if (body === undefined) throw new TlogError('CHECKPOINT_MALFORMED', 'checkpoint is not valid UTF-8')
+  if (body === undefined) throw new NoteError('CHECKPOINT_MALFORMED', 'checkpoint is not valid UTF-8')
   parseCheckpoint(body)
 }
 

@@ -11,10 +11,13 @@
  * const origin = 'example.com/log'
  * const keys = generateKeyPair(origin)
  * const note = signCheckpoint({ origin, size: 1, rootHash: new Uint8Array(32), extensions: [] }, parseSignerKey(keys.signerKey))
- * // Throws TlogError NOTE_UNVERIFIED unless a key named after the origin signed it.
+ * // Throws NoteError NOTE_UNVERIFIED unless a key named after the origin signed it.
  * const checkpoint = openCheckpoint(note, [parseVerifierKey(keys.verifierKey)])
  * if (checkpoint.size !== 1 || checkpoint.origin !== origin) throw new Error('not the checkpoint signed')
  */
+export { NOTE_ERROR_CODES, NoteError, isNoteError } from './errors.js'
+export type { NoteErrorCode } from './errors.js'
+export { decodeBase64, decodeBase64Hash, encodeBase64 } from './base64.js'
 export { ED25519_PUBLIC_KEY_SIZE, ED25519_SEED_SIZE, ED25519_SIGNATURE_SIZE, nobleEd25519 } from './ed25519.js'
 export type { SignatureProvider } from './ed25519.js'
 export {
@@ -40,3 +43,5 @@ export {
 export type { CosignatureSigner, CosignatureSignerOptions, CosignatureV1 } from './cosignature.js'
 export { addCosignatures, cosignCheckpoint, verifyCosignatures } from './witness.js'
 export type { Cosignature } from './witness.js'
+export { MAX_ADD_CHECKPOINT_SIZE, MAX_PROOF_LINES, formatAddCheckpoint, parseAddCheckpoint } from './add-checkpoint.js'
+export type { AddCheckpointRequest } from './add-checkpoint.js'

@@ -1,13 +1,13 @@
-import { TlogError } from '@annal/tlog'
 import { cosignatureV1Scheme } from './cosignature.js'
 import { ed25519NoteScheme } from './ed25519-note.js'
-import { decodeBase64, encodeBase64 } from './internal/base64.js'
+import { decodeBase64, encodeBase64 } from './base64.js'
 import { concatBytes, hex32 } from './internal/bytes.js'
 import { isValidName } from './internal/text.js'
 import {
   SIGNATURE_TYPE_ED25519, defaultProviders,
   type NoteProviders, type NoteSigner, type NoteVerifier, type SignatureScheme,
 } from './scheme.js'
+import { NoteError } from './errors.js'
 
 /** Signature schemes by type byte. */
 export type SchemeRegistry = ReadonlyMap<number, SignatureScheme>
@@ -40,8 +40,8 @@ export interface KeyPair {
 const PRIVATE_PREFIX = 'PRIVATE+KEY+'
 const KEY_ID = /^[0-9a-f]{8}$/
 
-function malformed(message: string): TlogError {
-  return new TlogError('KEY_MALFORMED', message)
+function malformed(message: string): NoteError {
+  return new NoteError('KEY_MALFORMED', message)
 }
 
 function schemeFor(type: number, options: KeyOptions): SignatureScheme | undefined {

@@ -1,10 +1,10 @@
-import { TlogError } from '@annal/tlog'
-import { decodeBase64 } from './internal/base64.js'
+import { decodeBase64 } from './base64.js'
 import { readUint32, utf8Encode } from './internal/bytes.js'
 import { decodeNote, makeSignature } from './internal/signature.js'
 import { isValidName, isValidNoteText } from './internal/text.js'
 import { indexVerifiers, nameKeyId } from './internal/verifiers.js'
 import type { NoteSigner, NoteVerifier } from './scheme.js'
+import { NoteError } from './errors.js'
 
 /**
  * The most signature lines a note may carry. signed-note §Format asks verifiers to accept at
@@ -45,8 +45,8 @@ export interface OpenedNote {
   readonly unverified: readonly NoteSignature[]
 }
 
-function malformed(message: string): TlogError {
-  return new TlogError('NOTE_MALFORMED', message)
+function malformed(message: string): NoteError {
+  return new NoteError('NOTE_MALFORMED', message)
 }
 
 /**
@@ -116,13 +116,13 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
     if (verifier === undefined) {
       unverified.push(signature)
     } else if (!verifier.verify(message, signature.signature)) {
-      throw new TlogError('SIGNATURE_INVALID', 'a signature from a known key does not verify')
+      throw new NoteError('SIGNATURE_INVALID', 'a signature from a known key does not verify')
     } else if (!verifiedKeys.has(key)) {
       verifiedKeys.add(key)
       verified.push(Object.freeze({ ...signature, verifier }))
     }
   }
-  if (verified.length === 0) throw new TlogError('NOTE_UNVERIFIED', 'no signature from a known key')
+  if (verified.length === 0) throw new NoteError('NOTE_UNVERIFIED', 'no signature from a known key')
   return Object.freeze({ text: parsed.text, verified: Object.freeze(verified), unverified: Object.freeze(unverified) })
 }
 

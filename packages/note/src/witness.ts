@@ -1,4 +1,3 @@
-import { TlogError } from '@annal/tlog'
 import { openCheckpoint } from './checkpoint.js'
 import { isCosignatureSigner, parseCosignatureV1, type CosignatureSigner } from './cosignature.js'
 import { utf8Encode } from './internal/bytes.js'
@@ -7,6 +6,7 @@ import { VerifiedCheckpoint } from './internal/verified.js'
 import { indexVerifiers, nameKeyId } from './internal/verifiers.js'
 import { parseNote, signNote, type NoteSignature } from './note.js'
 import { SIGNATURE_TYPE_COSIGNATURE_V1, type NoteVerifier } from './scheme.js'
+import { NoteError } from './errors.js'
 
 /** A cosignature/v1 that verified under one of the caller's witness keys. */
 export interface Cosignature {
@@ -62,7 +62,7 @@ export function verifyCosignatures(checkpoint: VerifiedCheckpoint, witnesses: re
     const verifier = index.get(key)
     if (verifier === undefined) continue
     if (!verifier.verify(message, signature.signature)) {
-      throw new TlogError('SIGNATURE_INVALID', 'a cosignature from a known witness does not verify')
+      throw new NoteError('SIGNATURE_INVALID', 'a cosignature from a known witness does not verify')
     }
     if (found.has(key)) continue
     const { timestamp } = parseCosignatureV1(signature.signature)
@@ -89,9 +89,9 @@ export function addCosignatures(checkpoint: VerifiedCheckpoint, cosignatures: re
     const signature = makeSignature(given.name, given.keyId, given.signature)
     const key = nameKeyId(signature.name, signature.keyId)
     const verifier = index.get(key)
-    if (verifier === undefined) throw new TlogError('NOTE_UNVERIFIED', 'cosignature from an unknown witness')
+    if (verifier === undefined) throw new NoteError('NOTE_UNVERIFIED', 'cosignature from an unknown witness')
     if (!verifier.verify(message, signature.signature)) {
-      throw new TlogError('SIGNATURE_INVALID', 'cosignature does not verify')
+      throw new NoteError('SIGNATURE_INVALID', 'cosignature does not verify')
     }
     if (!added.has(key)) added.set(key, signature)
   }

@@ -1,10 +1,10 @@
 import { getConnInfo } from '@hono/node-server/conninfo'
-import { TlogError } from '@annal/tlog'
 import type { MiddlewareHandler } from 'hono'
 import type { AppContext, AppEnv, Services } from './context.js'
 import { accessRecordBytes } from './access-record.js'
 import { problemFor, problemResponse } from './problem.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ApiError } from './errors.js'
 
 /**
  * Records every request that carried credentials or reached a protected route in the `access`
@@ -36,7 +36,7 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
  * has passed its checks and before it writes anything. Fail closed means no change whose record
  * could not be kept; should the change fail after all, the middleware records the answer
  * actually given as well.
- * @throws TlogError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
+ * @throws ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
  */
 export function recordBeforeWrite(c: AppContext, services: Services, status: number): () => Promise<void> {
   return async () => {
@@ -47,13 +47,13 @@ export function recordBeforeWrite(c: AppContext, services: Services, status: num
 
 /**
  * Appends the request's access record, as answered `status`, on its own.
- * @throws TlogError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
+ * @throws ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
  */
 async function appendRecord(c: AppContext, services: Services, status: number, code?: string): Promise<void> {
   try {
     await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, status, code)])
   } catch (error) {
-    throw new TlogError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
+    throw new ApiError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
   }
 }
 

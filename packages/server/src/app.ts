@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { Ledger } from '@annal/store'
-import { TlogError, isTlogError } from '@annal/tlog'
+import { isStoreError, type Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
-import { Cosigner, type CosignerOptions, type WitnessConfig, type WitnessPolicy } from './cosigner.js'
+import { Witnessing, type WitnessingOptions, type WitnessConfig, type WitnessPolicy } from './witnessing.js'
 import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, MAX_JSON_DEPTH, type Services } from './context.js'
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
@@ -15,6 +14,7 @@ import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ApiError } from './errors.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -31,8 +31,8 @@ export interface AppOptions {
   readonly witnesses?: readonly WitnessConfig[]
   /** Required with `witnesses`: k of the n witnesses must cosign. */
   readonly policy?: WitnessPolicy
-  /** Which logs are witnessed, polling and timeouts; see CosignerOptions. */
-  readonly witnessing?: Omit<CosignerOptions, 'ledger' | 'witnesses' | 'policy'>
+  /** Which logs are witnessed, polling and timeouts; see WitnessingOptions. */
+  readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policy'>
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -40,12 +40,12 @@ export type AnnalApp = Hono<AppEnv>
 /** The ledger table of the Idempotency-Key records. */
 const IDEMPOTENCY_TABLE = 'idempotency'
 
-const cosigners = new WeakMap<AnnalApp, Cosigner>()
+const witnessings = new WeakMap<AnnalApp, Witnessing>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 
-/** The cosigner an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
-export function appCosigner(app: AnnalApp): Cosigner | undefined {
-  return cosigners.get(app)
+/** The witnessing an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
+export function appWitnessing(app: AnnalApp): Witnessing | undefined {
+  return witnessings.get(app)
 }
 
 /**
@@ -76,11 +76,11 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     limits,
     idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
-    cosigner: makeCosigner(options),
+    witnessing: makeWitnessing(options),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
-      if (!isTlogError(error, 'LOG_EXISTS')) throw error
+      if (!isStoreError(error, 'LOG_EXISTS')) throw error
     })
   }
   const app = new Hono<AppEnv>()
@@ -98,14 +98,12 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   app.onError((error, c) => {
     const body = problemFor(error)
     c.set('problemCode', body.code)
-    // The rest of a body too slow to wait for is still coming: the connection cannot carry another request.
-    const closing: Record<string, string> = body.code === 'BODY_TIMEOUT' || body.code === 'BODY_TOO_LARGE' ? { Connection: 'close' } : {}
-    return problemResponse(c, body, { ...challenge(services.metadataUrl, error, c.get('requiredScope')), ...closing })
+    return problemResponse(c, body, challenge(services.metadataUrl, error, c.get('requiredScope')))
   })
   app.notFound((c) => {
     // A token in the URL is refused wherever it is sent: the URL may be logged on the way.
     const { error } = c.get('auth')
-    const refused = error?.code === 'TOKEN_REQUEST_MALFORMED' ? error : new TlogError('ROUTE_NOT_FOUND', 'no such route')
+    const refused = error?.code === 'TOKEN_REQUEST_MALFORMED' ? error : new ApiError('ROUTE_NOT_FOUND', 'no such route')
     const body = problemFor(refused)
     c.set('problemCode', body.code)
     return problemResponse(c, body, challenge(services.metadataUrl, refused, undefined))
@@ -119,20 +117,20 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   publicRoutes(app, services)
   entryRoutes(app, services)
   adminRoutes(app, services)
-  if (services.cosigner !== undefined) {
-    cosigners.set(app, services.cosigner)
-    services.cosigner.start()
+  if (services.witnessing !== undefined) {
+    witnessings.set(app, services.witnessing)
+    services.witnessing.start()
   }
   return app
 }
 
-function makeCosigner(options: AppOptions): Cosigner | undefined {
+function makeWitnessing(options: AppOptions): Witnessing | undefined {
   if (options.witnesses === undefined || options.witnesses.length === 0) {
     if (options.policy !== undefined) throw new RangeError('a policy needs witnesses')
     return undefined
   }
   if (options.policy === undefined) throw new RangeError('witnesses need a policy')
-  return new Cosigner({ ...options.witnessing, ledger: options.ledger, witnesses: options.witnesses, policy: options.policy })
+  return new Witnessing({ ...options.witnessing, ledger: options.ledger, witnesses: options.witnesses, policy: options.policy })
 }
 
 /** Reads and verifies the request's credentials; failures are kept for the route to throw. */
@@ -146,7 +144,7 @@ async function authenticate(services: Services, request: Request): Promise<AuthS
     return { credentials: true, fingerprint: principal.fingerprint, principal }
   } catch (error) {
     const reason = error instanceof AuthError ? error.reason : 'unexpected'
-    const refused = error instanceof TlogError ? error : new TlogError('AUTH_UNAVAILABLE', 'token keys are unavailable', { cause: error })
+    const refused = error instanceof ApiError ? error : new ApiError('AUTH_UNAVAILABLE', 'token keys are unavailable', { cause: error })
     return { credentials: true, fingerprint: found.fingerprint, error: refused, reason }
   }
 }

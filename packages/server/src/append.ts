@@ -1,7 +1,6 @@
 // Appending events: checks, envelopes, one atomic write with the access record, and the answer.
 import { createHash } from 'node:crypto'
-import type { AppendedEntry, HashedObject, Ledger, Log } from '@annal/store'
-import { TlogError } from '@annal/tlog'
+import { StoreError, type AppendedEntry, type HashedObject, type Ledger, type Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { isJsonType, parseJson, splitNdjson } from './body.js'
 import type { Services } from './context.js'
@@ -50,7 +49,7 @@ export async function appendEvents(request: AppendRequest): Promise<StoredRespon
     { log: log.info.name, entries: leaves }, { log: ACCESS_LOG, entries: [request.record] },
   ], { objects, rows }))[0]!
   // Witnesses hear of the new checkpoint now rather than at the next poll; never awaited.
-  services.cosigner?.kick()
+  services.witnessing?.kick()
   return appendResponse(result.entries, objects.map((object) => object.hash), result.checkpoint, batch)
 }
 
@@ -75,16 +74,16 @@ function appendResponse(entries: readonly AppendedEntry[], objects: readonly str
  * entries it appended (a call's new entries are consecutive, and a server's envelopes are never
  * duplicates, since each names its request), their objects, and the checkpoint their batch
  * resolved with.
- * @throws TlogError CORRUPTION when the log does not hold what the record says.
+ * @throws StoreError CORRUPTION when the log does not hold what the record says.
  */
 export async function replayAppend(ledger: Ledger, record: IdempotencyRecord): Promise<StoredResponse> {
   const log = ledger.log(record.log)
   const first = await log.resolve(record.first)
   const entries = await log.entries(first, record.count)
-  if (entries.length !== record.count) throw new TlogError('CORRUPTION', 'an idempotency record names entries the log does not hold')
+  if (entries.length !== record.count) throw new StoreError('CORRUPTION', 'an idempotency record names entries the log does not hold')
   const objects = entries.map((entry) => {
     const object = eventObject(JSON.parse(utf8.decode(entry.data)) as unknown)
-    if (object === undefined) throw new TlogError('CORRUPTION', 'an idempotency record names an entry that is not an event')
+    if (object === undefined) throw new StoreError('CORRUPTION', 'an idempotency record names an entry that is not an event')
     return object.hash
   })
   const checkpoint = await log.firstCheckpointWith(first + record.count - 1)
@@ -143,7 +142,7 @@ function envelopes(common: Omit<EnvelopeInput, 'object' | 'size' | 'line'>, obje
 
 /** A single event: not empty, and valid JSON nested at most `maxDepth` deep when it says it is JSON. */
 function checkEvent(body: Uint8Array, type: string, maxDepth: number): Uint8Array {
-  if (body.length === 0) throw new TlogError('ENTRY_EMPTY', 'the body is empty')
+  if (body.length === 0) throw new StoreError('ENTRY_EMPTY', 'the body is empty')
   if (isJsonType(type)) parseJson(body, 'the body', maxDepth)
   return body
 }

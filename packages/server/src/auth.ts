@@ -1,10 +1,10 @@
 import { hash } from 'node:crypto'
-import { TlogError, type TlogErrorCode } from '@annal/tlog'
 import {
   type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, createLocalJWKSet,
   createRemoteJWKSet, errors, jwtVerify,
 } from 'jose'
 import { LRUCache } from 'lru-cache'
+import { ApiError, type ApiErrorCode } from './errors.js'
 import { scopesFromClaims } from './scopes.js'
 
 /** Asymmetric JWS algorithms a deployment may allow (RFC 8725 §3.1). HS256 is added only with a secret. */
@@ -68,10 +68,10 @@ function principalBytes(principal: Principal): number {
 }
 
 /** A refused token. `reason` is for the access log; the client sees only the code's description. */
-export class AuthError extends TlogError {
+export class AuthError extends ApiError {
   readonly reason: string
 
-  constructor(code: TlogErrorCode, message: string, reason: string, options?: { cause?: unknown }) {
+  constructor(code: ApiErrorCode, message: string, reason: string, options?: { cause?: unknown }) {
     super(code, message, options)
     this.reason = reason
   }

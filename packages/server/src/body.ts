@@ -1,17 +1,19 @@
-import { TlogError } from '@annal/tlog'
 import { ProblemError } from './problem.js'
+import { ApiError } from './errors.js'
+import { BodyError } from '@annal/http'
+import { StoreError } from '@annal/store'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * The media type of a Content-Type header, lowercased without parameters; `fallback` when absent.
- * @throws TlogError CONTENT_TYPE_UNSUPPORTED when it is not `type/subtype`.
+ * @throws ApiError CONTENT_TYPE_UNSUPPORTED when it is not `type/subtype`.
  */
 export function mediaType(header: string | undefined, fallback: string): string {
   if (header === undefined || header.trim() === '') return fallback
   const type = header.split(';', 1)[0]!.trim().toLowerCase()
   if (!/^[a-z0-9!#$&^_.+-]{1,64}\/[a-z0-9!#$&^_.+-]{1,64}$/.test(type)) {
-    throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'the Content-Type is not a media type')
+    throw new ApiError('CONTENT_TYPE_UNSUPPORTED', 'the Content-Type is not a media type')
   }
   return type
 }
@@ -56,7 +58,7 @@ const CLOSE_BRACE = 0x7d
 /**
  * Parses a UTF-8 JSON document nested at most `maxDepth` deep (unlimited when absent). Messages
  * never quote the input.
- * @throws TlogError BODY_MALFORMED; JSON_TOO_DEEP.
+ * @throws BODY_MALFORMED; JSON_TOO_DEEP.
  */
 export function parseJson(bytes: Uint8Array, what = 'the body', maxDepth?: number): unknown {
   if (maxDepth !== undefined && nestedDeeperThan(bytes, maxDepth)) {
@@ -66,19 +68,19 @@ export function parseJson(bytes: Uint8Array, what = 'the body', maxDepth?: numbe
   try {
     text = utf8.decode(bytes)
   } catch (error) {
-    throw new TlogError('BODY_MALFORMED', `${what} is not UTF-8`, { cause: error })
+    throw new BodyError('BODY_MALFORMED', `${what} is not UTF-8`, { cause: error })
   }
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
-    throw new TlogError('BODY_MALFORMED', `${what} is not valid JSON`, { cause: error })
+    throw new BodyError('BODY_MALFORMED', `${what} is not valid JSON`, { cause: error })
   }
 }
 
 /**
  * Splits an NDJSON body into its lines' bytes (a final newline is optional; CRLF is accepted)
  * and checks that each is JSON nested at most `maxDepth` deep.
- * @throws TlogError ENTRY_EMPTY (no lines), BATCH_TOO_LARGE (more than `maxLines`),
+ * @throws ENTRY_EMPTY (no lines), BATCH_TOO_LARGE (more than `maxLines`),
  *   BODY_MALFORMED or JSON_TOO_DEEP naming the first bad line (1-based) in its message and a
  *   `line` member.
  */
@@ -91,10 +93,10 @@ export function splitNdjson(bytes: Uint8Array, maxLines: number, maxDepth?: numb
     if (end === -1) end = bytes.length
     if (end > start && bytes[end - 1] === 0x0d) end--
     lines.push(bytes.subarray(start, end))
-    if (lines.length > maxLines) throw new TlogError('BATCH_TOO_LARGE', `a batch has at most ${maxLines} lines`)
+    if (lines.length > maxLines) throw new ApiError('BATCH_TOO_LARGE', `a batch has at most ${maxLines} lines`)
     start = next
   }
-  if (lines.length === 0) throw new TlogError('ENTRY_EMPTY', 'the batch has no lines')
+  if (lines.length === 0) throw new StoreError('ENTRY_EMPTY', 'the batch has no lines')
   lines.forEach((line, i) => {
     if (line.length === 0) throw new ProblemError('BODY_MALFORMED', `line ${i + 1} is empty`, { line: i + 1 })
     try {

@@ -1,11 +1,11 @@
-import type { Cosigner } from './cosigner.js'
+import type { Witnessing } from './witnessing.js'
 import type { Ledger } from '@annal/store'
-import { TlogError } from '@annal/tlog'
 import type { Context } from 'hono'
 import { routePath } from 'hono/route'
 import type { Principal, TokenVerifier } from './auth.js'
 import type { IdempotencyStore } from './idempotency.js'
 import { ACCESS_LOG, type Scope, authorizingScope, neededScope } from './scopes.js'
+import { ApiError } from './errors.js'
 
 export interface Limits {
   /** Largest request body, in bytes. Default 1 MiB. */
@@ -49,7 +49,7 @@ export interface AuthState {
   readonly credentials: boolean
   readonly fingerprint?: string
   readonly principal?: Principal
-  readonly error?: TlogError
+  readonly error?: ApiError
   /** Why the token was refused, for the access log only. */
   readonly reason?: string
 }
@@ -87,7 +87,7 @@ export interface Services {
   /** The RFC 9728 metadata URL, as the WWW-Authenticate challenge names it. */
   readonly metadataUrl: string
   /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses. */
-  readonly cosigner?: Cosigner
+  readonly witnessing?: Witnessing
 }
 
 export type AppContext = Context<AppEnv>
@@ -102,7 +102,7 @@ function reach(c: AppContext, log: string | undefined): void {
 
 /**
  * For public routes: refuses bad credentials, and on the access log requires `audit:read`.
- * @throws TlogError TOKEN_INVALID, TOKEN_REQUEST_MALFORMED, AUTH_UNAVAILABLE, TOKEN_MISSING, INSUFFICIENT_SCOPE.
+ * @throws ApiError TOKEN_INVALID, TOKEN_REQUEST_MALFORMED, AUTH_UNAVAILABLE, TOKEN_MISSING, INSUFFICIENT_SCOPE.
  */
 export function allowPublic(c: AppContext, log?: string): void {
   if (log === ACCESS_LOG) {
@@ -115,26 +115,26 @@ export function allowPublic(c: AppContext, log?: string): void {
 /**
  * Requires a valid token granting `base` (on `log` when given).
  * @returns the principal and the scope that allowed the request.
- * @throws TlogError TOKEN_MISSING (401), TOKEN_INVALID (401), INSUFFICIENT_SCOPE (403), and as allowPublic.
+ * @throws ApiError TOKEN_MISSING (401), TOKEN_INVALID (401), INSUFFICIENT_SCOPE (403), and as allowPublic.
  */
 export function authorize(c: AppContext, base: Scope, log?: string): { principal: Principal; scope: string } {
   const needed = neededScope(base, log)
   c.set('requiredScope', needed)
   const principal = authenticated(c, log)
   const scope = authorizingScope(new Set(principal.scopes), base, log)
-  if (scope === undefined) throw new TlogError('INSUFFICIENT_SCOPE', `this route needs ${needed}`)
+  if (scope === undefined) throw new ApiError('INSUFFICIENT_SCOPE', `this route needs ${needed}`)
   c.set('authorizedBy', scope)
   return { principal, scope }
 }
 
 /**
  * Requires a valid token, whatever its scopes.
- * @throws TlogError TOKEN_MISSING (401), and as allowPublic.
+ * @throws ApiError TOKEN_MISSING (401), and as allowPublic.
  */
 export function authenticated(c: AppContext, log?: string): Principal {
   c.set('protectedRoute', true)
   reach(c, log)
   const { principal } = c.get('auth')
-  if (principal === undefined) throw new TlogError('TOKEN_MISSING', 'this route needs an access token')
+  if (principal === undefined) throw new ApiError('TOKEN_MISSING', 'this route needs an access token')
   return principal
 }

@@ -1,12 +1,12 @@
-import { TlogError } from '@annal/tlog'
 import { tokenFingerprint } from './auth.js'
+import { ApiError } from './errors.js'
 
 export type Credentials =
   | { readonly kind: 'none' }
   | { readonly kind: 'bearer'; readonly token: string; readonly fingerprint: string }
   /** Authorization with another scheme (Basic, DPoP): we take bearer tokens only, so no token. */
   | { readonly kind: 'other' }
-  | { readonly kind: 'error'; readonly error: TlogError; readonly reason: string; readonly fingerprint?: string }
+  | { readonly kind: 'error'; readonly error: ApiError; readonly reason: string; readonly fingerprint?: string }
 
 /** RFC 6750 §2.1 b64token. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
@@ -21,7 +21,7 @@ export function credentials(request: Request): Credentials {
   if (query !== null) {
     return {
       kind: 'error', reason: 'token_in_query', fingerprint: query === '' ? undefined : tokenFingerprint(query),
-      error: new TlogError('TOKEN_REQUEST_MALFORMED', 'send the access token in the Authorization header, not the URL'),
+      error: new ApiError('TOKEN_REQUEST_MALFORMED', 'send the access token in the Authorization header, not the URL'),
     }
   }
   const header = request.headers.get('authorization')
@@ -29,7 +29,7 @@ export function credentials(request: Request): Credentials {
   if (!/^bearer(?: |$)/i.test(header)) return { kind: 'other' }
   const match = BEARER.exec(header)
   if (match === null) {
-    return { kind: 'error', reason: 'bearer_malformed', error: new TlogError('TOKEN_REQUEST_MALFORMED', 'the Authorization header is malformed') }
+    return { kind: 'error', reason: 'bearer_malformed', error: new ApiError('TOKEN_REQUEST_MALFORMED', 'the Authorization header is malformed') }
   }
   return { kind: 'bearer', token: match[1]!, fingerprint: tokenFingerprint(match[1]!) }
 }
@@ -39,7 +39,7 @@ export function credentials(request: Request): Credentials {
  * fixed texts: they never say which check a token failed.
  */
 export function challenge(metadataUrl: string, error: unknown, neededScope: string | undefined): Record<string, string> {
-  if (!(error instanceof TlogError)) return {}
+  if (!(error instanceof ApiError)) return {}
   const base = `Bearer realm="annal", resource_metadata="${metadataUrl}"`
   switch (error.code) {
     case 'TOKEN_MISSING':

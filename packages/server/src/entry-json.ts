@@ -1,6 +1,5 @@
 // Entries as served: JSON that nothing stored can make fail, and pages bounded in bytes.
-import type { Entry, Ledger } from '@annal/store'
-import { isTlogError } from '@annal/tlog'
+import { isStoreError, type Entry, type Ledger } from '@annal/store'
 import { isJsonType, nestedDeeperThan } from './body.js'
 import { MAX_JSON_DEPTH } from './context.js'
 import { ENVELOPE_TYPE } from './envelope.js'
@@ -34,8 +33,8 @@ export async function entryJson(ledger: Ledger, entry: Entry, inline: { readonly
   try {
     bytes = await ledger.objects.get(object.hash)
   } catch (error) {
-    if (isTlogError(error, 'OBJECT_ERASED')) view.payload_erased = true
-    else if (!isTlogError(error, 'OBJECT_NOT_FOUND')) throw error
+    if (isStoreError(error, 'OBJECT_ERASED')) view.payload_erased = true
+    else if (!isStoreError(error, 'OBJECT_NOT_FOUND')) throw error
     return JSON.stringify(view)
   }
   if (nestedDeeperThan(bytes, inline.depth)) view.payload_omitted = 'too_deep' satisfies PayloadOmitted

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { RowTable, TableRow } from '@annal/store'
-import { TlogError } from '@annal/tlog'
+import { ApiError } from './errors.js'
 
 /** A response remembered for an Idempotency-Key. */
 export interface StoredResponse {
@@ -79,11 +79,11 @@ export class IdempotencyStore {
    * Runs `run` once per `scope` + `key`: a retry with the same `request` (a digest of the
    * request) gets `replay` of the stored record, or waits for the first if it is still running.
    * `run` must write the row that `recordRow` makes with its append.
-   * @throws TlogError REQUEST_MALFORMED for a bad key; IDEMPOTENCY_KEY_REUSED for another request under the key.
+   * @throws ApiError REQUEST_MALFORMED for a bad key; IDEMPOTENCY_KEY_REUSED for another request under the key.
    */
   async once(scope: string, key: string, request: string, run: (recordRow: RecordRow) => Promise<StoredResponse>,
       replay: (record: IdempotencyRecord) => Promise<StoredResponse>): Promise<{ response: StoredResponse; replayed: boolean }> {
-    if (!KEY.test(key)) throw new TlogError('REQUEST_MALFORMED', 'an Idempotency-Key is 1-255 visible ASCII characters')
+    if (!KEY.test(key)) throw new ApiError('REQUEST_MALFORMED', 'an Idempotency-Key is 1-255 visible ASCII characters')
     // Hashed: a row's key has a bounded length and names no subject.
     const id = createHash('sha256').update(scope).update('\n').update(key).digest('hex')
     const running = this.#running.get(id)
@@ -151,8 +151,8 @@ export class IdempotencyStore {
   }
 }
 
-function reused(): TlogError {
-  return new TlogError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request')
+function reused(): ApiError {
+  return new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request')
 }
 
 function decodeRecord(bytes: Uint8Array): IdempotencyRecord {

@@ -26,9 +26,11 @@
  *   await rm(directory, { recursive: true, force: true })
  * }
  */
-export { appCosigner, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
-export { Cosigner, addCheckpointBody } from './cosigner.js'
-export type { CosignerOptions, ServedCheckpoint, WitnessConfig, WitnessPolicy, WitnessStatus } from './cosigner.js'
+export { API_ERROR_CODES, ApiError, isApiError } from './errors.js'
+export type { ApiErrorCode } from './errors.js'
+export { appWitnessing, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
+export { Witnessing } from './witnessing.js'
+export type { WitnessingOptions, ServedCheckpoint, WitnessConfig, WitnessPolicy, WitnessStatus } from './witnessing.js'
 export type { AnnalApp, AppOptions } from './app.js'
 export { serve } from './serve.js'
 export type { Refusal, RunningServer, ServeOptions } from './serve.js'
@@ -40,6 +42,7 @@ export { canonicalJson } from './canonical-json.js'
 export { ACCESS_RECORD_TYPE } from './access-record.js'
 export { ENVELOPE_TYPE } from './envelope.js'
 export { PROBLEMS, ProblemError } from './problem.js'
-export type { ProblemBody } from './problem.js'
+export type { ProblemCode } from './problem.js'
+export type { ProblemBody } from '@annal/http'
 export { ACCESS_LOG, SCOPES } from './scopes.js'
 export type { Scope } from './scopes.js'

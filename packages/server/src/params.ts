@@ -1,16 +1,17 @@
 import { TlogError } from '@annal/tlog'
+import { ApiError } from './errors.js'
 
 const COUNT = /^(?:0|[1-9][0-9]{0,19})$/
 const HASH = /^[0-9a-f]{64}$/
 
 /**
  * A non-negative integer query parameter in its canonical decimal spelling; `fallback` when absent.
- * @throws TlogError REQUEST_MALFORMED; SIZE_OUT_OF_RANGE above 2^53 - 1.
+ * @throws REQUEST_MALFORMED; SIZE_OUT_OF_RANGE above 2^53 - 1.
  */
 export function countParam(value: string | undefined, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback
-  if (value === undefined) throw new TlogError('REQUEST_MALFORMED', `${name} is required`)
-  if (!COUNT.test(value)) throw new TlogError('REQUEST_MALFORMED', `${name} is not a canonical decimal integer`)
+  if (value === undefined) throw new ApiError('REQUEST_MALFORMED', `${name} is required`)
+  if (!COUNT.test(value)) throw new ApiError('REQUEST_MALFORMED', `${name} is not a canonical decimal integer`)
   const n = Number(value)
   if (!Number.isSafeInteger(n)) throw new TlogError('SIZE_OUT_OF_RANGE', `${name} is out of range`)
   return n

@@ -1,9 +1,17 @@
+import { BodyError, INTERNAL_PROBLEM, problemBody, problemHeaders, type BodyErrorCode, type Problem, type ProblemBody } from '@annal/http'
+import { NoteError, type NoteErrorCode } from '@annal/note'
+import { StorageError, type StorageErrorCode } from '@annal/storage'
+import { StoreError, type StoreErrorCode } from '@annal/store'
 import { TlogError, type TlogErrorCode } from '@annal/tlog'
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { ApiError, type ApiErrorCode } from './errors.js'
 
-/** How each error code is answered over HTTP. Exhaustive: a new code fails the typecheck here. */
-export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatusCode; readonly title: string }> = {
+/** Every code the API can meet: its own and those of the layers it stands on. */
+export type ProblemCode = ApiErrorCode | BodyErrorCode | StoreErrorCode | StorageErrorCode | NoteErrorCode | TlogErrorCode
+
+/** How each error code is answered over HTTP. Exhaustive: a new code in any layer fails the typecheck here. */
+export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCode; readonly title: string }> = {
   SIZE_OUT_OF_RANGE: { status: 400, title: 'Index or size out of range' },
   PROOF_MALFORMED: { status: 400, title: 'Malformed proof' },
   PROOF_ROOT_MISMATCH: { status: 400, title: 'Proof does not reach the root' },
@@ -16,6 +24,8 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   KEY_MALFORMED: { status: 400, title: 'Malformed key' },
   CHECKPOINT_MALFORMED: { status: 400, title: 'Malformed checkpoint' },
   COSIGNATURE_MALFORMED: { status: 400, title: 'Malformed cosignature' },
+  ADD_CHECKPOINT_MALFORMED: { status: 400, title: 'Malformed add-checkpoint request' },
+  ADD_CHECKPOINT_TOO_LARGE: { status: 413, title: 'Add-checkpoint request too large' },
   LOG_NAME_INVALID: { status: 400, title: 'Invalid log name' },
   LOG_NOT_FOUND: { status: 404, title: 'No such log' },
   LOG_EXISTS: { status: 409, title: 'Log exists' },
@@ -30,6 +40,7 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   OBJECT_NOT_FOUND: { status: 404, title: 'No such object' },
   OBJECT_ERASED: { status: 410, title: 'Object erased' },
   HEAD_CONFLICT: { status: 503, title: 'Log head moved; retry' },
+  SWAP_CONFLICT: { status: 503, title: 'Concurrent write; retry' },
   DATABASE_LOCKED: { status: 503, title: 'Database locked' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
   CORRUPTION: { status: 500, title: 'Storage corruption' },
@@ -55,41 +66,35 @@ export const PROBLEMS: Record<TlogErrorCode, { readonly status: ContentfulStatus
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
 }
 
-/** A TlogError with extra RFC 9457 members for the problem body (e.g. `candidates`). */
-export class ProblemError extends TlogError {
+/** An error of any layer, with extra RFC 9457 members for the problem body (e.g. `candidates`). */
+export class ProblemError extends Error {
+  readonly code: ProblemCode
   readonly extensions: Readonly<Record<string, unknown>>
 
-  constructor(code: TlogErrorCode, message: string, extensions: Record<string, unknown>, options?: { cause?: unknown }) {
-    super(code, message, options)
+  constructor(code: ProblemCode, message: string, extensions: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ProblemError'
+    this.code = code
     this.extensions = extensions
   }
 }
 
-export const PROBLEM_TYPE_BASE = 'https://annal.dev/problems/'
+/** An error this API answers by its code; anything else is an internal error. */
+export type CodedError = ApiError | BodyError | StoreError | StorageError | NoteError | TlogError | ProblemError
 
-export interface ProblemBody {
-  readonly type: string
-  readonly title: string
-  readonly status: number
-  readonly detail: string
-  readonly code: string
-  readonly [extension: string]: unknown
+export function isCodedError(error: unknown): error is CodedError {
+  return error instanceof ApiError || error instanceof BodyError || error instanceof StoreError ||
+    error instanceof StorageError || error instanceof NoteError || error instanceof TlogError || error instanceof ProblemError
 }
 
 /** The problem body for `error`. Details of 5xx and of errors we did not throw stay private. */
 export function problemFor(error: unknown): ProblemBody {
-  if (!(error instanceof TlogError)) {
-    return { type: `${PROBLEM_TYPE_BASE}internal-error`, title: 'Internal error', status: 500, detail: 'internal error', code: 'INTERNAL_ERROR' }
-  }
-  const { status, title } = PROBLEMS[error.code]
-  const detail = status >= 500 ? title : error.message
-  const extensions = error instanceof ProblemError ? error.extensions : {}
-  return { ...extensions, type: `${PROBLEM_TYPE_BASE}${error.code.toLowerCase().replaceAll('_', '-')}`, title, status, detail, code: error.code }
+  if (!isCodedError(error)) return INTERNAL_PROBLEM
+  const problem: Problem = PROBLEMS[error.code]
+  return problemBody(error.code, problem, error.message, error instanceof ProblemError ? error.extensions : {})
 }
 
-/** An `application/problem+json` response (RFC 9457). */
+/** An `application/problem+json` response (RFC 9457), closing the connection when the body was left unread. */
 export function problemResponse(c: Context, body: ProblemBody, headers: Record<string, string> = {}): Response {
-  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
-    ...headers, 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store',
-  })
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, { ...headers, ...problemHeaders(body) })
 }

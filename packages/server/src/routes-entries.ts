@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { Entry } from '@annal/store'
-import { TlogError, isTlogError } from '@annal/tlog'
+import { isStoreError, type Entry } from '@annal/store'
+import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
 import { appendEvents, replayAppend } from './append.js'
@@ -12,6 +12,7 @@ import { countParam, entryRef } from './params.js'
 import { ProblemError } from './problem.js'
 import { accessRecord } from './access-log.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ApiError } from './errors.js'
 
 const REFUSED_TYPES = /^(?:multipart\/|application\/x-www-form-urlencoded$)/
 
@@ -23,12 +24,12 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const name = c.req.param('log')
     if (name === ACCESS_LOG) {
       authenticated(c, name)
-      throw new TlogError('LOG_RESERVED', 'the access log is written by the server only')
+      throw new ApiError('LOG_RESERVED', 'the access log is written by the server only')
     }
     const { principal, scope } = authorize(c, 'log:append', name)
     const log = ledger.log(name)
     const type = mediaType(c.req.header('content-type'), 'application/json')
-    if (REFUSED_TYPES.test(type)) throw new TlogError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
+    if (REFUSED_TYPES.test(type)) throw new ApiError('CONTENT_TYPE_UNSUPPORTED', 'send the event as its own content type, not a form')
     const body = await requestBody(c, limits.bodyBytes, { timeoutMs: limits.bodyTimeoutMs })
     const append = async (recordRow?: RecordRow): Promise<StoredResponse> => {
       const time = services.clock()
@@ -80,7 +81,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     try {
       entry = await log.entry(ref)
     } catch (error) {
-      if (!isTlogError(error, 'ID_AMBIGUOUS') || typeof ref !== 'string') throw error
+      if (!isStoreError(error, 'ID_AMBIGUOUS') || typeof ref !== 'string') throw error
       const candidates = await log.candidates(ref)
       throw new ProblemError('ID_AMBIGUOUS', 'the abbreviated id matches more than one entry', { candidates }, { cause: error })
     }

@@ -3,6 +3,7 @@ import type { Hono } from 'hono'
 import { type AppEnv, type Services, allowPublic, authorize } from './context.js'
 import { countParam, hashParam } from './params.js'
 import { ACCESS_LOG, SCOPES, authorizingScope } from './scopes.js'
+import { ApiError } from './errors.js'
 
 const IMMUTABLE = 'max-age=31536000, immutable'
 const SHORT_LIVED = 'max-age=10'
@@ -54,12 +55,12 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     const name = c.req.param('log')
     allowPublic(c, name)
     const log = ledger.log(name)
-    const { cosigner } = services
+    const { witnessing } = services
     const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }
-    if (cosigner === undefined || !cosigner.covers(name)) return c.body(await log.checkpoint(), 200, headers)
+    if (witnessing === undefined || !witnessing.covers(name)) return c.body(await log.checkpoint(), 200, headers)
     const latest = c.req.query('latest')
-    if (latest !== undefined && latest !== '1') throw new TlogError('REQUEST_MALFORMED', 'latest must be 1')
-    const served = await cosigner.served(log, latest === '1')
+    if (latest !== undefined && latest !== '1') throw new ApiError('REQUEST_MALFORMED', 'latest must be 1')
+    const served = await witnessing.served(log, latest === '1')
     const policy = !served.policyMet ? 'unmet' : served.size < served.latestSize ? 'unmet-for-latest' : 'met'
     return c.body(served.note, 200, { ...headers, 'Annal-Policy': policy, 'Annal-Latest-Size': String(served.latestSize) })
   })
@@ -70,7 +71,7 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     const log = ledger.log(name)
     const index = c.req.query('index')
     const leafHash = c.req.query('leaf_hash')
-    if ((index === undefined) === (leafHash === undefined)) throw new TlogError('REQUEST_MALFORMED', 'give index or leaf_hash')
+    if ((index === undefined) === (leafHash === undefined)) throw new ApiError('REQUEST_MALFORMED', 'give index or leaf_hash')
     const treeSize = countParam(c.req.query('tree_size'), 'tree_size', log.size)
     const ref = index !== undefined ? countParam(index, 'index') : hashParam(leafHash!, 'leaf_hash')
     const proof = await log.inclusionProof(ref, treeSize)

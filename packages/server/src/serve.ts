@@ -4,7 +4,8 @@ import { type AddressInfo, Server as NetServer, type Socket } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { PROBLEMS, problemFor } from './problem.js'
-import { TlogError } from '@annal/tlog'
+import { BodyError } from '@annal/http'
+import { ApiError } from './errors.js'
 
 export interface ServeOptions {
   /** Default 127.0.0.1: loopback only, unless asked. */
@@ -52,12 +53,12 @@ export interface RunningServer {
 }
 
 /** Node's parser errors that a client can be told of, and how. */
-const PARSER_REFUSALS: Record<string, TlogError> = {
-  HPE_HEADER_OVERFLOW: new TlogError('HEADERS_TOO_LARGE', 'the request headers are too large (a token of many kilobytes?)'),
-  ERR_HTTP_REQUEST_TIMEOUT: new TlogError('BODY_TIMEOUT', 'the request did not arrive in time'),
-  ERR_HTTP_HEADERS_TIMEOUT: new TlogError('BODY_TIMEOUT', 'the request headers did not arrive in time'),
+const PARSER_REFUSALS: Record<string, ApiError | BodyError> = {
+  HPE_HEADER_OVERFLOW: new ApiError('HEADERS_TOO_LARGE', 'the request headers are too large (a token of many kilobytes?)'),
+  ERR_HTTP_REQUEST_TIMEOUT: new BodyError('BODY_TIMEOUT', 'the request did not arrive in time'),
+  ERR_HTTP_HEADERS_TIMEOUT: new BodyError('BODY_TIMEOUT', 'the request headers did not arrive in time'),
 }
-const MALFORMED = new TlogError('REQUEST_MALFORMED', 'the request is not valid HTTP/1.1')
+const MALFORMED = new ApiError('REQUEST_MALFORMED', 'the request is not valid HTTP/1.1')
 
 /**
  * Listens with `app` on `host:port` (Node's http server through @hono/node-server).
@@ -141,7 +142,7 @@ function lastAnswer(response: ServerResponse | undefined): void {
 /** At the end of the grace period: a request still running is answered 503, not cut without a word. */
 function refuseInFlight(response: ServerResponse | undefined): void {
   if (response === undefined || response.headersSent) return
-  const body = problemFor(new TlogError('SHUTTING_DOWN', 'the server is stopping; retry'))
+  const body = problemFor(new ApiError('SHUTTING_DOWN', 'the server is stopping; retry'))
   response.writeHead(body.status, problemHeaders({ 'Retry-After': '1' }))
   response.end(JSON.stringify(body))
 }

@@ -1,8 +1,14 @@
+import { BODY_ERROR_CODES, BodyError } from '@annal/http'
+import { NOTE_ERROR_CODES, NoteError } from '@annal/note'
+import { STORAGE_ERROR_CODES, StorageError } from '@annal/storage'
+import { STORE_ERROR_CODES, StoreError } from '@annal/store'
 import { TLOG_ERROR_CODES, TlogError } from '@annal/tlog'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { resourceMetadataUrl } from './app.js'
+import { AuthError } from './auth.js'
 import { mediaType, splitNdjson } from './body.js'
+import { API_ERROR_CODES, ApiError } from './errors.js'
 import { countParam, entryRef } from './params.js'
 import { PROBLEMS, ProblemError, problemFor } from './problem.js'
 import { ACCESS_LOG, SCOPES, authorizingScope, neededScope, scopesFromClaims } from './scopes.js'
@@ -91,18 +97,32 @@ describe('bodies and parameters', () => {
 })
 
 describe('problems', () => {
-  it('map every code to a 4xx or 5xx with a title', () => {
-    for (const code of TLOG_ERROR_CODES) {
+  it('map every code of every layer to a 4xx or 5xx with a title', () => {
+    const codes = [
+      ...API_ERROR_CODES, ...BODY_ERROR_CODES, ...STORE_ERROR_CODES, ...STORAGE_ERROR_CODES, ...NOTE_ERROR_CODES, ...TLOG_ERROR_CODES,
+    ]
+    for (const code of codes) {
       expect(PROBLEMS[code].status).toBeGreaterThanOrEqual(400)
       expect(PROBLEMS[code].title).not.toBe('')
     }
   })
 
+  it('answer the error class of each layer by its code', () => {
+    const errors = [
+      new ApiError('TOKEN_MISSING', 'm'), new AuthError('TOKEN_INVALID', 'm', 'reason'), new BodyError('BODY_TOO_LARGE', 'm'),
+      new StoreError('HEAD_CONFLICT', 'm'), new StorageError('SWAP_CONFLICT', 'm'), new NoteError('SIGNATURE_INVALID', 'm'),
+      new TlogError('PROOF_MALFORMED', 'm'),
+    ]
+    for (const error of errors) {
+      expect(problemFor(error)).toMatchObject({ code: error.code, status: PROBLEMS[error.code].status })
+    }
+  })
+
   it('are RFC 9457 bodies that hide the details of 5xx and of foreign errors', () => {
-    expect(problemFor(new TlogError('LOG_NOT_FOUND', 'no log has that name'))).toEqual({
+    expect(problemFor(new StoreError('LOG_NOT_FOUND', 'no log has that name'))).toEqual({
       type: 'https://annal.dev/problems/log-not-found', title: 'No such log', status: 404, detail: 'no log has that name', code: 'LOG_NOT_FOUND',
     })
-    expect(problemFor(new TlogError('CORRUPTION', 'tile 3/4 at /var/secret is missing')).detail).toBe('Storage corruption')
+    expect(problemFor(new StoreError('CORRUPTION', 'tile 3/4 at /var/secret is missing')).detail).toBe('Storage corruption')
     expect(problemFor(new Error('secret'))).toMatchObject({ status: 500, code: 'INTERNAL_ERROR', detail: 'internal error' })
     const ambiguous = problemFor(new ProblemError('ID_AMBIGUOUS', 'ambiguous', { candidates: [{ id: 'ab', index: 1 }], status: 200 }))
     expect(ambiguous).toMatchObject({ status: 409, candidates: [{ id: 'ab', index: 1 }] })

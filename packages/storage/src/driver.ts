@@ -37,14 +37,14 @@ export interface StorageDriver {
    * holds `expected` (undefined: absent). Two writers can never both advance the same key.
    * A key that is swapped may also be changed by `write` or by another swap's `ops`, but not by
    * a `write` that overlaps a swap of it (the outcome of that race is not defined).
-   * @throws TlogError HEAD_CONFLICT when `key` holds anything else.
+   * @throws StorageError SWAP_CONFLICT when `key` holds anything else.
    */
   compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array,
     ops: readonly WriteOp[]): Promise<void>
   /**
    * compareAndSwap of several keys at once: writes `ops` and every swap in one atomic,
    * durable write only if every key still holds its `expected`; otherwise writes nothing.
-   * @throws TlogError HEAD_CONFLICT when any key holds anything else.
+   * @throws StorageError SWAP_CONFLICT when any key holds anything else.
    */
   compareAndSwapAll(swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void>
   close(): Promise<void>

@@ -14,7 +14,7 @@
  * const driver = await LevelDriver.open(join(directory, 'db'))
  * try {
  *   const key = new TextEncoder().encode('head')
- *   await driver.compareAndSwap(key, undefined, Uint8Array.of(1), [])   // throws TlogError HEAD_CONFLICT if taken
+ *   await driver.compareAndSwap(key, undefined, Uint8Array.of(1), [])   // throws StorageError SWAP_CONFLICT if taken
  *   const [value] = await driver.getMany([key])
  *   if (value?.[0] !== 1) throw new Error('not written')
  * } finally {
@@ -22,6 +22,8 @@
  *   await rm(directory, { recursive: true, force: true })
  * }
  */
+export { STORAGE_ERROR_CODES, StorageError, isStorageError } from './errors.js'
+export type { StorageErrorCode } from './errors.js'
 export type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
 export { DEFAULT_WRITE_BUFFER_BYTES, LevelDriver } from './level-driver.js'
 export { writeKeyFile } from './key-file.js'

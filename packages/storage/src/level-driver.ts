@@ -1,6 +1,7 @@
-import { TlogError, bytesEqual } from '@annal/tlog'
+import { bytesEqual } from '@annal/tlog'
 import { Level } from 'level'
 import type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
+import { StorageError } from './errors.js'
 
 /**
  * classic-level's implementation of getMany, which abstract-level's public one calls after
@@ -43,7 +44,7 @@ export class LevelDriver implements StorageDriver {
   /**
    * Opens (creating if needed) the database in `directory`; `maxOpenFiles` and
    * `writeBufferBytes` as LedgerOptions says.
-   * @throws TlogError DATABASE_LOCKED when another process or handle has it open.
+   * @throws StorageError DATABASE_LOCKED when another process or handle has it open.
    */
   static async open(directory: string, options: {
     readonly maxOpenFiles?: number | undefined
@@ -62,7 +63,7 @@ export class LevelDriver implements StorageDriver {
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause
       if (cause?.code === 'LEVEL_LOCKED') {
-        throw new TlogError('DATABASE_LOCKED', 'the ledger is open in another process', { cause: error })
+        throw new StorageError('DATABASE_LOCKED', `${directory} is open in another process or handle`, { cause: error })
       }
       throw error
     }
@@ -145,7 +146,7 @@ export class LevelDriver implements StorageDriver {
         const matches = current === undefined || expected === undefined
           ? current === expected
           : bytesEqual(current, expected)
-        if (!matches) throw new TlogError('HEAD_CONFLICT', 'the log head moved under this writer')
+        if (!matches) throw new StorageError('SWAP_CONFLICT', 'a key no longer holds the expected value')
       }
       this.#checkOpen()
       const all: WriteOp[] = [...ops, ...swaps.map(({ key, next }): WriteOp => ({ type: 'put', key, value: next }))]
@@ -168,7 +169,7 @@ export class LevelDriver implements StorageDriver {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new TlogError('DATABASE_CLOSED', 'the database is closed')
+    if (this.#closed) throw new StorageError('DATABASE_CLOSED', 'the database is closed')
   }
 }
 

@@ -1,5 +1,6 @@
-import type { StorageDriver, Swap, WriteOp } from '@annal/storage'
+import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@annal/storage'
 import { Refused, Sequencer, type SequencerOptions } from './sequencer.js'
+import { StoreError } from './errors.js'
 
 /** Items for one log (or the object store), within a call that may append to several. */
 export interface LogAppend {
@@ -201,7 +202,7 @@ export class Appender {
       if (writes.swap !== undefined) swaps.push(writes.swap)
       for (const op of writes.ops) ops.push(op)
     })
-    if (swaps.length > 0) await this.#driver.compareAndSwapAll(swaps, ops)
+    if (swaps.length > 0) await swapHeads(this.#driver, swaps, ops)
     else if (ops.length > 0) await this.#driver.write(ops, { sync: true })
     const results = new Array<unknown>(callCount)
     logs.forEach((batch, i) => {
@@ -215,5 +216,15 @@ export class Appender {
     })
     for (const [call, error] of refused) results[call] = new Refused(error)
     return results
+  }
+}
+
+/** The batch's write: every swap is a log head, so a lost swap means another writer moved one. */
+async function swapHeads(driver: StorageDriver, swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void> {
+  try {
+    await driver.compareAndSwapAll(swaps, ops)
+  } catch (error) {
+    if (isStorageError(error, 'SWAP_CONFLICT')) throw new StoreError('HEAD_CONFLICT', 'a log head moved under this writer', { cause: error })
+    throw error
   }
 }

@@ -1,10 +1,11 @@
 import {
-  HASH_SIZE, TILE_WIDTH, TlogError, concatBytes, decodeEntryBundle, decodeStoredTile, encodeEntryBundle,
+  HASH_SIZE, TILE_WIDTH, concatBytes, decodeEntryBundle, decodeStoredTile, encodeEntryBundle,
 } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import {
   bundleKey, bundlePartKey, bundlePartsRange, keySuffix, leafTilePartKey, leafTilePartsRange, partOf, tileKey,
 } from './keys.js'
+import { StoreError } from './errors.js'
 
 // A full entry bundle is one row, written once. The open (rightmost, partial) bundle is stored
 // as parts: each batch writes only its own entries, as a row keyed by the position they start
@@ -74,7 +75,7 @@ export async function readOpenBundle(driver: StorageDriver, log: string, index: 
     const start = partOf(keySuffix(key, log))!.start
     if (start >= count) break
     if (start !== entries.length) {
-      throw new TlogError('CORRUPTION', `bundle ${index} has a part at ${start} after ${entries.length} entries`)
+      throw new StoreError('CORRUPTION', `bundle ${index} has a part at ${start} after ${entries.length} entries`)
     }
     entries.push(...decodeEntryBundle(value))
     parts.push(start)
@@ -97,7 +98,7 @@ export async function readOpenLeafTile(driver: StorageDriver, log: string, index
     const start = partOf(keySuffix(key, log))!.start
     if (start >= count) break
     if (start !== hashes.length || value.length % HASH_SIZE !== 0) {
-      throw new TlogError('CORRUPTION', `tile 0/${index} has a malformed part at ${start} after ${hashes.length} hashes`)
+      throw new StoreError('CORRUPTION', `tile 0/${index} has a malformed part at ${start} after ${hashes.length} hashes`)
     }
     for (let at = 0; at < value.length; at += HASH_SIZE) hashes.push(value.subarray(at, at + HASH_SIZE))
     parts.push(start)

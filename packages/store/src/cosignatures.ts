@@ -1,5 +1,5 @@
-import { MAX_SIGNATURES, type NoteSignature, formatSignatureLine, parseNote, parseSignatureLine } from '@annal/note'
-import { TlogError } from '@annal/tlog'
+import { MAX_SIGNATURES, NoteError, type NoteSignature, formatSignatureLine, parseNote, parseSignatureLine } from '@annal/note'
+import { StoreError } from './errors.js'
 
 /** A checkpoint's size and the witness cosignature lines kept for it. */
 export interface StoredCosignatures {
@@ -26,7 +26,7 @@ export function decodeCosignatures(bytes: Uint8Array | undefined): string[] {
     const text = utf8Decoder.decode(bytes)
     return text.slice(0, -1).split('\n').map((line) => formatSignatureLine(parseSignatureLine(line)))
   } catch (error) {
-    throw new TlogError('CORRUPTION', 'stored cosignatures are malformed', { cause: error })
+    throw new StoreError('CORRUPTION', 'stored cosignatures are malformed', { cause: error })
   }
 }
 
@@ -47,9 +47,9 @@ export function mergeCosignatures(note: string, kept: readonly string[], added: 
   for (const line of kept) merged.set(keyOf(parseLine(line)), line)
   for (const line of added) {
     const signature = parseLine(line)
-    if (own.has(keyOf(signature))) throw new TlogError('NOTE_MALFORMED', 'a cosignature line is by the log\'s own key')
+    if (own.has(keyOf(signature))) throw new NoteError('NOTE_MALFORMED', 'a cosignature line is by the log\'s own key')
     merged.set(keyOf(signature), formatSignatureLine(signature))
   }
-  if (merged.size + own.size > MAX_SIGNATURES) throw new TlogError('NOTE_MALFORMED', 'too many signatures')
+  if (merged.size + own.size > MAX_SIGNATURES) throw new NoteError('NOTE_MALFORMED', 'too many signatures')
   return [...merged.values()]
 }

@@ -7,6 +7,7 @@ import type { FsckSink, FsckTarget } from './fsck.js'
 import type { IndexCheck } from './fsck-index.js'
 import { readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, tileKey } from './keys.js'
+import { isStoreError } from './errors.js'
 
 /** A bundle's entries as read, or why there are none. */
 type StoredEntries = readonly Uint8Array[] | 'missing' | 'malformed'
@@ -94,7 +95,7 @@ export class BundleReader {
     try {
       return (await readOpenBundle(driver, info.name, bundle, width))?.entries ?? 'missing'
     } catch (error) {
-      if (isTlogError(error, 'TILE_MALFORMED') || isTlogError(error, 'CORRUPTION')) return 'malformed'
+      if (isTlogError(error, 'TILE_MALFORMED') || isStoreError(error, 'CORRUPTION')) return 'malformed'
       throw error
     }
   }
@@ -109,7 +110,7 @@ export class BundleReader {
       const stored = await readOpenLeafTile(driver, info.name, bundle, width)
       return stored && TreeEdge.empty().integrate(stored.hashes, hasher).edge.storedTiles()[0]!.data
     } catch (error) {
-      if (isTlogError(error, 'TILE_MALFORMED') || isTlogError(error, 'CORRUPTION')) return undefined
+      if (isTlogError(error, 'TILE_MALFORMED') || isStoreError(error, 'CORRUPTION')) return undefined
       throw error
     }
   }

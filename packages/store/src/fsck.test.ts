@@ -15,7 +15,7 @@ const utf8 = new TextEncoder()
 const text = new TextDecoder()
 const event = (i: number) => utf8.encode(JSON.stringify({ actor: `user-${i % 7}`, action: 'login', n: i }))
 const leafHash = (i: number) => defaultHasher.leaf(event(i))
-const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+const code = (code: string) => expect.objectContaining({ name: 'StoreError', code })
 
 // Five batches of 130: checkpoints at 0, 130, 260, 390, 520 and 650; bundles 0 and 1 are full,
 // bundle 2 holds 138 entries; tiles 0/0 and 0/1 are full, 0/2 (width 138) and 1/0 (width 2) open.

@@ -1,13 +1,14 @@
-import { type NoteVerifier, openCheckpoint } from '@annal/note'
+import { isNoteError, type NoteVerifier, openCheckpoint } from '@annal/note'
 import {
   type MerkleHasher, type StoredTile, TILE_WIDTH, TreeEdge, bytesEqual, bytesToHex, isTlogError,
 } from '@annal/tlog'
-import type { StorageDriver } from '@annal/storage'
+import { isStorageError, type StorageDriver } from '@annal/storage'
 import { IndexCheck } from './fsck-index.js'
 import { BundleReader, describeTileDifference } from './fsck-leaves.js'
 import { type Head, decodeHead } from './head.js'
 import { bundleKey, checkpointKey, headKey, keySuffix, logRange, partOf, readUint64, tileKey } from './keys.js'
 import type { LogInfo } from './log.js'
+import { isStoreError } from './errors.js'
 
 export type FsckProblemKind = 'entry' | 'tile' | 'checkpoint' | 'index' | 'head'
 
@@ -311,5 +312,6 @@ function describeIndex(suffix: Uint8Array): string {
 }
 
 function describe(error: unknown): string {
-  return isTlogError(error) ? `${error.code}: ${error.message}` : String(error)
+  const coded = isStoreError(error) || isStorageError(error) || isNoteError(error) || isTlogError(error)
+  return coded ? `${error.code}: ${error.message}` : String(error)
 }

@@ -1,4 +1,5 @@
-import { TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
+import { bytesToHex, hexToBytes } from '@annal/tlog'
+import { StoreError } from './errors.js'
 
 /** The durable state of a log: its size, root and the checkpoint that signs them. */
 export interface Head {
@@ -15,7 +16,7 @@ export function encodeHead(head: Head): Uint8Array {
   return utf8.encode(JSON.stringify({ size: head.size, root: bytesToHex(head.root), checkpoint: head.checkpoint }))
 }
 
-/** @throws TlogError CORRUPTION when the stored head is not one Annal wrote. */
+/** @throws StoreError CORRUPTION when the stored head is not one Annal wrote. */
 export function decodeHead(bytes: Uint8Array): Head {
   try {
     const value = JSON.parse(utf8Strict.decode(bytes)) as { size: unknown; root: unknown; checkpoint: unknown }
@@ -26,6 +27,6 @@ export function decodeHead(bytes: Uint8Array): Head {
     if (root.length !== 32) throw new TypeError('bad root')
     return { size: value.size as number, root, checkpoint: value.checkpoint }
   } catch (error) {
-    throw new TlogError('CORRUPTION', 'the stored log head is unreadable', { cause: error })
+    throw new StoreError('CORRUPTION', 'the stored log head is unreadable', { cause: error })
   }
 }

@@ -25,6 +25,8 @@
  *   await rm(directory, { recursive: true, force: true })
  * }
  */
+export { STORE_ERROR_CODES, StoreError, isStoreError } from './errors.js'
+export type { StoreErrorCode } from './errors.js'
 export { Ledger, MAX_ORIGIN_BYTES } from './ledger.js'
 export type { CreateLogOptions, EraseObjectOptions, LedgerOptions } from './ledger.js'
 export type { FsckCounts, FsckOptions, FsckProblem, FsckProblemKind, FsckProgress, FsckReport } from './fsck.js'

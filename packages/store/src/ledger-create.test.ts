@@ -15,7 +15,7 @@ it('lets one of two concurrent createLog calls for a name win, keeping its key f
     const results = await Promise.allSettled([ledger.createLog('audit'), ledger.createLog('audit'), ledger.createLog('audit')])
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1)
     for (const result of results) {
-      if (result.status === 'rejected') expect(result.reason).toMatchObject({ name: 'TlogError', code: 'LOG_EXISTS' })
+      if (result.status === 'rejected') expect(result.reason).toMatchObject({ name: 'StoreError', code: 'LOG_EXISTS' })
     }
     const info = ledger.log('audit').info
     const signer = parseSignerKey((await readFile(join(directory, 'keys', 'audit.key'), 'utf8')).trim())
@@ -37,7 +37,7 @@ it('keeps origins unique, valid key names and short, across a reopen', async () 
   try {
     await ledger.createLog('pay', { origin: 'example.com/pay' })
     const refused = async (name: string, origin: string, code: string) => {
-      await expect(ledger.createLog(name, { origin })).rejects.toMatchObject({ name: 'TlogError', code })
+      await expect(ledger.createLog(name, { origin })).rejects.toMatchObject({ name: 'StoreError', code })
       expect(ledger.logs().map((log) => log.name)).not.toContain(name)
     }
     await refused('other', 'example.com/pay', 'ORIGIN_EXISTS')

@@ -10,7 +10,7 @@ import { Ledger } from './ledger.js'
 import type { HashedObject } from './objects.js'
 
 const utf8 = new TextEncoder()
-const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+const code = (code: string, name = 'StoreError') => expect.objectContaining({ name, code })
 const event = (i: number) => utf8.encode(JSON.stringify({ actor: `user-${i % 7}`, action: 'login', n: i }))
 
 let directory: string
@@ -90,14 +90,14 @@ describe('Ledger', () => {
     }
     expect(sizes).toEqual([130, 260, 390, 520, 650])
     for (const size of sizes) expect(await log.checkpoint(size)).toContain(`\n${size}\n`)
-    await expect(log.checkpoint(131)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    await expect(log.checkpoint(131)).rejects.toThrow(code('SIZE_OUT_OF_RANGE', 'TlogError'))
     const tree = new MemoryTree()
     for (let i = 0; i < 650; i++) tree.append(defaultHasher.leaf(event(i)))
     const tile = await log.hashTile(0, 1, 256)
     expect(tile.length).toBe(8192)
     expect(tile.subarray(0, 32)).toEqual(tree.nodeHash({ level: 0, index: 256 }))
     expect((await log.hashTile(0, 2, 100)).length).toBe(3200)
-    await expect(log.hashTile(0, 2, 139)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    await expect(log.hashTile(0, 2, 139)).rejects.toThrow(code('SIZE_OUT_OF_RANGE', 'TlogError'))
     const bundle = decodeEntryBundle(await log.entryBundle(2, 10))
     expect(bundle).toHaveLength(10)
     expect(bundle[3]).toEqual(event(2 * TILE_WIDTH + 3))
@@ -173,8 +173,8 @@ describe('Ledger', () => {
     expect(absent).toBeDefined()
     await expect(log.entry(absent!)).rejects.toThrow(code('ENTRY_NOT_FOUND'))
     for (const bad of ['abc', 'ABCD', 'xyz1', 'a'.repeat(65)]) await expect(log.entry(bad)).rejects.toThrow(code('ID_MALFORMED'))
-    await expect(log.entry(600)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
-    await expect(log.entry(-1)).rejects.toThrow(code('SIZE_OUT_OF_RANGE'))
+    await expect(log.entry(600)).rejects.toThrow(code('SIZE_OUT_OF_RANGE', 'TlogError'))
+    await expect(log.entry(-1)).rejects.toThrow(code('SIZE_OUT_OF_RANGE', 'TlogError'))
     expect((await log.entries(598, 10)).map((e) => e.index)).toEqual([598, 599])
   })
 
@@ -252,7 +252,7 @@ describe('Ledger', () => {
   })
 
   it('refuses a second open of the same directory', async () => {
-    await expect(Ledger.open(directory)).rejects.toThrow(code('DATABASE_LOCKED'))
+    await expect(Ledger.open(directory)).rejects.toThrow(code('DATABASE_LOCKED', 'StorageError'))
   })
 
   it('stores objects once and erases them with a recorded entry, proofs intact', async () => {

@@ -6,20 +6,19 @@ import {
   type NoteProviders, type NoteSigner, type SignatureProvider, generateKeyPair, isValidKeyName, parseSignerKey,
   parseVerifierKey, signCheckpoint,
 } from '@annal/note'
-import { type MerkleHasher, TlogError } from '@annal/tlog'
+import type { MerkleHasher } from '@annal/tlog'
 import { LRUCache } from 'lru-cache'
-import { writeKeyFile } from '@annal/storage'
-import type { StorageDriver } from '@annal/storage'
+import { StorageError, writeKeyFile, LevelDriver, type StorageDriver } from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
-import { LevelDriver } from '@annal/storage'
 import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
 import { Appender, type Participant } from './appender.js'
 import { type HashedObject, LedgerObjects, type ObjectInfo, type ObjectStore } from './objects.js'
 import type { IdIndexOptions } from './id-index.js'
 import type { SequencerOptions } from './sequencer.js'
 import { RowTable, type TableRow, registerRows } from './rows.js'
+import { StoreError } from './errors.js'
 
 export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
   /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
@@ -131,7 +130,7 @@ export class Ledger {
 
   /**
    * Opens (creating if needed) the ledger in `directory`. Reads only each log's latest state.
-   * @throws TlogError DATABASE_LOCKED when another process has it open; CORRUPTION.
+   * @throws DATABASE_LOCKED when another process has it open; CORRUPTION.
    */
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
     await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
@@ -157,11 +156,11 @@ export class Ledger {
     return [...this.#logs.values()].map((log) => log.info)
   }
 
-  /** @throws TlogError LOG_NOT_FOUND. */
+  /** @throws StoreError LOG_NOT_FOUND. */
   log(name: string): Log {
     this.#checkOpen()
     const log = this.#logs.get(name)
-    if (log === undefined) throw new TlogError('LOG_NOT_FOUND', 'no log has that name')
+    if (log === undefined) throw new StoreError('LOG_NOT_FOUND', 'no log has that name')
     return log
   }
 
@@ -181,7 +180,7 @@ export class Ledger {
    * part (an event and the access record of the request that appended it, say), `objects`
    * (from `objects.hashed`; the event's payload, say) and `rows` (from RowTable.row), and each
    * part resolves as Log.append would, in order. Each log may appear once.
-   * @throws TlogError LOG_NOT_FOUND, ENTRY_EMPTY, ENTRY_TOO_LARGE, HEAD_CONFLICT, OBJECT_ERASED (nothing
+   * @throws StoreError LOG_NOT_FOUND, ENTRY_EMPTY, ENTRY_TOO_LARGE, HEAD_CONFLICT, OBJECT_ERASED (nothing
    *   is appended); TypeError for a log named twice.
    */
   async append(parts: readonly { readonly log: string; readonly entries: readonly Uint8Array[] }[],
@@ -200,18 +199,18 @@ export class Ledger {
 
   /**
    * Creates a log with a fresh Ed25519 key and an empty, signed tree.
-   * @throws TlogError LOG_NAME_INVALID, LOG_EXISTS, ORIGIN_INVALID, ORIGIN_EXISTS.
+   * @throws StoreError LOG_NAME_INVALID, LOG_EXISTS, ORIGIN_INVALID, ORIGIN_EXISTS.
    */
   async createLog(name: string, options: CreateLogOptions = {}): Promise<LogInfo> {
     this.#checkOpen()
     if (typeof name !== 'string' || !LOG_NAME.test(name)) {
-      throw new TlogError('LOG_NAME_INVALID', 'a log name is 1-63 of a-z, 0-9 and -, starting with a letter or digit')
+      throw new StoreError('LOG_NAME_INVALID', 'a log name is 1-63 of a-z, 0-9 and -, starting with a letter or digit')
     }
-    if (this.#logs.has(name) || this.#creating.has(name)) throw new TlogError('LOG_EXISTS', 'a log with that name exists')
+    if (this.#logs.has(name) || this.#creating.has(name)) throw new StoreError('LOG_EXISTS', 'a log with that name exists')
     const origin = options.origin ?? `${this.#options.host ?? hostname()}/${name}`
     checkOrigin(origin)
     if (this.#creatingOrigins.has(origin) || [...this.#logs.values()].some((log) => log.info.origin === origin)) {
-      throw new TlogError('ORIGIN_EXISTS', 'another log of this ledger has that origin')
+      throw new StoreError('ORIGIN_EXISTS', 'another log of this ledger has that origin')
     }
     this.#creating.add(name)
     this.#creatingOrigins.add(origin)
@@ -246,7 +245,7 @@ export class Ledger {
    * `log`: entries that commit to the object's hash, and every proof, stay valid. Erasing an
    * erased object returns its existing record (and calls no beforeWrite). Entries themselves
    * can never be erased.
-   * @throws TlogError OBJECT_NOT_FOUND, ID_MALFORMED, LOG_NOT_FOUND; what beforeWrite throws.
+   * @throws StoreError OBJECT_NOT_FOUND, ID_MALFORMED, LOG_NOT_FOUND; what beforeWrite throws.
    */
   async eraseObject(hash: string, options: EraseObjectOptions): Promise<ObjectInfo> {
     this.#checkOpen()
@@ -270,7 +269,7 @@ export class Ledger {
    * size, root, consistency with the ones before it) and the head. Every problem is reported
    * with its location; none stops the check. Waits for appends in flight first; appends made
    * while it runs may show up as problems, so run it on a quiet log.
-   * @throws TlogError LOG_NOT_FOUND, DATABASE_CLOSED; KEY_MALFORMED when the log's verifier key is.
+   * @throws LOG_NOT_FOUND, DATABASE_CLOSED; KEY_MALFORMED when the log's verifier key is.
    */
   async fsck(name: string, options: FsckOptions = {}): Promise<FsckReport> {
     const log = this.log(name)
@@ -306,26 +305,26 @@ export class Ledger {
 
   async #loadSigner(name: string): Promise<NoteSigner> {
     const text = await readFile(join(this.directory, 'keys', `${name}.key`), 'utf8').catch((error: unknown) => {
-      throw new TlogError('CORRUPTION', `the signing key of log ${name} is missing`, { cause: error })
+      throw new StoreError('CORRUPTION', `the signing key of log ${name} is missing`, { cause: error })
     })
     return parseSignerKey(text.trim(), { providers: this.#providers })
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new TlogError('DATABASE_CLOSED', 'the ledger is closed')
+    if (this.#closed) throw new StorageError('DATABASE_CLOSED', 'the ledger is closed')
   }
 }
 
 /**
  * C2SP tlog-checkpoint: the origin line has no Unicode spaces or `+`, and it is the name of the
  * log's key (a signed-note key name, which has neither).
- * @throws TlogError ORIGIN_INVALID.
+ * @throws StoreError ORIGIN_INVALID.
  */
 function checkOrigin(origin: string): void {
   if (typeof origin !== 'string' || utf8.encode(origin).length > MAX_ORIGIN_BYTES) {
-    throw new TlogError('ORIGIN_INVALID', `an origin is at most ${MAX_ORIGIN_BYTES} bytes`)
+    throw new StoreError('ORIGIN_INVALID', `an origin is at most ${MAX_ORIGIN_BYTES} bytes`)
   }
-  if (!isValidKeyName(origin)) throw new TlogError('ORIGIN_INVALID', 'an origin has no spaces, control characters or +')
+  if (!isValidKeyName(origin)) throw new StoreError('ORIGIN_INVALID', 'an origin has no spaces, control characters or +')
 }
 
 /** Full tiles kept for proofs, at most `size`; none for 0. */

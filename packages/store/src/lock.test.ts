@@ -11,7 +11,7 @@ import { Ledger } from './ledger.js'
 const TIMEOUT_MS = 20_000
 const STORE_DIR = fileURLToPath(new URL('..', import.meta.url))
 const CHILD = fileURLToPath(new URL('./testing/crash-child.ts', import.meta.url))
-const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+const code = (code: string) => expect.objectContaining({ name: 'StorageError', code })
 
 const live = new Set<ChildProcess>()
 

@@ -5,14 +5,14 @@ import {
   inclusionPlan, nodeLocation, planNodes, storedTileHashCount, storedTileNode,
 } from '@annal/tlog'
 import type { LRUCache } from 'lru-cache'
-import type { StorageDriver, WriteOp } from '@annal/storage'
+import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@annal/storage'
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
 import { IdIndex, type IdIndexOptions } from './id-index.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
-import type { Swap } from '@annal/storage'
+import { StoreError } from './errors.js'
 
 /** What a log says about itself; never its private key. */
 export interface LogInfo {
@@ -155,7 +155,7 @@ export class Log {
   static async load(info: LogInfo, context: LogContext): Promise<Log> {
     const { driver, hasher } = context
     const headBytes = await driver.get(headKey(info.name))
-    if (headBytes === undefined) throw new TlogError('CORRUPTION', `log ${info.name} has no head`)
+    if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${info.name} has no head`)
     const head = decodeHead(headBytes)
     const openCount = head.size % TILE_WIDTH
     const base = head.size - openCount
@@ -168,13 +168,13 @@ export class Log {
       const index = base / TILE_WIDTH
       const [bundle, leafTile] = await Promise.all([
         readOpenBundle(driver, info.name, index, openCount), readOpenLeafTile(driver, info.name, index, openCount)])
-      if (bundle === undefined) throw new TlogError('CORRUPTION', `log ${info.name} misses its last bundle`)
-      if (bundle.entries.length !== openCount) throw new TlogError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
-      if (leafTile === undefined) throw new TlogError('CORRUPTION', `log ${info.name} head is ahead of its tiles`)
+      if (bundle === undefined) throw new StoreError('CORRUPTION', `log ${info.name} misses its last bundle`)
+      if (bundle.entries.length !== openCount) throw new StoreError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
+      if (leafTile === undefined) throw new StoreError('CORRUPTION', `log ${info.name} head is ahead of its tiles`)
       edge = edge.integrate(leafTile.hashes, hasher).edge
       open = { ...bundle, hashParts: leafTile.parts }
     }
-    if (!bytesEqual(edge.root(hasher), head.root)) throw new TlogError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
+    if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
     const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
     const log = new Log(info, context, { head, headBytes, edge, open }, index)
     await log.#reindexTail()
@@ -207,7 +207,7 @@ export class Log {
    * Appends entries (1..65535 bytes each) and resolves after the batch holding them is durable,
    * with each entry's index and id and the signed checkpoint that includes them. Bytes already
    * in the log come back as duplicates. The call is checked whole before anything is sequenced.
-   * @throws TlogError ENTRY_EMPTY, ENTRY_TOO_LARGE; HEAD_CONFLICT if another writer moved the head.
+   * @throws StoreError ENTRY_EMPTY, ENTRY_TOO_LARGE; HEAD_CONFLICT if another writer moved the head.
    */
   append(entries: readonly Uint8Array[]): Promise<AppendResult> {
     try {
@@ -343,7 +343,7 @@ export class Log {
 
   /**
    * The entry named by index, full id or id prefix (>= 4 hex digits).
-   * @throws TlogError SIZE_OUT_OF_RANGE, ID_MALFORMED, ID_AMBIGUOUS (message lists candidates), ENTRY_NOT_FOUND.
+   * @throws SIZE_OUT_OF_RANGE, ID_MALFORMED, ID_AMBIGUOUS (message lists candidates), ENTRY_NOT_FOUND.
    */
   async entry(ref: EntryRef): Promise<Entry> {
     const index = await this.resolve(ref)
@@ -366,19 +366,19 @@ export class Log {
       checkIndex(ref, this.size)
       return ref
     }
-    if (typeof ref !== 'string' || !ID_PATTERN.test(ref)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
+    if (typeof ref !== 'string' || !ID_PATTERN.test(ref)) throw new StoreError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
     const matches = await this.candidates(ref)
-    if (matches.length === 0) throw new TlogError('ENTRY_NOT_FOUND', 'no entry id starts with that prefix')
+    if (matches.length === 0) throw new StoreError('ENTRY_NOT_FOUND', 'no entry id starts with that prefix')
     if (matches.length > 1) {
       const list = matches.map((match) => match.id.slice(0, 16)).join(', ')
-      throw new TlogError('ID_AMBIGUOUS', `prefix ${ref} matches ${matches.length === MAX_CANDIDATES ? 'at least ' : ''}${matches.length} entries: ${list}`)
+      throw new StoreError('ID_AMBIGUOUS', `prefix ${ref} matches ${matches.length === MAX_CANDIDATES ? 'at least ' : ''}${matches.length} entries: ${list}`)
     }
     return matches[0]!.index
   }
 
   /** Entries whose id starts with `prefix` (a full id too): ids and indexes, at most 10. */
   async candidates(prefix: string): Promise<{ id: string; index: number }[]> {
-    if (typeof prefix !== 'string' || !ID_PATTERN.test(prefix)) throw new TlogError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
+    if (typeof prefix !== 'string' || !ID_PATTERN.test(prefix)) throw new StoreError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
     return this.#index.matches(prefix, MAX_CANDIDATES)
   }
 
@@ -429,7 +429,7 @@ export class Log {
       const note = utf8Decode(value)
       return { size: readUint64(keySuffix(key, this.info.name)), root: bytesToHex(parseCheckpoint(parseNote(note).text).rootHash), note }
     }
-    throw new TlogError('CORRUPTION', `log ${this.info.name} has no checkpoint at or after its size`)
+    throw new StoreError('CORRUPTION', `log ${this.info.name} has no checkpoint at or after its size`)
   }
 
   /**
@@ -437,7 +437,7 @@ export class Log {
    * checkpoint issued at `size`, merged with those kept: a line replaces the kept line of the
    * same key name and key ID. One synced compare-and-swap on the checkpoint's cosignature row.
    * Checks syntax only; the caller verifies the cosignatures before keeping them.
-   * @throws TlogError SIZE_OUT_OF_RANGE (no checkpoint at `size`), NOTE_MALFORMED.
+   * @throws SIZE_OUT_OF_RANGE (no checkpoint at `size`), NOTE_MALFORMED.
    */
   async addCosignatures(size: number, signatureLines: readonly string[]): Promise<void> {
     if (!Array.isArray(signatureLines)) throw new TypeError('signatureLines must be an array of strings')
@@ -451,7 +451,7 @@ export class Log {
         return
       } catch (error) {
         // Another writer added lines between our read and our swap: merge again.
-        if (!(error instanceof TlogError && error.code === 'HEAD_CONFLICT') || attempt >= 4) throw error
+        if (!isStorageError(error, 'SWAP_CONFLICT') || attempt >= 4) throw error
       }
     }
   }
@@ -496,7 +496,7 @@ export class Log {
     const open = this.#state.edge.openTileBytes(level, index, width)
     if (open !== undefined) return open
     const stored = await this.#context.driver.get(tileKey(this.info.name, level, index))
-    if (stored === undefined) throw new TlogError('CORRUPTION', 'a tile the tree holds is missing')
+    if (stored === undefined) throw new StoreError('CORRUPTION', 'a tile the tree holds is missing')
     return hashTileBytes(stored, width)
   }
 
@@ -509,7 +509,7 @@ export class Log {
     const { head, open } = this.#state
     if (index === Math.floor(head.size / TILE_WIDTH)) return encodeEntryBundle(open.entries.slice(0, width))
     const stored = await this.#context.driver.get(bundleKey(this.info.name, index))
-    if (stored === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
+    if (stored === undefined) throw new StoreError('CORRUPTION', 'a bundle the log holds is missing')
     const entries = decodeEntryBundle(stored)
     return entries.length === width ? stored : encodeEntryBundle(entries.slice(0, width))
   }
@@ -525,12 +525,12 @@ export class Log {
     const full = Array.from({ length: Math.min(last, openIndex - 1) - first + 1 }, (_, i) => first + i)
     const stored = await this.#context.driver.getMany(full.map((i) => bundleKey(this.info.name, i)))
     const entries = stored.flatMap((bundle) => {
-      if (bundle === undefined) throw new TlogError('CORRUPTION', 'a bundle the log holds is missing')
+      if (bundle === undefined) throw new StoreError('CORRUPTION', 'a bundle the log holds is missing')
       return decodeEntryBundle(bundle)
     }).concat(open)
     const offset = start - first * TILE_WIDTH
     const out = entries.slice(offset, offset + count)
-    if (out.length !== count) throw new TlogError('CORRUPTION', 'a bundle is shorter than the log')
+    if (out.length !== count) throw new StoreError('CORRUPTION', 'a bundle is shorter than the log')
     return out
   }
 
@@ -570,11 +570,11 @@ export class Log {
     const tiles = await this.#context.driver.getMany(wanted.map((tile) => tileKey(this.info.name, tile.level, tile.index)))
     wanted.forEach((tile, i) => {
       const stored = tiles[i]
-      if (stored === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is missing`)
+      if (stored === undefined) throw new StoreError('CORRUPTION', `tile ${tile.level}/${tile.index} is missing`)
       if (stored.length === FULL_TILE_BYTES) this.#context.tiles?.set(tile.cacheKey, stored)
       for (const { node, row, position } of tile.nodes) {
         const hash = storedTileNode(stored, row, position)
-        if (hash === undefined) throw new TlogError('CORRUPTION', `tile ${tile.level}/${tile.index} is too narrow`)
+        if (hash === undefined) throw new StoreError('CORRUPTION', `tile ${tile.level}/${tile.index} is too narrow`)
         hashes.set(nodeKey(node), hash)
       }
     })
@@ -606,7 +606,7 @@ function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Ar
   try {
     return TreeEdge.open(size, readTile)
   } catch (error) {
-    throw new TlogError('CORRUPTION', `log ${log} head is ahead of its tiles`, { cause: error })
+    throw new StoreError('CORRUPTION', `log ${log} head is ahead of its tiles`, { cause: error })
   }
 }
 
@@ -622,14 +622,14 @@ function changedOpenTiles(edge: TreeEdge, from: number): StoredTile[] {
 
 /**
  * An append's entries, checked whole before anything is sequenced.
- * @throws TypeError unless a non-empty array of Uint8Arrays; TlogError ENTRY_EMPTY, ENTRY_TOO_LARGE.
+ * @throws TypeError unless a non-empty array of Uint8Arrays; StoreError ENTRY_EMPTY, ENTRY_TOO_LARGE.
  */
 export function checkEntries(entries: readonly Uint8Array[]): void {
   if (!Array.isArray(entries) || entries.length === 0) throw new TypeError('append takes a non-empty array of entries')
   for (const entry of entries) {
     if (!(entry instanceof Uint8Array)) throw new TypeError('entries must be Uint8Arrays')
-    if (entry.length === 0) throw new TlogError('ENTRY_EMPTY', 'an entry is empty')
-    if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('ENTRY_TOO_LARGE', `an entry exceeds ${MAX_ENTRY_SIZE} bytes`)
+    if (entry.length === 0) throw new StoreError('ENTRY_EMPTY', 'an entry is empty')
+    if (entry.length > MAX_ENTRY_SIZE) throw new StoreError('ENTRY_TOO_LARGE', `an entry exceeds ${MAX_ENTRY_SIZE} bytes`)
   }
 }
 

@@ -4,14 +4,13 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { nodeHashProvider } from '@annal/crypto-node'
 import { bytesToHex } from '@annal/tlog'
-import type { StorageDriver } from '@annal/storage'
+import { LevelDriver, type StorageDriver } from '@annal/storage'
 import { objectKey, objectMetaKey } from './keys.js'
 import { Ledger } from './ledger.js'
-import { LevelDriver } from '@annal/storage'
 import { INLINE_OBJECT_BYTES, LedgerObjects, parseObjectHash } from './objects.js'
 
 const utf8 = new TextEncoder()
-const code = (code: string) => expect.objectContaining({ name: 'TlogError', code })
+const code = (code: string) => expect.objectContaining({ name: 'StoreError', code })
 let directory: string
 let ledger: Ledger
 

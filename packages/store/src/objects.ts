@@ -1,8 +1,9 @@
-import { type HashProvider, TlogError, bytesToHex, hexToBytes } from '@annal/tlog'
+import { type HashProvider, bytesToHex, hexToBytes } from '@annal/tlog'
 import { type AppendPart, Appender, type Participant } from './appender.js'
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
+import { StoreError } from './errors.js'
 
 /** What the ledger knows of an object, erased or not. */
 export interface ObjectInfo {
@@ -98,7 +99,7 @@ interface StagedObjects {
   readonly ticket: number
   /** Per call: its puts' results, or its erasure's ObjectInfo. */
   readonly results: (PutObjectResult[] | ObjectInfo)[]
-  readonly refused: ReadonlyMap<number, TlogError>
+  readonly refused: ReadonlyMap<number, StoreError>
   readonly ops: readonly WriteOp[]
   readonly decided: ReadonlyMap<string, Known>
   /** Digests of objects stored for the first time, for the filter. */
@@ -137,16 +138,16 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 export interface ObjectStore {
   /**
    * Stores `bytes` durably under their SHA-256 unless already there.
-   * @throws TlogError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
+   * @throws StoreError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
    */
   put(bytes: Uint8Array, contentType?: string): Promise<PutObjectResult>
-  /** Several objects in one synced write, checked whole first. @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED. */
+  /** Several objects in one synced write, checked whole first. @throws StoreError OBJECT_TOO_LARGE, OBJECT_ERASED. */
   putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]>
-  /** Objects checked and hashed, ready for putMany or Ledger.append. @throws TlogError OBJECT_TOO_LARGE. */
+  /** Objects checked and hashed, ready for putMany or Ledger.append. @throws StoreError OBJECT_TOO_LARGE. */
   hashed(objects: readonly NewObject[]): HashedObject[]
-  /** @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND. */
+  /** @throws StoreError ID_MALFORMED, OBJECT_NOT_FOUND. */
   info(hash: string): Promise<ObjectInfo>
-  /** @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED. */
+  /** @throws StoreError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED. */
   get(hash: string): Promise<Uint8Array>
   /** The bytes and what is known of them, in one read. @throws as get. */
   read(hash: string): Promise<{ readonly bytes: Uint8Array; readonly info: ObjectInfo }>
@@ -221,7 +222,7 @@ export class LedgerObjects implements ObjectStore {
 
   /**
    * Stores `bytes` durably under their SHA-256 unless already there.
-   * @throws TlogError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
+   * @throws StoreError OBJECT_TOO_LARGE; OBJECT_ERASED when these bytes were erased (they stay gone).
    */
   async put(bytes: Uint8Array, contentType?: string): Promise<PutObjectResult> {
     const [result] = await this.putMany([{ bytes, contentType }])
@@ -230,12 +231,12 @@ export class LedgerObjects implements ObjectStore {
 
   /**
    * Objects checked and hashed, ready for putMany or Ledger.append.
-   * @throws TypeError unless each is a Uint8Array; TlogError OBJECT_TOO_LARGE.
+   * @throws TypeError unless each is a Uint8Array; StoreError OBJECT_TOO_LARGE.
    */
   hashed(objects: readonly NewObject[]): HashedObject[] {
     return objects.map(({ bytes, contentType }) => {
       if (!(bytes instanceof Uint8Array)) throw new TypeError('an object is a Uint8Array')
-      if (bytes.length > this.#maxObjectSize) throw new TlogError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
+      if (bytes.length > this.#maxObjectSize) throw new StoreError('OBJECT_TOO_LARGE', `objects are limited to ${this.#maxObjectSize} bytes`)
       return new HashedObject(HASHED, bytes, contentType, this.#hash.sha256(bytes))
     })
   }
@@ -244,7 +245,7 @@ export class LedgerObjects implements ObjectStore {
    * Stores several objects in one synced write, shared with whatever else the ledger's appender
    * is writing (one fsync, not one per object or per caller). Checked whole first: one object
    * too large or erased refuses the call and writes nothing of it.
-   * @throws TlogError OBJECT_TOO_LARGE, OBJECT_ERASED.
+   * @throws StoreError OBJECT_TOO_LARGE, OBJECT_ERASED.
    */
   async putMany(objects: readonly NewObject[]): Promise<PutObjectResult[]> {
     const results = await this.#participant.append(this.hashed(objects))
@@ -310,7 +311,7 @@ export class LedgerObjects implements ObjectStore {
   #stage(calls: readonly (readonly ObjectItem[])[], prepared: PreparedObjects, skip: ReadonlySet<number>): StagedObjects {
     const storedAt = JSON.stringify(this.#clock().toISOString())
     const decided = new Map<string, Known>()
-    const refused = new Map<number, TlogError>()
+    const refused = new Map<number, StoreError>()
     const results: (PutObjectResult[] | ObjectInfo)[] = []
     const ops: WriteOp[] = []
     const rows: NewRow[] = []
@@ -336,13 +337,13 @@ export class LedgerObjects implements ObjectStore {
    */
   #stageCall(call: readonly ObjectItem[], prepared: PreparedObjects, first: number, storedAt: string,
       decided: Map<string, Known>, results: (PutObjectResult[] | ObjectInfo)[], c: number,
-      into: { ops: WriteOp[]; rows: NewRow[]; rowDigests: Uint8Array[] }): TlogError | undefined {
+      into: { ops: WriteOp[]; rows: NewRow[]; rowDigests: Uint8Array[] }): StoreError | undefined {
     const { ticket, found, unseen } = prepared
     const item = call[0]!
     if (!(item instanceof HashedObject)) {
       const hex = bytesToHex(item.erase)
       const current = this.#known(hex, ticket, decided, found)
-      if (current === undefined) return new TlogError('OBJECT_NOT_FOUND', 'no object has that hash')
+      if (current === undefined) return new StoreError('OBJECT_NOT_FOUND', 'no object has that hash')
       if (isErased(current)) {
         results[c] = infoOf(current)
         return undefined
@@ -362,7 +363,7 @@ export class LedgerObjects implements ObjectStore {
       const hex = hash.slice(7)
       return unseen[first + i] === true ? decided.get(hex) : this.#known(hex, ticket, decided, found)
     })
-    if (known.some(isErased)) return new TlogError('OBJECT_ERASED', 'an object with these bytes was erased')
+    if (known.some(isErased)) return new StoreError('OBJECT_ERASED', 'an object with these bytes was erased')
     results[c] = puts.map(({ bytes, contentType, digest, hash }, i): PutObjectResult => {
       const hex = hash.slice(7)
       // Looked up again in this batch's decisions: an earlier object of the same call may be it.
@@ -382,7 +383,7 @@ export class LedgerObjects implements ObjectStore {
 
   /**
    * The object's metadata, including when and why it was erased.
-   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND.
+   * @throws StoreError ID_MALFORMED, OBJECT_NOT_FOUND.
    */
   async info(hash: string): Promise<ObjectInfo> {
     return (await this.#row(parseObjectHash(hash))).info
@@ -390,7 +391,7 @@ export class LedgerObjects implements ObjectStore {
 
   /**
    * The object's bytes.
-   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
+   * @throws StoreError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
    */
   async get(hash: string): Promise<Uint8Array> {
     return (await this.read(hash)).bytes
@@ -399,24 +400,24 @@ export class LedgerObjects implements ObjectStore {
   /**
    * The object's bytes and its metadata, from one read of its row (and one of its bytes, when
    * they are too large to live in the row).
-   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
+   * @throws StoreError ID_MALFORMED, OBJECT_NOT_FOUND, OBJECT_ERASED (the message says when and why).
    */
   async read(hash: string): Promise<{ readonly bytes: Uint8Array; readonly info: ObjectInfo }> {
     const digest = parseObjectHash(hash)
     const { info, inline } = await this.#row(digest)
     if (info.erasure !== undefined) {
-      throw new TlogError('OBJECT_ERASED', `erased at ${info.erasure.erasedAt}, recorded in ${info.erasure.log} entry ${info.erasure.index}`)
+      throw new StoreError('OBJECT_ERASED', `erased at ${info.erasure.erasedAt}, recorded in ${info.erasure.log} entry ${info.erasure.index}`)
     }
     if (inline !== undefined) return { bytes: inline, info }
     const bytes = await this.#driver.get(objectKey(digest))
-    if (bytes === undefined) throw new TlogError('CORRUPTION', 'an object lost its bytes')
+    if (bytes === undefined) throw new StoreError('CORRUPTION', 'an object lost its bytes')
     return { bytes, info }
   }
 
   /**
    * Deletes the bytes and records the erasure in the metadata, in order with every store around
    * it (through the appender). Erasing an erased object returns its record. Only the ledger calls this.
-   * @throws TlogError ID_MALFORMED, OBJECT_NOT_FOUND.
+   * @throws StoreError ID_MALFORMED, OBJECT_NOT_FOUND.
    */
   async markErased(hash: string, erasure: ObjectErasure): Promise<ObjectInfo> {
     const digest = parseObjectHash(hash)
@@ -425,10 +426,10 @@ export class LedgerObjects implements ObjectStore {
     return info
   }
 
-  /** @throws TlogError OBJECT_NOT_FOUND. */
+  /** @throws StoreError OBJECT_NOT_FOUND. */
   async #row(digest: Uint8Array): Promise<StoredRow> {
     const row = await this.#driver.get(objectMetaKey(digest))
-    if (row === undefined) throw new TlogError('OBJECT_NOT_FOUND', 'no object has that hash')
+    if (row === undefined) throw new StoreError('OBJECT_NOT_FOUND', 'no object has that hash')
     return decodeRow(row)
   }
 }
@@ -469,11 +470,11 @@ function encodeRows(rows: readonly NewRow[]): Uint8Array[] {
 function decodeRow(row: Uint8Array): StoredRow {
   if (row[0] !== ROW_META && row[0] !== ROW_INLINE) return { info: parseInfo(row) } // before inline objects
   const end = ROW_HEADER + new DataView(row.buffer, row.byteOffset, row.byteLength).getUint32(1)
-  if (end > row.length) throw new TlogError('CORRUPTION', 'an object row is truncated')
+  if (end > row.length) throw new StoreError('CORRUPTION', 'an object row is truncated')
   const info = parseInfo(row.subarray(ROW_HEADER, end))
   if (row[0] === ROW_META) return { info }
   const inline = row.subarray(end)
-  if (inline.length !== info.size) throw new TlogError('CORRUPTION', 'an object row holds the wrong number of bytes')
+  if (inline.length !== info.size) throw new StoreError('CORRUPTION', 'an object row holds the wrong number of bytes')
   return { info, inline }
 }
 
@@ -481,13 +482,13 @@ function parseInfo(json: Uint8Array): ObjectInfo {
   try {
     return JSON.parse(utf8Decoder.decode(json)) as ObjectInfo
   } catch (error) {
-    throw new TlogError('CORRUPTION', 'an object row does not hold its metadata', { cause: error })
+    throw new StoreError('CORRUPTION', 'an object row does not hold its metadata', { cause: error })
   }
 }
 
-/** @throws TlogError ID_MALFORMED unless `sha256:` and 64 lowercase hex digits. */
+/** @throws StoreError ID_MALFORMED unless `sha256:` and 64 lowercase hex digits. */
 export function parseObjectHash(hash: string): Uint8Array {
   const match = typeof hash === 'string' ? OBJECT_HASH.exec(hash) : null
-  if (match === null) throw new TlogError('ID_MALFORMED', 'an object hash is sha256: and 64 lowercase hex digits')
+  if (match === null) throw new StoreError('ID_MALFORMED', 'an object hash is sha256: and 64 lowercase hex digits')
   return hexToBytes(match[1]!)
 }

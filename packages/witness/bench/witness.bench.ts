@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nodeEd25519, nodeHashProvider, nodeHasher } from '@annal/crypto-node'
-import { type NoteSigner, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { type NoteSigner, formatAddCheckpoint, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree } from '@annal/tlog'
-import { formatAddCheckpoint } from '@annal/witness'
 import { formatRate, goal, machineLine, prng, report } from '../../../scripts/bench.js'
 
 const BASE = 1_000_000

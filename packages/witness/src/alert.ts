@@ -1,6 +1,6 @@
-import { TlogError } from '@annal/tlog'
 import { evidenceToJson, type Evidence } from './evidence.js'
 import { deadline } from './internal/deadline.js'
+import { WitnessError } from './errors.js'
 
 export interface WebhookOptions {
   /** Where alerts are POSTed as JSON. */
@@ -59,7 +59,7 @@ export class Webhook {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal,
       })
       await response.body?.cancel().catch(() => undefined)
-      if (response.status < 200 || response.status > 299) throw new TlogError('BODY_MALFORMED', `webhook answered ${response.status}`)
+      if (response.status < 200 || response.status > 299) throw new WitnessError('WEBHOOK_FAILED', `webhook answered ${response.status}`)
     } finally {
       done()
     }

@@ -3,13 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, openCheckpoint, parseVerifierKey, verifyCosignatures,
+  NoteError, SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, generateKeyPair, openCheckpoint, parseVerifierKey,
+  verifyCosignatures,
 } from '@annal/note'
-import { LevelDriver, type StorageDriver } from '@annal/storage'
-import { TlogError } from '@annal/tlog'
+import { LevelDriver, StorageError, type StorageDriver } from '@annal/storage'
 import type { Hono } from 'hono'
 import { SIZE_CONTENT_TYPE, createWitnessApp } from './app.js'
-import { formatAddCheckpoint } from './request.js'
 import { decodeState, originHash, stateKey } from './state.js'
 import { TestLog } from './testing/log.js'
 import { Witness, type WitnessOptions } from './witness.js'
@@ -39,9 +38,13 @@ function post(body: string, target: Hono = app, headers: Record<string, string> 
   return Promise.resolve(target.request('/add-checkpoint', { method: 'POST', body, headers }))
 }
 
+/** The problem's code, once its body is checked to be in the server's style (typed URI, title). */
 async function problemCode(response: Response): Promise<string> {
   expect(response.headers.get('content-type')).toBe('application/problem+json')
-  return ((await response.json()) as { code: string }).code
+  const body = (await response.json()) as { type: string; title: unknown; status: number; code: string }
+  expect(body.type).toBe(`https://annal.dev/problems/${body.code.toLowerCase().replaceAll('_', '-')}`)
+  expect(body).toMatchObject({ title: expect.stringMatching(/./), status: response.status })
+  return body.code
 }
 
 beforeEach(async () => {
@@ -100,7 +103,7 @@ describe('POST /add-checkpoint', () => {
       ['unknown origin', stranger.body(0, 3), 404, 'LOG_NOT_FOUND'],
       ['wrong key', impostor.body(50, 60), 403, 'NOTE_UNVERIFIED'],
       ['old above size', formatAddCheckpoint(51, [], log.checkpoint(50)), 400, 'SIZE_OUT_OF_RANGE'],
-      ['malformed body', `old 050\n\n${log.checkpoint(50)}`, 400, 'BODY_MALFORMED'],
+      ['malformed body', `old 050\n\n${log.checkpoint(50)}`, 400, 'ADD_CHECKPOINT_MALFORMED'],
       ['malformed note', `old 50\n\n${log.checkpoint(50).split('\n\n')[0]}\n`, 400, 'NOTE_MALFORMED'],
       ['bad proof', formatAddCheckpoint(50, flipped, log.checkpoint(60)), 422, 'PROOF_ROOT_MISMATCH'],
       ['short proof', formatAddCheckpoint(50, log.proof(50, 60).slice(1), log.checkpoint(60)), 422, 'PROOF_MALFORMED'],
@@ -190,7 +193,7 @@ describe('POST /add-checkpoint', () => {
     const failing: StorageDriver = Object.assign(Object.create(null) as StorageDriver, {
       get: (key: Uint8Array) => driver.get(key),
       getMany: (keys: readonly Uint8Array[]) => driver.getMany(keys),
-      compareAndSwap: () => Promise.reject(new TlogError('DATABASE_CLOSED', 'closed')),
+      compareAndSwap: () => Promise.reject(new StorageError('DATABASE_CLOSED', 'closed')),
     })
     const broken = createWitnessApp(options({ driver: failing }))
     const response = await post(log.body(0, 10), broken)
@@ -207,7 +210,7 @@ describe('POST /add-checkpoint', () => {
         await driver.compareAndSwap(...args)
         if (failNext) {
           failNext = false
-          throw new TlogError('DATABASE_CLOSED', 'fsync failed')
+          throw new StorageError('DATABASE_CLOSED', 'fsync failed')
         }
       },
     })
@@ -277,7 +280,7 @@ describe('configuration', () => {
     expect(() => new Witness(options({ logs: [logs[0]!, logs[0]!] }))).toThrow(RangeError)
     expect(() => new Witness(options({ logs: [{ origin: 'x', verifierKeys: [witnessKeys.verifierKey] }] }))).toThrow(RangeError)
     expect(() => new Witness(options({ logs: [{ origin: 'x', verifierKeys: [] }] }))).toThrow(RangeError)
-    expect(() => new Witness(options({ logs: [{ origin: 'x', verifierKeys: ['not a key'] }] }))).toThrow(TlogError)
+    expect(() => new Witness(options({ logs: [{ origin: 'x', verifierKeys: ['not a key'] }] }))).toThrow(NoteError)
   })
 
   it('refuses a body deadline that is not a positive integer', () => {

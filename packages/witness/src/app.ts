@@ -1,55 +1,19 @@
-import { TlogError, type TlogErrorCode } from '@annal/tlog'
+import { problemHeaders, requestBody, type ProblemBody } from '@annal/http'
+import { encodeBase64 } from '@annal/note'
 import { Hono, type Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import type { Refused } from './decide.js'
+import { WitnessError } from './errors.js'
 import { evidenceToJson } from './evidence.js'
-import { encodeHash } from './internal/base64.js'
-import { requestBody } from '@annal/http'
-import { MAX_BODY_SIZE } from './request.js'
-import { Witness, type WitnessOptions } from './witness.js'
+import { WitnessRefusal, witnessProblem } from './problems.js'
+import { MAX_BODY_SIZE, Witness, type WitnessOptions } from './witness.js'
 
 /** tlog-witness §add-checkpoint: the 409 body's media type. */
 export const SIZE_CONTENT_TYPE = 'text/x.tlog.size'
 
-/** A refusal decided by decideAddCheckpoint, thrown so that onError answers it. */
-export class WitnessRefusal extends TlogError {
-  readonly status: Refused['status']
-
-  constructor(refused: Refused) {
-    super(refused.code, refused.message)
-    this.status = refused.status
-  }
-}
-
-/** Statuses for errors thrown outside the decision: body parsing, storage. */
-const STATUSES: Partial<Record<TlogErrorCode, ContentfulStatusCode>> = {
-  BODY_TOO_LARGE: 413,
-  BODY_TIMEOUT: 408,
-  BODY_MALFORMED: 400,
-  SIZE_OUT_OF_RANGE: 400,
-  NOTE_MALFORMED: 400,
-  CHECKPOINT_MALFORMED: 400,
-  NOTE_UNVERIFIED: 403,
-  SIGNATURE_INVALID: 403,
-  LOG_NOT_FOUND: 404,
-  ROUTE_NOT_FOUND: 404,
-  HEAD_CONFLICT: 503,
-  DATABASE_CLOSED: 503,
-  DATABASE_LOCKED: 503,
-}
-
 const ORIGIN_HASH = /^[0-9a-f]{64}$/
 
-/**
- * Refusals that leave the rest of the body unread, perhaps still coming: the connection cannot
- * carry another request, so it is closed once the answer is out.
- */
-const CLOSING: ReadonlySet<TlogErrorCode | undefined> = new Set(['BODY_TOO_LARGE', 'BODY_TIMEOUT'])
-
-function problem(c: Context, status: ContentfulStatusCode, code: TlogErrorCode | undefined,
-    detail: string): Response {
-  return c.body(JSON.stringify({ type: 'about:blank', status, code, detail }), status,
-    { 'Content-Type': 'application/problem+json', ...(CLOSING.has(code) ? { Connection: 'close' } : {}) })
+function problem(c: Context, body: ProblemBody): Response {
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, problemHeaders(body))
 }
 
 /** How the public app reads request bodies. */
@@ -97,7 +61,7 @@ export function createWitnessApp(options: WitnessOptions | Witness, appOptions: 
     const hash = c.req.param('hash')
     const origin = ORIGIN_HASH.test(hash) ? witness.originForHash(hash) : undefined
     const latest = origin === undefined ? undefined : await witness.latest(origin)
-    if (latest === undefined) throw new TlogError('LOG_NOT_FOUND', 'no cosigned checkpoint for this origin hash')
+    if (latest === undefined) throw new WitnessError('LOG_NOT_FOUND', 'no cosigned checkpoint for this origin hash')
     return c.text(latest.note, 200)
   })
 
@@ -108,7 +72,7 @@ export function createWitnessApp(options: WitnessOptions | Witness, appOptions: 
       verifier_keys: log.verifierKeys,
       checkpoint: log.latest === undefined ? null : {
         size: log.latest.size,
-        root_hash: encodeHash(log.latest.rootHash),
+        root_hash: encodeBase64(log.latest.rootHash),
         note: log.latest.note,
       },
     }))
@@ -146,8 +110,8 @@ export function createAdminApp(witness: Witness): Hono {
   app.delete('/v1/evidence/:hash', async (c) => {
     const hash = c.req.param('hash')
     const origin = ORIGIN_HASH.test(hash) ? witness.originForHash(hash) : undefined
-    if (origin === undefined) throw new TlogError('LOG_NOT_FOUND', 'unknown origin hash')
-    if (!(await witness.clearEvidence(origin))) throw new TlogError('LOG_NOT_FOUND', 'no evidence held for this origin')
+    if (origin === undefined) throw new WitnessError('LOG_NOT_FOUND', 'unknown origin hash')
+    if (!(await witness.clearEvidence(origin))) throw new WitnessError('LOG_NOT_FOUND', 'no evidence held for this origin')
     return c.body(null, 204)
   })
   app.get('/v1/evidence', async (c) => c.json({ evidence: (await witness.evidence()).map(evidenceToJson) }))
@@ -155,11 +119,7 @@ export function createAdminApp(witness: Witness): Hono {
 }
 
 function handleErrors(app: Hono): Hono {
-  app.notFound((c) => problem(c, 404, 'ROUTE_NOT_FOUND', 'no such route'))
-  app.onError((error, c) => {
-    if (error instanceof WitnessRefusal) return problem(c, error.status, error.code, error.message)
-    if (error instanceof TlogError) return problem(c, STATUSES[error.code] ?? 500, error.code, error.message)
-    return problem(c, 500, undefined, 'internal error')
-  })
+  app.notFound((c) => problem(c, witnessProblem(new WitnessError('ROUTE_NOT_FOUND', 'no such route'))))
+  app.onError((error, c) => problem(c, witnessProblem(error)))
   return app
 }

@@ -1,4 +1,4 @@
-import { encodeHash } from './internal/base64.js'
+import { encodeBase64 } from '@annal/note'
 import type { SeenCheckpoint } from './evidence.js'
 import type { WitnessState } from './state.js'
 import { checkWithTiles, type TileCheck } from './tiles.js'
@@ -61,7 +61,7 @@ interface OriginChecks {
   status: Omit<CheckStatus, 'queued'>
 }
 
-const headKey = (head: { readonly size: number; readonly rootHash: Uint8Array }): string => `${head.size} ${encodeHash(head.rootHash)}`
+const headKey = (head: { readonly size: number; readonly rootHash: Uint8Array }): string => `${head.size} ${encodeBase64(head.rootHash)}`
 /** A checked pair: a seen checkpoint against a cosigned state. */
 const pairKey = (seen: SeenCheckpoint, state: WitnessState): string => `${headKey(seen)} / ${headKey(state)}`
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import {
-  SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVerifierKey, type CosignatureSigner,
+  SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, generateKeyPair, parseAddCheckpoint, parseSignerKey,
+  parseVerifierKey, type CosignatureSigner,
 } from '@annal/note'
 import { decideAddCheckpoint, type WitnessedLog } from './decide.js'
-import { formatAddCheckpoint, parseAddCheckpoint } from './request.js'
 import type { WitnessState } from './state.js'
 import { TestLog } from './testing/log.js'
 

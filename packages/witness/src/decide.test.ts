@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import {
-  SIGNATURE_TYPE_COSIGNATURE_V1, formatCheckpoint, generateKeyPair, openCheckpoint, parseNote, parseSignerKey,
-  parseVerifierKey, signNote, verifyCosignatures, type CosignatureSigner,
+  SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, formatCheckpoint, generateKeyPair, openCheckpoint,
+  parseAddCheckpoint, parseNote, parseSignerKey, parseVerifierKey, signNote, verifyCosignatures,
+  type CosignatureSigner,
 } from '@annal/note'
 import { defaultHasher } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Cosigned, type WitnessedLog } from './decide.js'
-import { formatAddCheckpoint, parseAddCheckpoint } from './request.js'
 import type { WitnessState } from './state.js'
 import { TestLog } from './testing/log.js'
 
@@ -123,7 +123,7 @@ describe('decideAddCheckpoint: refusals', () => {
   })
 
   it('409 with the witnessed size when old does not match it', () => {
-    expect(decide(log.body(5, 10))).toEqual({ status: 409, code: 'HEAD_CONFLICT', message: expect.any(String), size: 0 })
+    expect(decide(log.body(5, 10))).toEqual({ status: 409, code: 'OLD_SIZE_MISMATCH', message: expect.any(String), size: 0 })
     expect(decide(log.body(10, 60), stateAt(50))).toMatchObject({ status: 409, size: 50 })
     expect(decide(log.body(0, 60), stateAt(50))).toMatchObject({ status: 409, size: 50 })
   })

@@ -1,11 +1,12 @@
 import {
-  cosignCheckpoint, formatSignatureLine, isCosignatureSigner, openCheckpoint, signNote,
-  type CosignatureSigner, type NoteSignature, type NoteVerifier, type VerifiedCheckpoint,
+  NoteError, cosignCheckpoint, formatSignatureLine, isCosignatureSigner, openCheckpoint, signNote,
+  type CosignatureSigner, type NoteErrorCode, type NoteSignature, type NoteVerifier, type VerifiedCheckpoint,
+  type AddCheckpointRequest,
 } from '@annal/note'
 import {
   TlogError, bytesEqual, defaultHasher, verifyConsistency, type MerkleHasher, type TlogErrorCode,
 } from '@annal/tlog'
-import type { AddCheckpointRequest } from './request.js'
+import type { WitnessErrorCode } from './errors.js'
 import type { WitnessState } from './state.js'
 
 /** A log the witness follows: its origin line and the keys it trusts for it. */
@@ -37,17 +38,20 @@ export interface Cosigned {
   readonly next: WitnessState
 }
 
+/** Why add-checkpoint was refused: the witness's own reason, or the note or proof check that failed. */
+export type RefusalCode = WitnessErrorCode | NoteErrorCode | TlogErrorCode
+
 /** A refusal with the status tlog-witness names. `size` is set for 409 only. */
 export interface Refused {
   readonly status: 400 | 403 | 404 | 409 | 422
-  readonly code: TlogErrorCode
+  readonly code: RefusalCode
   readonly message: string
   readonly size?: number
 }
 
 export type AddCheckpointOutcome = Cosigned | Refused
 
-function refuse(status: Refused['status'], code: TlogErrorCode, message: string): Refused {
+function refuse(status: Refused['status'], code: RefusalCode, message: string): Refused {
   return Object.freeze({ status, code, message })
 }
 
@@ -57,7 +61,8 @@ function open(request: AddCheckpointRequest, log: WitnessedLog): VerifiedCheckpo
     // The trusted keys are configured per origin, so their names need not equal it.
     return openCheckpoint(request.note, log.verifiers, { keyNameMustMatchOrigin: false })
   } catch (error) {
-    if (!(error instanceof TlogError)) throw error
+    // A size above 2^53 - 1 is a TlogError, the rest NoteErrors.
+    if (!(error instanceof NoteError || error instanceof TlogError)) throw error
     const forbidden = error.code === 'NOTE_UNVERIFIED' || error.code === 'SIGNATURE_INVALID'
     return refuse(forbidden ? 403 : 400, error.code, error.message)
   }
@@ -73,7 +78,7 @@ function checkConsistency(request: AddCheckpointRequest, checkpoint: VerifiedChe
   const known = state?.size ?? 0
   if (oldSize !== known) {
     const message = 'old size is not the witnessed size'
-    return Object.freeze({ status: 409, code: 'HEAD_CONFLICT', message, size: known })
+    return Object.freeze({ status: 409, code: 'OLD_SIZE_MISMATCH', message, size: known })
   }
   // "A checkpoint of size zero MUST have the root hash of the empty tree" (422).
   if (checkpoint.size === 0 && !bytesEqual(checkpoint.rootHash, hasher.emptyRoot)) {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { isTlogError } from '@annal/tlog'
 import {
   MAX_PENDING, decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, evidenceToJson,
   inconsistentEvidence, judge, pendingKey, sameSizeEvidence, type SeenCheckpoint,
 } from './evidence.js'
 import type { WitnessState } from './state.js'
 import { TestLog } from './testing/log.js'
+import { isWitnessError } from './errors.js'
 
 const log = new TestLog('example.com/evidence-log')
 log.append(100)
@@ -24,7 +24,7 @@ function corruption(run: () => unknown): boolean {
     run()
     return false
   } catch (error) {
-    return isTlogError(error, 'CORRUPTION')
+    return isWitnessError(error, 'CORRUPTION')
   }
 }
 

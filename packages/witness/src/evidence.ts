@@ -1,7 +1,7 @@
-import { parseCheckpoint, parseNote } from '@annal/note'
-import { TlogError, bytesEqual, concatBytes, nobleHashProvider, verifyConsistency, type HashProvider } from '@annal/tlog'
-import { decodeHash, encodeHash } from './internal/base64.js'
+import { decodeBase64Hash, encodeBase64, parseCheckpoint, parseNote } from '@annal/note'
+import { bytesEqual, concatBytes, nobleHashProvider, verifyConsistency, type HashProvider } from '@annal/tlog'
 import type { WitnessState } from './state.js'
+import { WitnessError } from './errors.js'
 
 /** A log-signed checkpoint the witness saw, with where and when it saw it. */
 export interface SeenCheckpoint {
@@ -152,7 +152,7 @@ function checkInconsistent(a: SeenCheckpoint, b: SeenCheckpoint, shown: Consiste
 }
 
 function seenToJson(seen: SeenCheckpoint): Record<string, unknown> {
-  return { size: seen.size, root_hash: encodeHash(seen.rootHash), note: seen.note, source: seen.source, seen: seen.seen ?? null }
+  return { size: seen.size, root_hash: encodeBase64(seen.rootHash), note: seen.note, source: seen.source, seen: seen.seen ?? null }
 }
 
 /** Evidence as served at /v1/evidence and stored (snake_case JSON). */
@@ -163,7 +163,7 @@ export function evidenceToJson(evidence: Evidence): Record<string, unknown> {
     size: evidence.size,
     checkpoints: evidence.checkpoints.map(seenToJson),
     ...(evidence.consistency === undefined ? {} : {
-      consistency: { root_hash: encodeHash(evidence.consistency.rootHash), proof: evidence.consistency.proof.map(encodeHash) },
+      consistency: { root_hash: encodeBase64(evidence.consistency.rootHash), proof: evidence.consistency.proof.map(encodeBase64) },
     }),
     detected_at: evidence.detectedAt,
     detected_via: evidence.detectedVia,
@@ -171,8 +171,8 @@ export function evidenceToJson(evidence: Evidence): Record<string, unknown> {
   }
 }
 
-function corrupt(message: string, cause?: unknown): TlogError {
-  return new TlogError('CORRUPTION', message, { cause })
+function corrupt(message: string, cause?: unknown): WitnessError {
+  return new WitnessError('CORRUPTION', message, { cause })
 }
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
@@ -186,7 +186,7 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 /** A stored SeenCheckpoint; its note must be a checkpoint of its size and root. Throws CORRUPTION. */
 function seenFromJson(value: unknown): SeenCheckpoint {
   const { size, root_hash: root, note, source, seen } = (value ?? {}) as Record<string, unknown>
-  const rootHash = typeof root === 'string' ? decodeHash(root) : undefined
+  const rootHash = typeof root === 'string' ? decodeBase64Hash(root) : undefined
   if (!Number.isSafeInteger(size) || (size as number) < 0 || rootHash === undefined || typeof note !== 'string'
       || typeof source !== 'string' || (seen !== null && typeof seen !== 'string')) {
     throw corrupt('stored checkpoint has bad fields')
@@ -228,9 +228,9 @@ export function decodeEvidence(bytes: Uint8Array): Evidence {
 
 function consistencyFromJson(value: unknown): ConsistencyShown {
   const { root_hash: root, proof } = (value ?? {}) as Record<string, unknown>
-  const rootHash = typeof root === 'string' ? decodeHash(root) : undefined
+  const rootHash = typeof root === 'string' ? decodeBase64Hash(root) : undefined
   const hashes = Array.isArray(proof) && proof.length <= 64
-    ? proof.map((hash) => (typeof hash === 'string' ? decodeHash(hash) : undefined)) : undefined
+    ? proof.map((hash) => (typeof hash === 'string' ? decodeBase64Hash(hash) : undefined)) : undefined
   if (rootHash === undefined || hashes === undefined || hashes.some((hash) => hash === undefined)) {
     throw corrupt('stored evidence has a bad consistency proof')
   }

@@ -4,13 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair } from '@annal/note'
+import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, formatAddCheckpoint } from '@annal/note'
 import { LevelDriver } from '@annal/storage'
 import type { Hono } from 'hono'
 import { createAdminApp, createWitnessApp } from './app.js'
 import { decodeState, evidenceKey, pendingKey, stateKey, originHash, type Evidence } from './index.js'
 import { MAX_GOSSIP_NOTES, parseGossip, peerUrl } from './gossip.js'
-import { formatAddCheckpoint } from './request.js'
 import { TestLog } from './testing/log.js'
 import { Witness } from './witness.js'
 
@@ -133,7 +132,7 @@ describe('POST /v1/gossip', () => {
     expect(await gossip(fork.checkpoint(60))).toEqual([200, 'frozen'])
     const refused = await addCheckpoint(log.body(50, 60))
     expect(refused.status).toBe(403)
-    expect((await refused.json() as { code: string }).code).toBe('PROOF_ROOT_MISMATCH')
+    expect((await refused.json() as { code: string }).code).toBe('EVIDENCE_HELD')
     expect(decodeState((await driver.get(stateKey(log.origin)))!).size).toBe(50)
     expect(alerts).toHaveLength(1)
     // The operator clears it: cosigning resumes from the witnessed state.
@@ -223,7 +222,7 @@ describe('parseGossip and peerUrl', () => {
     expect(parseGossip(utf8.encode('{"checkpoints":["a","b"]}'))).toEqual(['a', 'b'])
     for (const bad of ['', '[]', 'null', '{"checkpoints":"a"}', '{"checkpoints":[1]}', '{}',
       JSON.stringify({ checkpoints: Array.from({ length: MAX_GOSSIP_NOTES + 1 }, () => 'a') })]) {
-      expect(() => parseGossip(utf8.encode(bad))).toThrow(expect.objectContaining({ code: 'BODY_MALFORMED' }))
+      expect(() => parseGossip(utf8.encode(bad))).toThrow(expect.objectContaining({ code: 'GOSSIP_MALFORMED' }))
     }
   })
 

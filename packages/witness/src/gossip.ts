@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { TlogError } from '@annal/tlog'
 import { readBody } from '@annal/http'
 import { deadline } from './internal/deadline.js'
 import type { ObserveResult } from './witness.js'
+import { WitnessError } from './errors.js'
 
 /** A GET /v1/gossip answer above this many bytes (1 MiB) is dropped. */
 export const MAX_GOSSIP_RESPONSE = 1024 * 1024
@@ -47,17 +47,17 @@ export function peerUrl(url: string, what = 'a peer'): string {
   return parsed.href.replace(/\/+$/, '')
 }
 
-/** The notes of a GET /v1/gossip answer: JSON `{"checkpoints": [string, ...]}`. Throws BODY_MALFORMED. */
+/** The notes of a GET /v1/gossip answer: JSON `{"checkpoints": [string, ...]}`. Throws WitnessError GOSSIP_MALFORMED. */
 export function parseGossip(bytes: Uint8Array): string[] {
   let value: unknown
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (error) {
-    throw new TlogError('BODY_MALFORMED', 'gossip is not JSON', { cause: error })
+    throw new WitnessError('GOSSIP_MALFORMED', 'gossip is not JSON', { cause: error })
   }
   const notes = (value as { checkpoints?: unknown } | null)?.checkpoints
   if (!Array.isArray(notes) || notes.length > MAX_GOSSIP_NOTES || notes.some((note) => typeof note !== 'string')) {
-    throw new TlogError('BODY_MALFORMED', 'gossip must be {"checkpoints": [note, ...]}')
+    throw new WitnessError('GOSSIP_MALFORMED', 'gossip must be {"checkpoints": [note, ...]}')
   }
   return notes as string[]
 }
@@ -110,7 +110,7 @@ export class GossipLoop {
       const response = await this.#fetch(`${url}/v1/gossip`, { signal, headers: { Accept: 'application/json' } })
       if (response.status !== 200) {
         void response.body?.cancel().catch(() => undefined)
-        throw new TlogError('BODY_MALFORMED', `peer answered ${response.status}`)
+        throw new WitnessError('PEER_FAILED', `peer answered ${response.status}`)
       }
       for (const note of parseGossip(await readBody(response, MAX_GOSSIP_RESPONSE))) {
         await this.#observer.observe(note, `gossip ${url}`).catch(() => undefined)

@@ -1,6 +1,5 @@
 import { nodeHashProvider } from '@annal/crypto-node'
-import type { StorageDriver, WriteOp } from '@annal/storage'
-import { isTlogError } from '@annal/tlog'
+import { isStorageError, type StorageDriver, type WriteOp } from '@annal/storage'
 import {
   decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, pendingKey,
   type Evidence, type SeenCheckpoint,
@@ -105,7 +104,7 @@ export class OriginRowStore {
     try {
       await this.#commit(origin, () => this.#driver.compareAndSwap(keys.evidence, undefined, encodeEvidence(evidence), []))
     } catch (error) {
-      if (isTlogError(error, 'HEAD_CONFLICT')) return false
+      if (isStorageError(error, 'SWAP_CONFLICT')) return false
       throw error
     }
     this.#rows.set(origin, Promise.resolve({ ...from, evidence }))

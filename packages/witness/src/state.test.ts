@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { isTlogError } from '@annal/tlog'
 import { decodeState, encodeState, originHash, stateKey, type WitnessState } from './state.js'
 import { TestLog } from './testing/log.js'
+import { isWitnessError } from './errors.js'
 
 const log = new TestLog('example.com/state-log')
 log.append(9)
@@ -14,7 +14,7 @@ function corruption(bytes: Uint8Array): boolean {
     decodeState(bytes)
     return false
   } catch (error) {
-    return isTlogError(error, 'CORRUPTION')
+    return isWitnessError(error, 'CORRUPTION')
   }
 }
 

@@ -1,6 +1,6 @@
-import { parseCheckpoint, parseNote } from '@annal/note'
-import { TlogError, bytesEqual, bytesToHex, concatBytes, nobleHashProvider, type HashProvider } from '@annal/tlog'
-import { decodeHash, encodeHash } from './internal/base64.js'
+import { decodeBase64Hash, encodeBase64, parseCheckpoint, parseNote } from '@annal/note'
+import { bytesEqual, bytesToHex, concatBytes, nobleHashProvider, type HashProvider } from '@annal/tlog'
+import { WitnessError } from './errors.js'
 
 /** What a witness keeps per origin: the latest checkpoint it cosigned. */
 export interface WitnessState {
@@ -26,11 +26,11 @@ export function stateKey(origin: string, hash: HashProvider = nobleHashProvider)
 
 /** The stored form: JSON `{"size","root","note"}`, root in base64. */
 export function encodeState(state: WitnessState): Uint8Array {
-  return utf8.encode(JSON.stringify({ size: state.size, root: encodeHash(state.rootHash), note: state.note }))
+  return utf8.encode(JSON.stringify({ size: state.size, root: encodeBase64(state.rootHash), note: state.note }))
 }
 
-function corrupt(message: string, cause?: unknown): TlogError {
-  return new TlogError('CORRUPTION', message, { cause })
+function corrupt(message: string, cause?: unknown): WitnessError {
+  return new WitnessError('CORRUPTION', message, { cause })
 }
 
 /**
@@ -46,7 +46,7 @@ export function decodeState(bytes: Uint8Array): WitnessState {
     throw corrupt('witness state is not JSON', error)
   }
   const { size, root, note } = value ?? {}
-  const rootHash = typeof root === 'string' ? decodeHash(root) : undefined
+  const rootHash = typeof root === 'string' ? decodeBase64Hash(root) : undefined
   if (!Number.isSafeInteger(size) || (size as number) < 0 || rootHash === undefined || typeof note !== 'string') {
     throw corrupt('witness state has bad fields')
   }

@@ -1,7 +1,7 @@
 import { nodeHasher } from '@annal/crypto-node'
-import { readBody } from '@annal/http'
+import { isBodyError, readBody } from '@annal/http'
 import {
-  HASH_SIZE, TILE_WIDTH, TlogError, bytesEqual, consistencyPlan, hashTilePath, isTlogError, planTiles, proofFromTiles,
+  HASH_SIZE, TILE_WIDTH, TlogError, bytesEqual, consistencyPlan, hashTilePath, planTiles, proofFromTiles,
   rootPlan, verifyConsistency, type TileId,
 } from '@annal/tlog'
 import type { ConsistencyShown } from './evidence.js'
@@ -91,7 +91,7 @@ async function get(href: string, limit: number, options: TileFetchOptions): Prom
     }
     return await readBody(response, limit)
   } catch (error) {
-    if (isTlogError(error, 'BODY_TOO_LARGE')) throw new TlogError('TILE_MALFORMED', 'a tile is too long', { cause: error })
+    if (isBodyError(error, 'BODY_TOO_LARGE')) throw new TlogError('TILE_MALFORMED', 'a tile is too long', { cause: error })
     throw error
   } finally {
     done()

@@ -7,9 +7,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { UNENDING_CHUNKED_BODY, exchange } from '@annal/http/testing'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseSignerKey } from '@annal/note'
-import { isTlogError } from '@annal/tlog'
-import { formatAddCheckpoint } from './request.js'
+import { formatAddCheckpoint, parseSignerKey } from '@annal/note'
+import { isStorageError } from '@annal/storage'
 import { originHash } from './state.js'
 import { runWitness, type RunningWitness } from './run.js'
 import { TestLog } from './testing/log.js'
@@ -195,6 +194,6 @@ describe('runWitness over HTTP', () => {
   it('refuses a second witness on the same directory', async () => {
     await start()
     const error = await runWitness({ data, name: NAME, logs: [log.verifierKey] }).catch((e: unknown) => e)
-    expect(isTlogError(error, 'DATABASE_LOCKED')).toBe(true)
+    expect(isStorageError(error, 'DATABASE_LOCKED')).toBe(true)
   })
 })

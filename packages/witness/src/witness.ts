@@ -1,20 +1,20 @@
 import { nodeEd25519, nodeHashProvider, nodeHasher } from '@annal/crypto-node'
 import {
-  SIGNATURE_TYPE_ED25519, formatVerifierKey, isCosignatureSigner, openCheckpoint, parseCheckpoint, parseNote,
-  parseSignerKey, parseVerifierKey, type CosignatureSigner, type NoteProviders, type NoteVerifier,
+  MAX_ADD_CHECKPOINT_SIZE, NoteError, SIGNATURE_TYPE_ED25519, encodeBase64, formatVerifierKey, isCosignatureSigner,
+  openCheckpoint, parseAddCheckpoint, parseCheckpoint, parseNote, parseSignerKey, parseVerifierKey,
+  type AddCheckpointRequest, type CosignatureSigner, type NoteProviders, type NoteVerifier,
 } from '@annal/note'
-import type { StorageDriver } from '@annal/storage'
-import { TlogError, bytesEqual, isTlogError } from '@annal/tlog'
+import { isStorageError, type StorageDriver } from '@annal/storage'
+import { bytesEqual } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
 import { ConsistencyChecks, type CheckHost, type CheckOptions, type CheckStatus } from './checks.js'
 import { inconsistentEvidence, judge, sameSizeEvidence, witnessed, type Evidence, type SeenCheckpoint } from './evidence.js'
 import { peerUrl } from './gossip.js'
-import { encodeHash } from './internal/base64.js'
 import { KeyedQueue } from './internal/keyed-queue.js'
-import { MAX_BODY_SIZE, parseAddCheckpoint, type AddCheckpointRequest } from './request.js'
 import { OriginRowStore, type OriginRows } from './rows.js'
 import { originHash, type WitnessState } from './state.js'
 import type { TileCheck } from './tiles.js'
+import { WitnessError } from './errors.js'
 
 /** A log to witness: its origin line and one or more verifier keys (Ed25519, type 0x01). */
 export interface WitnessLogConfig {
@@ -63,6 +63,9 @@ export interface WitnessLogInfo {
   readonly latest: WitnessState | undefined
 }
 
+/** Request bodies and notes above this many bytes are refused: the add-checkpoint limit, 16 KiB. */
+export const MAX_BODY_SIZE = MAX_ADD_CHECKPOINT_SIZE
+
 const providers: NoteProviders = Object.freeze({ hash: nodeHashProvider, signature: nodeEd25519 })
 /** A compare-and-swap that loses re-reads and decides again; each loss means another request won. */
 const MAX_ATTEMPTS = 8
@@ -71,7 +74,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 /** add-checkpoint's answer while an origin has evidence: see docs/witness.md for why 403. */
 const FROZEN: Refused = Object.freeze({
   status: 403,
-  code: 'PROOF_ROOT_MISMATCH',
+  code: 'EVIDENCE_HELD',
   message: 'split-view evidence is held for this origin; cosigning is stopped until an operator clears it',
 })
 
@@ -109,14 +112,14 @@ function tileUrls(logs: readonly WitnessLogConfig[]): Map<string, string> {
   return new Map(logs.filter((log) => log.url !== undefined).map((log) => [log.origin, peerUrl(log.url!, 'a log URL')]))
 }
 
-/** A note as text: at most MAX_BODY_SIZE bytes of UTF-8. Throws BODY_TOO_LARGE, NOTE_MALFORMED. */
+/** A note as text: at most MAX_BODY_SIZE bytes of UTF-8. Throws NOTE_TOO_LARGE, NOTE_MALFORMED. */
 function noteText(note: string | Uint8Array): string {
   const bytes = typeof note === 'string' ? new TextEncoder().encode(note) : note
-  if (bytes.length > MAX_BODY_SIZE) throw new TlogError('BODY_TOO_LARGE', `notes are limited to ${MAX_BODY_SIZE} bytes`)
+  if (bytes.length > MAX_BODY_SIZE) throw new WitnessError('NOTE_TOO_LARGE', `notes are limited to ${MAX_BODY_SIZE} bytes`)
   try {
     return typeof note === 'string' ? note : utf8Decoder.decode(bytes)
   } catch (error) {
-    throw new TlogError('NOTE_MALFORMED', 'note is not UTF-8', { cause: error })
+    throw new NoteError('NOTE_MALFORMED', 'note is not UTF-8', { cause: error })
   }
 }
 
@@ -187,7 +190,7 @@ export class Witness {
           for (const p of rows.pending) if (p.size < size) this.#checks.enqueue(log.origin, p, outcome.next)
           return outcome
         } catch (error) {
-          if (!isTlogError(error, 'HEAD_CONFLICT') || attempt === MAX_ATTEMPTS) throw error
+          if (!isStorageError(error, 'SWAP_CONFLICT') || attempt === MAX_ATTEMPTS) throw error
         }
       }
     })
@@ -226,7 +229,7 @@ export class Witness {
     const text = noteText(note)
     const { origin } = parseCheckpoint(parseNote(text).text)
     const log = this.#logs.get(origin)
-    if (log === undefined) throw new TlogError('LOG_NOT_FOUND', 'unknown origin')
+    if (log === undefined) throw new WitnessError('LOG_NOT_FOUND', 'unknown origin')
     const seen = this.#seen(log, text, source)
     return this.#queue.run(origin, async () => {
       const rows = await this.#rows.read(origin)
@@ -319,7 +322,7 @@ export class Witness {
    * whether evidence was held. Throws LOG_NOT_FOUND for an origin not configured.
    */
   async clearEvidence(origin: string): Promise<boolean> {
-    if (!this.#logs.has(origin)) throw new TlogError('LOG_NOT_FOUND', 'unknown origin')
+    if (!this.#logs.has(origin)) throw new WitnessError('LOG_NOT_FOUND', 'unknown origin')
     return this.#queue.run(origin, async () => {
       const rows = await this.#rows.read(origin)
       await this.#rows.clear(origin, rows)
@@ -358,5 +361,5 @@ function triedTiles(seen: SeenCheckpoint, state: WitnessState, result: Extract<T
   const [m, n] = seen.size < state.size ? [seen.size, state.size] : [state.size, seen.size]
   return `both checkpoints verify with the log's configured key(s); the log's tiles at size ${n} from ${url} `
     + `(${result.tiles.join(', ')}) hash to the root of the checkpoint of size ${n}, and give its first ${m} leaves `
-    + `the root ${encodeHash(result.shown.rootHash)}, not the root of the checkpoint of size ${m}`
+    + `the root ${encodeBase64(result.shown.rootHash)}, not the root of the checkpoint of size ${m}`
 }

@@ -1,8 +1,8 @@
-import { TlogError } from '@annal/tlog'
 import type { NoteSignature } from '../note.js'
-import { encodeBase64 } from './base64.js'
+import { encodeBase64 } from '../base64.js'
 import { concatBytes, hasLoneSurrogate, uint32Bytes, utf8Decode } from './bytes.js'
 import { isValidNoteText } from './text.js'
+import { NoteError } from '../errors.js'
 
 /** A NoteSignature for key ID `keyId` and signature bytes (after the key ID). */
 export function makeSignature(name: string, keyId: number, signature: Uint8Array): NoteSignature {
@@ -18,13 +18,13 @@ export function decodeNote(note: string | Uint8Array): string {
   let text: string | undefined
   if (note instanceof Uint8Array) {
     text = utf8Decode(note)
-    if (text === undefined) throw new TlogError('NOTE_MALFORMED', 'note is not valid UTF-8')
+    if (text === undefined) throw new NoteError('NOTE_MALFORMED', 'note is not valid UTF-8')
   } else if (typeof note === 'string') {
-    if (hasLoneSurrogate(note)) throw new TlogError('NOTE_MALFORMED', 'note is not valid UTF-8')
+    if (hasLoneSurrogate(note)) throw new NoteError('NOTE_MALFORMED', 'note is not valid UTF-8')
     text = note
   } else {
     throw new TypeError('note must be a string or Uint8Array')
   }
-  if (!isValidNoteText(text)) throw new TlogError('NOTE_MALFORMED', 'note contains a control character')
+  if (!isValidNoteText(text)) throw new NoteError('NOTE_MALFORMED', 'note contains a control character')
   return text
 }

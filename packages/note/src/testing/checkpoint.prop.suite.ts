@@ -1,10 +1,9 @@
-import { isTlogError } from '@annal/tlog'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint, type Checkpoint } from '../checkpoint.js'
 import { createSigner, type KeyOptions } from '../keys.js'
 import { hashArb, nonEmptyLineArb } from './arbitraries.js'
-import { expectCode, utf8, type SuiteProviders } from './helpers.js'
+import { expectCode, isNoteFailure, utf8, type SuiteProviders } from './helpers.js'
 
 const ROOT = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='
 const checkpointArb: fc.Arbitrary<Checkpoint> = fc.record({
@@ -65,7 +64,7 @@ export function checkpointPropertySuite(providers: SuiteProviders): void {
           } catch (caught) {
             error = caught
           }
-          expect(isTlogError(error), String(error)).toBe(true)
+          expect(isNoteFailure(error), String(error)).toBe(true)
         }
       }), { numRuns: 50 })
     })

@@ -1,4 +1,5 @@
-import { isTlogError, type HashProvider, type TlogErrorCode } from '@annal/tlog'
+import { isTlogError, type HashProvider, type TlogError, type TlogErrorCode } from '@annal/tlog'
+import { isNoteError, type NoteError, type NoteErrorCode } from '../errors.js'
 import { expect } from 'vitest'
 import type { SignatureProvider } from '../ed25519.js'
 
@@ -27,25 +28,30 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes))
 }
 
-/** Asserts that `run` throws a TlogError with `code`. */
-export function expectCode(run: () => unknown, code: TlogErrorCode): void {
+/** Whether `error` is what bad input makes this package throw: a NoteError, or a TlogError for a size. */
+export function isNoteFailure(error: unknown): error is NoteError | TlogError {
+  return isNoteError(error) || isTlogError(error)
+}
+
+/** Asserts that `run` throws a NoteError (or, for a size, a TlogError) with `code`. */
+export function expectCode(run: () => unknown, code: NoteErrorCode | TlogErrorCode): void {
   let thrown: unknown
   try {
     run()
   } catch (error) {
     thrown = error
   }
-  if (thrown === undefined) expect.fail(`expected TlogError ${code}, nothing was thrown`)
-  expect(isTlogError(thrown) ? thrown.code : thrown).toBe(code)
+  if (thrown === undefined) expect.fail(`expected ${code}, nothing was thrown`)
+  expect(isNoteFailure(thrown) ? thrown.code : thrown).toBe(code)
 }
 
-/** Asserts that `run` throws something other than a TlogError (RangeError, TypeError). */
+/** Asserts that `run` throws something other than a NoteError or TlogError (RangeError, TypeError). */
 export function expectMisuse(run: () => unknown, kind: typeof RangeError | typeof TypeError): void {
   expect(run).toThrow(kind)
   try {
     run()
   } catch (error) {
-    expect(isTlogError(error)).toBe(false)
+    expect(isNoteFailure(error)).toBe(false)
   }
 }
 

@@ -1,10 +1,9 @@
-import { isTlogError } from '@annal/tlog'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createSigner, type KeyOptions } from '../keys.js'
 import { openNote, parseNote, signNote } from '../note.js'
 import { keyNameArb, noteTextArb, seedArb } from './arbitraries.js'
-import { utf8, type SuiteProviders } from './helpers.js'
+import { isNoteFailure, utf8, type SuiteProviders } from './helpers.js'
 
 /** Runs `run` and returns what it threw, or undefined. */
 function thrown(run: () => unknown): unknown {
@@ -39,7 +38,7 @@ export function notePropertySuite(providers: SuiteProviders): void {
         const i = at % bytes.length
         bytes[i] = (bytes[i]! + delta) % 256
         const error = thrown(() => openNote(bytes, [signer.verifier]))
-        expect(isTlogError(error), String(error)).toBe(true)
+        expect(isNoteFailure(error), String(error)).toBe(true)
       }), { numRuns: 300 })
     })
 
@@ -55,18 +54,18 @@ export function notePropertySuite(providers: SuiteProviders): void {
           expect(opened.text).toBe(text)
           expect(opened.verified.length).toBeLessThan(2)
         } catch (error) {
-          expect(isTlogError(error), String(error)).toBe(true)
+          expect(isNoteFailure(error), String(error)).toBe(true)
         }
       }), { numRuns: 200 })
     })
 
-    it('arbitrary input throws nothing but TlogError', () => {
+    it('arbitrary input throws nothing but NoteError or TlogError', () => {
       const signer = createSigner('example.com/fuzz', 1, new Uint8Array(32).fill(9), options)
       const near = fc.tuple(noteTextArb, fc.string({ unit: 'binary', maxLength: 120 }))
         .map(([text, tail]) => `${text}\n— example.com/fuzz ${tail}`)
       fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary' }), near, fc.uint8Array()), (input) => {
         const error = thrown(() => openNote(input, [signer.verifier]))
-        expect(error === undefined || isTlogError(error), String(error)).toBe(true)
+        expect(error === undefined || isNoteFailure(error), String(error)).toBe(true)
       }), { numRuns: 500 })
     })
   })

@@ -1,6 +1,7 @@
-import { bytesEqual, isTlogError } from '@annal/tlog'
+import { bytesEqual } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { StorageDriver, WriteOp } from '../driver.js'
+import { isStorageError } from '../errors.js'
 
 /** A fresh, empty driver, and how to close it and remove its storage (also after a test closed it). */
 export interface DriverUnderTest {
@@ -34,7 +35,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>):
 const k = (...bytes: number[]) => Uint8Array.from(bytes)
 const v = (text: string) => new TextEncoder().encode(text)
 const put = (key: Uint8Array, value: Uint8Array): WriteOp => ({ type: 'put', key, value })
-const conflict = (error: unknown) => isTlogError(error, 'HEAD_CONFLICT')
+const conflict = (error: unknown) => isStorageError(error, 'SWAP_CONFLICT')
 
 /** Keys in byte order, chosen to catch signed bytes, NUL-terminated keys and prefix ordering. */
 const ORDERED_KEYS = [
@@ -208,12 +209,12 @@ function compareAndSwapTests(driver: () => StorageDriver): void {
     expect(await driver().get(k(0x48))).toEqual(v('h3'))
   })
 
-  it('compareAndSwap: a mismatch throws HEAD_CONFLICT and writes none of its ops', async () => {
+  it('compareAndSwap: a mismatch throws SWAP_CONFLICT and writes none of its ops', async () => {
     await driver().write([put(k(0x48), v('h1')), put(k(7), v('keep'))], { sync: true })
     const ops: WriteOp[] = [put(k(1), v('a')), { type: 'del', key: k(7) }]
     for (const expected of [v('h0'), v('h'), v('h1\x00'), undefined]) {
       const error = await driver().compareAndSwap(k(0x48), expected, v('h2'), ops).catch((e: unknown) => e)
-      expect(isTlogError(error, 'HEAD_CONFLICT')).toBe(true)
+      expect(isStorageError(error, 'SWAP_CONFLICT')).toBe(true)
     }
     await expect(driver().compareAndSwap(k(0x49), v('h1'), v('h2'), ops)).rejects.toSatisfy(conflict)
     expect(await driver().getMany([k(0x48), k(0x49), k(1), k(7)])).toEqual([v('h1'), undefined, undefined, v('keep')])

@@ -16,8 +16,9 @@
 // Every mode exits when stdin ends, so a child never outlives its parent for long.
 import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
-import { isTlogError } from '@annal/tlog'
 import { Ledger } from '../ledger.js'
+import { isStorageError } from '@annal/storage'
+import { isStoreError } from '../errors.js'
 
 const LOG = 'crash'
 const SHADOW = 'shadow'
@@ -85,7 +86,7 @@ async function openOnly(directory: string): Promise<void> {
     report({ opened: true, logs: ledger.logs().map((info) => info.name) })
     await ledger.close()
   } catch (error) {
-    if (!isTlogError(error)) throw error
+    if (!isStoreError(error) && !isStorageError(error)) throw error
     report({ error: error.code })
   }
   process.exit(0)

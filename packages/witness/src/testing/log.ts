@@ -1,6 +1,5 @@
-import { generateKeyPair, parseSignerKey, signCheckpoint, type NoteSigner } from '@annal/note'
+import { formatAddCheckpoint, generateKeyPair, parseSignerKey, signCheckpoint, type NoteSigner } from '@annal/note'
 import { MemoryTree, defaultHasher } from '@annal/tlog'
-import { formatAddCheckpoint } from '../request.js'
 
 const utf8 = new TextEncoder()
 

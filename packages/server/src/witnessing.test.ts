@@ -1,14 +1,14 @@
-// The cosigner against misbehaving witnesses on loopback (a real Ledger on LevelDB, real keys):
+// Witnessing against misbehaving witnesses on loopback (a real Ledger on LevelDB, real keys):
 // refusals in both spec conventions, timeouts with backoff, and answers that do not verify.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseVerifierKey } from '@annal/note'
+import { SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, generateKeyPair, parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from './app.js'
-import { Cosigner, type WitnessConfig, type WitnessStatus, addCheckpointBody } from './cosigner.js'
+import { Witnessing, type WitnessConfig, type WitnessStatus } from './witnessing.js'
 import { type RunningServer, serve } from './serve.js'
 
 const utf8 = new TextEncoder()
@@ -16,13 +16,13 @@ const utf8 = new TextEncoder()
 let directory: string
 let ledger: Ledger
 let servers: RunningServer[]
-let cosigner: Cosigner | undefined
+let witnessing: Witnessing | undefined
 let release: () => void
 let released: Promise<void>
 
 beforeEach(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'annal-cosigner-'))
-  ledger = await Ledger.open(directory, { host: 'cosigner.test' })
+  directory = await mkdtemp(join(tmpdir(), 'annal-witnessing-'))
+  ledger = await Ledger.open(directory, { host: 'witnessing.test' })
   await ledger.createLog('audit')
   servers = []
   released = new Promise((resolve) => { release = resolve })
@@ -30,8 +30,8 @@ beforeEach(async () => {
 
 afterEach(async () => {
   release()
-  await cosigner?.close()
-  cosigner = undefined
+  await witnessing?.close()
+  witnessing = undefined
   await Promise.all(servers.map((server) => server.close()))
   await ledger.close()
   await rm(directory, { recursive: true, force: true })
@@ -45,7 +45,7 @@ async function fakeWitness(name: string, answer: (body: string) => Response | Pr
   const app = new Hono()
   app.post('/add-checkpoint', async (c) => {
     const body = await c.req.text()
-    // Date.now(), as the cosigner's retry times are.
+    // Date.now(), as Witnessing's retry times are.
     arrivals.push(Date.now())
     bodies.push(body)
     return answer(body)
@@ -56,16 +56,16 @@ async function fakeWitness(name: string, answer: (body: string) => Response | Pr
   return { config: { name, url: server.url, verifierKey }, bodies, arrivals }
 }
 
-function start(witnesses: WitnessConfig[], k = 1): Cosigner {
-  cosigner = new Cosigner({ ledger, witnesses, policy: { k }, pollIntervalMs: 10, timeoutMs: 200, backoffMs: 50, maxBackoffMs: 200 })
-  cosigner.start()
-  return cosigner
+function start(witnesses: WitnessConfig[], k = 1): Witnessing {
+  witnessing = new Witnessing({ ledger, witnesses, policy: { k }, pollIntervalMs: 10, timeoutMs: 200, backoffMs: 50, maxBackoffMs: 200 })
+  witnessing.start()
+  return witnessing
 }
 
 type Statuses = Record<string, WitnessStatus>
 
 /** Polls `running`'s status every 10 ms until `done` holds for it; throws after 10 s. */
-async function until(running: Cosigner, done: (status: Statuses) => boolean): Promise<Statuses> {
+async function until(running: Witnessing, done: (status: Statuses) => boolean): Promise<Statuses> {
   for (const started = Date.now(); ;) {
     const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
     if (done(status)) return status
@@ -74,7 +74,7 @@ async function until(running: Cosigner, done: (status: Statuses) => boolean): Pr
   }
 }
 
-describe('Cosigner', () => {
+describe('Witnessing', () => {
   it('treats a bare 409 (v1.0.0) and 422 (current) as refusals, times out a silent witness, and backs off', async () => {
     const bare409 = await fakeWitness('bare409.test', () => new Response('conflict', { status: 409 }))
     const refused = await fakeWitness('refused.test', () => new Response('{}', { status: 422, headers: { 'Content-Type': 'application/problem+json' } }))
@@ -136,7 +136,7 @@ describe('Cosigner', () => {
     expect(status['ahead.test']).toMatchObject({ lastError: 'the witness holds size 100, above ours' })
     expect(status['behind.test']).toMatchObject({ resubmits: 1, witnessedSize: 3, lastError: 'witness answered 422' })
     const resubmitted = behind.bodies.find((body) => body.startsWith('old 3\n'))!
-    expect(resubmitted).toBe(addCheckpointBody(3, await log.consistencyProof(3, 7), await log.checkpoint(7)))
+    expect(resubmitted).toBe(formatAddCheckpoint(3, await log.consistencyProof(3, 7), await log.checkpoint(7)))
   })
 
   it('is configured through createApp and refuses bad configuration', async () => {

@@ -1,12 +1,12 @@
 import { nodeEd25519, nodeHashProvider } from '@annal/crypto-node'
 import { readBody } from '@annal/http'
 import {
-  type NoteVerifier, SIGNATURE_TYPE_COSIGNATURE_V1, formatSignatureLine, openCheckpoint, parseSignatureLines,
-  parseVerifierKey, verifyCosignatures,
+  type NoteVerifier, SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, formatSignatureLine, openCheckpoint,
+  parseSignatureLines, parseVerifierKey, verifyCosignatures,
 } from '@annal/note'
+import { isStorageError } from '@annal/storage'
 import type { Ledger, Log } from '@annal/store'
-import { TlogError, isTlogError } from '@annal/tlog'
-import { ProblemError } from './problem.js'
+import { ProblemError, isCodedError } from './problem.js'
 import { ACCESS_LOG } from './scopes.js'
 
 // node:crypto verifies Ed25519 an order of magnitude faster than the portable provider.
@@ -27,7 +27,7 @@ export interface WitnessPolicy {
   readonly k: number
 }
 
-export interface CosignerOptions {
+export interface WitnessingOptions {
   readonly ledger: Ledger
   readonly witnesses: readonly WitnessConfig[]
   readonly policy: WitnessPolicy
@@ -120,12 +120,6 @@ function parseWitnesses(configs: readonly WitnessConfig[]): Witness[] {
   })
 }
 
-/** The C2SP tlog-witness add-checkpoint body: `old M`, the proof lines, a blank line, the note. */
-export function addCheckpointBody(oldSize: number, proof: readonly Uint8Array[], note: string): string {
-  const lines = proof.map((hash) => `${Buffer.from(hash).toString('base64')}\n`).join('')
-  return `old ${oldSize}\n${lines}\n${note}`
-}
-
 /**
  * The log side of witnessing: submits each witnessed log's newest checkpoint to every witness
  * in parallel, keeps the cosignatures that verify with the log (`Log.addCosignatures`), and
@@ -134,7 +128,7 @@ export function addCheckpointBody(oldSize: number, proof: readonly Uint8Array[],
  * starts submissions at once. Appends never wait for it: a slow or dead witness only delays
  * its own cosignatures, and at most one request per witness and log is in flight.
  */
-export class Cosigner {
+export class Witnessing {
   readonly k: number
   readonly #ledger: Ledger
   readonly #witnesses: Witness[]
@@ -148,7 +142,7 @@ export class Cosigner {
   #timer: ReturnType<typeof setInterval> | undefined
 
   /** @throws RangeError, TypeError for bad configuration. */
-  constructor(options: CosignerOptions) {
+  constructor(options: WitnessingOptions) {
     this.#ledger = options.ledger
     this.#witnesses = parseWitnesses(options.witnesses)
     const k = options.policy?.k
@@ -208,7 +202,7 @@ export class Cosigner {
   /**
    * The newest checkpoint of `log` that meets the policy, with its cosignatures; with `latest`,
    * the newest the log signed, with whatever cosignatures it has.
-   * @throws TlogError POLICY_UNMET when no checkpoint meets the policy (and not `latest`).
+   * @throws ApiError POLICY_UNMET when no checkpoint meets the policy (and not `latest`).
    */
   async served(log: Log, latest: boolean): Promise<ServedCheckpoint> {
     const latestSize = log.size
@@ -231,7 +225,7 @@ export class Cosigner {
       logs = this.#ledger.logs().filter((info) => this.covers(info.name)).map((info) => this.#ledger.log(info.name))
     } catch (error) {
       // The ledger was closed under us: nothing more can be submitted or kept.
-      if (isTlogError(error, 'DATABASE_CLOSED')) void this.close()
+      if (isStorageError(error, 'DATABASE_CLOSED')) void this.close()
       return
     }
     const now = Date.now()
@@ -263,7 +257,7 @@ export class Cosigner {
     }, (error: unknown) => {
       if (this.#abort.signal.aborted) return
       track.failures++
-      track.lastError = error instanceof SubmitError || error instanceof TlogError ? error.message
+      track.lastError = error instanceof SubmitError || isCodedError(error) ? error.message
         : (error as Error)?.name === 'TimeoutError' ? 'timed out' : 'request failed'
       const wait = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** Math.min(track.failures - 1, 30))
       track.retryAt = Date.now() + wait
@@ -281,7 +275,7 @@ export class Cosigner {
     for (let attempt = 0; attempt <= MAX_RESUBMITS; attempt++) {
       if (track.witnessed > size) throw new SubmitError(`the witness holds size ${track.witnessed}, above ours`)
       const proof = track.witnessed === 0 ? [] : await log.consistencyProof(track.witnessed, size)
-      const response = await this.#post(witness, addCheckpointBody(track.witnessed, proof, note))
+      const response = await this.#post(witness, formatAddCheckpoint(track.witnessed, proof, note))
       const text = await readBounded(response)
       if (response.status === 200) {
         await this.#keep(track, witness, log, size, note, text)

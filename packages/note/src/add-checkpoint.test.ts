@@ -1,13 +1,16 @@
+import { MemoryTree, defaultHasher, isTlogError } from '@annal/tlog'
 import { describe, expect, it } from 'vitest'
-import { signCheckpoint } from '@annal/note'
-import { isTlogError } from '@annal/tlog'
-import { MAX_BODY_SIZE, MAX_PROOF_LINES, formatAddCheckpoint, parseAddCheckpoint } from './request.js'
-import { TestLog } from './testing/log.js'
+import { MAX_ADD_CHECKPOINT_SIZE, MAX_PROOF_LINES, formatAddCheckpoint, parseAddCheckpoint } from './add-checkpoint.js'
+import { signCheckpoint } from './checkpoint.js'
+import { isNoteError } from './errors.js'
+import { generateKeyPair, parseSignerKey } from './keys.js'
 
-const log = new TestLog('example.com/request-log')
-log.append(20)
-const checkpoint = log.checkpoint(20)
-const proof = log.proof(13, 20)
+const origin = 'example.com/request-log'
+const signer = parseSignerKey(generateKeyPair(origin).signerKey)
+const tree = new MemoryTree()
+for (let i = 0; i < 20; i++) tree.append(defaultHasher.leaf(new TextEncoder().encode(`entry ${i}`)))
+const checkpoint = signCheckpoint({ origin, size: 20, rootHash: tree.root(20), extensions: [] }, signer)
+const proof = tree.consistencyProof(13, 20)
 const hashLine = (hash: Uint8Array): string => btoa(String.fromCharCode(...hash))
 const proofText = proof.map((hash) => `${hashLine(hash)}\n`).join('')
 
@@ -16,7 +19,7 @@ function code(body: string | Uint8Array): string | undefined {
     parseAddCheckpoint(body)
     return undefined
   } catch (error) {
-    if (!isTlogError(error)) throw error
+    if (!isNoteError(error) && !isTlogError(error)) throw error
     return error.code
   }
 }
@@ -44,7 +47,7 @@ describe('parseAddCheckpoint', () => {
   it('accepts exactly 63 proof lines and refuses 64', () => {
     const line = `${hashLine(proof[0]!)}\n`
     expect(parseAddCheckpoint(`old 13\n${line.repeat(MAX_PROOF_LINES)}\n${checkpoint}`).proof).toHaveLength(63)
-    expect(code(`old 13\n${line.repeat(MAX_PROOF_LINES + 1)}\n${checkpoint}`)).toBe('BODY_MALFORMED')
+    expect(code(`old 13\n${line.repeat(MAX_PROOF_LINES + 1)}\n${checkpoint}`)).toBe('ADD_CHECKPOINT_MALFORMED')
   })
 
   const first = hashLine(proof[0]!)
@@ -70,13 +73,13 @@ describe('parseAddCheckpoint', () => {
   ]
   for (const [what, body] of malformedOld) {
     it(`refuses an old line with ${what}`, () => {
-      expect(code(body)).toBe('BODY_MALFORMED')
+      expect(code(body)).toBe('ADD_CHECKPOINT_MALFORMED')
     })
   }
 
   it('refuses old sizes above 2^53 - 1', () => {
     expect(code(`old 9007199254740992\n${proofText}\n${checkpoint}`)).toBe('SIZE_OUT_OF_RANGE')
-    expect(code(`old 99999999999999999999\n${proofText}\n${checkpoint}`)).toBe('BODY_MALFORMED')
+    expect(code(`old 99999999999999999999\n${proofText}\n${checkpoint}`)).toBe('ADD_CHECKPOINT_MALFORMED')
   })
 
   const malformedProof: [string, string][] = [
@@ -91,14 +94,14 @@ describe('parseAddCheckpoint', () => {
   ]
   for (const [what, line] of malformedProof) {
     it(`refuses a proof line with ${what}`, () => {
-      expect(code(`old 13\n${line}\n\n${checkpoint}`)).toBe('BODY_MALFORMED')
+      expect(code(`old 13\n${line}\n\n${checkpoint}`)).toBe('ADD_CHECKPOINT_MALFORMED')
     })
   }
 
   it('refuses a body without the empty line', () => {
-    expect(code(`old 13\n${proofText}`)).toBe('BODY_MALFORMED')
-    expect(code('old 0\n')).toBe('BODY_MALFORMED')
-    expect(code('')).toBe('BODY_MALFORMED')
+    expect(code(`old 13\n${proofText}`)).toBe('ADD_CHECKPOINT_MALFORMED')
+    expect(code('old 0\n')).toBe('ADD_CHECKPOINT_MALFORMED')
+    expect(code('')).toBe('ADD_CHECKPOINT_MALFORMED')
   })
 
   it('refuses a note that is not a signed checkpoint', () => {
@@ -112,23 +115,22 @@ describe('parseAddCheckpoint', () => {
   it('refuses bodies that are not UTF-8', () => {
     const bytes = new TextEncoder().encode(`old 0\n\n${checkpoint}`)
     const bad = new Uint8Array([...bytes.subarray(0, 8), 0xff, ...bytes.subarray(8)])
-    expect(code(bad)).toBe('BODY_MALFORMED')
+    expect(code(bad)).toBe('ADD_CHECKPOINT_MALFORMED')
   })
 
   it('takes bodies of up to 16 KiB and refuses larger ones', () => {
     const bodyWith = (extension: number): string => {
-      const note = signCheckpoint({ origin: log.origin, size: 20, rootHash: log.tree.root(20),
-        extensions: ['x'.repeat(extension)] }, log.signer)
+      const note = signCheckpoint({ origin, size: 20, rootHash: tree.root(20), extensions: ['x'.repeat(extension)] }, signer)
       return `old 0\n\n${note}`
     }
     const overhead = new TextEncoder().encode(bodyWith(1)).length - 1
-    const exact = bodyWith(MAX_BODY_SIZE - overhead)
-    expect(new TextEncoder().encode(exact).length).toBe(MAX_BODY_SIZE)
+    const exact = bodyWith(MAX_ADD_CHECKPOINT_SIZE - overhead)
+    expect(new TextEncoder().encode(exact).length).toBe(MAX_ADD_CHECKPOINT_SIZE)
     expect(parseAddCheckpoint(exact).oldSize).toBe(0)
     expect(parseAddCheckpoint(new TextEncoder().encode(exact)).oldSize).toBe(0)
-    expect(code(bodyWith(MAX_BODY_SIZE - overhead + 1))).toBe('BODY_TOO_LARGE')
-    expect(code(new Uint8Array(MAX_BODY_SIZE + 1))).toBe('BODY_TOO_LARGE')
-    expect(code('\u00e9'.repeat(MAX_BODY_SIZE / 2 + 1))).toBe('BODY_TOO_LARGE')
+    expect(code(bodyWith(MAX_ADD_CHECKPOINT_SIZE - overhead + 1))).toBe('ADD_CHECKPOINT_TOO_LARGE')
+    expect(code(new Uint8Array(MAX_ADD_CHECKPOINT_SIZE + 1))).toBe('ADD_CHECKPOINT_TOO_LARGE')
+    expect(code('\u00e9'.repeat(MAX_ADD_CHECKPOINT_SIZE / 2 + 1))).toBe('ADD_CHECKPOINT_TOO_LARGE')
   })
 })
 

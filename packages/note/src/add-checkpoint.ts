@@ -1,9 +1,11 @@
-import { parseCheckpoint, parseNote } from '@annal/note'
-import { TlogError } from '@annal/tlog'
-import { decodeHash, encodeHash } from './internal/base64.js'
+import { HASH_SIZE, TlogError } from '@annal/tlog'
+import { decodeBase64Hash, encodeBase64 } from './base64.js'
+import { parseCheckpoint } from './checkpoint.js'
+import { NoteError } from './errors.js'
+import { parseNote } from './note.js'
 
-/** Request bodies above this many bytes (16 KiB) are refused, as the Go witnesses do. */
-export const MAX_BODY_SIZE = 16 * 1024
+/** Add-checkpoint bodies above this many bytes (16 KiB) are refused, as the Go witnesses do. */
+export const MAX_ADD_CHECKPOINT_SIZE = 16 * 1024
 /** tlog-witness §add-checkpoint: "The client MUST NOT send more than 63 consistency proof lines." */
 export const MAX_PROOF_LINES = 63
 
@@ -23,21 +25,21 @@ const OLD_LINE = /^old (0|[1-9][0-9]{0,15})$/
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
-function malformed(message: string): TlogError {
-  return new TlogError('BODY_MALFORMED', message)
+function malformed(message: string, cause?: unknown): NoteError {
+  return new NoteError('ADD_CHECKPOINT_MALFORMED', message, { cause })
 }
 
 function decodeBody(body: Uint8Array | string): string {
   const bytes = typeof body === 'string' ? utf8.encode(body) : body
   if (!(bytes instanceof Uint8Array)) throw new TypeError('body must be a string or Uint8Array')
-  if (bytes.length > MAX_BODY_SIZE) {
-    throw new TlogError('BODY_TOO_LARGE', `bodies are limited to ${MAX_BODY_SIZE} bytes`)
+  if (bytes.length > MAX_ADD_CHECKPOINT_SIZE) {
+    throw new NoteError('ADD_CHECKPOINT_TOO_LARGE', `add-checkpoint bodies are limited to ${MAX_ADD_CHECKPOINT_SIZE} bytes`)
   }
   if (typeof body === 'string') return body
   try {
     return utf8Decoder.decode(bytes)
   } catch (error) {
-    throw new TlogError('BODY_MALFORMED', 'body is not UTF-8', { cause: error })
+    throw malformed('body is not UTF-8', error)
   }
 }
 
@@ -53,9 +55,10 @@ function parseOldLine(line: string): number {
 /**
  * Parses an add-checkpoint request body (tlog-witness §add-checkpoint): an `old N` line, at
  * most 63 lines of canonical base64 32-byte hashes, an empty line, then a signed checkpoint
- * note, every line ending in a newline; at most MAX_BODY_SIZE bytes of UTF-8. The note is
- * checked for syntax only (signed-note, tlog-checkpoint) so that its origin can be read.
- * Throws BODY_TOO_LARGE, BODY_MALFORMED, SIZE_OUT_OF_RANGE, NOTE_MALFORMED, CHECKPOINT_MALFORMED.
+ * note, every line ending in a newline; at most MAX_ADD_CHECKPOINT_SIZE bytes of UTF-8. The
+ * note is checked for syntax only (signed-note, tlog-checkpoint) so that its origin can be read.
+ * Throws NoteError ADD_CHECKPOINT_TOO_LARGE, ADD_CHECKPOINT_MALFORMED, NOTE_MALFORMED,
+ * CHECKPOINT_MALFORMED; TlogError SIZE_OUT_OF_RANGE for a size above 2^53 - 1.
  */
 export function parseAddCheckpoint(body: Uint8Array | string): AddCheckpointRequest {
   const text = decodeBody(body)
@@ -65,7 +68,7 @@ export function parseAddCheckpoint(body: Uint8Array | string): AddCheckpointRequ
   const oldSize = parseOldLine(oldLine as string)
   if (proofLines.length > MAX_PROOF_LINES) throw malformed(`more than ${MAX_PROOF_LINES} proof lines`)
   const proof = proofLines.map((line) => {
-    const hash = decodeHash(line)
+    const hash = decodeBase64Hash(line)
     if (hash === undefined) throw malformed('a proof line is not canonical base64 of 32 bytes')
     return hash
   })
@@ -84,9 +87,9 @@ export function formatAddCheckpoint(oldSize: number, proof: readonly Uint8Array[
     throw new RangeError('old size must be a safe non-negative integer')
   }
   if (proof.length > MAX_PROOF_LINES) throw new RangeError(`at most ${MAX_PROOF_LINES} proof hashes`)
-  if (proof.some((hash) => !(hash instanceof Uint8Array) || hash.length !== 32)) {
+  if (proof.some((hash) => !(hash instanceof Uint8Array) || hash.length !== HASH_SIZE)) {
     throw new RangeError('proof hashes must be 32 bytes')
   }
   if (typeof note !== 'string' || !note.endsWith('\n')) throw new RangeError('note must end in a newline')
-  return `old ${oldSize}\n${proof.map((hash) => `${encodeHash(hash)}\n`).join('')}\n${note}`
+  return `old ${oldSize}\n${proof.map((hash) => `${encodeBase64(hash)}\n`).join('')}\n${note}`
 }

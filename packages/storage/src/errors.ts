@@ -1,0 +1,24 @@
+/** What a storage driver refuses. Codes are stable: callers switch on them. */
+export const STORAGE_ERROR_CODES = [
+  'SWAP_CONFLICT',
+  'DATABASE_LOCKED',
+  'DATABASE_CLOSED',
+] as const
+
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number]
+
+/** A write or open the database refused: a compare-and-swap that lost, a locked or closed database. */
+export class StorageError extends Error {
+  readonly code: StorageErrorCode
+
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StorageError'
+    this.code = code
+  }
+}
+
+/** True when `error` is a StorageError, optionally with the given code. */
+export function isStorageError(error: unknown, code?: StorageErrorCode): error is StorageError {
+  return error instanceof StorageError && (code === undefined || error.code === code)
+}
