@@ -114,13 +114,13 @@ export class RawDatabase {
 
 /**
  * Writes, for each batch of entries, the rows Log.append writes for it (store/src log.ts,
- * bundles.ts, id-index.ts), under the same keys and with values of the same sizes:
+ * bundles.ts, id-lookup.ts), under the same keys and with values of the same sizes:
  * - in the synced batch: the entry bundles that filled (E, C2SP bundle encoding) and the deletes
  *   of their part rows, the open bundle's new part (B) and its leaf hashes' part (P), the hash
  *   tiles that filled and the open tiles above level 0 that changed (T, stored layout), the
  *   checkpoint note (C) and the head (H, JSON);
  * - behind it, the id rows (I: leaf hash -> index) and the indexed size (X) in unsynced chained
- *   batches of at most 10,000 rows, one in flight, as the id index writes them.
+ *   batches of at most 10,000 rows, one in flight, as the id lookup writes them.
  */
 export class RawLog {
   readonly #database: RawDatabase

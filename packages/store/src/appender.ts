@@ -33,7 +33,7 @@ export type PartResults<P extends readonly AppendPart<unknown>[]> = { -readonly 
 export interface LogAppendSteps<P, S, R, I = Uint8Array> {
   /** Hashing and lookups, which change no state: may overlap the previous batch's write. */
   prepare(calls: readonly (readonly I[])[]): Promise<P>
-  /** Waits until the participant can take another batch (a log's id index is not too far behind). */
+  /** Waits until the participant can take another batch (a log's id lookup is not too far behind). */
   waitForRoom(): Promise<void>
   /**
    * Decides the participant's part of a batch on top of what is staged, changing nothing; the

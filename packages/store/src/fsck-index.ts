@@ -6,7 +6,7 @@ import { idKey, keySuffix, logRange, readUint64 } from './keys.js'
 const BUCKETS = 65536
 
 /**
- * Checks the id index (`I` rows: leaf hash -> index) both ways in bounded memory. Each leaf's
+ * Checks the id lookup (`I` rows: leaf hash -> index) both ways in bounded memory. Each leaf's
  * own row is looked up as its bundle is read (`lookup`, `expect`) and counted in its bucket;
  * afterwards every stored row is counted out again (`checkRows`). Only buckets that do not
  * come out even can hold rows for hashes that are not in the log, and only their rows are

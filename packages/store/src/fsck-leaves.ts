@@ -21,7 +21,7 @@ export interface BundleLeaves {
 /**
  * Reads entry bundles and turns them into leaf hashes, reporting what is wrong with them. The
  * entries are the source of the tree, with one exception: where an entry's hash differs from the
- * stored level-0 tile, and the tile's hash is the one the id index records at that index while the
+ * stored level-0 tile, and the tile's hash is the one the id lookup records at that index while the
  * entry's is not, the entry's bytes are what changed. It is reported as the problem and the
  * tile's hash is integrated, so one damaged entry does not also fail every tile and checkpoint
  * above it. When the tile is what disagrees, the tile comparison reports it.

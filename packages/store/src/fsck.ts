@@ -63,7 +63,7 @@ export interface FsckSink {
 
 /**
  * A full integrity check of one log, like `git fsck`: recomputes every leaf hash from the entry
- * bundles, checks the id index both ways, rebuilds every tile and compares it byte for byte,
+ * bundles, checks the id lookup both ways, rebuilds every tile and compares it byte for byte,
  * opens every stored checkpoint and compares its root with the tree recomputed at its size,
  * and checks the head. Collects every problem instead of stopping at the first. Streams bundle
  * by bundle: memory is O(log size) plus the checkpoint sizes, a fixed 256 KiB of index

@@ -116,7 +116,7 @@ export function logRange(kind: 'tile' | 'bundle' | 'bundlePart' | 'leafTilePart'
   return { gte: base, lte: concatBytes(base, new Uint8Array(41).fill(0xff)) }
 }
 
-/** The id-index keys whose leaf hash starts with the hex digits `prefix` (any length 1..64). */
+/** The id lookup keys whose leaf hash starts with the hex digits `prefix` (any length 1..64). */
 export function idPrefixRange(log: string, prefix: string): { gte: Uint8Array; lte: Uint8Array } {
   const low = new Uint8Array(32)
   const high = new Uint8Array(32).fill(0xff)

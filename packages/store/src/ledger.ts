@@ -15,12 +15,12 @@ import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
 import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
 import { Appender, type Participant } from './appender.js'
 import { type HashedObject, LedgerObjects, type ObjectInfo, type ObjectStore } from './objects.js'
-import type { IdIndexOptions } from './id-index.js'
+import type { IdLookupOptions } from './id-lookup.js'
 import type { SequencerOptions } from './sequencer.js'
 import { RowTable, type TableRow, registerRows } from './rows.js'
 import { StoreError } from './errors.js'
 
-export interface LedgerOptions extends SequencerOptions, IdIndexOptions {
+export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
   /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
   readonly host?: string
   /** SHA-256 for the Merkle tree. Default: node:crypto. */
@@ -265,7 +265,7 @@ export class Ledger {
 
   /**
    * Checks log `name` end to end, like `git fsck`, reading only through the storage driver:
-   * every entry's leaf hash and id index row, every tile, every stored checkpoint (signature,
+   * every entry's leaf hash and id lookup row, every tile, every stored checkpoint (signature,
    * size, root, consistency with the ones before it) and the head. Every problem is reported
    * with its location; none stops the check. Waits for appends in flight first; appends made
    * while it runs may show up as problems, so run it on a quiet log.
@@ -296,8 +296,8 @@ export class Ledger {
       signer: await this.#loadSigner(info.name),
       tiles: this.#tiles,
       appender: this.#appender,
-      index: {
-        maxIndexLag: this.#options.maxIndexLag, indexBatchSize: this.#options.indexBatchSize,
+      ids: {
+        maxLookupLag: this.#options.maxLookupLag, lookupBatchSize: this.#options.lookupBatchSize,
         idFilterBytes: this.#options.idFilterBytes,
       },
     }

@@ -10,7 +10,7 @@ import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
-import { IdIndex, type IdIndexOptions } from './id-index.js'
+import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
 import { StoreError } from './errors.js'
 
@@ -108,14 +108,14 @@ export interface LogContext {
   readonly tiles: LRUCache<string, Uint8Array> | undefined
   /** The ledger's appender: every log's appends go through it. */
   readonly appender: Appender
-  readonly index: IdIndexOptions
+  readonly ids: IdLookupOptions
 }
 
 /** One append-only log of a ledger: sequenced appends, reads and proofs. */
 export class Log {
   readonly info: LogInfo
   readonly #context: LogContext
-  readonly #index: IdIndex
+  readonly #ids: IdLookup
   /** What is durable; every read uses it. */
   #state: LogState
   /** The state after the batches staged but not yet written, which the next batch builds on. */
@@ -125,9 +125,9 @@ export class Log {
   /** Set once loaded, by #register. */
   #participant!: Participant<Uint8Array, AppendResult>
 
-  private constructor(info: LogInfo, context: LogContext, state: LogState, index: IdIndex) {
+  private constructor(info: LogInfo, context: LogContext, state: LogState, ids: IdLookup) {
     this.info = info
-    this.#index = index
+    this.#ids = ids
     this.#context = context
     this.#state = state
   }
@@ -136,7 +136,7 @@ export class Log {
   #register(): void {
     this.#participant = this.#context.appender.register<PreparedBatch, StagedBatch, AppendResult, Uint8Array>(this.info.name, {
       prepare: (calls) => this.#prepare(calls),
-      waitForRoom: () => this.#index.waitForRoom(),
+      waitForRoom: () => this.#ids.waitForRoom(),
       stage: (calls, prepared, skip) => this.#stage(calls, prepared, skip),
       adopt: (staged) => this.#adopt(staged),
       writes: (staged) => this.#writes(staged),
@@ -175,22 +175,22 @@ export class Log {
       open = { ...bundle, hashParts: leafTile.parts }
     }
     if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
-    const index = new IdIndex(driver, info.name, await IdIndex.indexedSize(driver, info.name), context.index)
-    const log = new Log(info, context, { head, headBytes, edge, open }, index)
+    const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), context.ids)
+    const log = new Log(info, context, { head, headBytes, edge, open }, ids)
     await log.#reindexTail()
     log.#register()
-    void index.fillFilter()
+    void ids.fillFilter()
     return log
   }
 
-  /** Puts the entries that were committed but not yet indexed before a stop back in the index. */
+  /** Puts the entries that were committed but not yet in the id lookup before a stop back in it. */
   async #reindexTail(): Promise<void> {
-    const from = this.#index.indexedSize
+    const from = this.#ids.indexedSize
     for (let start = from; start < this.size; start += TILE_WIDTH * 16) {
       const entries = await this.#entryData(start, Math.min(TILE_WIDTH * 16, this.size - start))
       const hashes = entries.map((entry) => this.#context.hasher.leaf(entry))
-      this.#index.admit(hashes)
-      this.#index.add(hashes.map(bytesToHex), hashes, start)
+      this.#ids.admit(hashes)
+      this.#ids.add(hashes.map(bytesToHex), hashes, start)
     }
   }
 
@@ -226,13 +226,13 @@ export class Log {
   /** Resolves when every append submitted so far has settled and its id is indexed. */
   async drain(): Promise<void> {
     await this.#context.appender.drain()
-    await this.#index.drain()
+    await this.#ids.drain()
   }
 
   /** Drains, and stops the log's background work; the ledger calls it before closing the database. */
   async close(): Promise<void> {
     await this.drain()
-    await this.#index.close()
+    await this.#ids.close()
   }
 
   /** Hashes a batch and looks its ids up; changes no state, so it may overlap the previous write. */
@@ -240,8 +240,8 @@ export class Log {
     const { hasher } = this.#context
     const entries = calls.flat()
     const leafHashes = entries.map((entry) => hasher.leaf(entry))
-    const ticket = this.#index.ticket()
-    const { indexes: known, unseen } = await this.#index.stored(leafHashes)
+    const ticket = this.#ids.ticket()
+    const { indexes: known, unseen } = await this.#ids.stored(leafHashes)
     return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, unseen, ticket }
   }
 
@@ -258,7 +258,7 @@ export class Log {
     const decide = (i: number): AppendedEntry => {
       const id = ids[i]!
       const earlier = unseen[i] ? assigned.get(id)
-        : known[i] ?? this.#index.pending(id, ticket) ?? this.#unwrittenIndex(id) ?? assigned.get(id)
+        : known[i] ?? this.#ids.pending(id, ticket) ?? this.#unwrittenIndex(id) ?? assigned.get(id)
       if (earlier !== undefined) return { index: earlier, id, duplicate: true }
       const index = before.head.size + fresh.length
       assigned.set(id, index)
@@ -285,7 +285,7 @@ export class Log {
     const { commit } = staged
     if (commit === undefined) return
     // Before any later batch's lookup: a later batch may only be told "never seen" if it was not.
-    this.#index.admit(commit.leafHashes)
+    this.#ids.admit(commit.leafHashes)
     this.#tip = commit.after
     this.#unwritten.push(commit.assigned)
   }
@@ -333,10 +333,10 @@ export class Log {
       const { before, after } = commit
       this.#state = after
       if (this.#tip === after) this.#tip = undefined
-      this.#index.add(commit.ids, commit.leafHashes, before.head.size)
+      this.#ids.add(commit.ids, commit.leafHashes, before.head.size)
       this.#unwritten.shift()
     }
-    this.#index.release(staged.ticket)
+    this.#ids.release(staged.ticket)
     const checkpoint = this.checkpointInfo
     return staged.results.map((entries) => ({ entries, checkpoint }))
   }
@@ -379,7 +379,7 @@ export class Log {
   /** Entries whose id starts with `prefix` (a full id too): ids and indexes, at most 10. */
   async candidates(prefix: string): Promise<{ id: string; index: number }[]> {
     if (typeof prefix !== 'string' || !ID_PATTERN.test(prefix)) throw new StoreError('ID_MALFORMED', 'an id is 4 to 64 lowercase hex digits')
-    return this.#index.matches(prefix, MAX_CANDIDATES)
+    return this.#ids.matches(prefix, MAX_CANDIDATES)
   }
 
   /**

@@ -173,7 +173,7 @@ export class LedgerObjects implements ObjectStore {
   readonly #filter: StoredHashFilter | undefined
   /** Per batch staged but not yet written, in order: what it makes of each object it touches. */
   #staged: ReadonlyMap<string, Known>[] = []
-  /** Written batches that lookups started before their write may not have seen (as IdIndex keeps). */
+  /** Written batches that lookups started before their write may not have seen (as IdLookup keeps). */
   #retired: { readonly known: ReadonlyMap<string, Known>; readonly afterTicket: number }[] = []
   #tickets = 0
 

@@ -3,11 +3,11 @@ import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
 import { idKey, idPrefixRange, indexedKey, keySuffix, logRange, readUint64, uint64 } from './keys.js'
 
-export interface IdIndexOptions {
+export interface IdLookupOptions {
   /** Most entries that may wait unindexed before appends wait for the index. Default 100,000. */
-  readonly maxIndexLag?: number
+  readonly maxLookupLag?: number
   /** Index rows written per background batch. Default 10,000. */
-  readonly indexBatchSize?: number
+  readonly lookupBatchSize?: number
   /**
    * The largest stage of a per-log filter of the log's ids, so that appending a new entry does
    * not look its id up in storage (that lookup cost a third of the append rate). The filter
@@ -21,7 +21,7 @@ export interface IdIndexOptions {
 /**
  * Fewer rows than this wait up to INDEX_WRITE_DELAY_MS to share a write (lookups see them
  * meanwhile). Small appends then stop making an index write each; larger ones are written at
- * once, since holding them for a full indexBatchSize made writes big enough to slow the
+ * once, since holding them for a full lookupBatchSize made writes big enough to slow the
  * appends behind them (the store benchmark lost 5%).
  */
 const INDEX_WRITE_ROWS = 256
@@ -34,12 +34,12 @@ interface Retired {
 }
 
 /**
- * The id index (leaf hash -> index) of one log, written behind the log: appends commit only
+ * The id lookup (leaf hash -> index) of one log, written behind the log: appends commit only
  * entries, tiles and checkpoints, and rows follow in larger, unsynced batches, each with the
- * size it covers (`X`). Entries not yet indexed are held in memory, bounded by maxIndexLag, and
+ * size it covers (`X`). Entries not yet indexed are held in memory, bounded by maxLookupLag, and
  * rebuilt from the bundles on open, so lookups by id are exact at every moment, crashes included.
  */
-export class IdIndex {
+export class IdLookup {
   readonly #driver: StorageDriver
   readonly #log: string
   readonly #maxLag: number
@@ -58,14 +58,14 @@ export class IdIndex {
   /** Every id admitted since open and, once filled, every id with a stored row; undefined when off. */
   readonly #filter: StoredHashFilter | undefined
 
-  constructor(driver: StorageDriver, log: string, indexedSize: number, options: IdIndexOptions = {}) {
+  constructor(driver: StorageDriver, log: string, indexedSize: number, options: IdLookupOptions = {}) {
     this.#driver = driver
     this.#log = log
     this.#indexedSize = indexedSize
-    this.#maxLag = options.maxIndexLag ?? 100_000
-    this.#batchSize = options.indexBatchSize ?? 10_000
-    if (!Number.isSafeInteger(this.#maxLag) || this.#maxLag < 1) throw new RangeError('maxIndexLag must be a positive integer')
-    if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('indexBatchSize must be a positive integer')
+    this.#maxLag = options.maxLookupLag ?? 100_000
+    this.#batchSize = options.lookupBatchSize ?? 10_000
+    if (!Number.isSafeInteger(this.#maxLag) || this.#maxLag < 1) throw new RangeError('maxLookupLag must be a positive integer')
+    if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('lookupBatchSize must be a positive integer')
     this.#filter = StoredHashFilter.sized(options.idFilterBytes ?? 16 * 2 ** 20, 'idFilterBytes')
     this.#writeRowsAtOnce = Math.min(INDEX_WRITE_ROWS, this.#batchSize, this.#maxLag)
   }

@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { bytesToHex, defaultHasher, hexToBytes } from '@annal/tlog'
 import type { StorageDriver } from '@annal/storage'
-import { IdIndex } from './id-index.js'
+import { IdLookup } from './id-lookup.js'
 import { idKey, indexedKey, logRange } from './keys.js'
 import { Ledger, type LedgerOptions } from './index.js'
 import { LevelDriver } from '@annal/storage'
@@ -29,9 +29,9 @@ async function open(options: LedgerOptions = {}): Promise<Ledger> {
   return ledger
 }
 
-describe('the id index, written behind the log', () => {
+describe('the id lookup, written behind the log', () => {
   it('finds every entry by id at every moment, with a tiny lag bound and tiny index batches', async () => {
-    await open({ maxBatchSize: 3, maxIndexLag: 4, indexBatchSize: 2 })
+    await open({ maxBatchSize: 3, maxLookupLag: 4, lookupBatchSize: 2 })
     await ledger.createLog('audit')
     const log = ledger.log('audit')
     const pending = Array.from({ length: 60 }, (_, i) => log.append([event(i % 40)]).then(async (result) => {
@@ -109,11 +109,11 @@ describe('the id filter in front of stored lookups', () => {
     const { driver, asked, close } = await countingDriver()
     try {
       const stored = Array.from({ length: 2_000 }, (_, i) => leaf(i))
-      const writer = new IdIndex(driver, 'audit', 0)
+      const writer = new IdLookup(driver, 'audit', 0)
       writer.add(stored.map(bytesToHex), stored, 0)
       await writer.drain()
       // As after a reopen: a new index over the same rows.
-      const index = new IdIndex(driver, 'audit', 2_000)
+      const index = new IdLookup(driver, 'audit', 2_000)
       const fresh = Array.from({ length: 2_000 }, (_, i) => leaf(10_000 + i))
       // Not filled yet: everything is looked up.
       const before = asked()
@@ -155,7 +155,7 @@ describe('the id filter in front of stored lookups', () => {
   })
 
   it('holds the ids appended since open: once their rows are written, a repeat is still a duplicate', async () => {
-    await open({ indexBatchSize: 100 })
+    await open({ lookupBatchSize: 100 })
     await ledger.createLog('audit')
     const log = ledger.log('audit')
     const first = await log.append(Array.from({ length: 500 }, (_, i) => event(i)))
@@ -183,7 +183,7 @@ describe('the id filter in front of stored lookups', () => {
     const { driver, writes, close } = await countingDriver()
     const stored = async () => (await driver.get(indexedKey('audit'))) ?? new Uint8Array(8)
     try {
-      const index = new IdIndex(driver, 'audit', 0, { indexBatchSize: 100 })
+      const index = new IdLookup(driver, 'audit', 0, { lookupBatchSize: 100 })
       for (let i = 0; i < 5; i++) index.add([bytesToHex(leaf(i))], [leaf(i)], i)
       expect(writes()).toBe(0)
       for (let wait = 0; wait < 100 && writes() === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 5))
