@@ -1,6 +1,7 @@
 import { bytesToHex } from '@annal/tlog'
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
+import { RecentWrites } from './recent-writes.js'
 import { idKey, idPrefixRange, indexedKey, keySuffix, logRange, readUint64, uint64 } from './keys.js'
 
 export interface IdLookupOptions {
@@ -27,12 +28,6 @@ export interface IdLookupOptions {
 const INDEX_WRITE_ROWS = 256
 const INDEX_WRITE_DELAY_MS = 20
 
-interface Retired {
-  readonly ids: ReadonlyMap<string, readonly [number, Uint8Array]>
-  /** Lookups started after this many tickets were issued saw these rows in storage. */
-  readonly afterTicket: number
-}
-
 /**
  * The id lookup (leaf hash -> index) of one log, written behind the log: appends commit only
  * entries, tiles and checkpoints, and rows follow in larger, unsynced batches, each with the
@@ -47,8 +42,8 @@ export class IdLookup {
   #indexedSize: number
   /** Committed entries without a stored row yet: id hex -> [index, leaf hash]. */
   readonly #unindexed = new Map<string, readonly [number, Uint8Array]>()
-  #retired: Retired[] = []
-  #tickets = 0
+  /** Rows written while lookups that began before them were under way. */
+  readonly #written = new RecentWrites<readonly [number, Uint8Array]>()
   #writing: Promise<void> | undefined
   /** Set while added rows wait for company (see writeSoon). */
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -100,7 +95,7 @@ export class IdLookup {
 
   /** Issues a ticket for a batch of stored lookups about to start. */
   ticket(): number {
-    return ++this.#tickets
+    return this.#written.ticket()
   }
 
   /**
@@ -137,18 +132,12 @@ export class IdLookup {
   pending(id: string, ticket: number): number | undefined {
     const row = this.#unindexed.get(id)
     if (row !== undefined) return row[0]
-    for (const retired of this.#retired) {
-      if (retired.afterTicket >= ticket) {
-        const earlier = retired.ids.get(id)
-        if (earlier !== undefined) return earlier[0]
-      }
-    }
-    return undefined
+    return this.#written.missed(id, ticket)?.[0]
   }
 
   /** Forgets written rows that every lookup from `ticket` on can see in storage. */
   release(ticket: number): void {
-    this.#retired = this.#retired.filter((retired) => retired.afterTicket >= ticket)
+    this.#written.release(ticket)
   }
 
   /** Adds committed entries (ids and leaf hashes in index order, admitted) and writes their rows in the background. */
@@ -199,7 +188,7 @@ export class IdLookup {
 
   *#pendingEntries(): Iterable<[string, readonly [number, Uint8Array]]> {
     yield* this.#unindexed
-    for (const retired of this.#retired) yield* retired.ids
+    yield* this.#written.entries()
   }
 
   /** Writes batches while enough rows wait; fewer, added meanwhile, wait for writeSoon. */
@@ -217,7 +206,7 @@ export class IdLookup {
         ops.push({ type: 'put', key: indexedKey(this.#log), value: uint64(next) })
         // Unsynced: after a crash, whatever is missing is rebuilt from the bundles on open.
         await this.#driver.write(ops, { sync: false })
-        this.#retired.push({ ids: batch, afterTicket: this.#tickets })
+        this.#written.written(batch)
         for (const id of batch.keys()) this.#unindexed.delete(id)
         this.#indexedSize = next
       } while (this.#unindexed.size >= this.#writeRowsAtOnce)

@@ -2,6 +2,7 @@ import { type HashProvider, bytesToHex, hexToBytes } from '@annal/tlog'
 import { type AppendPart, Appender, type Participant } from './appender.js'
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
+import { RecentWrites } from './recent-writes.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
 import { StoreError } from './errors.js'
 
@@ -173,9 +174,8 @@ export class LedgerObjects implements ObjectStore {
   readonly #filter: StoredHashFilter | undefined
   /** Per batch staged but not yet written, in order: what it makes of each object it touches. */
   #staged: ReadonlyMap<string, Known>[] = []
-  /** Written batches that lookups started before their write may not have seen (as IdLookup keeps). */
-  #retired: { readonly known: ReadonlyMap<string, Known>; readonly afterTicket: number }[] = []
-  #tickets = 0
+  /** Written batches that lookups started before their write may not have seen. */
+  readonly #written = new RecentWrites<Known>()
 
   constructor(driver: StorageDriver, hash: HashProvider, options: ObjectStoreOptions) {
     this.#driver = driver
@@ -195,8 +195,8 @@ export class LedgerObjects implements ObjectStore {
       },
       writes: (staged) => (staged.ops.length === 0 ? undefined : { ops: staged.ops }),
       written: (staged) => {
-        this.#retired = this.#retired.filter((retired) => retired.afterTicket >= staged.ticket)
-        this.#retired.push({ known: this.#staged.shift()!, afterTicket: this.#tickets })
+        this.#written.release(staged.ticket)
+        this.#written.written(this.#staged.shift()!)
         return staged.results
       },
       discard: () => {
@@ -266,7 +266,7 @@ export class LedgerObjects implements ObjectStore {
 
   /** Looks up what the filter cannot rule out; changes nothing, so it may overlap the previous write. */
   async #prepare(calls: readonly (readonly ObjectItem[])[]): Promise<PreparedObjects> {
-    const ticket = ++this.#tickets
+    const ticket = this.#written.ticket()
     const filter = this.#filter
     const asked: Uint8Array[] = []
     const unseen: boolean[] = []
@@ -293,11 +293,8 @@ export class LedgerObjects implements ObjectStore {
       const known = this.#staged[i]!.get(hex)
       if (known !== undefined) return known
     }
-    for (let i = this.#retired.length - 1; i >= 0; i--) {
-      const retired = this.#retired[i]!
-      const known = retired.afterTicket >= ticket ? retired.known.get(hex) : undefined
-      if (known !== undefined) return known
-    }
+    const missed = this.#written.missed(hex, ticket)
+    if (missed !== undefined) return missed
     const row = found.get(hex)
     if (row === undefined) return undefined
     const { info } = decodeRow(row)
