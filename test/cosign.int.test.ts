@@ -1,6 +1,6 @@
 // One log and three witnesses (runWitness: real LevelDB, real HTTP on 127.0.0.1, real keys) with
 // a 2-of-3 policy: the log's checkpoint endpoint carries cosignatures that verify, keeps
-// working as witnesses go down, and a restarted cosigner recovers through 409.
+// working as witnesses go down, and a restarted witness submitter recovers through 409.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { type IncomingMessage, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
