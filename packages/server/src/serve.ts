@@ -4,7 +4,7 @@ import { type AddressInfo, Server as NetServer, type Socket } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { PROBLEMS, problemFor } from './problem.js'
-import { BodyError } from '@annal/http'
+import { BodyError, type ProblemBody, problemHeaders } from '@annal/http'
 import { ApiError } from './errors.js'
 
 export interface ServeOptions {
@@ -143,7 +143,7 @@ function lastAnswer(response: ServerResponse | undefined): void {
 function refuseInFlight(response: ServerResponse | undefined): void {
   if (response === undefined || response.headersSent) return
   const body = problemFor(new ApiError('SHUTTING_DOWN', 'the server is stopping; retry'))
-  response.writeHead(body.status, problemHeaders({ 'Retry-After': '1' }))
+  response.writeHead(body.status, closingHeaders(body, { 'Retry-After': '1' }))
   response.end(JSON.stringify(body))
 }
 
@@ -161,13 +161,14 @@ function refuseUnparsed(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, s
   const body = problemFor(refused)
   const requestId = randomUUID()
   const text = JSON.stringify(body)
-  const head = Object.entries(problemHeaders({ 'X-Request-Id': requestId, 'Content-Length': String(Buffer.byteLength(text)) }))
+  const head = Object.entries(closingHeaders(body, { 'X-Request-Id': requestId, 'Content-Length': String(Buffer.byteLength(text)) }))
     .map(([name, value]) => `${name}: ${value}\r\n`).join('')
   socket.end(`HTTP/1.1 ${body.status} ${PROBLEMS[refused.code].title}\r\n${head}\r\n${text}`)
   const method = /^([A-Z]{1,20}) /.exec(error.rawPacket?.subarray(0, 24).toString('latin1') ?? '')?.[1]
   onRefused?.({ requestId, status: body.status, code: body.code, method, remoteAddress: socket.remoteAddress })
 }
 
-function problemHeaders(extra: Record<string, string>): Record<string, string> {
-  return { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', Connection: 'close', ...extra }
+/** The problem's headers, and the connection's end: nothing more is read on it. */
+function closingHeaders(body: ProblemBody, extra: Record<string, string>): Record<string, string> {
+  return { ...problemHeaders(body), Connection: 'close', ...extra }
 }
