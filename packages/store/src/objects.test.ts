@@ -190,26 +190,20 @@ describe('rows', () => {
     }
   })
 
-  it('reads, deduplicates and erases objects stored as ledgers did before inline objects (bytes row, JSON metadata)', async () => {
-    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-old-'))
+  it('refuses an object row of no known kind as corruption, and stores nothing over it', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'annal-objects-kind-'))
     const driver = await LevelDriver.open(join(directory, 'db'))
     const objects = new LedgerObjects(driver, nodeHashProvider, { maxObjectSize: 1000, clock: () => new Date() })
     try {
-      const bytes = utf8.encode('{"before":true}')
+      const bytes = utf8.encode('{"kind":"unknown"}')
       const digest = nodeHashProvider.sha256(bytes)
       const hash = `sha256:${bytesToHex(digest)}`
-      const info = { hash, size: bytes.length, storedAt: '2026-01-01T00:00:00.000Z', contentType: 'application/json' }
-      await driver.write([
-        { type: 'put', key: objectKey(digest), value: bytes },
-        { type: 'put', key: objectMetaKey(digest), value: utf8.encode(JSON.stringify(info)) },
-      ], { sync: true })
-      expect(await objects.info(hash)).toEqual(info)
-      expect(await objects.get(hash)).toEqual(bytes)
-      expect((await objects.put(bytes)).duplicate).toBe(true)
-      await objects.markErased(hash, { erasedAt: 'now', reason: 'request', log: 'audit', index: 3 })
-      expect(await driver.get(objectKey(digest))).toBeUndefined()
-      expect(await objects.info(hash)).toMatchObject({ ...info, erasure: { reason: 'request', index: 3 } })
-      await expect(objects.put(bytes)).rejects.toThrow(code('OBJECT_ERASED'))
+      const row = utf8.encode(JSON.stringify({ hash, size: bytes.length, storedAt: '2026-01-01T00:00:00.000Z' }))
+      await driver.write([{ type: 'put', key: objectMetaKey(digest), value: row }], { sync: true })
+      await expect(objects.info(hash)).rejects.toThrow(code('CORRUPTION'))
+      await expect(objects.get(hash)).rejects.toThrow(code('CORRUPTION'))
+      await expect(objects.put(bytes)).rejects.toThrow(code('CORRUPTION'))
+      expect(await driver.get(objectMetaKey(digest))).toEqual(row)
     } finally {
       await driver.close()
       await rm(directory, { recursive: true, force: true })

@@ -127,8 +127,7 @@ const OBJECT_HASH = /^sha256:([0-9a-f]{64})$/
 export const INLINE_OBJECT_BYTES = 64 * 1024
 /**
  * The metadata row (`M`): a kind byte, the metadata JSON's length (4 bytes, big-endian), the
- * JSON, then for kind INLINE the object's bytes. Rows written before inline objects are the
- * bare JSON (their first byte is `{`), with the bytes in an `O` row.
+ * JSON, then for kind INLINE the object's bytes; for kind META the bytes are in an `O` row.
  */
 const ROW_META = 0x01
 const ROW_INLINE = 0x02
@@ -465,7 +464,7 @@ function encodeRows(rows: readonly NewRow[]): Uint8Array[] {
 }
 
 function decodeRow(row: Uint8Array): StoredRow {
-  if (row[0] !== ROW_META && row[0] !== ROW_INLINE) return { info: parseInfo(row) } // before inline objects
+  if (row[0] !== ROW_META && row[0] !== ROW_INLINE) throw new StoreError('CORRUPTION', 'an object row is of no known kind')
   const end = ROW_HEADER + new DataView(row.buffer, row.byteOffset, row.byteLength).getUint32(1)
   if (end > row.length) throw new StoreError('CORRUPTION', 'an object row is truncated')
   const info = parseInfo(row.subarray(ROW_HEADER, end))
