@@ -23,15 +23,16 @@ export function translate(error: unknown, codes: Readonly<Record<string, ClientE
   throw new ClientError(mapped, `${message}: ${(error as Error).message}`, { cause: error })
 }
 
-const MALFORMED = { NOTE_MALFORMED: 'CHECKPOINT_MALFORMED', CHECKPOINT_MALFORMED: 'CHECKPOINT_MALFORMED', SIZE_OUT_OF_RANGE: 'CHECKPOINT_MALFORMED' } as const
-const OPENING = { ...MALFORMED, NOTE_UNVERIFIED: 'SIGNATURE_INVALID', SIGNATURE_INVALID: 'SIGNATURE_INVALID' } as const
+/** How note and tlog errors in a checkpoint's syntax are told to the caller. */
+export const CHECKPOINT_SYNTAX = { NOTE_MALFORMED: 'CHECKPOINT_MALFORMED', CHECKPOINT_MALFORMED: 'CHECKPOINT_MALFORMED', SIZE_OUT_OF_RANGE: 'CHECKPOINT_MALFORMED' } as const
+const OPENING = { ...CHECKPOINT_SYNTAX, NOTE_UNVERIFIED: 'SIGNATURE_INVALID', SIGNATURE_INVALID: 'SIGNATURE_INVALID' } as const
 
 /** The origin of a checkpoint note, checking its syntax only. Throws ClientError CHECKPOINT_MALFORMED. */
-export function checkpointOrigin(note: string | Uint8Array): string {
+function checkpointOrigin(note: string | Uint8Array): string {
   try {
     return parseCheckpoint(parseNote(note).text).origin
   } catch (error) {
-    return translate(error, MALFORMED, 'the checkpoint does not parse')
+    return translate(error, CHECKPOINT_SYNTAX, 'the checkpoint does not parse')
   }
 }
 

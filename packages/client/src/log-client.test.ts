@@ -67,6 +67,13 @@ describe('LogClient against a running server', () => {
     expect([verified.index, new TextDecoder().decode(verified.extra)]).toEqual([2, 'context'])
   })
 
+  it('builds the same file the server serves', async () => {
+    const token = await live.mint.token({ scope: 'log:read' })
+    const served = await fetch(`${logUrl}/entries/4/proof`, { headers: { Authorization: `Bearer ${token}` } })
+    expect(served.status).toBe(200)
+    expect(await new LogClient(logUrl, { policy }).proofFile(4)).toBe(await served.text())
+  })
+
   it('proves a newer checkpoint consistent with a trusted one', async () => {
     const client = new LogClient(logUrl, { policy })
     const old = await client.checkpoint()

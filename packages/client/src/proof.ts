@@ -1,24 +1,8 @@
-import { HASH_SIZE, defaultHasher, verifyInclusion } from '@annal/tlog'
-import { checkpointOrigin, translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
+import { formatTlogProof, isNoteError, parseTlogProof, type TlogProof } from '@annal/note'
+import { defaultHasher, verifyInclusion } from '@annal/tlog'
+import { CHECKPOINT_SYNTAX, translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError } from './errors.js'
-import { decodeBase64, encodeBase64 } from './internal/base64.js'
-import { decodeText, parseDecimal } from './internal/text.js'
 import type { Policy } from './policy.js'
-
-/** The first line of every proof (tlog-proof §Format). */
-export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1'
-
-/** The parts of a C2SP tlog-proof. Syntax only: nothing here is verified. */
-export interface TlogProof {
-  /** Opaque, unauthenticated data for the application; never trust it. */
-  readonly extra?: Uint8Array | undefined
-  /** The entry's zero-based index in the log. */
-  readonly index: number
-  /** The RFC 6962 inclusion proof, from the leaf's sibling up to a child of the root. */
-  readonly hashes: readonly Uint8Array[]
-  /** The checkpoint note, verbatim, with its signature lines. */
-  readonly checkpoint: string
-}
 
 /** A proof that verified: the entry at `index` is in a checkpoint the policy trusts. */
 export interface VerifiedProof {
@@ -30,57 +14,33 @@ export interface VerifiedProof {
 }
 
 /**
- * Formats a tlog-proof (tlog-proof §Format). Requires a safe non-negative integer index,
- * 32-byte hashes and a checkpoint note with a blank line before its signatures, else
- * RangeError. The checkpoint is written verbatim.
+ * Formats a tlog-proof (tlog-proof §Format), as `formatTlogProof` of @annal/note. Requires a
+ * safe non-negative integer index, 32-byte hashes and a checkpoint note with a blank line
+ * before its signatures, else RangeError. The checkpoint is written verbatim.
  */
 export function formatProof(proof: TlogProof): string {
-  const { extra, index, hashes, checkpoint } = proof
-  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError('index must be a safe non-negative integer')
-  if (hashes.some((hash) => !(hash instanceof Uint8Array) || hash.length !== HASH_SIZE)) {
-    throw new RangeError(`inclusion hashes must be ${HASH_SIZE} bytes`)
-  }
-  if (typeof checkpoint !== 'string' || !checkpoint.includes('\n\n')) throw new RangeError('checkpoint must be a signed note')
-  const lines = [TLOG_PROOF_HEADER]
-  if (extra !== undefined) lines.push(`extra ${encodeBase64(extra)}`)
-  lines.push(`index ${index}`, ...hashes.map(encodeBase64), '')
-  return `${lines.join('\n')}\n${checkpoint}`
+  return formatTlogProof(proof)
 }
 
-function malformed(message: string, line: number): ClientError {
-  return new ClientError('PROOF_MALFORMED', message, { line })
-}
+// NoteError writes the line into its message; ClientError writes it again from `line`.
+const LINE_PREFIX = /^line \d+: /
 
 /**
- * Parses a tlog-proof strictly: the header line, an optional `extra <base64>` line, `index
- * <decimal>` without leading zeros, one canonical base64 32-byte hash a line, an empty line,
- * then a checkpoint note. Throws ClientError PROOF_MALFORMED (with the 1-based `line`) or
- * CHECKPOINT_MALFORMED.
+ * Parses a tlog-proof strictly, as `parseTlogProof` of @annal/note: the header line, an
+ * optional `extra <base64>` line, `index <decimal>` without leading zeros, one canonical base64
+ * 32-byte hash a line, an empty line, then a checkpoint note. Throws ClientError PROOF_MALFORMED
+ * (with the 1-based `line`) or CHECKPOINT_MALFORMED.
  */
 export function parseProof(input: string | Uint8Array): TlogProof {
-  const text = decodeText(input, 'PROOF_MALFORMED', 'the proof')
-  const split = text.indexOf('\n\n')
-  if (split < 0) throw malformed('no empty line before the checkpoint', text.split('\n').length)
-  const lines = text.slice(0, split).split('\n')
-  if (lines[0] !== TLOG_PROOF_HEADER) throw malformed(`the first line must be ${TLOG_PROOF_HEADER}`, 1)
-  let next = 1
-  let extra: Uint8Array | undefined
-  if (lines[next]?.startsWith('extra ')) {
-    extra = decodeBase64(lines[next]!.slice('extra '.length))
-    if (extra === undefined) throw malformed('extra is not canonical base64', next + 1)
-    next++
+  try {
+    return parseTlogProof(input)
+  } catch (error) {
+    if (isNoteError(error, 'PROOF_FILE_MALFORMED')) {
+      const options = error.line === undefined ? { cause: error } : { line: error.line, cause: error }
+      throw new ClientError('PROOF_MALFORMED', error.message.replace(LINE_PREFIX, ''), options)
+    }
+    return translate(error, CHECKPOINT_SYNTAX, 'the checkpoint does not parse')
   }
-  const indexLine = lines[next] ?? ''
-  const index = indexLine.startsWith('index ') ? parseDecimal(indexLine.slice('index '.length)) : undefined
-  if (index === undefined) throw malformed('expected index <decimal> without leading zeros', next + 1)
-  const hashes = lines.slice(next + 1).map((line, i) => {
-    const hash = decodeBase64(line)
-    if (hash === undefined || hash.length !== HASH_SIZE) throw malformed('expected a canonical base64 hash of 32 bytes, or the empty line before the checkpoint', next + i + 2)
-    return hash
-  })
-  const checkpoint = text.slice(split + 2)
-  checkpointOrigin(checkpoint)
-  return Object.freeze({ extra, index, hashes: Object.freeze(hashes), checkpoint })
 }
 
 /**

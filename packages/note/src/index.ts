@@ -4,7 +4,8 @@
  * browsers. Parsing checks syntax (`parseCheckpoint`, `parseNote`); opening verifies
  * (`openCheckpoint` returns a `VerifiedCheckpoint`, the only kind that can be cosigned or
  * served). Start with `generateKeyPair`, `signCheckpoint`, `openCheckpoint` and
- * `verifyCosignatures`.
+ * `verifyCosignatures`. The C2SP text formats built on checkpoints are here too: tlog-witness
+ * add-checkpoint requests and tlog-proof files (`formatTlogProof`, `parseTlogProof`).
  * @example
  * import { generateKeyPair, openCheckpoint, parseSignerKey, parseVerifierKey, signCheckpoint } from '@annal/note'
  *
@@ -16,7 +17,7 @@
  * if (checkpoint.size !== 1 || checkpoint.origin !== origin) throw new Error('not the checkpoint signed')
  */
 export { NOTE_ERROR_CODES, NoteError, isNoteError } from './errors.js'
-export type { NoteErrorCode } from './errors.js'
+export type { NoteErrorCode, NoteErrorOptions } from './errors.js'
 export { decodeBase64, decodeBase64Hash, encodeBase64 } from './base64.js'
 export { ED25519_PUBLIC_KEY_SIZE, ED25519_SEED_SIZE, ED25519_SIGNATURE_SIZE, nobleEd25519 } from './ed25519.js'
 export type { SignatureProvider } from './ed25519.js'
@@ -45,3 +46,5 @@ export { addCosignatures, cosignCheckpoint, verifyCosignatures } from './witness
 export type { Cosignature } from './witness.js'
 export { MAX_ADD_CHECKPOINT_SIZE, MAX_PROOF_LINES, formatAddCheckpoint, parseAddCheckpoint } from './add-checkpoint.js'
 export type { AddCheckpointRequest } from './add-checkpoint.js'
+export { TLOG_PROOF_HEADER, formatTlogProof, parseTlogProof } from './tlog-proof.js'
+export type { TlogProof } from './tlog-proof.js'

@@ -26,6 +26,7 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   COSIGNATURE_MALFORMED: { status: 400, title: 'Malformed cosignature' },
   ADD_CHECKPOINT_MALFORMED: { status: 400, title: 'Malformed add-checkpoint request' },
   ADD_CHECKPOINT_TOO_LARGE: { status: 413, title: 'Add-checkpoint request too large' },
+  PROOF_FILE_MALFORMED: { status: 400, title: 'Malformed tlog-proof file' },
   LOG_NAME_INVALID: { status: 400, title: 'Invalid log name' },
   LOG_NOT_FOUND: { status: 404, title: 'No such log' },
   LOG_EXISTS: { status: 409, title: 'Log exists' },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { isStoreError, type Entry } from '@annal/store'
+import { formatTlogProof } from '@annal/note'
+import { isStoreError, type Log } from '@annal/store'
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
@@ -76,17 +77,24 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const name = c.req.param('log')
     authorize(c, 'log:read', name)
     const log = ledger.log(name)
-    const ref = entryRef(c.req.param('ref'))
-    let entry: Entry
-    try {
-      entry = await log.entry(ref)
-    } catch (error) {
-      if (!isStoreError(error, 'ID_AMBIGUOUS') || typeof ref !== 'string') throw error
-      const candidates = await log.candidates(ref)
-      throw new ProblemError('ID_AMBIGUOUS', 'the abbreviated id matches more than one entry', { candidates }, { cause: error })
-    }
+    const entry = await log.entry(await entryIndex(log, c.req.param('ref')))
     const json = await entryJson(ledger, entry, { bytes: limits.pageBytes, depth: limits.jsonDepth })
     return c.body(json, 200, { 'Content-Type': 'application/json' })
+  })
+
+  // A C2SP tlog-proof of the entry in the checkpoint GET checkpoint serves, so that it verifies
+  // offline under the same policy: for a witnessed log, with the witnesses' cosignatures.
+  app.get('/v1/logs/:log/entries/:ref/proof', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:read', name)
+    const log = ledger.log(name)
+    const index = await entryIndex(log, c.req.param('ref'))
+    const { size, note } = await checkpointWith(services, log, index)
+    const { proof } = await log.inclusionProof(index, size)
+    return c.body(formatTlogProof({ index, hashes: proof, checkpoint: note }), 200, {
+      'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'private, no-cache',
+      'Content-Disposition': `attachment; filename="${name}-${index}.tlog-proof"`,
+    })
   })
 
   app.get('/v1/objects/:hash', async (c) => {
@@ -100,6 +108,36 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
       'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; sandbox",
     })
   })
+}
+
+/**
+ * The index an entry reference from a path names. An abbreviated id that matches more than one
+ * entry is answered with the candidates.
+ * @throws as Log.resolve; ProblemError ID_AMBIGUOUS with `candidates`.
+ */
+async function entryIndex(log: Log, param: string): Promise<number> {
+  const ref = entryRef(param)
+  try {
+    return await log.resolve(ref)
+  } catch (error) {
+    if (!isStoreError(error, 'ID_AMBIGUOUS') || typeof ref !== 'string') throw error
+    const candidates = await log.candidates(ref)
+    throw new ProblemError('ID_AMBIGUOUS', 'the abbreviated id matches more than one entry', { candidates }, { cause: error })
+  }
+}
+
+/**
+ * The checkpoint GET /v1/logs/{log}/checkpoint serves, which must hold entry `index`: the log's
+ * latest, or for a witnessed log the newest that meets the witness policy, with its cosignatures.
+ * @throws ProblemError POLICY_UNMET when no checkpoint of a witnessed log that meets the policy holds the entry.
+ */
+async function checkpointWith(services: Services, log: Log, index: number): Promise<{ size: number; note: string }> {
+  const { witnessing } = services
+  if (witnessing === undefined || !witnessing.covers(log.info.name)) return log.checkpointInfo
+  const served = await witnessing.served(log, false)
+  if (index < served.size) return served
+  throw new ProblemError('POLICY_UNMET', `entry ${index} is in no checkpoint with ${witnessing.k} of ${witnessing.n} witness cosignatures yet`,
+    { policy: { k: witnessing.k, n: witnessing.n }, latest_size: served.latestSize })
 }
 
 function digest(type: string, body: Uint8Array): string {

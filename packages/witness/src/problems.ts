@@ -37,6 +37,7 @@ export const WITNESS_PROBLEMS: Record<WitnessProblemCode, Problem> = {
   COSIGNATURE_MALFORMED: { status: 400, title: 'Malformed cosignature' },
   ADD_CHECKPOINT_MALFORMED: { status: 400, title: 'Malformed add-checkpoint request' },
   ADD_CHECKPOINT_TOO_LARGE: { status: 413, title: 'Add-checkpoint request too large' },
+  PROOF_FILE_MALFORMED: { status: 400, title: 'Malformed tlog-proof file' },
   SIZE_OUT_OF_RANGE: { status: 400, title: 'Size out of range' },
   PROOF_MALFORMED: { status: 422, title: 'Malformed consistency proof' },
   PROOF_ROOT_MISMATCH: { status: 422, title: 'Consistency proof does not reach the root' },

@@ -5,6 +5,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { policyFor, testLog } from './world.js'
 
 const dir = new URL('../../testdata/', import.meta.url)
+// Proofs that do not parse go with the format's parser, in @annal/note.
+const noteDir = new URL('../../../note/testdata/tlog-proof/', import.meta.url)
 const log = testLog('example.com/annal-vectors', 11, ['w1', 'w2'])
 const other = testLog('example.com/other-log', 11, [])
 const good = log.proof(5, 11)
@@ -44,7 +46,7 @@ const files: Record<string, string> = {
 }
 
 for (const [name, text] of Object.entries(files)) {
-  const file = new URL(name, dir)
+  const file = new URL(name, name.startsWith('malformed/') ? noteDir : dir)
   await mkdir(new URL('.', file), { recursive: true })
   await writeFile(file, text)
 }
