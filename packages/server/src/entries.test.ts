@@ -4,7 +4,7 @@ import { hexToBytes, verifyInclusion } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { canonicalJson } from './canonical-json.js'
 import { tokenFingerprint } from './auth.js'
-import { type Harness, ISSUER, accessRecords, bearer, harness, recordOf } from './testing/fixture.js'
+import { type Harness, ISSUER, accessRecords, bearer, harness, recordOf, expectProblem } from './testing/fixture.js'
 
 let h: Harness
 let appender: string
@@ -24,14 +24,6 @@ async function post(body: string | Uint8Array<ArrayBuffer>, headers: Record<stri
   // A string body would otherwise go out as text/plain, as fetch does.
   const type: Record<string, string> = typeof body === 'string' ? { 'Content-Type': 'application/json' } : {}
   return h.app.request(`/v1/logs/${log}/entries`, { method: 'POST', body, headers: { ...bearer(token), ...type, ...headers } })
-}
-
-async function problem(response: Response, status: number, code: string): Promise<Record<string, any>> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toBe('application/problem+json')
-  const body = await response.json() as Record<string, any>
-  expect(body.code).toBe(code)
-  return body
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -78,19 +70,19 @@ describe('appending events', () => {
   })
 
   it('refuses bad bodies with problems and leaves the log unchanged', async () => {
-    await problem(await post(''), 400, 'ENTRY_EMPTY')
-    const malformed = await problem(await post('{"secret-value": '), 400, 'BODY_MALFORMED')
+    await expectProblem(await post(''), 400, 'ENTRY_EMPTY')
+    const malformed = await expectProblem(await post('{"secret-value": '), 400, 'BODY_MALFORMED')
     expect(JSON.stringify(malformed)).not.toContain('secret-value')
-    await problem(await post(new Uint8Array([0xff, 0xfe]), { 'Content-Type': 'application/json' }), 400, 'BODY_MALFORMED')
-    await problem(await post('x'.repeat(4097), { 'Content-Type': 'text/plain' }), 413, 'BODY_TOO_LARGE')
-    await problem(await post('a=1', { 'Content-Type': 'application/x-www-form-urlencoded' }), 415, 'CONTENT_TYPE_UNSUPPORTED')
-    await problem(await post('--x', { 'Content-Type': 'multipart/form-data; boundary=x' }), 415, 'CONTENT_TYPE_UNSUPPORTED')
-    await problem(await post('{}', { 'Content-Type': 'not a type' }), 415, 'CONTENT_TYPE_UNSUPPORTED')
-    await problem(await post('{}', {}, appender, 'nope'), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await post(new Uint8Array([0xff, 0xfe]), { 'Content-Type': 'application/json' }), 400, 'BODY_MALFORMED')
+    await expectProblem(await post('x'.repeat(4097), { 'Content-Type': 'text/plain' }), 413, 'BODY_TOO_LARGE')
+    await expectProblem(await post('a=1', { 'Content-Type': 'application/x-www-form-urlencoded' }), 415, 'CONTENT_TYPE_UNSUPPORTED')
+    await expectProblem(await post('--x', { 'Content-Type': 'multipart/form-data; boundary=x' }), 415, 'CONTENT_TYPE_UNSUPPORTED')
+    await expectProblem(await post('{}', { 'Content-Type': 'not a type' }), 415, 'CONTENT_TYPE_UNSUPPORTED')
+    await expectProblem(await post('{}', {}, appender, 'nope'), 403, 'INSUFFICIENT_SCOPE')
     const anyLog = await h.mint.token({ scope: 'log:append' })
-    await problem(await post('{}', {}, anyLog, 'nope'), 404, 'LOG_NOT_FOUND')
-    await problem(await post('{}', {}, reader), 403, 'INSUFFICIENT_SCOPE')
-    await problem(await post('{}', {}, anyLog, 'access'), 403, 'LOG_RESERVED')
+    await expectProblem(await post('{}', {}, anyLog, 'nope'), 404, 'LOG_NOT_FOUND')
+    await expectProblem(await post('{}', {}, reader), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await post('{}', {}, anyLog, 'access'), 403, 'LOG_RESERVED')
     expect(h.ledger.log('audit').size).toBe(0)
   })
 
@@ -106,7 +98,7 @@ describe('appending events', () => {
     const response = await h.app.request('/v1/logs/audit/entries', {
       method: 'POST', body: stream, headers: { ...bearer(appender), 'Content-Type': 'text/plain' }, duplex: 'half',
     } as RequestInit)
-    await problem(response, 413, 'BODY_TOO_LARGE')
+    await expectProblem(response, 413, 'BODY_TOO_LARGE')
   })
 
   it('makes retries with an Idempotency-Key return the first result', async () => {
@@ -116,15 +108,15 @@ describe('appending events', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true')
     expect(await again.json()).toEqual(await first.json())
     expect(h.ledger.log('audit').size).toBe(1)
-    await problem(await post('{"n":2}', { 'Idempotency-Key': 'key-1' }), 422, 'IDEMPOTENCY_KEY_REUSED')
+    await expectProblem(await post('{"n":2}', { 'Idempotency-Key': 'key-1' }), 422, 'IDEMPOTENCY_KEY_REUSED')
     const concurrent = await Promise.all([1, 2, 3].map(() => post('{"n":3}', { 'Idempotency-Key': 'key-2' })))
     const bodies = await Promise.all(concurrent.map((response) => response.json()))
     expect(new Set(bodies.map((body) => JSON.stringify(body))).size).toBe(1)
     expect(h.ledger.log('audit').size).toBe(2)
     const other = await h.mint.token({ scope: 'log:append', claims: { sub: 'user-2' } })
     expect((await post('{"n":1}', { 'Idempotency-Key': 'key-1' }, other)).headers.get('idempotent-replayed')).toBeNull()
-    await problem(await post('{}', { 'Idempotency-Key': 'ä' }), 400, 'REQUEST_MALFORMED')
-    await problem(await post('{bad', { 'Idempotency-Key': 'key-3' }), 400, 'BODY_MALFORMED')
+    await expectProblem(await post('{}', { 'Idempotency-Key': 'ä' }), 400, 'REQUEST_MALFORMED')
+    await expectProblem(await post('{bad', { 'Idempotency-Key': 'key-3' }), 400, 'BODY_MALFORMED')
     expect((await post('{"fixed":true}', { 'Idempotency-Key': 'key-3' })).status).toBe(201)
   })
 })
@@ -148,11 +140,11 @@ describe('NDJSON batches', () => {
   })
 
   it('appends nothing when any line is bad, and names the line', async () => {
-    const bad = await problem(await post('{"n":1}\n{"n":\n{"n":3}', ndjson), 400, 'BODY_MALFORMED')
+    const bad = await expectProblem(await post('{"n":1}\n{"n":\n{"n":3}', ndjson), 400, 'BODY_MALFORMED')
     expect(bad).toMatchObject({ line: 2, detail: 'line 2 is not valid JSON' })
-    expect((await problem(await post('{"n":1}\n\n{"n":3}', ndjson), 400, 'BODY_MALFORMED')).line).toBe(2)
-    await problem(await post('1\n2\n3\n4\n5\n6', ndjson), 413, 'BATCH_TOO_LARGE')
-    await problem(await post('', ndjson), 400, 'ENTRY_EMPTY')
+    expect((await expectProblem(await post('{"n":1}\n\n{"n":3}', ndjson), 400, 'BODY_MALFORMED')).line).toBe(2)
+    await expectProblem(await post('1\n2\n3\n4\n5\n6', ndjson), 413, 'BATCH_TOO_LARGE')
+    await expectProblem(await post('', ndjson), 400, 'ENTRY_EMPTY')
     expect(h.ledger.log('audit').size).toBe(0)
     expect((await post('1\n2\n3\n4\n5', ndjson)).status).toBe(201)
   })
@@ -162,7 +154,7 @@ describe('reading entries and objects', () => {
   it('lists entries with the payload inline when it is JSON', async () => {
     await post('{"n":1}')
     await post('plain', { 'Content-Type': 'text/plain' })
-    await problem(await h.app.request('/v1/logs/audit/entries', { headers: bearer(appender) }), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await h.app.request('/v1/logs/audit/entries', { headers: bearer(appender) }), 403, 'INSUFFICIENT_SCOPE')
     const list = await (await h.app.request('/v1/logs/audit/entries?start=0&limit=10', { headers: bearer(reader) })).json() as Record<string, any>
     expect(list).toMatchObject({ start: 0, size: 2 })
     expect(list.entries[0]).toMatchObject({ index: 0, payload: { n: 1 }, envelope: { type: 'annal.event/v1' } })
@@ -172,8 +164,8 @@ describe('reading entries and objects', () => {
     expect(page.entries.map((entry: { index: number }) => entry.index)).toEqual([1])
     const end = await (await h.app.request('/v1/logs/audit/entries?start=2', { headers: bearer(reader) })).json() as Record<string, any>
     expect(end.entries).toEqual([])
-    await problem(await h.app.request('/v1/logs/audit/entries?start=3', { headers: bearer(reader) }), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request('/v1/logs/audit/entries?limit=-1', { headers: bearer(reader) }), 400, 'REQUEST_MALFORMED')
+    await expectProblem(await h.app.request('/v1/logs/audit/entries?start=3', { headers: bearer(reader) }), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request('/v1/logs/audit/entries?limit=-1', { headers: bearer(reader) }), 400, 'REQUEST_MALFORMED')
   })
 
   it('gets one entry by index, id or abbreviated id, and lists candidates when ambiguous', async () => {
@@ -183,9 +175,9 @@ describe('reading entries and objects', () => {
     expect(await (await get('3')).json()).toMatchObject({ index: 3, id: results[3]!.id, payload: { n: 3 } })
     expect(await (await get(results[7]!.id)).json()).toMatchObject({ index: 7 })
     expect(await (await get(results[7]!.id.slice(0, 12))).json()).toMatchObject({ index: 7 })
-    await problem(await get('40'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await get('ABCD'), 400, 'ID_MALFORMED')
-    await problem(await get('abc'), 400, 'ID_MALFORMED')
+    await expectProblem(await get('40'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await get('ABCD'), 400, 'ID_MALFORMED')
+    await expectProblem(await get('abc'), 400, 'ID_MALFORMED')
     // Envelope ids are random (they hold a request id), so add fixed leaves through the store:
     // among these 2,000 ids some two share their first 4 hex digits, always the same two.
     const fixed = await h.ledger.log('audit').append(Array.from({ length: 2000 }, (_, i) => new TextEncoder().encode(`{"seq":${i}}`)))
@@ -197,7 +189,7 @@ describe('reading entries and objects', () => {
       seen.add(id.slice(0, 4))
     }
     if (shared === undefined) throw new Error('no shared prefix')
-    const body = await problem(await get(shared), 409, 'ID_AMBIGUOUS')
+    const body = await expectProblem(await get(shared), 409, 'ID_AMBIGUOUS')
     expect(body.candidates.length).toBeGreaterThanOrEqual(2)
     for (const candidate of body.candidates) expect(candidate.id.startsWith(shared)).toBe(true)
   })
@@ -210,9 +202,9 @@ describe('reading entries and objects', () => {
     expect(response.headers.get('content-type')).toBe('application/json')
     expect(response.headers.get('x-content-type-options')).toBe('nosniff')
     const narrow = await h.mint.token({ scope: 'log:read:audit' })
-    await problem(await h.app.request(`/v1/objects/${object}`, { headers: bearer(narrow) }), 403, 'INSUFFICIENT_SCOPE')
-    await problem(await h.app.request(`/v1/objects/sha256:${'0'.repeat(64)}`, { headers: bearer(reader) }), 404, 'OBJECT_NOT_FOUND')
-    await problem(await h.app.request('/v1/objects/sha256:xyz', { headers: bearer(reader) }), 400, 'ID_MALFORMED')
+    await expectProblem(await h.app.request(`/v1/objects/${object}`, { headers: bearer(narrow) }), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await h.app.request(`/v1/objects/sha256:${'0'.repeat(64)}`, { headers: bearer(reader) }), 404, 'OBJECT_NOT_FOUND')
+    await expectProblem(await h.app.request('/v1/objects/sha256:xyz', { headers: bearer(reader) }), 400, 'ID_MALFORMED')
   })
 })
 
@@ -228,14 +220,14 @@ describe('administration', () => {
     expect(response.headers.get('location')).toBe('/v1/logs/payments')
     const narrow = await h.mint.token({ scope: 'log:admin:orders' })
     expect((await create({ name: 'orders', origin: 'example.com/orders' }, narrow)).status).toBe(201)
-    await problem(await create({ name: 'other' }, narrow), 403, 'INSUFFICIENT_SCOPE')
-    await problem(await create({ name: 'payments' }, admin), 409, 'LOG_EXISTS')
-    await problem(await create({ name: 'access' }, admin), 409, 'LOG_EXISTS')
-    await problem(await create({ name: 'Bad Name' }, admin), 400, 'LOG_NAME_INVALID')
-    await problem(await create({ name: 5 }, admin), 400, 'REQUEST_MALFORMED')
-    await problem(await create([], admin), 400, 'BODY_MALFORMED')
-    await problem(await h.app.request('/v1/logs', { method: 'POST', body: '{"name":"x"}', headers: bearer(admin) }), 415, 'CONTENT_TYPE_UNSUPPORTED')
-    await problem(await create({ name: 'x' }, appender), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await create({ name: 'other' }, narrow), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await create({ name: 'payments' }, admin), 409, 'LOG_EXISTS')
+    await expectProblem(await create({ name: 'access' }, admin), 409, 'LOG_EXISTS')
+    await expectProblem(await create({ name: 'Bad Name' }, admin), 400, 'LOG_NAME_INVALID')
+    await expectProblem(await create({ name: 5 }, admin), 400, 'REQUEST_MALFORMED')
+    await expectProblem(await create([], admin), 400, 'BODY_MALFORMED')
+    await expectProblem(await h.app.request('/v1/logs', { method: 'POST', body: '{"name":"x"}', headers: bearer(admin) }), 415, 'CONTENT_TYPE_UNSUPPORTED')
+    await expectProblem(await create({ name: 'x' }, appender), 403, 'INSUFFICIENT_SCOPE')
     expect(h.ledger.logs().map((log) => log.name).sort()).toEqual(['access', 'audit', 'orders', 'payments'])
   })
 
@@ -243,15 +235,15 @@ describe('administration', () => {
     const { object, index, id } = await (await post('{"pii":"alice@example.com"}')).json() as { object: string; index: number; id: string }
     const erase = async (body: unknown, token = admin): Promise<Response> =>
       h.app.request(`/v1/objects/${object}/erase`, { method: 'POST', body: JSON.stringify(body), headers: { ...json, ...bearer(token) } })
-    await problem(await erase({}), 400, 'REQUEST_MALFORMED')
-    await problem(await erase({ reason: '  ' }), 400, 'REQUEST_MALFORMED')
-    await problem(await erase({ reason: 'gdpr' }, await h.mint.token({ scope: 'log:admin:audit' })), 403, 'INSUFFICIENT_SCOPE')
-    await problem(await erase({ reason: 'gdpr', log: 'nope' }), 404, 'LOG_NOT_FOUND')
+    await expectProblem(await erase({}), 400, 'REQUEST_MALFORMED')
+    await expectProblem(await erase({ reason: '  ' }), 400, 'REQUEST_MALFORMED')
+    await expectProblem(await erase({ reason: 'gdpr' }, await h.mint.token({ scope: 'log:admin:audit' })), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await erase({ reason: 'gdpr', log: 'nope' }), 404, 'LOG_NOT_FOUND')
     const response = await erase({ reason: 'GDPR art. 17 request 42' })
     expect(response.status).toBe(200)
     const erased = await response.json() as Record<string, any>
     expect(erased).toMatchObject({ hash: object, erasure: { reason: 'GDPR art. 17 request 42', log: 'access' } })
-    await problem(await h.app.request(`/v1/objects/${object}`, { headers: bearer(reader) }), 410, 'OBJECT_ERASED')
+    await expectProblem(await h.app.request(`/v1/objects/${object}`, { headers: bearer(reader) }), 410, 'OBJECT_ERASED')
     const entry = await (await h.app.request(`/v1/logs/audit/entries/${index}`, { headers: bearer(reader) })).json() as Record<string, any>
     expect(entry.payload).toBeUndefined()
     expect(entry.payload_erased).toBe(true)
@@ -277,6 +269,6 @@ describe('administration', () => {
     // Erasing again changes nothing and says so.
     expect((await erase({ reason: 'again' })).status).toBe(200)
     expect((await accessRecords(h.ledger)).filter((record) => record.type === 'annal.erasure/v1')).toHaveLength(1)
-    await problem(await post('{"pii":"alice@example.com"}'), 410, 'OBJECT_ERASED')
+    await expectProblem(await post('{"pii":"alice@example.com"}'), 410, 'OBJECT_ERASED')
   })
 })

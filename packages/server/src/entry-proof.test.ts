@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isClientError, parsePolicy, parseProof, verifyProof } from '../../client/src/index.js'
 import { appWitnessing } from './app.js'
 import { type RunningServer, serve } from './serve.js'
-import { type Harness, bearer, harness, recordOf } from './testing/fixture.js'
+import { type Harness, bearer, harness, recordOf, expectProblem } from './testing/fixture.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 const entries = Array.from({ length: 7 }, (_, i) => utf8(`{"seq":${i}}`))
@@ -19,14 +19,6 @@ const idOf = (entry: Uint8Array): string => bytesToHex(defaultHasher.leaf(entry)
 
 let h: Harness
 let reader: string
-
-async function problem(response: Response, status: number, code: string): Promise<Record<string, any>> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toBe('application/problem+json')
-  const body = await response.json() as Record<string, any>
-  expect(body.code).toBe(code)
-  return body
-}
 
 /** The proof of `ref`, asked for with `token` (null: without one). */
 async function proofOf(ref: string | number, token: string | null = reader, log = 'audit'): Promise<Response> {
@@ -92,17 +84,17 @@ describe('an entry proof of an unwitnessed log', () => {
   })
 
   it('answers 404 and 400 as the entry routes do', async () => {
-    await problem(await proofOf(0, reader, 'nope'), 404, 'LOG_NOT_FOUND')
-    await problem(await proofOf(7), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await proofOf('0'.repeat(64)), 404, 'ENTRY_NOT_FOUND')
-    await problem(await proofOf('ABCD'), 400, 'ID_MALFORMED')
-    await problem(await proofOf('abc'), 400, 'ID_MALFORMED')
+    await expectProblem(await proofOf(0, reader, 'nope'), 404, 'LOG_NOT_FOUND')
+    await expectProblem(await proofOf(7), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await proofOf('0'.repeat(64)), 404, 'ENTRY_NOT_FOUND')
+    await expectProblem(await proofOf('ABCD'), 400, 'ID_MALFORMED')
+    await expectProblem(await proofOf('abc'), 400, 'ID_MALFORMED')
   })
 
   it('needs log:read for the log', async () => {
-    await problem(await proofOf(0, null), 401, 'TOKEN_MISSING')
-    await problem(await proofOf(0, await h.mint.token({ scope: 'log:append' })), 403, 'INSUFFICIENT_SCOPE')
-    await problem(await proofOf(0, await h.mint.token({ scope: 'log:read:other' })), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await proofOf(0, null), 401, 'TOKEN_MISSING')
+    await expectProblem(await proofOf(0, await h.mint.token({ scope: 'log:append' })), 403, 'INSUFFICIENT_SCOPE')
+    await expectProblem(await proofOf(0, await h.mint.token({ scope: 'log:read:other' })), 403, 'INSUFFICIENT_SCOPE')
     expect((await proofOf(0, await h.mint.token({ scope: 'log:read:audit' }))).status).toBe(200)
   })
 })
@@ -153,7 +145,7 @@ describe('an entry proof of a witnessed log', () => {
   }
 
   it('proves the entry in the checkpoint served with its cosignatures, and meets the quorum offline', async () => {
-    await problem(await proofOf(0), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await proofOf(0), 400, 'SIZE_OUT_OF_RANGE')
     await h.ledger.log('audit').append(entries.slice(0, cosignUpTo))
     await cosignedAt(cosignUpTo)
     await h.ledger.log('audit').append(entries.slice(cosignUpTo))
@@ -165,12 +157,12 @@ describe('an entry proof of a witnessed log', () => {
     const stripped = text.split('\n').filter((line) => !line.startsWith('— witness.proof.test ')).join('\n')
     expect(refusal(stripped, entries[1]!, policy)).toBe('QUORUM_UNMET')
     // An entry past the cosigned checkpoint has no proof to serve yet.
-    const body = await problem(await proofOf(cosignUpTo), 503, 'POLICY_UNMET')
+    const body = await expectProblem(await proofOf(cosignUpTo), 503, 'POLICY_UNMET')
     expect(body).toMatchObject({ policy: { k: 1, n: 1 }, latest_size: entries.length })
   })
 
   it('answers POLICY_UNMET while no checkpoint is cosigned', async () => {
     await h.ledger.log('audit').append(entries)
-    await problem(await proofOf(0), 503, 'POLICY_UNMET')
+    await expectProblem(await proofOf(0), 503, 'POLICY_UNMET')
   })
 })

@@ -1,7 +1,7 @@
 import { openCheckpoint, parseVerifierKey } from '@annal/note'
 import { TILE_WIDTH, hexToBytes, verifyConsistency, verifyInclusion } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type Harness, bearer, harness } from './testing/fixture.js'
+import { type Harness, bearer, harness, expectProblem } from './testing/fixture.js'
 
 const utf8 = new TextEncoder()
 let h: Harness
@@ -16,17 +16,6 @@ async function fill(count: number): Promise<void> {
   const log = h.ledger.log('audit')
   const from = log.size
   await log.append(Array.from({ length: count }, (_, i) => utf8.encode(`event ${from + i}`)))
-}
-
-async function problem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toBe('application/problem+json')
-  const body = await response.json() as Record<string, unknown>
-  expect(body).toMatchObject({ status, code })
-  expect(typeof body.type).toBe('string')
-  expect(typeof body.title).toBe('string')
-  expect(typeof body.detail).toBe('string')
-  return body
 }
 
 describe('public endpoints', () => {
@@ -46,7 +35,7 @@ describe('public endpoints', () => {
     }
     const one = await h.app.request('/v1/logs/audit')
     expect(await one.json()).toMatchObject({ name: 'audit', size: 3, root: h.ledger.log('audit').checkpointInfo.root })
-    await problem(await h.app.request('/v1/logs/nope'), 404, 'LOG_NOT_FOUND')
+    await expectProblem(await h.app.request('/v1/logs/nope'), 404, 'LOG_NOT_FOUND')
   })
 
   it('serves the checkpoint note byte for byte, and it opens with the verifier key', async () => {
@@ -97,18 +86,18 @@ describe('public endpoints', () => {
   it('refuses malformed and out-of-range proof parameters with 400', async () => {
     await fill(3)
     for (const query of ['index=01', 'index=-1', 'index=1.0', 'index= 1', 'index=', 'index=1&leaf_hash=' + '0'.repeat(64), '', 'tree_size=2']) {
-      await problem(await h.app.request(`/v1/logs/audit/proof/inclusion?${query}`), 400, 'REQUEST_MALFORMED')
+      await expectProblem(await h.app.request(`/v1/logs/audit/proof/inclusion?${query}`), 400, 'REQUEST_MALFORMED')
     }
-    await problem(await h.app.request('/v1/logs/audit/proof/inclusion?index=3'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request('/v1/logs/audit/proof/inclusion?index=2&tree_size=2'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request('/v1/logs/audit/proof/inclusion?index=0&tree_size=4'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request('/v1/logs/audit/proof/inclusion?index=99999999999999999'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${'A'.repeat(64)}`), 400, 'HASH_MALFORMED')
-    await problem(await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${'ab'.repeat(16)}`), 400, 'HASH_MALFORMED')
-    await problem(await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${'ab'.repeat(32)}`), 404, 'ENTRY_NOT_FOUND')
-    await problem(await h.app.request('/v1/logs/audit/proof/consistency?from=2&to=1'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request('/v1/logs/audit/proof/consistency?from=1&to=4'), 400, 'SIZE_OUT_OF_RANGE')
-    await problem(await h.app.request('/v1/logs/audit/proof/consistency'), 400, 'REQUEST_MALFORMED')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=3'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=2&tree_size=2'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=0&tree_size=4'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=99999999999999999'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${'A'.repeat(64)}`), 400, 'HASH_MALFORMED')
+    await expectProblem(await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${'ab'.repeat(16)}`), 400, 'HASH_MALFORMED')
+    await expectProblem(await h.app.request(`/v1/logs/audit/proof/inclusion?leaf_hash=${'ab'.repeat(32)}`), 404, 'ENTRY_NOT_FOUND')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/consistency?from=2&to=1'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/consistency?from=1&to=4'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await h.app.request('/v1/logs/audit/proof/consistency'), 400, 'REQUEST_MALFORMED')
   })
 
   it('serves C2SP hash tiles: full ones immutable, partial ones short-lived', async () => {
@@ -126,10 +115,10 @@ describe('public endpoints', () => {
     expect(new Uint8Array(await partial.arrayBuffer())).toEqual(await log.hashTile(0, 1, 3))
     const level1 = await h.app.request('/v1/logs/audit/tile/1/000.p/1')
     expect(level1.status).toBe(200)
-    await problem(await h.app.request('/v1/logs/audit/tile/0/001.p/4'), 404, 'TILE_NOT_FOUND')
-    await problem(await h.app.request('/v1/logs/audit/tile/0/001'), 404, 'TILE_NOT_FOUND')
+    await expectProblem(await h.app.request('/v1/logs/audit/tile/0/001.p/4'), 404, 'TILE_NOT_FOUND')
+    await expectProblem(await h.app.request('/v1/logs/audit/tile/0/001'), 404, 'TILE_NOT_FOUND')
     for (const path of ['tile/0/1', 'tile/0/x000/001', 'tile/0/000.p/0', 'tile/0/000.p/256', 'tile/00/000', 'tile/x/000']) {
-      await problem(await h.app.request(`/v1/logs/audit/${path}`), 400, 'TILE_PATH_MALFORMED')
+      await expectProblem(await h.app.request(`/v1/logs/audit/${path}`), 400, 'TILE_PATH_MALFORMED')
     }
   })
 
@@ -186,7 +175,7 @@ describe('public endpoints', () => {
 
   it('answers unknown routes with a problem and a request id', async () => {
     const response = await h.app.request('/v2/nothing')
-    await problem(response, 404, 'ROUTE_NOT_FOUND')
+    await expectProblem(response, 404, 'ROUTE_NOT_FOUND')
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
     expect(response.headers.get('x-content-type-options')).toBe('nosniff')
   })

@@ -2,7 +2,7 @@
 // Idempotency-Keys that outlive the process and are recorded as replays.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createApp } from './app.js'
-import { type Harness, ISSUER, AUDIENCE, accessRecords, bearer, harness, jwksOf } from './testing/fixture.js'
+import { type Harness, ISSUER, AUDIENCE, accessRecords, bearer, harness, jwksOf, expectProblem } from './testing/fixture.js'
 
 let h: Harness
 
@@ -20,29 +20,21 @@ async function post(token: string, body: string, headers: Record<string, string>
   })
 }
 
-async function problem(response: Response, status: number, code: string): Promise<Record<string, any>> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toBe('application/problem+json')
-  const body = await response.json() as Record<string, any>
-  expect(body.code).toBe(code)
-  return body
-}
-
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`
 
 describe('JSON nesting', () => {
   it('refuses events nested deeper than limits.jsonDepth, single or NDJSON, and appends nothing', async () => {
     const { appender } = await setup({ jsonDepth: 100, bodyBytes: 2 ** 20 })
     for (const depth of [5_000, 100_000]) {
-      const single = await problem(await post(appender, nested(depth)), 400, 'JSON_TOO_DEEP')
+      const single = await expectProblem(await post(appender, nested(depth)), 400, 'JSON_TOO_DEEP')
       expect(single).toMatchObject({ max_depth: 100, detail: 'the body nests arrays and objects deeper than 100 levels' })
-      const batch = await problem(await post(appender, `{"ok":1}\n${nested(depth)}\n`, { 'Content-Type': 'application/x-ndjson' }), 400, 'JSON_TOO_DEEP')
+      const batch = await expectProblem(await post(appender, `{"ok":1}\n${nested(depth)}\n`, { 'Content-Type': 'application/x-ndjson' }), 400, 'JSON_TOO_DEEP')
       expect(batch).toMatchObject({ max_depth: 100, line: 2 })
     }
     // Brackets inside strings do not count; the limit itself is accepted.
     expect((await post(appender, JSON.stringify({ text: '['.repeat(5_000) }))).status).toBe(201)
     expect((await post(appender, nested(100))).status).toBe(201)
-    await problem(await post(appender, nested(101)), 400, 'JSON_TOO_DEEP')
+    await expectProblem(await post(appender, nested(101)), 400, 'JSON_TOO_DEEP')
     expect(h.ledger.log('audit').size).toBe(2)
   })
 
@@ -110,11 +102,11 @@ describe('origins', () => {
     const create = (body: unknown) => h.app.request('/v1/logs', {
       method: 'POST', body: JSON.stringify(body), headers: { ...bearer(admin), 'Content-Type': 'application/json' },
     })
-    await problem(await create({ name: 'pay', origin: 'annal.test/audit' }), 409, 'ORIGIN_EXISTS')
-    await problem(await create({ name: 'pay', origin: `annal.test/${'x'.repeat(900_000)}` }), 400, 'ORIGIN_INVALID')
-    await problem(await create({ name: 'pay', origin: 'annal.test/a b' }), 400, 'ORIGIN_INVALID')
+    await expectProblem(await create({ name: 'pay', origin: 'annal.test/audit' }), 409, 'ORIGIN_EXISTS')
+    await expectProblem(await create({ name: 'pay', origin: `annal.test/${'x'.repeat(900_000)}` }), 400, 'ORIGIN_INVALID')
+    await expectProblem(await create({ name: 'pay', origin: 'annal.test/a b' }), 400, 'ORIGIN_INVALID')
     expect((await create({ name: 'pay', origin: 'annal.test/pay' })).status).toBe(201)
-    await problem(await create({ name: 'other', origin: 'annal.test/pay' }), 409, 'ORIGIN_EXISTS')
+    await expectProblem(await create({ name: 'other', origin: 'annal.test/pay' }), 409, 'ORIGIN_EXISTS')
     expect(h.ledger.logs().map((log) => log.name).sort()).toEqual(['access', 'audit', 'pay'])
   })
 })
@@ -143,7 +135,7 @@ describe('Idempotency-Keys', () => {
     }
     expect(again[1]!.headers.get('content-type')).toBe('application/x-ndjson')
     expect(ledger.log('audit').size).toBe(4)
-    await problem(await post(token, '{"n":9}', { 'Idempotency-Key': 'single' }), 422, 'IDEMPOTENCY_KEY_REUSED')
+    await expectProblem(await post(token, '{"n":9}', { 'Idempotency-Key': 'single' }), 422, 'IDEMPOTENCY_KEY_REUSED')
   })
 
   it('are recorded as replays in the access log, so that appends can be counted from it', async () => {

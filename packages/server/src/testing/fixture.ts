@@ -8,6 +8,7 @@ import { type AnnalApp, type AppOptions, createApp, recordRefusal } from '../app
 import type { AuthOptions } from '../auth.js'
 import { type RunningServer, serve } from '../serve.js'
 import { TestAuthServer } from './auth-server.js'
+import { expect } from 'vitest'
 
 export const ISSUER = 'https://issuer.test'
 export const AUDIENCE = 'https://annal.test/'
@@ -187,4 +188,13 @@ export async function accessLogOverHttp(baseUrl: string, token: string): Promise
     start += page.entries.length
     if (page.entries.length === 0 || start >= page.size) return { records, text }
   }
+}
+
+/** Expects `response` to be an RFC 9457 problem with `status` and `code`; resolves with its body. */
+export async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, any>> {
+  expect(response.status).toBe(status)
+  expect(response.headers.get('content-type')).toBe('application/problem+json')
+  const body = await response.json() as Record<string, any>
+  expect(body.code).toBe(code)
+  return body
 }
