@@ -22,6 +22,8 @@ export const CLIENT_ERROR_CODES = [
   'ENTRY_MISMATCH',
   // A server answer that is not what the API promises (status, content, JSON shape).
   'RESPONSE_INVALID',
+  // A monitor's state was changed by someone else between its load and its compare-and-swap.
+  'STATE_CONFLICT',
 ] as const
 
 export type ClientErrorCode = typeof CLIENT_ERROR_CODES[number]
