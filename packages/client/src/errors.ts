@@ -14,7 +14,7 @@ export const CLIENT_ERROR_CODES = [
   'SIGNATURE_INVALID',
   // The valid cosignatures do not satisfy the policy's quorum.
   'QUORUM_UNMET',
-  // The inclusion proof does not bind the leaf to the checkpoint's root.
+  // The inclusion proof (or the entries a monitor read) does not bind the leaves to the root.
   'INCLUSION_FAILED',
   // A newer checkpoint is not an extension of the trusted one.
   'CONSISTENCY_FAILED',
@@ -22,6 +22,10 @@ export const CLIENT_ERROR_CODES = [
   'ENTRY_MISMATCH',
   // A server answer that is not what the API promises (status, content, JSON shape).
   'RESPONSE_INVALID',
+  // The log signed two checkpoints that no consistency proof connects (a SplitViewError).
+  'SPLIT_VIEW',
+  // A monitor's state was changed by someone else between its load and its compare-and-swap.
+  'STATE_CONFLICT',
 ] as const
 
 export type ClientErrorCode = typeof CLIENT_ERROR_CODES[number]

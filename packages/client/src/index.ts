@@ -4,7 +4,8 @@
  * that runs in browsers. A C2SP tlog-policy says which logs and witnesses to trust
  * (`parsePolicy`); a C2SP tlog-proof carries an entry's inclusion proof and its checkpoint,
  * verifiable offline (`verifyProof`); a `LogClient` verifies what an Annal server answers
- * (checkpoints, inclusion, consistency) and builds proofs (`proofFile`). Every failure is a
+ * (checkpoints, inclusion, consistency) and builds proofs (`proofFile`); a `Monitor` follows a
+ * log entry by entry and stops with a `SplitViewError` when the log forks. Every failure is a
  * `ClientError` whose `code` says what did not verify.
  * @example
  * import { formatProof, parsePolicy, verifyProof } from '@annal/client'
@@ -39,3 +40,9 @@ export { TLOG_PROOF_HEADER } from '@annal/note'
 export type { TlogProof } from '@annal/note'
 export { LogClient } from './log-client.js'
 export type { EntryRef, Fetch, Inclusion, LogClientOptions } from './log-client.js'
+export { Monitor } from './monitor.js'
+export type { MonitorEntry, MonitorOptions } from './monitor.js'
+export { MemoryStateStore } from './monitor-state.js'
+export type { MonitorState, MonitorStateStore } from './monitor-state.js'
+export { SplitViewError, formatEvidence } from './split-view.js'
+export type { SplitViewEvidence } from './split-view.js'
