@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeBase64 } from '@annal/note'
 import { Ledger } from '@annal/store'
-import { verifyConsistency } from '@annal/tlog'
+import { bytesToHex, consistencyProofRoots, verifyConsistency } from '@annal/tlog'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.js'
 import { verifyCheckpoint } from './checkpoint.js'
@@ -120,10 +120,14 @@ describe('Monitor against a log whose key signs a fork', () => {
     if (forkDir !== undefined) await rm(forkDir, { recursive: true, force: true })
   })
 
-  /** Serves the fork's latest checkpoint, and everything else from the live server. */
+  /** Serves the fork's view (its latest checkpoint and its consistency proofs), the rest from the live server. */
   const forkedCheckpoint: Fetch = async (input, init) => {
-    if (!input.endsWith('/checkpoint')) return globalThis.fetch(input, init)
-    return new Response(await fork.log('forked').checkpoint(), { status: 200 })
+    if (input.endsWith('/checkpoint')) return new Response(await fork.log('forked').checkpoint(), { status: 200 })
+    const consistency = /\/proof\/consistency\?from=(\d+)&to=(\d+)$/.exec(input)
+    if (consistency === null) return globalThis.fetch(input, init)
+    const [from, to] = [Number(consistency[1]), Number(consistency[2])]
+    const proof = (await fork.log('forked').consistencyProof(from, to)).map(bytesToHex)
+    return Response.json({ from, to, proof })
   }
 
   async function expectSplitView(monitor: Monitor): Promise<SplitViewError> {
@@ -135,6 +139,8 @@ describe('Monitor against a log whose key signs a fork', () => {
     const { size: m, rootHash: oldRoot } = old.checkpoint
     const { size: n, rootHash: newRoot } = now.checkpoint
     expect(() => verifyConsistency(m, n, proof, oldRoot, newRoot)).toThrow()
+    // The proof is made of the new tree's nodes, and they show another old tree.
+    if (m < n) expect(consistencyProofRoots(m, n, proof, oldRoot).newRoot).toEqual(newRoot)
     expect((error as SplitViewError).formatEvidence()).toBe(formatEvidence(evidence))
     return error as SplitViewError
   }
@@ -168,5 +174,36 @@ describe('Monitor against a log whose key signs a fork', () => {
     const error = await expectSplitView(monitor)
     expect(error.evidence.proof).toEqual([])
     expect(error.formatEvidence()).toContain('proof of misbehavior:\n\t(none: ')
+  })
+})
+
+describe('Monitor given a consistency proof altered on the way', () => {
+  it('stops without calling it a split view, and keeps its state', async () => {
+    const live = await liveHarness()
+    try {
+      await live.ledger.createLog('audit')
+      const verifierKey = live.ledger.log('audit').info.verifierKey
+      const policy = parsePolicy(`log ${verifierKey}\nquorum none\n`)
+      const token = await live.mint.token({ scope: 'log:read' })
+      const url = live.url('/v1/logs/audit')
+      await live.ledger.log('audit').append(events(0, 5))
+      const store = new MemoryStateStore()
+      await new Monitor(url, { policy, store, token, onEntry: () => undefined }).poll()
+      const saved = await store.load()
+      await live.ledger.log('audit').append(events(5, 3))
+      const altered: Fetch = async (input, init) => {
+        const response = await globalThis.fetch(input, init)
+        if (!input.includes('/proof/consistency')) return response
+        const body = await response.json() as { from: number; to: number; proof: string[] }
+        body.proof[body.proof.length - 1] = body.proof.at(-1)!.replace(/^./, (digit) => (digit === '0' ? '1' : '0'))
+        return Response.json(body)
+      }
+      const monitor = new Monitor(url, { policy, store, token, fetch: altered, onEntry: () => undefined })
+      const error = await expectRejection(monitor.poll(), 'CONSISTENCY_FAILED')
+      expect(error).not.toBeInstanceOf(SplitViewError)
+      expect(await store.load()).toEqual(saved)
+    } finally {
+      await live.close()
+    }
   })
 })

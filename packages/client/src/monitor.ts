@@ -1,7 +1,7 @@
 import { encodeBase64 } from '@annal/note'
 import {
   TILE_WIDTH, bytesEqual, decodeEntryBundle, defaultHasher, entryBundlePath, hashTilePath, nodeFromTiles,
-  planTiles, rootPlan, verifyConsistency, type TileId,
+  consistencyProofRoots, planTiles, rootPlan, verifyConsistency, type TileId,
 } from '@annal/tlog'
 import { translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError, codeOf } from './errors.js'
@@ -100,6 +100,12 @@ export class Monitor {
       verifyConsistency(small.size, large.size, proof, small.rootHash, large.rootHash)
     } catch (error) {
       if (codeOf(error) === undefined) throw error
+      // Evidence only when the proof is made of the larger tree's nodes (it leads to that signed
+      // root) and shows another smaller tree: a proof altered on the way shows nothing.
+      if (!showsAnotherTree(small, large, proof)) {
+        throw new ClientError('CONSISTENCY_FAILED',
+          `the consistency proof from ${small.size} to ${large.size} does not verify: altered, or the log forked`, { cause: error })
+      }
       throw new SplitViewError(`the log's checkpoints of sizes ${small.size} and ${large.size} are not consistent`,
         { old: small.note, new: large.note, proof: proof.map(encodeBase64) }, { cause: error })
     }
@@ -159,5 +165,21 @@ export class Monitor {
     } catch (error) {
       return translate(error, { TILE_MALFORMED: 'RESPONSE_INVALID', TILE_NOT_FOUND: 'RESPONSE_INVALID' }, 'a hash tile is not as served')
     }
+  }
+}
+
+/** A tree size and its root, as a checkpoint says them. */
+interface SizedRoot {
+  readonly size: number
+  readonly rootHash: Uint8Array
+}
+
+/** The proof leads to the larger checkpoint's root, and from it to another root than the smaller one's. */
+function showsAnotherTree(small: SizedRoot, large: SizedRoot, proof: readonly Uint8Array[]): boolean {
+  try {
+    const roots = consistencyProofRoots(small.size, large.size, proof, small.rootHash)
+    return bytesEqual(roots.newRoot, large.rootHash) && !bytesEqual(roots.oldRoot, small.rootHash)
+  } catch {
+    return false
   }
 }

@@ -23,7 +23,7 @@ export { HASH_SIZE, MerkleHasher, defaultHasher, nobleHashProvider } from './has
 export type { HashProvider } from './hash.js'
 export { assembleProof, consistencyPlan, inclusionPlan, planNodes, rootPlan } from './proof.js'
 export type { NodeId, ProofPlan } from './proof.js'
-export { bytesEqual, rootFromInclusionProof, verifyConsistency, verifyInclusion } from './verify.js'
+export { bytesEqual, consistencyProofRoots, rootFromInclusionProof, verifyConsistency, verifyInclusion } from './verify.js'
 export {
   MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, decodeEntryBundle, decodeStoredTile, encodeEntryBundle,
   encodeTileIndex, entryBundlePath, hashTileBytes, hashTilePath, nodeLocation,

@@ -3,7 +3,7 @@ import { defaultHasher } from './hash.js'
 import { MemoryTree } from './memory.js'
 import { consistencyPlan, inclusionPlan } from './proof.js'
 import { testLeafHashes } from './testing/reference.js'
-import { verifyConsistency, verifyInclusion } from './verify.js'
+import { consistencyProofRoots, verifyConsistency, verifyInclusion } from './verify.js'
 
 const leaves = testLeafHashes(64, defaultHasher)
 const tree = new MemoryTree()
@@ -79,6 +79,25 @@ describe('verifyConsistency edge cases', () => {
     expect(() => verifyConsistency(3, 20, [], tree.root(3), tree.root(20))).toThrow(code('PROOF_MALFORMED'))
     expect(() => verifyConsistency(21, 20, [], tree.root(21), tree.root(20))).toThrow(code('SIZE_OUT_OF_RANGE'))
     expect(() => verifyConsistency(-1, 20, [], tree.root(3), tree.root(20))).toThrow(code('SIZE_OUT_OF_RANGE'))
+  })
+})
+
+describe('consistencyProofRoots', () => {
+  it('leads to both roots for the honest proof, and to another new root for an altered one', () => {
+    const tree = new MemoryTree()
+    for (const leaf of testLeafHashes(13, defaultHasher)) tree.append(leaf)
+    for (const [m, n] of [[5, 13], [8, 13], [1, 2], [12, 13]] as const) {
+      const proof = tree.consistencyProof(m, n)
+      expect(consistencyProofRoots(m, n, proof, tree.root(m))).toEqual({ oldRoot: tree.root(m), newRoot: tree.root(n) })
+      const altered = proof.map((hash) => hash.slice())
+      altered.at(-1)![0]! ^= 1
+      expect(consistencyProofRoots(m, n, altered, tree.root(m)).newRoot).not.toEqual(tree.root(n))
+    }
+    // Another old tree behind the same new nodes: the proof, from the new tree, leads to its own old root.
+    const other = tree.consistencyProof(5, 13)
+    expect(consistencyProofRoots(5, 13, other, new Uint8Array(32)).oldRoot).toEqual(tree.root(5))
+    expect(() => consistencyProofRoots(0, 13, [], tree.root(0))).toThrow(expect.objectContaining({ code: 'SIZE_OUT_OF_RANGE' }))
+    expect(() => consistencyProofRoots(13, 13, [], tree.root(13))).toThrow(expect.objectContaining({ code: 'SIZE_OUT_OF_RANGE' }))
   })
 })
 

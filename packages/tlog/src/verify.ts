@@ -83,6 +83,25 @@ export function verifyConsistency(oldSize: number, newSize: number, proof: reado
   }
 }
 
+/**
+ * The old and new roots a consistency proof leads to (RFC 9162 §2.1.4.2, steps 1-7), for
+ * 0 < oldSize < newSize: what verifyConsistency compares with the two roots. A proof that leads
+ * to a signed new root is made of that tree's nodes; if it leads to another old root than a
+ * signed old one, the log signed two trees that do not extend each other. For an old size that
+ * is a power of two the old root is an input, so it is always led to.
+ * @throws TlogError SIZE_OUT_OF_RANGE, HASH_MALFORMED, PROOF_MALFORMED.
+ */
+export function consistencyProofRoots(oldSize: number, newSize: number, proof: readonly Uint8Array[],
+    oldRoot: Uint8Array, hasher: MerkleHasher = defaultHasher): { readonly oldRoot: Uint8Array; readonly newRoot: Uint8Array } {
+  if (!isSafeCount(oldSize) || !isSafeCount(newSize) || oldSize === 0 || oldSize >= newSize) {
+    throw new TlogError('SIZE_OUT_OF_RANGE', 'consistency proof roots need 0 < old size < new size')
+  }
+  checkHash(oldRoot, 'old root')
+  checkProof(proof)
+  const [computedOld, computedNew] = rootsFromConsistencyProof(oldSize, newSize, proof, oldRoot, hasher)
+  return { oldRoot: computedOld, newRoot: computedNew }
+}
+
 /** Steps 1-7 of RFC 9162 §2.1.4.2 for 0 < oldSize < newSize: the [old, new] roots computed. */
 function rootsFromConsistencyProof(oldSize: number, newSize: number, proof: readonly Uint8Array[],
     oldRoot: Uint8Array, hasher: MerkleHasher): [Uint8Array, Uint8Array] {
