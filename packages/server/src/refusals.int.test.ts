@@ -2,7 +2,8 @@
 import { Agent, request } from 'node:http'
 import { exchange } from '@annal/http/testing'
 import { afterEach, expect, it } from 'vitest'
-import { type LiveHarness, accessLogOverHttp, bearer, liveHarness } from './testing/fixture.js'
+import { serve } from './serve.js'
+import { type LiveHarness, accessLogOverHttp, bearer, harness, liveHarness } from './testing/fixture.js'
 
 let h: LiveHarness | undefined
 
@@ -97,4 +98,27 @@ it('answers every request it read when closed under keep-alive load, and appends
   expect(lost).toEqual([])
   expect([...statuses.keys()]).toEqual([201])
   expect(h.ledger.log('audit').size).toBe(statuses.get(201))
+})
+
+it('answers a request still running at the end of the grace period 503, and closes', async () => {
+  const local = await harness()
+  await local.ledger.createLog('audit')
+  const token = await local.mint.token({ scope: 'log:append' })
+  const running = await serve(local.app, { closeGraceMs: 300, idleGraceMs: 100 })
+  try {
+    // Half of a body that never comes whole: the route waits on it past the grace period.
+    const received = new Promise((resolve) => running.server.once('request', resolve))
+    const answer = exchange(running.port, [`POST /v1/logs/audit/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n`
+      + 'Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{"half":'])
+    await received
+    await running.close()
+    const reply = await answer
+    expect(reply).toMatch(/^HTTP\/1\.1 503 /)
+    expect(reply).toMatch(/\r\nconnection: close\r\n/i)
+    expect(JSON.parse(reply.split('\r\n\r\n')[1]!)).toMatchObject({ status: 503, code: 'SHUTTING_DOWN' })
+    expect(local.ledger.log('audit').size).toBe(0)
+  } finally {
+    await running.close()
+    await local.close()
+  }
 })

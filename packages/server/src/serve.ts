@@ -52,6 +52,9 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+/** How long the 503s of requests still running at the end of the grace period have to go out. */
+const REFUSAL_FLUSH_MS = 1_000
+
 /** Node's parser errors that a client can be told of, and how. */
 const PARSER_REFUSALS: Record<string, ApiError | BodyError> = {
   HPE_HEADER_OVERFLOW: new ApiError('HEADERS_TOO_LARGE', 'the request headers are too large (a token of many kilobytes?)'),
@@ -109,9 +112,13 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
         // An idle connection cannot be told to stop: a client may be sending on it as it closes.
         // Kept a while, an active client's next request comes, gets its answer and the close.
         const idle = setTimeout(() => server.closeIdleConnections(), idleGrace)
+        let cut: ReturnType<typeof setTimeout> | undefined
         const timer = setTimeout(() => {
-          for (const socket of sockets) refuseInFlight(currentResponse(socket))
-          server.closeAllConnections()
+          // A refused request's connection ends once its 503 is out; the rest are cut now, and
+          // any whose 503 a client does not take shortly after.
+          for (const socket of sockets) if (!refuseInFlight(currentResponse(socket))) socket.destroy()
+          cut = setTimeout(() => server.closeAllConnections(), REFUSAL_FLUSH_MS)
+          cut.unref()
         }, grace)
         idle.unref()
         timer.unref()
@@ -120,6 +127,7 @@ export async function serve(app: Pick<Hono, 'fetch'>, options: ServeOptions = {}
         NetServer.prototype.close.call(server, (error?: Error) => {
           clearTimeout(idle)
           clearTimeout(timer)
+          clearTimeout(cut)
           if (error) reject(error)
           else resolve()
         })
@@ -139,12 +147,17 @@ function lastAnswer(response: ServerResponse | undefined): void {
   if (response !== undefined && !response.headersSent) response.setHeader('Connection', 'close')
 }
 
-/** At the end of the grace period: a request still running is answered 503, not cut without a word. */
-function refuseInFlight(response: ServerResponse | undefined): void {
-  if (response === undefined || response.headersSent) return
+/**
+ * At the end of the grace period: a request still running is answered 503, not cut without a
+ * word. True when it was answered (its answer had not begun).
+ */
+function refuseInFlight(response: ServerResponse | undefined): boolean {
+  if (response === undefined || response.headersSent) return false
   const body = problemFor(new ApiError('SHUTTING_DOWN', 'the server is stopping; retry'))
-  response.writeHead(body.status, closingHeaders(body, { 'Retry-After': '1' }))
-  response.end(JSON.stringify(body))
+  const text = JSON.stringify(body)
+  response.writeHead(body.status, closingHeaders(body, { 'Retry-After': '1', 'Content-Length': String(Buffer.byteLength(text)) }))
+  response.end(text)
+  return true
 }
 
 /**
