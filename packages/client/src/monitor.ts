@@ -1,7 +1,7 @@
 import { encodeBase64 } from '@annal/note'
 import {
-  TILE_WIDTH, bytesEqual, decodeEntryBundle, defaultHasher, entryBundlePath, hashTilePath, nodeFromTiles,
-  consistencyProofRoots, planTiles, rootPlan, verifyConsistency, type TileId,
+  TILE_WIDTH, bytesEqual, consistencyProofRoots, decodeEntryBundle, defaultHasher, entryBundlePath, hashTilePath,
+  nodeFromTiles, planTiles, rootPlan, verifyConsistency, type TileId,
 } from '@annal/tlog'
 import { translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError, codeOf } from './errors.js'
