@@ -9,6 +9,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 /** Why an entry's JSON payload is served without being inline. */
 export type PayloadOmitted = 'too_large' | 'too_deep'
 
+/** An entry with its leaf parsed once: the envelope (undefined for a leaf the server cannot print) and its event's object. */
+export interface ParsedEntry {
+  readonly entry: Entry
+  readonly envelope: unknown
+  readonly object: EventObject | undefined
+}
+
+/** Parses an entry's leaf, once for both paging and serving. */
+export function parseEntry(entry: Entry): ParsedEntry {
+  const envelope = printableJson(entry.data)
+  return { entry, envelope, object: eventObject(envelope) }
+}
+
 /**
  * An entry as served, as JSON text: index, id, the parsed envelope, and the event inline as
  * `payload` when it is JSON, not erased, at most `inline.bytes` long and nested at most
@@ -17,13 +30,12 @@ export type PayloadOmitted = 'too_large' | 'too_deep'
  * nested deeper than the server can print, is served as `leaf_base64`: nothing stored can make
  * this fail.
  */
-export async function entryJson(ledger: Ledger, entry: Entry, inline: { readonly bytes: number; readonly depth: number }): Promise<string> {
-  const envelope = printableJson(entry.data)
+export async function entryJson(ledger: Ledger, { entry, envelope, object }: ParsedEntry,
+    inline: { readonly bytes: number; readonly depth: number }): Promise<string> {
   if (envelope === undefined) {
     return JSON.stringify({ index: entry.index, id: entry.id, leaf_base64: Buffer.from(entry.data).toString('base64') })
   }
   const view: Record<string, unknown> = { index: entry.index, id: entry.id, envelope }
-  const object = eventObject(envelope)
   if (object === undefined || !isJsonType(object.contentType)) return JSON.stringify(view)
   if (object.size > inline.bytes) {
     view.payload_omitted = 'too_large' satisfies PayloadOmitted
@@ -56,11 +68,10 @@ function printableJson(bytes: Uint8Array): unknown {
  * The leading entries of a list page that fit in `maxBytes` with their inline payloads (at least
  * one), judged from the envelopes' object sizes before any payload is read.
  */
-export function pageOf(entries: readonly Entry[], maxBytes: number): Entry[] {
+export function pageOf(entries: readonly ParsedEntry[], maxBytes: number): ParsedEntry[] {
   let bytes = 0
   for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    const object = eventObject(printableJson(entry.data))
+    const { entry, object } = entries[i]!
     const payload = object !== undefined && isJsonType(object.contentType) && object.size <= maxBytes ? object.size : 0
     bytes += entry.data.length + payload
     if (bytes > maxBytes && i > 0) return entries.slice(0, i)
@@ -92,7 +103,15 @@ export function jsonStream(head: string, items: readonly (() => Promise<string>)
   }, { highWaterMark: 1 })
 }
 
-export function eventObject(envelope: unknown): { hash: string; size: number; contentType: string } | undefined {
+/** The stored event an envelope names. */
+export interface EventObject {
+  readonly hash: string
+  readonly size: number
+  readonly contentType: string
+}
+
+/** The event object of an Annal envelope; undefined for anything else. */
+export function eventObject(envelope: unknown): EventObject | undefined {
   if (typeof envelope !== 'object' || envelope === null) return undefined
   const { type, object } = envelope as { type?: unknown; object?: { hash?: unknown; size?: unknown; content_type?: unknown } }
   if (type !== ENVELOPE_TYPE || typeof object?.hash !== 'string' || typeof object.content_type !== 'string' ||

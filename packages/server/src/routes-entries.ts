@@ -7,7 +7,7 @@ import { requestBody } from '@annal/http'
 import { appendEvents, replayAppend } from './append.js'
 import { mediaType } from './body.js'
 import { type AppEnv, type Services, authenticated, authorize } from './context.js'
-import { entryJson, jsonStream, pageOf } from './entry-json.js'
+import { entryJson, jsonStream, pageOf, parseEntry } from './entry-json.js'
 import type { RecordRow, StoredResponse } from './idempotency.js'
 import { countParam, entryRef } from './params.js'
 import { ProblemError } from './problem.js'
@@ -64,7 +64,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const limit = Math.min(countParam(c.req.query('limit'), 'limit', 100), limits.listEntries)
     const size = log.size
     if (start > size) throw new TlogError('SIZE_OUT_OF_RANGE', 'start is past the end of the log')
-    const entries = pageOf(await log.entries(start, limit), limits.pageBytes)
+    const entries = pageOf((await log.entries(start, limit)).map(parseEntry), limits.pageBytes)
     const next = start + entries.length
     const link: Record<string, string> = next < size
       ? { Link: `</v1/logs/${encodeURIComponent(name)}/entries?start=${next}&limit=${limit}>; rel="next"` } : {}
@@ -78,7 +78,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     authorize(c, 'log:read', name)
     const log = ledger.log(name)
     const entry = await log.entry(await entryIndex(log, c.req.param('ref')))
-    const json = await entryJson(ledger, entry, { bytes: limits.pageBytes, depth: limits.jsonDepth })
+    const json = await entryJson(ledger, parseEntry(entry), { bytes: limits.pageBytes, depth: limits.jsonDepth })
     return c.body(json, 200, { 'Content-Type': 'application/json' })
   })
 
