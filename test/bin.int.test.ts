@@ -22,7 +22,7 @@ describe('the annal bin', () => {
   it('runs as `npx --no annal help` from the repository root', async () => {
     // --no: fail rather than fetch a package named annal when the link is missing.
     const { stdout } = await run('npx', ['--no', 'annal', 'help'], { cwd: repositoryRoot, timeout: 60_000 })
-    expect(stdout).toContain('usage: annal <command>')
+    expect(stdout).toContain('Usage: annal [options] [command]')
     expect(stdout).toContain('serve')
   })
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { JSONWebKeySet, JWK } from 'jose'
-import { UsageError } from './signals.js'
+import { UsageError } from './failure.js'
 
 /** A JSON config file's top-level object. @throws UsageError when it is unreadable or not an object. */
 export async function readConfig(path: string): Promise<Record<string, unknown>> {

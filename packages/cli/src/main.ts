@@ -1,62 +1,37 @@
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { runDemo } from './demo.js'
-import { SERVE_USAGE, serveCommand } from './serve.js'
-import { UsageError } from './signals.js'
-import { WITNESS_USAGE, witnessServe } from './witness.js'
+import { CommanderError } from 'commander'
+import { registerCommands } from './commands/index.js'
+import { exitCodeOf, sentence } from './failure.js'
+import { type Io, processIo } from './io.js'
+import { Program } from './program.js'
 
-const USAGE = `usage: annal <command>
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
-commands:
-  serve           run the HTTP API (annal serve --help; annal serve --dev for a local trial)
-  demo            append audit events to an in-memory log, sign a checkpoint, prove and verify
-  witness serve   run a C2SP tlog-witness (annal witness serve --help)
-`
-
-/** Runs the command named by `args` and returns the process exit code. */
-export async function main(args: readonly string[], out: (line: string) => void = console.log): Promise<number> {
-  const [command, ...rest] = args
+/**
+ * Runs `annal` with `args` and resolves with the exit code: 0 done or verified, 1 failed
+ * (verification or operation), 2 bad usage. Errors are one sentence on stderr; with --debug,
+ * the stack trace follows.
+ */
+export async function main(args: readonly string[], io: Io = processIo()): Promise<number> {
+  const program = new Program(io, VERSION)
+  registerCommands(program)
   try {
-    return await run(command, rest, out)
+    await program.root.parseAsync([...args], { from: 'user' })
+    return program.exitCode
   } catch (error) {
-    // One sentence and a non-zero exit: 2 for a wrong command line, 1 for anything else.
-    console.error(`annal: ${sentence(error)}`)
-    return error instanceof UsageError || isArgumentError(error) ? 2 : 1
+    if (error instanceof CommanderError) {
+      // Help and version end parsing with an "error" whose exit code is 0.
+      if (error.exitCode === 0) return 0
+      // A command group run without a command: its help is printed, and that is a usage error.
+      if (error.code === 'commander.help') return 2
+      io.err(`annal: ${error.message.replace(/^error: /, '').replace(/[.\s]+$/, '')}; see 'annal help'.`)
+      return 2
+    }
+    io.err(`annal: ${sentence(error)}`)
+    if (args.includes('--debug') && error instanceof Error && error.stack !== undefined) io.err(error.stack)
+    return exitCodeOf(error)
   }
-}
-
-async function run(command: string | undefined, rest: readonly string[], out: (line: string) => void): Promise<number> {
-  switch (command) {
-    case 'serve':
-      if (rest.includes('--help')) {
-        out(SERVE_USAGE)
-        return 0
-      }
-      return serveCommand(rest, out)
-    case 'demo':
-      return runDemo(rest, out)
-    case 'witness':
-      if (rest[0] === 'serve' && !rest.includes('--help')) return witnessServe(rest.slice(1), out)
-      out(WITNESS_USAGE)
-      return rest[0] === 'serve' ? 0 : 2
-    case undefined:
-    case 'help':
-    case '--help':
-      out(USAGE)
-      return command === undefined ? 2 : 0
-    default:
-      throw new UsageError(`unknown command '${command}'; run 'annal help' for the list`)
-  }
-}
-
-function sentence(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  const first = message.split('\n')[0]!.replace(/[.\s]+$/, '')
-  return `${first}.`
-}
-
-function isArgumentError(error: unknown): boolean {
-  return (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
 }
 
 // Run only when this file is executed (`npm start` does), not when imported: by tests, or by

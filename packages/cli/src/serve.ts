@@ -5,7 +5,8 @@ import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { readConfig, readJwksFile, splitKeyUrl } from './config.js'
-import { UsageError, signalled } from './signals.js'
+import { UsageError } from './failure.js'
+import { signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
                    [--issuer URL --audience URI (--jwks-url URL | --jwks-file PATH)] [--config FILE]
@@ -26,6 +27,9 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
 ANNAL_JWKS_FILE.
 Flags win over the environment, which wins over the config file.
+
+Example:
+  $ annal serve --dev --port 8080
 `
 
 interface ServeSettings {

@@ -6,7 +6,3 @@ export function signalled(): Promise<unknown> {
   })
 }
 
-/** A mistake in the command line: reported in one sentence with exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError'
-}

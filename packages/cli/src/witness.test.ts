@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { formatAddCheckpoint, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree, defaultHasher } from '@annal/tlog'
 import { splitKeyUrl } from './config.js'
-import { UsageError } from './signals.js'
+import { UsageError } from './failure.js'
 import { witnessServe } from './witness.js'
 
 const cleanups: (() => Promise<void>)[] = []

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util'
 import { runWitness } from '@annal/witness'
 import { configString, configStrings, readConfig, splitKeyUrl } from './config.js'
-import { UsageError, signalled } from './signals.js'
+import { UsageError } from './failure.js'
+import { signalled } from './signals.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY[@URL] [--log ...] [--listen HOST:PORT]
                            [--peer URL ...] [--webhook URL] [--admin HOST:PORT]
@@ -20,6 +21,9 @@ export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME 
   --body-timeout MS   longest a request body may take, answered 408 BODY_TIMEOUT (default 20000)
   --config FILE       a JSON file with any of: data, name, listen, logs, peers, webhook, admin,
                       requestTimeoutMs, bodyTimeoutMs (flags win; a list given by flags replaces the file's)
+
+Example:
+  $ annal witness serve --data ./witness --name witness.example --log "$LOG_VKEY@http://127.0.0.1:8080/v1/logs/main"
 `
 
 /**

@@ -1,0 +1,7 @@
+import type { Program } from '../program.js'
+import { registerServers } from './servers.js'
+
+/** Every `annal` command, in the order `annal help` lists them. */
+export function registerCommands(program: Program): void {
+  registerServers(program)
+}
