@@ -175,7 +175,7 @@ describe('reading entries and objects', () => {
     expect(await (await get('3')).json()).toMatchObject({ index: 3, id: results[3]!.id, payload: { n: 3 } })
     expect(await (await get(results[7]!.id)).json()).toMatchObject({ index: 7 })
     expect(await (await get(results[7]!.id.slice(0, 12))).json()).toMatchObject({ index: 7 })
-    await expectProblem(await get('40'), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await get('40'), 404, 'ENTRY_NOT_FOUND')
     await expectProblem(await get('ABCD'), 400, 'ID_MALFORMED')
     await expectProblem(await get('abc'), 400, 'ID_MALFORMED')
     // Envelope ids are random (they hold a request id), so add fixed leaves through the store:
