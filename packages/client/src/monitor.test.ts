@@ -96,6 +96,65 @@ describe('Monitor against a running server', () => {
   })
 })
 
+describe('Monitor far behind a log of several bundles', () => {
+  const BUNDLE = 256
+  const size = 3 * BUNDLE + 10
+
+  /** A fetch that counts the entry bundles read, altering bundle `alter` if given. */
+  function countingFetch(alter?: number): { fetch: Fetch; bundles: () => number } {
+    let bundles = 0
+    const fetch: Fetch = async (input, init) => {
+      const response = await globalThis.fetch(input, init)
+      const bundle = /\/tile\/entries\/(\d+)/.exec(input)
+      if (bundle === null) return response
+      bundles++
+      if (Number(bundle[1]) !== alter) return response
+      const bytes = new Uint8Array(await response.arrayBuffer())
+      bytes[bytes.length - 1]! ^= 1
+      return new Response(bytes, { status: response.status, headers: response.headers })
+    }
+    return { fetch, bundles: () => bundles }
+  }
+
+  it('holds one bundle at a time: none is read before the entries before it are handed', async () => {
+    const log = await newLog('behind')
+    await log.append(events(0, size))
+    const counted = countingFetch()
+    let ahead = 0
+    let handed = 0
+    const monitor = new Monitor(log.url, {
+      policy: log.policy, store: new MemoryStateStore(), token, fetch: counted.fetch,
+      onEntry: (entry) => {
+        // Bundles read beyond the one that holds this entry.
+        ahead = Math.max(ahead, counted.bundles() - (Math.floor(entry.index / BUNDLE) + 1))
+        handed++
+      },
+    })
+    expect((await monitor.poll()).checkpoint.size).toBe(size)
+    expect(handed).toBe(size)
+    expect(ahead).toBe(0)
+    expect(counted.bundles()).toBe(4)
+  })
+
+  it('hands no entry of an altered middle bundle, and keeps the state after the bundle before', async () => {
+    const log = await newLog('altered-middle')
+    await log.append(events(0, size))
+    const store = new MemoryStateStore()
+    const seen: number[] = []
+    const monitor = new Monitor(log.url, {
+      policy: log.policy, store, token, fetch: countingFetch(1).fetch, onEntry: (entry) => void seen.push(entry.index),
+    })
+    const error = await expectRejection(monitor.poll(), 'INCLUSION_FAILED')
+    expect(error.message).toContain(`entries ${BUNDLE} to ${2 * BUNDLE - 1} do not hash to the root of size ${size}`)
+    expect(seen).toEqual(Array.from({ length: BUNDLE }, (_, i) => i))
+    expect((await store.load())?.next).toBe(BUNDLE)
+    // Read as served, the same bundle is proven and the monitor goes on from where it stopped.
+    const resumed = new Monitor(log.url, { policy: log.policy, store, token, onEntry: (entry) => void seen.push(entry.index) })
+    expect((await resumed.poll()).checkpoint.size).toBe(size)
+    expect(seen).toEqual(Array.from({ length: size }, (_, i) => i))
+  })
+})
+
 describe('Monitor against a log whose key signs a fork', () => {
   let forkDir: string
   let fork: Ledger

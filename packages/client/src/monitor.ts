@@ -1,12 +1,9 @@
 import { encodeBase64 } from '@annal/note'
-import {
-  TILE_WIDTH, bytesEqual, consistencyProofRoots, decodeEntryBundle, defaultHasher, entryBundlePath, hashTilePath,
-  nodeFromTiles, planTiles, rootPlan, verifyConsistency, type TileId,
-} from '@annal/tlog'
-import { translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
+import { bytesEqual, consistencyProofRoots, verifyConsistency } from '@annal/tlog'
+import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError, codeOf } from './errors.js'
-import { countField, get, getJson, hashesField } from './internal/http.js'
-import { edgeNodes, rootFromEdge } from './internal/range.js'
+import { BundleReader } from './internal/bundles.js'
+import { countField, getJson, hashesField } from './internal/http.js'
 import { LogClient, type Fetch } from './log-client.js'
 import { sameState, type MonitorState, type MonitorStateStore } from './monitor-state.js'
 import type { Policy } from './policy.js'
@@ -31,14 +28,13 @@ export interface MonitorOptions {
   readonly token?: string
 }
 
-const tileKey = (tile: TileId): string => `${tile.level}/${tile.index}/${tile.width}`
-
 /**
  * Follows one log of the Annal HTTP API (`url` as for LogClient). Each poll verifies the latest
  * checkpoint against the policy and as consistent with the trusted one, reads the entries since
- * from entry bundles, proves them by recomputing the new root from the hash tiles' nodes of the
- * old tree and the entries' leaf hashes, and hands each to `onEntry`, saving the state after
- * each one. The first poll, with no state, trusts the first checkpoint the policy accepts.
+ * from entry bundles, one bundle at a time, proves each bundle against the new root (with the
+ * hash tiles' nodes around it) before handing any of its entries to `onEntry`, and saves the
+ * state after each entry. The first poll, with no state, trusts the first checkpoint the
+ * policy accepts.
  */
 export class Monitor {
   readonly url: string
@@ -73,9 +69,12 @@ export class Monitor {
     if (!Number.isSafeInteger(from) || from < 0 || from > target.checkpoint.size) {
       throw new RangeError('the saved next index is not within the trusted checkpoint')
     }
-    for (const entry of await this.#entries(from, target)) {
-      await this.#options.onEntry(entry)
-      state = await this.#save(state, { checkpoint: target.checkpoint.note, next: entry.index + 1 })
+    const bundles = new BundleReader(this.#fetch, this.url, this.#headers, target.checkpoint)
+    for await (const entries of bundles.entries(from)) {
+      for (const entry of entries) {
+        await this.#options.onEntry(entry)
+        state = await this.#save(state, { checkpoint: target.checkpoint.note, next: entry.index + 1 })
+      }
     }
     await this.#save(state, { checkpoint: target.checkpoint.note, next: target.checkpoint.size })
     return target
@@ -119,52 +118,6 @@ export class Monitor {
       throw new ClientError('RESPONSE_INVALID', `the consistency proof is not from ${from} to ${to}`)
     }
     return hashesField(body, 'proof')
-  }
-
-  /** Entries `from` up to the checkpoint's size, proven against its root. */
-  async #entries(from: number, target: TrustedCheckpoint): Promise<MonitorEntry[]> {
-    const { size: to, rootHash } = target.checkpoint
-    if (from === to) return []
-    const leaves: Uint8Array[] = []
-    for (let bundle = Math.floor(from / TILE_WIDTH); bundle * TILE_WIDTH < to; bundle++) {
-      const start = bundle * TILE_WIDTH
-      const entries = await this.#bundle(bundle, Math.min(TILE_WIDTH, to - start))
-      leaves.push(...entries.slice(Math.max(0, from - start)))
-    }
-    const leafHashes = leaves.map((bytes) => defaultHasher.leaf(bytes))
-    const root = rootFromEdge(from, await this.#edge(from, to), leafHashes, defaultHasher)
-    if (!bytesEqual(root, rootHash)) {
-      throw new ClientError('INCLUSION_FAILED', `entries ${from} to ${to - 1} do not hash to the root of size ${to}`)
-    }
-    return leaves.map((bytes, i) => Object.freeze({ index: from + i, bytes, leafHash: leafHashes[i]! }))
-  }
-
-  /** The entries of bundle `index` at `width`. Throws ClientError RESPONSE_INVALID. */
-  async #bundle(index: number, width: number): Promise<Uint8Array[]> {
-    const response = await get(this.#fetch, `${this.url}/${entryBundlePath(index, width)}`, this.#headers)
-    let entries: Uint8Array[]
-    try {
-      entries = decodeEntryBundle(new Uint8Array(await response.arrayBuffer()))
-    } catch (error) {
-      return translate(error, { TILE_MALFORMED: 'RESPONSE_INVALID' }, `entry bundle ${index} does not parse`)
-    }
-    if (entries.length !== width) throw new ClientError('RESPONSE_INVALID', `entry bundle ${index} does not hold ${width} entries`)
-    return entries
-  }
-
-  /** The hashes of edgeNodes(from), read from the hash tiles of the tree of size `to`. */
-  async #edge(from: number, to: number): Promise<Uint8Array[]> {
-    if (from === 0) return []
-    const tiles = new Map<string, Uint8Array>()
-    for (const tile of planTiles(rootPlan(from), to)) {
-      const response = await get(this.#fetch, `${this.url}/${hashTilePath(tile)}`, this.#headers)
-      tiles.set(tileKey(tile), new Uint8Array(await response.arrayBuffer()))
-    }
-    try {
-      return edgeNodes(from).map((node) => nodeFromTiles(node, to, (tile) => tiles.get(tileKey(tile))))
-    } catch (error) {
-      return translate(error, { TILE_MALFORMED: 'RESPONSE_INVALID', TILE_NOT_FOUND: 'RESPONSE_INVALID' }, 'a hash tile is not as served')
-    }
   }
 }
 
