@@ -26,6 +26,10 @@ export const CLIENT_ERROR_CODES = [
   'SPLIT_VIEW',
   // A monitor's state was changed by someone else between its load and its compare-and-swap.
   'STATE_CONFLICT',
+  // A monitor state file that cannot be read, or does not hold a state: restore or remove it.
+  'STATE_INVALID',
+  // A monitor state file that another live process holds open (its lock file says which).
+  'STATE_LOCKED',
 ] as const
 
 export type ClientErrorCode = typeof CLIENT_ERROR_CODES[number]
