@@ -1,5 +1,5 @@
 import { encodeBase64 } from '@annal/note'
-import { bytesEqual, consistencyProofRoots, verifyConsistency } from '@annal/tlog'
+import { bytesEqual, verifyConsistency } from '@annal/tlog'
 import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError, codeOf } from './errors.js'
 import { BundleReader } from './internal/bundles.js'
@@ -7,7 +7,7 @@ import { countField, getJson, hashesField } from './internal/http.js'
 import { LogClient, type Fetch } from './log-client.js'
 import { sameState, type MonitorState, type MonitorStateStore } from './monitor-state.js'
 import type { Policy } from './policy.js'
-import { SplitViewError } from './split-view.js'
+import { SplitViewError, showsAnotherTree } from './split-view.js'
 
 /** An entry of the log, proven to be at `index` in the checkpoint the monitor trusts. */
 export interface MonitorEntry {
@@ -118,21 +118,5 @@ export class Monitor {
       throw new ClientError('RESPONSE_INVALID', `the consistency proof is not from ${from} to ${to}`)
     }
     return hashesField(body, 'proof')
-  }
-}
-
-/** A tree size and its root, as a checkpoint says them. */
-interface SizedRoot {
-  readonly size: number
-  readonly rootHash: Uint8Array
-}
-
-/** The proof leads to the larger checkpoint's root, and from it to another root than the smaller one's. */
-function showsAnotherTree(small: SizedRoot, large: SizedRoot, proof: readonly Uint8Array[]): boolean {
-  try {
-    const roots = consistencyProofRoots(small.size, large.size, proof, small.rootHash)
-    return bytesEqual(roots.newRoot, large.rootHash) && !bytesEqual(roots.oldRoot, small.rootHash)
-  } catch {
-    return false
   }
 }
