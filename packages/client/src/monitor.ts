@@ -2,6 +2,7 @@ import { encodeBase64 } from '@annal/note'
 import { bytesEqual, verifyConsistency } from '@annal/tlog'
 import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { ClientError, codeOf } from './errors.js'
+import { tellWitness, type GossipOutcome } from './gossip.js'
 import { BundleReader } from './internal/bundles.js'
 import { countField, getJson, hashesField } from './internal/http.js'
 import { LogClient, type Fetch } from './log-client.js'
@@ -26,6 +27,17 @@ export interface MonitorOptions {
   readonly fetch?: Fetch
   /** A bearer token with log:read, which entry bundles need. */
   readonly token?: string
+  /**
+   * Base URLs of witnesses (tlog-witness with Annal's `/v1/gossip`, as `annal witness serve`),
+   * each handed every newly trusted checkpoint before any entry under it is handed. A witness
+   * that answers with verified evidence of a fork of this log stops the poll with a
+   * SplitViewError; one that is down or slow does not stop the monitor.
+   */
+  readonly witnesses?: readonly string[]
+  /** Called with how each witness took each checkpoint, failures included; must not throw. */
+  readonly onGossip?: (outcome: GossipOutcome) => void
+  /** Limit on each witness's answers, in ms. Default 10,000. */
+  readonly gossipTimeoutMs?: number
 }
 
 /**
@@ -42,6 +54,8 @@ export class Monitor {
   readonly #options: MonitorOptions
   readonly #fetch: Fetch
   readonly #headers: Record<string, string>
+  readonly #witnesses: readonly string[]
+  readonly #gossipTimeoutMs: number
 
   constructor(url: string, options: MonitorOptions) {
     if (options?.store === undefined || typeof options.onEntry !== 'function') {
@@ -52,12 +66,15 @@ export class Monitor {
     this.#options = options
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
     this.#headers = options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` }
+    this.#witnesses = (options.witnesses ?? []).map(witnessUrl)
+    this.#gossipTimeoutMs = options.gossipTimeoutMs ?? 10_000
+    if (!Number.isSafeInteger(this.#gossipTimeoutMs) || this.#gossipTimeoutMs < 1) throw new RangeError('gossipTimeoutMs must be a positive integer')
   }
 
   /**
    * One round; resolves with the checkpoint now trusted, every entry below its size handed.
    * Throws SplitViewError (SPLIT_VIEW) when the log signed a checkpoint that is not consistent
-   * with the trusted one; ClientError INCLUSION_FAILED when the entries do not hash to the
+   * with the trusted one, or a witness holds verified evidence that it did; ClientError INCLUSION_FAILED when the entries do not hash to the
    * root, STATE_CONFLICT from the store, or as LogClient.checkpoint(); what onEntry throws.
    */
   async poll(): Promise<TrustedCheckpoint> {
@@ -65,6 +82,7 @@ export class Monitor {
     const trusted = state === undefined ? undefined : verifyCheckpoint(state.checkpoint, this.#options.policy)
     const latest = await this.#client.checkpoint()
     const target = trusted === undefined ? latest : await this.#extend(trusted, latest)
+    if (target !== trusted) await this.#gossip(target)
     const from = state?.next ?? 0
     if (!Number.isSafeInteger(from) || from < 0 || from > target.checkpoint.size) {
       throw new RangeError('the saved next index is not within the trusted checkpoint')
@@ -78,6 +96,18 @@ export class Monitor {
     }
     await this.#save(state, { checkpoint: target.checkpoint.note, next: target.checkpoint.size })
     return target
+  }
+
+  /** Hands `trusted` to every witness at once. Throws SplitViewError when one shows a fork. */
+  async #gossip(trusted: TrustedCheckpoint): Promise<void> {
+    const { note, origin, size } = trusted.checkpoint
+    const told = await Promise.all(this.#witnesses.map((witness) =>
+      tellWitness(this.#fetch, witness, { note, origin, size }, this.#options.policy, this.#gossipTimeoutMs)))
+    for (const { outcome } of told) this.#options.onGossip?.(outcome)
+    const fork = told.find((one) => one.evidence !== undefined)
+    if (fork !== undefined) {
+      throw new SplitViewError(`witness ${fork.outcome.witness} holds evidence that the log forked`, fork.evidence!)
+    }
   }
 
   async #save(old: MonitorState | undefined, next: MonitorState): Promise<MonitorState> {
@@ -119,4 +149,13 @@ export class Monitor {
     }
     return hashesField(body, 'proof')
   }
+}
+
+/** A witness's base URL without its trailing slash. Throws TypeError unless it is http(s). */
+function witnessUrl(url: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(`witness ${JSON.stringify(url)} is not an http(s) URL`)
+  }
+  return url.replace(/\/+$/, '')
 }
