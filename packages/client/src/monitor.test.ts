@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeBase64 } from '@annal/note'
@@ -9,9 +9,12 @@ import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.
 import { verifyCheckpoint } from './checkpoint.js'
 import type { Fetch } from './log-client.js'
 import { MemoryStateStore } from './monitor-state.js'
+import { FileStateStore } from './node/file-state.js'
+import { readEvidence, writeEvidence } from './node/evidence.js'
 import { Monitor, type MonitorEntry } from './monitor.js'
 import { parsePolicy, type Policy } from './policy.js'
-import { SplitViewError, formatEvidence } from './split-view.js'
+import { SplitViewError, formatEvidence, verifyEvidence } from './split-view.js'
+import { Child } from './testing/child.js'
 import { expectRejection } from './testing/expect.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -233,6 +236,68 @@ describe('Monitor against a log whose key signs a fork', () => {
     const error = await expectSplitView(monitor)
     expect(error.evidence.proof).toEqual([])
     expect(error.formatEvidence()).toContain('proof of misbehavior:\n\t(none: ')
+  })
+
+  it('keeps its state in a file and saves the evidence to one, which verifies offline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annal-fork-files-'))
+    try {
+      const [ours, theirs] = [live.ledger.log('forked'), fork.log('forked')]
+      const store = await FileStateStore.open(join(dir, 'monitor.state'))
+      await new Monitor(url, { policy, store, token, onEntry: () => undefined }).poll()
+      const saved = await store.load()
+      await ours.append(events(ours.size, 3))
+      await theirs.append(events(theirs.size, 5, 'b'))
+      const monitor = new Monitor(url, { policy, store, token, fetch: forkedCheckpoint, onEntry: () => undefined })
+      const error = await expectRejection(monitor.poll(), 'SPLIT_VIEW') as SplitViewError
+      await store.close()
+      const file = join(dir, 'split-view.txt')
+      await writeEvidence(file, error.evidence)
+      // The log may go: the file holds both signed notes verbatim and the proof.
+      const text = await readFile(file, 'utf8')
+      expect(text).toBe(error.formatEvidence())
+      const evidence = await readEvidence(file)
+      expect(evidence).toEqual(error.evidence)
+      expect(evidence.old).toBe(saved!.checkpoint)
+      expect(evidence.new).toBe(await theirs.checkpoint())
+      const { old, new: now } = verifyEvidence(evidence, policy)
+      expect([old.size, now.size]).toEqual([saved!.next, theirs.size])
+      const proof = evidence.proof.map((hash) => decodeBase64(hash)!)
+      expect(() => verifyConsistency(old.size, now.size, proof, old.rootHash, now.rootHash)).toThrow()
+      expect(JSON.parse(await readFile(join(dir, 'monitor.state'), 'utf8'))).toEqual(saved)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('Monitor killed between entries', () => {
+  it('resumes from its state file with no gap and no repeat', async () => {
+    const log = await newLog('killed')
+    const size = 2 * 256 + 40
+    const hangAt = 300
+    await log.append(events(0, size))
+    const dir = await mkdtemp(join(tmpdir(), 'annal-killed-'))
+    try {
+      const policyFile = join(dir, 'policy.txt')
+      await writeFile(policyFile, `log ${live.ledger.log('killed').info.verifierKey}\nquorum none\n`)
+      const args = (hang: number): string[] =>
+        [log.url, policyFile, token, join(dir, 'monitor.state'), join(dir, 'handled.txt'), String(hang)]
+      const first = new Child('./monitor-child.ts', args(hangAt))
+      try {
+        expect(await first.line((line) => line.startsWith('waiting'))).toBe(`waiting ${hangAt}`)
+      } finally {
+        first.kill('SIGKILL')
+      }
+      expect((await first.exited).signal).toBe('SIGKILL')
+      const second = new Child('./monitor-child.ts', args(-1))
+      expect(await second.line((line) => line === 'done')).toBe('done')
+      expect((await second.exited).code).toBe(0)
+      const handled = (await readFile(join(dir, 'handled.txt'), 'utf8')).trimEnd().split('\n').map(Number)
+      expect(handled).toEqual(Array.from({ length: size }, (_, i) => i))
+      expect(JSON.parse(await readFile(join(dir, 'monitor.state'), 'utf8')).next).toBe(size)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

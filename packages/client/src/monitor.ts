@@ -47,6 +47,12 @@ export interface MonitorOptions {
  * hash tiles' nodes around it) before handing any of its entries to `onEntry`, and saves the
  * state after each entry. The first poll, with no state, trusts the first checkpoint the
  * policy accepts.
+ *
+ * Entries are handed at least once: the state moves only after onEntry returns, so a process
+ * killed inside onEntry (or between its return and the state write) hands that entry again
+ * when it restarts from the same store, and never skips one. Exactly once would need the
+ * handler's effect and the state write in one transaction, which only the handler's own store
+ * can give: such a handler should make the entry's `index` its key.
  */
 export class Monitor {
   readonly url: string
