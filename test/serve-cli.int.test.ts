@@ -85,7 +85,7 @@ describe('annal serve, as a real process', () => {
     const run = start(['serve', '--data', await dataDirectory()], /$^/)
     expect(await run.exited).toBe(2)
     expect(run.output().stderr.trim().split('\n')).toEqual([
-      'annal: production mode needs --issuer, --audience and --jwks-url or --jwks-file (or --dev for a local trial).',
+      'annal: production mode needs --issuer and --audience (or --dev for a local trial).',
     ])
   })
 

@@ -1,12 +1,14 @@
 // `annal serve` in production mode, as a real process: tokens from an authorization server whose
 // keys come from a JWKS URL (a real HTTP server here) or a local JWKS file, real signed tokens.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { type Server as HttpServer, createServer as createHttpServer } from 'node:http'
 import { type Server, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TestAuthServer } from '../packages/server/src/testing/auth-server.js'
 import { Mint, type SigningKey, bearer, jwksOf, signingKey } from '../packages/server/src/testing/fixture.js'
+import { providerToken } from '../packages/server/src/testing/providers.js'
 import { killStarted, startAnnal as start } from './process.js'
 
 const ISSUER = 'https://issuer.production.test'
@@ -171,5 +173,94 @@ describe('annal serve in production mode, as a real process', () => {
     // Issuer and key URL from the file, audience from the environment over the file's.
     expect(await createAndAppend(url!)).toBe(201)
     await stop(server)
+  })
+})
+
+/** A loopback port that nothing listens on: taken, then given back. */
+async function closedPort(): Promise<number> {
+  const server: Server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** An issuer on 127.0.0.1 serving its discovery document and `key`; `answers` overrides paths. */
+async function discoveryServer(answers: Record<string, { status: number; body: string }> = {}): Promise<string> {
+  let issuer = ''
+  const server: HttpServer = createHttpServer((request, response) => {
+    const known: Record<string, unknown> = {
+      '/.well-known/openid-configuration': { issuer, jwks_uri: `${issuer}/keys` },
+      '/keys': jwksOf(key),
+    }
+    const answer = answers[request.url ?? ''] ?? (request.url! in known ? { status: 200, body: JSON.stringify(known[request.url!]) } : undefined)
+    response.writeHead(answer?.status ?? 404, { 'Content-Type': 'application/json' }).end(answer?.body ?? '')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => {
+    server.closeAllConnections()
+    return new Promise((resolve) => server.close(resolve))
+  })
+  issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  return issuer
+}
+
+describe('annal serve with a real identity provider', () => {
+  it('without --jwks-url, finds the keys through the issuer\'s discovery document before listening', async () => {
+    const issuer = await discoveryServer()
+    const server = start(['serve', '--data', await directory(), '--port', '0', '--issuer', issuer, '--audience', AUDIENCE], READY)
+    const url = (await server.matched)[1]!
+    const issued = new Mint(key, issuer, AUDIENCE)
+    const created = await fetch(`${url}/v1/logs`, {
+      method: 'POST', body: '{"name":"audit"}', headers: { ...bearer(await issued.token({ scope: 'log:admin' })), 'content-type': 'application/json' },
+    })
+    expect(created.status).toBe(201)
+    await stop(server)
+  })
+
+  it('exits 1 in one sentence naming the URL when the keys cannot be had', async () => {
+    const issuer = await discoveryServer({ '/html': { status: 200, body: '<html>' }, '/empty': { status: 200, body: '{"keys":[]}' } })
+    const closed = await closedPort()
+    const data = await directory()
+    const production = (extra: string[]) => ['--data', data, '--issuer', issuer, '--audience', AUDIENCE, ...extra]
+    const [missing, notJson, empty, unreachable, noDiscovery] = await Promise.all([
+      refusal(production(['--jwks-url', `${issuer}/missing`])),
+      refusal(production(['--jwks-url', `${issuer}/html`])),
+      refusal(production(['--jwks-url', `${issuer}/empty`])),
+      refusal(['--data', data, '--issuer', ISSUER, '--audience', AUDIENCE, '--jwks-url', `http://127.0.0.1:${closed}/keys`]),
+      refusal(['--data', data, '--issuer', `${issuer}/realms/none`, '--audience', AUDIENCE]),
+    ])
+    expect(missing).toEqual({ code: 1, lines: [`annal: cannot fetch the JWKS at ${issuer}/missing: it answered HTTP 404.`] })
+    expect(notJson).toEqual({ code: 1, lines: [`annal: the JWKS at ${issuer}/html is not JSON.`] })
+    expect(empty).toEqual({ code: 1, lines: [
+      `annal: the JWKS at ${issuer}/empty holds no usable public signing key for RS256, PS256, ES256, EdDSA, Ed25519 (of 0 keys).`,
+    ] })
+    expect(unreachable).toEqual({ code: 1, lines: [`annal: cannot fetch the JWKS at http://127.0.0.1:${closed}/keys: ECONNREFUSED.`] })
+    expect(noDiscovery).toEqual({ code: 1, lines: [
+      `annal: cannot fetch the OpenID configuration at ${issuer}/realms/none/.well-known/openid-configuration: it answered HTTP 404.`,
+    ] })
+  })
+
+  it('takes a token profile from --token-profile, ANNAL_TOKEN_PROFILE or the config file, and refuses an unknown one', async () => {
+    const dir = await directory()
+    const jwksFile = join(dir, 'jwks.json')
+    await writeFile(jwksFile, JSON.stringify(jwksOf(key)))
+    const base = ['--issuer', ISSUER, '--audience', AUDIENCE, '--jwks-file', jwksFile, '--port', '0']
+    const okta = await providerToken(mint, 'okta', ['log:read'])
+    const read = async (url: string) => (await fetch(`${url}/v1/logs/access/entries`, { headers: bearer(okta) })).status
+    const unknown = await refusal(['--data', join(dir, 'unknown'), ...base, '--token-profile', 'google'])
+    expect(unknown).toEqual({ code: 2, lines: ['annal: unknown token profile "google"; use one of rfc9068, keycloak, auth0, okta, entra.'] })
+
+    const strict = start(['serve', '--data', join(dir, 'strict'), ...base], READY)
+    expect(await read((await strict.matched)[1]!)).toBe(401)
+    await stop(strict)
+    const config = join(dir, 'annal.json')
+    await writeFile(config, JSON.stringify({ tokenProfile: 'okta' }))
+    for (const [args, env] of [[['--token-profile', 'okta'], {}], [[], { ANNAL_TOKEN_PROFILE: 'okta' }], [['--config', config], {}]] as const) {
+      const server = start(['serve', '--data', join(dir, 'okta'), ...base, ...args], READY, env)
+      // okta's log:read does not reach the access log, which needs audit:read: 403, past authentication.
+      expect(await read((await server.matched)[1]!)).toBe(403)
+      await stop(server)
+    }
   })
 })

@@ -4,12 +4,14 @@ import { type AnnalApp, type AuthOptions, type WitnessConfig, appWitnessing, cre
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { readConfig, readJwksFile, splitKeyUrl } from './config.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
-                   [--issuer URL --audience URI (--jwks-url URL | --jwks-file PATH)] [--config FILE]
+                   [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
+                   [--token-profile NAME] [--config FILE]
 
   --dev          a local trial: ./.annal, a throwaway token issuer, ready-made tokens. Not for production.
   --data DIR     the ledger directory (default ./.annal with --dev)
@@ -17,15 +19,20 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
   --port N       default 8080; 0 picks a free port
   --issuer URL, --audience URI   the OAuth 2.0 authorization server whose JWT access tokens
                  are accepted, and this server's resource identifier (the tokens' aud)
-  --jwks-url URL     the issuer's public keys (JWKS), fetched, cached and refetched for a new key id
-  --jwks-file PATH   or the keys in a local JWKS file, read at start; give one of the two
-  --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile
+  --jwks-url URL     the issuer's public keys (JWKS), fetched, cached and refetched for a new key id;
+                 without it or --jwks-file, the jwks_uri of <issuer>/.well-known/openid-configuration.
+                 Fetched once before listening: a start that cannot get usable keys exits 1
+  --jwks-file PATH   or the keys in a local JWKS file, read at start
+${TOKEN_USAGE}
+  --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
+                 ${TOKEN_CONFIG_KEYS}
   --witness VKEY@URL   a C2SP witness to submit checkpoints to (its type-0x04 verifier key and
                  its URL); repeat for each witness
   --policy K     with --witness: the checkpoint endpoint serves the newest checkpoint that K of
                  the witnesses cosigned (default: all of them)
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
-ANNAL_JWKS_FILE.
+ANNAL_JWKS_FILE,
+${TOKEN_ENVIRONMENT}.
 Flags win over the environment, which wins over the config file.
 
 Example:
@@ -40,6 +47,7 @@ interface ServeSettings {
   readonly audience?: string
   readonly jwksUrl?: string
   readonly jwksFile?: string
+  readonly token: Pick<AuthOptions, 'tokenProfile' | 'algorithms'>
 }
 
 const DEV_ROLES = [
@@ -102,6 +110,7 @@ function parseServeArgs(args: readonly string[]) {
       config: { type: 'string' },
       witness: { type: 'string', multiple: true },
       policy: { type: 'string' },
+      ...TOKEN_OPTIONS,
     },
     strict: true,
   }).values
@@ -154,22 +163,27 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     audience: pick(values.audience, env.ANNAL_AUDIENCE, file.audience),
     jwksUrl: pick(values['jwks-url'], env.ANNAL_JWKS_URL, file.jwksUrl),
     jwksFile: pick(values['jwks-file'], env.ANNAL_JWKS_FILE, file.jwksFile),
+    token: tokenSettings(values, env, file),
   }
 }
 
-/** @throws UsageError naming what is missing, for both JWKS sources at once, or for a bad JWKS file. */
+/**
+ * @throws UsageError naming what is missing, for both JWKS sources at once, or for a bad JWKS
+ *   file; Failure when the issuer's keys cannot be fetched.
+ */
 async function productionAuth(settings: ServeSettings): Promise<AuthOptions> {
   const { issuer, audience, jwksUrl, jwksFile } = settings
   const missing = [
     ...(issuer === undefined ? ['--issuer'] : []),
     ...(audience === undefined ? ['--audience'] : []),
-    ...(jwksUrl === undefined && jwksFile === undefined ? ['--jwks-url or --jwks-file'] : []),
   ]
   if (issuer === undefined || audience === undefined || missing.length > 0) {
     throw new UsageError(`production mode needs ${listed(missing)} (or --dev for a local trial)`)
   }
   if (jwksUrl !== undefined && jwksFile !== undefined) throw new UsageError('production mode takes --jwks-url or --jwks-file, not both')
-  return { issuer, audience, ...(jwksFile === undefined ? { jwksUrl } : { jwks: await readJwksFile(jwksFile) }) }
+  return withIssuerKeys({
+    issuer, audience, ...settings.token, ...(jwksFile === undefined ? { jwksUrl } : { jwks: await readJwksFile(jwksFile) }),
+  })
 }
 
 /** `a`, `a and b`, `a, b and c`. */

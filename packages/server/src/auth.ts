@@ -6,6 +6,7 @@ import {
 import { LRUCache } from 'lru-cache'
 import { ApiError, type ApiErrorCode } from './errors.js'
 import { scopesFromClaims } from './scopes.js'
+import { type TokenProfile, type TokenProfileName, checkTokenProfile, clientOf, tokenProfile, typeAccepted } from './token-profile.js'
 
 /** Asymmetric JWS algorithms a deployment may allow (RFC 8725 §3.1). HS256 is added only with a secret. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -27,9 +28,11 @@ export interface AuthOptions {
   readonly hmacSecret?: Uint8Array
   /** Allowed clock skew for exp, nbf and iat, in seconds. Default 30. */
   readonly clockToleranceSeconds?: number
-  /** RFC 9068 profile: `typ` at+jwt and every RFC 9068 claim. Default true. When false, `typ` may
-   *  also be JWT or absent, and only iss, aud, exp and sub are required. */
-  readonly strict?: boolean
+  /**
+   * What the tokens carry: a preset's name (see TOKEN_PROFILES and docs/operations.md) or a
+   * profile of its own. Default `rfc9068`: `typ` at+jwt, and sub, client_id, iat and jti required.
+   */
+  readonly tokenProfile?: TokenProfileName | TokenProfile
   /** Verified tokens remembered, keyed by their SHA-256; at least 1 (a max age of 0 turns the cache off). Default 10,000. */
   readonly tokenCacheSize?: number
   /** Longest a verified token is remembered, in ms (never past its exp). Default 300,000. */
@@ -46,6 +49,7 @@ export interface AuthOptions {
 export interface Principal {
   readonly iss: string
   readonly sub?: string
+  /** The client the token names, from the profile's first client claim present. */
   readonly clientId?: string
   readonly jti?: string
   /** Granted scopes, in the token's order, without repeats. */
@@ -78,7 +82,17 @@ export class AuthError extends ApiError {
 }
 
 const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519']
-const TYPES_WHEN_LENIENT = new Set(['at+jwt', 'application/at+jwt', 'jwt', 'application/jwt'])
+
+/** The algorithms `options` allows: its list or the default, and HS256 with a secret. */
+export function allowedAlgorithms(options: AuthOptions): string[] {
+  return [...(options.algorithms ?? DEFAULT_ALGORITHMS), ...(options.hmacSecret ? ['HS256'] : [])]
+}
+
+/** The profile `options` names or gives; rfc9068 when none. */
+export function profileOf(options: AuthOptions): TokenProfile {
+  const profile = options.tokenProfile ?? 'rfc9068'
+  return typeof profile === 'string' ? tokenProfile(profile) : profile
+}
 
 /** SHA-256 of a token, lowercase hex: how logs and caches refer to it. */
 export function tokenFingerprint(token: string): string {
@@ -91,7 +105,7 @@ export class TokenVerifier {
   readonly #clock: () => Date
   readonly #getKey: JWTVerifyGetKey
   readonly #verifyOptions: JWTVerifyOptions
-  readonly #strict: boolean
+  readonly #profile: TokenProfile
   readonly #cache: LRUCache<string, { readonly principal: Principal; readonly until: number }>
   readonly #cacheMaxAgeMs: number
 
@@ -99,16 +113,14 @@ export class TokenVerifier {
     checkAuthOptions(options)
     this.options = options
     this.#clock = clock
-    this.#strict = options.strict ?? true
+    this.#profile = profileOf(options)
     this.#getKey = keyResolver(options)
-    const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS), ...(options.hmacSecret ? ['HS256'] : [])]
     this.#verifyOptions = {
       issuer: options.issuer,
       audience: options.audience,
-      algorithms,
+      algorithms: allowedAlgorithms(options),
       clockTolerance: options.clockToleranceSeconds ?? 30,
-      requiredClaims: this.#strict ? ['exp', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'sub'],
-      ...(this.#strict ? { typ: 'at+jwt' } : {}),
+      requiredClaims: ['exp', ...this.#profile.requiredClaims],
     }
     // Bounded in bytes too: a token's scopes are as long as its issuer makes them.
     this.#cache = new LRUCache({
@@ -142,18 +154,20 @@ export class TokenVerifier {
     } catch (error) {
       throw refusal(error)
     }
-    if (!this.#strict && typ !== undefined && !TYPES_WHEN_LENIENT.has(typ.toLowerCase())) throw invalid('typ_not_allowed')
+    if (!typeAccepted(this.#profile, typ)) throw invalid('claim_typ_check_failed')
     // RFC 9449 §7.1: a sender-constrained token presented as a bearer token is refused.
     if (payload.cnf !== undefined) throw invalid('cnf_bound_token_as_bearer')
-    const scopes = scopesFromClaims(payload)
+    const client = clientOf(this.#profile, payload)
+    if ('reason' in client) throw invalid(client.reason)
+    const scopes = scopesFromClaims(payload, this.#profile.scopeClaims)
     if (scopes === undefined) throw invalid('scope_claim_malformed')
-    for (const claim of ['sub', 'client_id', 'jti'] as const) {
+    for (const claim of ['sub', 'jti'] as const) {
       if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw invalid(`${claim}_malformed`)
     }
     return {
       iss: payload.iss!,
       ...(payload.sub === undefined ? {} : { sub: payload.sub }),
-      ...(payload.client_id === undefined ? {} : { clientId: payload.client_id as string }),
+      clientId: client.client,
       ...(payload.jti === undefined ? {} : { jti: payload.jti }),
       scopes,
       fingerprint,
@@ -178,7 +192,8 @@ function refusal(error: unknown): AuthError {
   return invalid(error.code.replace(/^ERR_/, '').toLowerCase(), error)
 }
 
-function keyResolver(options: AuthOptions): JWTVerifyGetKey {
+/** The keys a token may be signed with, as `options` give them. */
+export function keyResolver(options: AuthOptions): JWTVerifyGetKey {
   const jwks = options.jwks !== undefined ? createLocalJWKSet(options.jwks)
     : options.jwksUrl !== undefined ? createRemoteJWKSet(new URL(options.jwksUrl), {
       cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000, timeoutDuration: 5_000,
@@ -195,7 +210,8 @@ function keyResolver(options: AuthOptions): JWTVerifyGetKey {
   }
 }
 
-function checkAuthOptions(options: AuthOptions): void {
+/** @throws TypeError or RangeError for settings that cannot work. */
+export function checkAuthOptions(options: AuthOptions): void {
   if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('auth needs an issuer')
   if (typeof options.audience !== 'string' || !/^https?:\/\//.test(options.audience)) {
     throw new TypeError('auth needs an audience: this server\'s http(s) resource identifier')
@@ -212,4 +228,5 @@ function checkAuthOptions(options: AuthOptions): void {
     if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) throw new RangeError(`algorithm ${alg} is not allowed`)
   }
   if (options.hmacSecret !== undefined && options.hmacSecret.length < 32) throw new RangeError('an HS256 secret has at least 32 bytes')
+  checkTokenProfile(profileOf(options))
 }

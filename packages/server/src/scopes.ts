@@ -1,3 +1,5 @@
+import type { ScopeClaim } from './token-profile.js'
+
 /** The scopes Annal knows. Each but `audit:read` may be narrowed to one log: `log:append:payments`. */
 export const SCOPES = ['log:read', 'log:append', 'log:admin', 'audit:read'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -26,18 +28,24 @@ export function authorizingScope(granted: ReadonlySet<string>, base: Scope, log:
 }
 
 /**
- * Scopes from an access token's claims (RFC 9068 §2.2.3): the space-delimited `scope`
- * string, or else an `scp` array of strings. No claim means no scopes.
- * @returns undefined when a claim is present but malformed.
+ * Scopes from an access token's claims: the first claim of `sources` that is present, read in
+ * its form (RFC 9068 §2.2.3 names `scope`, a space-delimited string). No claim means no scopes.
+ * @returns undefined when that claim is not in its form.
  */
-export function scopesFromClaims(claims: Record<string, unknown>): string[] | undefined {
-  const { scope, scp } = claims
-  if (scope !== undefined) return typeof scope === 'string' ? [...new Set(scope.split(' ').filter(Boolean))] : undefined
-  if (scp !== undefined) {
-    return Array.isArray(scp) && scp.every((item) => typeof item === 'string' && item !== '' && !item.includes(' '))
-      ? [...new Set(scp as string[])] : undefined
-  }
-  return []
+export function scopesFromClaims(claims: Record<string, unknown>, sources: readonly ScopeClaim[]): string[] | undefined {
+  const source = sources.find(({ claim }) => claims[claim] !== undefined)
+  if (source === undefined) return []
+  const value = claims[source.claim]
+  if (source.form === 'string') return typeof value === 'string' ? [...new Set(value.split(' ').filter(Boolean))] : undefined
+  return Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '' && !item.includes(' '))
+    ? [...new Set(value as string[])] : undefined
+}
+
+/** True when `scope` is one of Annal's, alone or narrowed to a log: `log:read`, `log:append:payments`. */
+export function isAnnalScope(scope: string): boolean {
+  if ((SCOPES as readonly string[]).includes(scope)) return true
+  const narrowed = /^(log:read|log:append|log:admin):(.+)$/.exec(scope)
+  return narrowed !== null && !narrowed[2]!.includes(':')
 }
 
 function isAudit(base: Scope, log: string | undefined): boolean {

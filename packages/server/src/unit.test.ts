@@ -11,7 +11,8 @@ import { mediaType, splitNdjson } from './body.js'
 import { API_ERROR_CODES, ApiError } from './errors.js'
 import { countParam, entryRef } from './params.js'
 import { PROBLEMS, ProblemError, problemFor } from './problem.js'
-import { ACCESS_LOG, SCOPES, authorizingScope, neededScope, scopesFromClaims } from './scopes.js'
+import { ACCESS_LOG, SCOPES, authorizingScope, isAnnalScope, neededScope, scopesFromClaims } from './scopes.js'
+import { TOKEN_PROFILES } from './token-profile.js'
 
 const utf8 = new TextEncoder()
 
@@ -54,13 +55,27 @@ describe('scopes', () => {
   })
 
   it('come from scope or scp, and none means none', () => {
-    expect(scopesFromClaims({ scope: ' a  b a ' })).toEqual(['a', 'b'])
-    expect(scopesFromClaims({ scp: ['a', 'b', 'a'] })).toEqual(['a', 'b'])
-    expect(scopesFromClaims({ scope: 'a', scp: ['b'] })).toEqual(['a'])
-    expect(scopesFromClaims({})).toEqual([])
+    const { scopeClaims } = TOKEN_PROFILES.rfc9068
+    expect(scopesFromClaims({ scope: ' a  b a ' }, scopeClaims)).toEqual(['a', 'b'])
+    expect(scopesFromClaims({ scp: ['a', 'b', 'a'] }, scopeClaims)).toEqual(['a', 'b'])
+    expect(scopesFromClaims({ scope: 'a', scp: ['b'] }, scopeClaims)).toEqual(['a'])
+    expect(scopesFromClaims({}, scopeClaims)).toEqual([])
     for (const bad of [{ scope: 1 }, { scope: null }, { scp: 'a' }, { scp: [1] }, { scp: ['a b'] }, { scp: [''] }]) {
-      expect(scopesFromClaims(bad)).toBeUndefined()
+      expect(scopesFromClaims(bad, scopeClaims)).toBeUndefined()
     }
+  })
+
+  it('come from the claims a profile names, in their forms', () => {
+    const { entra, okta } = TOKEN_PROFILES
+    expect(scopesFromClaims({ scp: 'log:read log:append', roles: ['log:admin'] }, entra.scopeClaims)).toEqual(['log:read', 'log:append'])
+    expect(scopesFromClaims({ roles: ['log:admin'] }, entra.scopeClaims)).toEqual(['log:admin'])
+    expect(scopesFromClaims({ scp: ['log:read'] }, entra.scopeClaims)).toBeUndefined()
+    expect(scopesFromClaims({ scp: ['log:read'], scope: 'log:admin' }, okta.scopeClaims)).toEqual(['log:read'])
+  })
+
+  it('know Annal\'s scopes, alone or narrowed to a log', () => {
+    for (const scope of ['log:read', 'log:append:payments', 'audit:read', 'log:admin:x']) expect(isAnnalScope(scope)).toBe(true)
+    for (const scope of ['openid', 'audit:read:x', 'log:read:', 'log:read:a:b', 'LOG:READ']) expect(isAnnalScope(scope)).toBe(false)
   })
 })
 

@@ -62,9 +62,12 @@ export class Mint {
       ...options.claims,
     }
     for (const name of options.omit ?? []) delete claims[name]
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...options.header } as { alg: string })
-      .sign(key.privateKey)
+    return this.signed({ typ: 'at+jwt', ...options.header }, claims, key)
+  }
+
+  /** Signs exactly `claims`, under a header of the key's alg and kid and `header`. */
+  async signed(header: Record<string, unknown>, claims: Record<string, unknown>, key = this.key): Promise<string> {
+    return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, ...header } as { alg: string }).sign(key.privateKey)
   }
 }
 
