@@ -36,6 +36,11 @@ export interface Remote {
   readonly token: string | undefined
 }
 
+/** @throws UsageError unless `url` is an http(s) URL. */
+export function checkServerUrl(url: string): void {
+  if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`the server URL ${url} must start with http:// or https://`)
+}
+
 /** Where a command finds its ledger, its log and its server, from flags, environment and `.annal/config`. */
 export class Context {
   readonly io: Io
@@ -97,7 +102,7 @@ export class Context {
   async remote(): Promise<Remote | undefined> {
     const url = this.#options.url ?? this.io.env.ANNAL_URL ?? (await this.config()).url
     if (url === undefined) return undefined
-    if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`the server URL ${url} must start with http:// or https://`)
+    checkServerUrl(url)
     const base = url.replace(/\/+$/, '')
     // A log's own URL (…/v1/logs/NAME) names the log too; a server's URL takes --log.
     const named = /^(.*)\/v1\/logs\/([^/]+)$/.exec(base)

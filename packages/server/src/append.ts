@@ -1,7 +1,7 @@
 // Appending events: checks, envelopes, one atomic write with the access record, and the answer.
 import { createHash } from 'node:crypto'
 import { BodyError } from '@annal/http'
-import { StoreError, type AppendedEntry, type HashedObject, type Ledger, type Log } from '@annal/store'
+import { StoreError, type AppendResult, type AppendedEntry, type HashedObject, type Ledger, type Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { isJsonType, parseJson, splitNdjson } from './body.js'
 import type { Limits, Services } from './context.js'
@@ -178,7 +178,7 @@ export const LOCAL_SCOPE = 'local'
  * without an access record: no request was made.
  * @throws ApiError LOG_RESERVED for the access log; StoreError LOG_NOT_FOUND.
  */
-export async function appendLocalEvents(ledger: Ledger, append: LocalAppend): Promise<readonly AppendedEntry[]> {
+export async function appendLocalEvents(ledger: Ledger, append: LocalAppend): Promise<AppendResult> {
   if (append.log === ACCESS_LOG) throw new ApiError('LOG_RESERVED', 'the access log is written by the server only')
   ledger.log(append.log)
   const batch = append.type === NDJSON
@@ -187,7 +187,7 @@ export async function appendLocalEvents(ledger: Ledger, append: LocalAppend): Pr
   const principal = { ...append.actor, scopes: [] }
   const leaves = envelopes({ contentType, time: append.time, requestId: append.requestId, principal, scope: LOCAL_SCOPE },
     objects, batch, append.firstLine)
-  return (await ledger.append([{ log: append.log, entries: leaves }], { objects }))[0]!.entries
+  return (await ledger.append([{ log: append.log, entries: leaves }], { objects }))[0]!
 }
 
 /** A single event: not empty, and valid JSON nested at most `maxDepth` deep when it says it is JSON. */

@@ -58,10 +58,11 @@ describe('appendLocalEvents', () => {
   it('appends the envelopes the API would, with no token, and no access record', async () => {
     const accessSize = h.ledger.log('access').size
     const events = appendBodyEvents(utf8.encode('{"a":1}\n{"b":2}'), 'application/x-ndjson', LIMITS)
-    const entries = await appendLocalEvents(h.ledger, {
+    const { entries, checkpoint } = await appendLocalEvents(h.ledger, {
       log: 'audit', type: 'application/x-ndjson', events, actor, time, requestId: 'r-1', firstLine: 11,
     })
     expect(entries.map((entry) => entry.index)).toEqual([0, 1])
+    expect(checkpoint.size).toBe(2)
     const stored = await h.ledger.log('audit').entry(1)
     const text = new TextDecoder().decode(stored.data)
     const envelope = JSON.parse(text) as Record<string, any>
