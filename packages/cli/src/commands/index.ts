@@ -1,7 +1,9 @@
 import type { Program } from '../program.js'
+import { registerLedger } from './ledger.js'
 import { registerServers } from './servers.js'
 
 /** Every `annal` command, in the order `annal help` lists them. */
 export function registerCommands(program: Program): void {
+  registerLedger(program)
   registerServers(program)
 }
