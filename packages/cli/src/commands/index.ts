@@ -1,9 +1,11 @@
 import type { Program } from '../program.js'
+import { registerEntries } from './entries.js'
 import { registerLedger } from './ledger.js'
 import { registerServers } from './servers.js'
 
 /** Every `annal` command, in the order `annal help` lists them. */
 export function registerCommands(program: Program): void {
   registerLedger(program)
+  registerEntries(program)
   registerServers(program)
 }
