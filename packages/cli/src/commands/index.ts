@@ -1,5 +1,6 @@
 import type { Program } from '../program.js'
 import { registerEntries } from './entries.js'
+import { registerKeys } from './keys.js'
 import { registerLedger } from './ledger.js'
 import { registerServers } from './servers.js'
 
@@ -7,5 +8,6 @@ import { registerServers } from './servers.js'
 export function registerCommands(program: Program): void {
   registerLedger(program)
   registerEntries(program)
+  registerKeys(program)
   registerServers(program)
 }
