@@ -98,6 +98,13 @@ describe('annal logs, locally', () => {
     expectSentence(badName.stderr, /LOG_NAME_INVALID/)
   })
 
+  it('takes an empty ANNAL_URL or ANNAL_DIR as unset', async () => {
+    await run(['init'])
+    const { code, stdout } = await run(['logs', '--json'], { env: { ANNAL_URL: '', ANNAL_DIR: '' } })
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout).logs[0].name).toBe('main')
+  })
+
   it('says where to make a ledger when there is none', async () => {
     const { code, stderr } = await run(['logs'])
     expect(code).toBe(2)
