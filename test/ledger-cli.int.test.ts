@@ -49,7 +49,7 @@ describe('a ledger with the annal command, as a real process', () => {
     expect(createHash('sha256').update(Uint8Array.of(0)).update(leaf).digest('hex')).toBe(shown.id)
 
     // The key init printed verifies the log's checkpoint.
-    const logs = JSON.parse((await annal(sub, 'logs', '--json')).stdout) as { logs: { name: string; size: number; verifier_key: string }[] }
+    const logs = JSON.parse((await annal(sub, 'logs', '--json')).stdout) as { logs: { name: string; origin: string; size: number; verifier_key: string }[] }
     expect(logs.logs).toEqual([{ name: 'main', origin: expect.any(String), size: 2, verifier_key: verifierKey }])
     expect(parseVerifierKey(verifierKey).name).toBe(logs.logs[0]!.origin)
 
