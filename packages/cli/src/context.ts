@@ -36,6 +36,11 @@ export interface Remote {
   readonly token: string | undefined
 }
 
+/** @throws UsageError unless `url` is an http(s) URL. */
+export function checkServerUrl(url: string): void {
+  if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`the server URL ${url} must start with http:// or https://`)
+}
+
 /** Where a command finds its ledger, its log and its server, from flags, environment and `.annal/config`. */
 export class Context {
   readonly io: Io
@@ -53,7 +58,8 @@ export class Context {
 
   /** The ledger directory: --data, ANNAL_DIR, or the nearest `.annal` from the working directory up. */
   findLedger(): string | undefined {
-    const named = this.#options.data ?? this.io.env.ANNAL_DIR
+    // An empty variable counts as unset, as ANNAL_TOKEN's does.
+    const named = this.#options.data ?? (this.io.env.ANNAL_DIR || undefined)
     if (named !== undefined) return resolve(this.io.cwd, named)
     for (let dir = resolve(this.io.cwd); ; dir = dirname(dir)) {
       if (existsSync(join(dir, LEDGER_DIR))) return join(dir, LEDGER_DIR)
@@ -95,9 +101,9 @@ export class Context {
 
   /** The server to go through (--url, ANNAL_URL, then the config's url), or undefined to use the local database. */
   async remote(): Promise<Remote | undefined> {
-    const url = this.#options.url ?? this.io.env.ANNAL_URL ?? (await this.config()).url
+    const url = this.#options.url ?? (this.io.env.ANNAL_URL || undefined) ?? (await this.config()).url
     if (url === undefined) return undefined
-    if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`the server URL ${url} must start with http:// or https://`)
+    checkServerUrl(url)
     const base = url.replace(/\/+$/, '')
     // A log's own URL (…/v1/logs/NAME) names the log too; a server's URL takes --log.
     const named = /^(.*)\/v1\/logs\/([^/]+)$/.exec(base)

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { type AnnalApp, type AuthOptions, type WitnessConfig, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import { ACCESS_LOG, type AnnalApp, type AuthOptions, type WitnessConfig, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { parseVerifierKey } from '@annal/note'
 import { Ledger } from '@annal/store'
-import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { readConfig, readJwksFile, splitKeyUrl } from './config.js'
+import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
@@ -13,8 +12,9 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
 
-  --dev          a local trial: ./.annal, a throwaway token issuer, ready-made tokens. Not for production.
-  --data DIR     the ledger directory (default ./.annal with --dev)
+  --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
+                 tokens ('annal dev token' mints more). Not for production.
+  --data DIR     the ledger directory (default with --dev: .annal here or in a parent, else ./.annal)
   --host HOST    default 127.0.0.1; anything else is reachable by other machines
   --port N       default 8080; 0 picks a free port
   --issuer URL, --audience URI   the OAuth 2.0 authorization server whose JWT access tokens
@@ -62,18 +62,20 @@ const DEV_ROLES = [
  * (in-flight requests finish, appends are flushed, the database is closed).
  */
 export async function serveCommand(args: readonly string[], out: (line: string) => void,
-    stopped: Promise<unknown> = signalled()): Promise<number> {
+    stopped: Promise<unknown> = signalled(), findLedger: () => string | undefined = () => undefined): Promise<number> {
   const values = parseServeArgs(args)
   const settings = await resolveSettings(values, process.env)
   const production = values.dev === true ? undefined : await productionAuth(settings)
-  const data = settings.data ?? (production === undefined ? '.annal' : undefined)
+  const data = settings.data ?? (production === undefined ? findLedger() ?? '.annal' : undefined)
   if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
 
   const witnesses = (values.witness ?? []).map(parseWitness)
   const witnessing = witnesses.length === 0 ? {} : { witnesses, policy: { k: parsePolicy(values.policy, witnesses.length) } }
   const ledger = await Ledger.open(data)
   try {
-    if (production === undefined && !ledger.logs().some((log) => log.name === 'audit')) await ledger.createLog('audit')
+    // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
+    if (production === undefined && ledger.logs().every((log) => log.name === ACCESS_LOG)) await ledger.createLog('audit')
+    const dev = production === undefined ? await ensureDevIssuer(data) : undefined
     const late = lateApp()
     let app: AnnalApp | undefined
     const running = await serve(late, {
@@ -81,8 +83,9 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
     })
     try {
-      const dev = production === undefined ? await devIssuer(running.url) : undefined
-      app = await late.settle(createApp({ ledger, auth: dev?.auth ?? production!, ...witnessing }))
+      // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
+      if (dev !== undefined) await recordDevUrl(data, running.url)
+      app = await late.settle(createApp({ ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing }))
       out(`annal serving ${data} on ${running.url}`)
       if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
       await stopped
@@ -191,41 +194,20 @@ function listed(items: readonly string[]): string {
   return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
 }
 
-interface DevIssuer {
-  readonly auth: AuthOptions
-  readonly issue: (role: string, scope: string) => Promise<string>
-}
-
-/**
- * A throwaway signing key made at start: its tokens die with the process. `audience` is the
- * bound URL, so that the tokens name the server they are used on.
- */
-async function devIssuer(audience: string): Promise<DevIssuer> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256')
-  const kid = randomUUID()
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }
-  const issuer = 'urn:annal:dev-issuer'
-  const issue = (role: string, scope: string) => new SignJWT({ scope, client_id: `dev-${role}` })
-    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
-    .setIssuer(issuer).setAudience(audience).setSubject(`dev-${role}`)
-    .setIssuedAt().setExpirationTime('24h').setJti(randomUUID())
-    .sign(privateKey)
-  return { auth: { issuer, audience, jwks: { keys: [jwk] } }, issue }
-}
-
 async function printDevBanner(out: (line: string) => void, url: string, dev: DevIssuer, ledger: Ledger): Promise<void> {
-  const log = ledger.log('audit')
+  const logs = ledger.logs().filter((info) => info.name !== ACCESS_LOG)
+  const name = logs[0]!.name
   out('')
-  out('DEV MODE: a throwaway token issuer and ready-made tokens. Not for production.')
-  out(`log "audit" verifier key: ${log.info.verifierKey}`)
+  out('DEV MODE: a dev token issuer kept in the ledger directory, and ready-made tokens. Not for production.')
+  for (const info of logs) out(`log "${info.name}" verifier key: ${info.verifierKey}`)
   out('')
   const tokens: Record<string, string> = {}
   for (const { role, scope } of DEV_ROLES) {
-    tokens[role] = await dev.issue(role, scope)
+    tokens[role] = await dev.issue({ audience: url, scope, subject: `dev-${role}`, ttl: '24h' })
     out(`${role.padEnd(9)} (${scope}), valid 24 h:\n  ${tokens[role]}`)
   }
   out('')
   out('try:')
-  out(`  curl -s -X POST ${url}/v1/logs/audit/entries -H 'Authorization: Bearer ${tokens.appender}' -H 'Content-Type: application/json' -d '{"actor":"alice","action":"login"}'`)
-  out(`  curl -s '${url}/v1/logs/audit/proof/inclusion?index=0'`)
+  out(`  curl -s -X POST ${url}/v1/logs/${name}/entries -H 'Authorization: Bearer ${tokens.appender}' -H 'Content-Type: application/json' -d '{"actor":"alice","action":"login"}'`)
+  out(`  curl -s '${url}/v1/logs/${name}/proof/inclusion?index=0'`)
 }

@@ -1,13 +1,15 @@
 // Appending events: checks, envelopes, one atomic write with the access record, and the answer.
 import { createHash } from 'node:crypto'
-import { StoreError, type AppendedEntry, type HashedObject, type Ledger, type Log } from '@annal/store'
+import { BodyError } from '@annal/http'
+import { StoreError, type AppendResult, type AppendedEntry, type HashedObject, type Ledger, type Log } from '@annal/store'
 import type { Principal } from './auth.js'
 import { isJsonType, parseJson, splitNdjson } from './body.js'
-import type { Services } from './context.js'
+import type { Limits, Services } from './context.js'
 import { eventObject } from './entry-json.js'
 import { type EnvelopeInput, envelopeBytes, envelopeTemplate } from './envelope.js'
 import type { IdempotencyRecord, RecordRow, StoredResponse } from './idempotency.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ApiError } from './errors.js'
 
 const NDJSON = 'application/x-ndjson'
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -36,8 +38,7 @@ export interface AppendRequest {
 export async function appendEvents(request: AppendRequest): Promise<StoredResponse> {
   const { services, log, type, body } = request
   const batch = type === NDJSON
-  const { jsonDepth, ndjsonLines } = services.limits
-  const events = batch ? splitNdjson(body, ndjsonLines, jsonDepth) : [checkEvent(body, type, jsonDepth)]
+  const events = appendBodyEvents(body, type, services.limits)
   const contentType = batch ? 'application/json' : type
   const objects = services.ledger.objects.hashed(events.map((bytes) => ({ bytes, contentType })))
   const leaves = envelopes({
@@ -133,11 +134,60 @@ function putAscii(bytes: Uint8Array, at: number, text: string): number {
   return at + text.length
 }
 
-/** The envelopes of a request's stored events; a template pays off from an NDJSON batch's second line. */
+/**
+ * The envelopes of a request's stored events; a template pays off from an NDJSON batch's second
+ * line. `firstLine` is the line number of a batch's first event.
+ */
 function envelopes(common: Omit<EnvelopeInput, 'object' | 'size' | 'line'>, objects: readonly HashedObject[],
-    batch: boolean): Uint8Array[] {
+    batch: boolean, firstLine = 1): Uint8Array[] {
   if (!batch) return [envelopeBytes({ ...common, object: objects[0]!.hash, size: objects[0]!.bytes.length })]
-  return envelopeTemplate(common)(objects.map((object, i) => ({ object: object.hash, size: object.bytes.length, line: i + 1 })))
+  return envelopeTemplate(common)(objects.map((object, i) => ({ object: object.hash, size: object.bytes.length, line: firstLine + i })))
+}
+
+/**
+ * The events of an append's body, checked as POST /v1/logs/{log}/entries checks them: for
+ * `application/x-ndjson` each line, else the body as one event (JSON when its type says so).
+ * @throws BodyError BODY_TOO_LARGE over `limits.bodyBytes`; as splitNdjson and checkEvent.
+ */
+export function appendBodyEvents(body: Uint8Array, type: string, limits: Limits): Uint8Array[] {
+  if (body.length > limits.bodyBytes) throw new BodyError('BODY_TOO_LARGE', `bodies are limited to ${limits.bodyBytes} bytes`)
+  return type === NDJSON ? splitNdjson(body, limits.ndjsonLines, limits.jsonDepth) : [checkEvent(body, type, limits.jsonDepth)]
+}
+
+/** An append made on the ledger itself rather than through the HTTP API. */
+export interface LocalAppend {
+  readonly log: string
+  /** As the API's Content-Type: `application/x-ndjson` for a batch. */
+  readonly type: string
+  /** From appendBodyEvents. */
+  readonly events: readonly Uint8Array[]
+  /** Who appended; it has no token, so its envelopes' `token` is `{}`. */
+  readonly actor: { readonly iss: string; readonly sub?: string; readonly clientId?: string }
+  readonly time: Date
+  /** Names the append in its envelopes, as a request id does. */
+  readonly requestId: string
+  /** The line number of a batch's first event, for a batch that is part of a larger file. Default 1. */
+  readonly firstLine?: number
+}
+
+/** The scope a local append's envelopes carry: it was allowed by holding the ledger, not by a token. */
+export const LOCAL_SCOPE = 'local'
+
+/**
+ * Appends events as the API would, with the same envelopes and objects in one atomic call, but
+ * without an access record: no request was made.
+ * @throws ApiError LOG_RESERVED for the access log; StoreError LOG_NOT_FOUND.
+ */
+export async function appendLocalEvents(ledger: Ledger, append: LocalAppend): Promise<AppendResult> {
+  if (append.log === ACCESS_LOG) throw new ApiError('LOG_RESERVED', 'the access log is written by the server only')
+  ledger.log(append.log)
+  const batch = append.type === NDJSON
+  const contentType = batch ? 'application/json' : append.type
+  const objects = ledger.objects.hashed(append.events.map((bytes) => ({ bytes, contentType })))
+  const principal = { ...append.actor, scopes: [] }
+  const leaves = envelopes({ contentType, time: append.time, requestId: append.requestId, principal, scope: LOCAL_SCOPE },
+    objects, batch, append.firstLine)
+  return (await ledger.append([{ log: append.log, entries: leaves }], { objects }))[0]!
 }
 
 /** A single event: not empty, and valid JSON nested at most `maxDepth` deep when it says it is JSON. */

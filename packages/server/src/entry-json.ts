@@ -1,7 +1,7 @@
 // Entries as served: JSON that nothing stored can make fail, and pages bounded in bytes.
 import { isStoreError, type Entry, type Ledger } from '@annal/store'
 import { isJsonType, nestedDeeperThan } from './body.js'
-import { MAX_JSON_DEPTH } from './context.js'
+import { DEFAULT_LIMITS, type Limits, MAX_JSON_DEPTH } from './context.js'
 import { ENVELOPE_TYPE } from './envelope.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -52,6 +52,11 @@ export async function entryJson(ledger: Ledger, { entry, envelope, object }: Par
   if (nestedDeeperThan(bytes, inline.depth)) view.payload_omitted = 'too_deep' satisfies PayloadOmitted
   else view.payload = printableJson(bytes)
   return JSON.stringify(view)
+}
+
+/** An entry as GET /v1/logs/{log}/entries/{ref} serves it (see entryJson), as JSON text. */
+export function servedEntryJson(ledger: Ledger, entry: Entry, limits: Pick<Limits, 'pageBytes' | 'jsonDepth'> = DEFAULT_LIMITS): Promise<string> {
+  return entryJson(ledger, parseEntry(entry), { bytes: limits.pageBytes, depth: limits.jsonDepth })
 }
 
 /** The JSON value in `bytes` if they are UTF-8 JSON that JSON.stringify can print back, else undefined. */

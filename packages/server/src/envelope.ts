@@ -15,18 +15,24 @@ export interface EnvelopeInput {
   readonly requestId: string
   /** 1-based line of an NDJSON batch. */
   readonly line?: number
-  readonly principal: Principal
+  readonly principal: EnvelopePrincipal
   /** The granted scope that allowed the append. */
   readonly scope: string
 }
 
+/**
+ * Who appended: a verified token's principal, or for an append made on the ledger itself
+ * (`annal append` without a server) an actor without a token, whose `token` member is `{}`.
+ */
+export type EnvelopePrincipal = Pick<Principal, 'iss' | 'sub' | 'clientId' | 'jti' | 'scopes'> & { readonly fingerprint?: string }
+
 /** Who acted, as RFC 9068 claims name it; absent claims are left out. */
-function actor(principal: Principal): Record<string, string | undefined> {
+function actor(principal: EnvelopePrincipal): Record<string, string | undefined> {
   return { iss: principal.iss, sub: principal.sub, client_id: principal.clientId }
 }
 
 /** The token, by `jti` and SHA-256 fingerprint; never the token. */
-function token(principal: Principal): Record<string, string | undefined> {
+function token(principal: EnvelopePrincipal): Record<string, string | undefined> {
   return { jti: principal.jti, sha256: principal.fingerprint }
 }
 
@@ -54,9 +60,9 @@ export interface PrincipalJson {
 }
 
 // Verified principals are cached with their tokens, so each is rendered once, not per request.
-const renderedPrincipals = new WeakMap<Principal, PrincipalJson>()
+const renderedPrincipals = new WeakMap<EnvelopePrincipal, PrincipalJson>()
 
-export function principalJson(principal: Principal): PrincipalJson {
+export function principalJson(principal: EnvelopePrincipal): PrincipalJson {
   let rendered = renderedPrincipals.get(principal)
   if (rendered === undefined) {
     rendered = {

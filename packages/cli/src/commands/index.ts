@@ -1,9 +1,15 @@
 import type { Program } from '../program.js'
 import { registerAuth } from './auth.js'
+import { registerEntries } from './entries.js'
+import { registerKeys } from './keys.js'
+import { registerLedger } from './ledger.js'
 import { registerServers } from './servers.js'
 
 /** Every `annal` command, in the order `annal help` lists them. */
 export function registerCommands(program: Program): void {
+  registerLedger(program)
+  registerEntries(program)
+  registerKeys(program)
   registerServers(program)
   registerAuth(program)
 }

@@ -1,3 +1,4 @@
+import { Context } from '../context.js'
 import { runDemo } from '../demo.js'
 import { SERVE_USAGE, serveCommand } from '../serve.js'
 import { WITNESS_USAGE, witnessServe } from '../witness.js'
@@ -19,7 +20,7 @@ export function registerServers(program: Program): void {
     })
 
   passThrough(program.root, 'serve', 'run the HTTP API on a ledger (annal serve --dev for a local trial)', SERVE_USAGE,
-    (args) => serveCommand(args, (line) => program.io.out(line)))
+    (args) => serveCommand(args, (line) => program.io.out(line), undefined, () => new Context(program.io, {}).findLedger()))
   const witness = program.root.command('witness').description('run a C2SP tlog-witness')
   passThrough(witness, 'serve', 'run a C2SP tlog-witness that cosigns consistent checkpoints', WITNESS_USAGE,
     (args) => witnessServe(args, (line) => program.io.out(line)))

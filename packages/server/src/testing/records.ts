@@ -2,14 +2,13 @@
 // must write as canonical JSON, member by member, the oracle their property tests compare with.
 import type { AccessRecordInput } from '../access-record.js'
 import { ACCESS_RECORD_TYPE, clip } from '../access-record.js'
-import type { Principal } from '../auth.js'
-import { ENVELOPE_TYPE, type EnvelopeInput } from '../envelope.js'
+import { ENVELOPE_TYPE, type EnvelopeInput, type EnvelopePrincipal } from '../envelope.js'
 
-function actor(principal: Principal): Record<string, string | undefined> {
+function actor(principal: EnvelopePrincipal): Record<string, string | undefined> {
   return { iss: principal.iss, sub: principal.sub, client_id: principal.clientId }
 }
 
-function token(principal: Principal): Record<string, string | undefined> {
+function token(principal: EnvelopePrincipal): Record<string, string | undefined> {
   return { jti: principal.jti, sha256: principal.fingerprint }
 }
 
