@@ -37,12 +37,11 @@ function checkpointOrigin(note: string | Uint8Array): string {
 }
 
 /**
- * Verifies a checkpoint note against a policy, in the order of tlog-proof §Verifying: its
- * origin must name a policy log, a key of that log must have signed it, every cosignature by a
- * policy witness must verify, and the witnesses that cosigned must meet the quorum.
- * Throws ClientError CHECKPOINT_MALFORMED, LOG_UNKNOWN, SIGNATURE_INVALID or QUORUM_UNMET.
+ * The first steps of verifyCheckpoint: the checkpoint's origin names a policy log, and a key of
+ * that log signed it; cosignatures are not looked at. Enough to hold a log to what it signed.
+ * Throws ClientError CHECKPOINT_MALFORMED, LOG_UNKNOWN or SIGNATURE_INVALID.
  */
-export function verifyCheckpoint(note: string | Uint8Array, policy: Policy): TrustedCheckpoint {
+export function verifyLogSignature(note: string | Uint8Array, policy: Policy): { checkpoint: VerifiedCheckpoint; log: PolicyLog } {
   const origin = checkpointOrigin(note)
   const logs = policy.logs.filter((log) => log.verifier.name === origin)
   if (logs.length === 0) throw new ClientError('LOG_UNKNOWN', `no log of the policy has the origin ${JSON.stringify(origin)}`)
@@ -53,7 +52,17 @@ export function verifyCheckpoint(note: string | Uint8Array, policy: Policy): Tru
     return translate(error, OPENING, 'the log signature does not verify')
   }
   const signer = checkpoint.signatures[0]!.verifier
-  const log = logs.find((candidate) => candidate.verifier === signer)!
+  return { checkpoint, log: logs.find((candidate) => candidate.verifier === signer)! }
+}
+
+/**
+ * Verifies a checkpoint note against a policy, in the order of tlog-proof §Verifying: its
+ * origin must name a policy log, a key of that log must have signed it, every cosignature by a
+ * policy witness must verify, and the witnesses that cosigned must meet the quorum.
+ * Throws ClientError CHECKPOINT_MALFORMED, LOG_UNKNOWN, SIGNATURE_INVALID or QUORUM_UNMET.
+ */
+export function verifyCheckpoint(note: string | Uint8Array, policy: Policy): TrustedCheckpoint {
+  const { checkpoint, log } = verifyLogSignature(note, policy)
   let cosigned: string[]
   try {
     const cosignatures = verifyCosignatures(checkpoint, policy.witnesses.map((witness) => witness.verifier))

@@ -1,7 +1,7 @@
 import { encodeBase64, type VerifiedCheckpoint } from '@annal/note'
-import { bytesEqual, consistencyProofRoots, verifyConsistency } from '@annal/tlog'
+import { bytesEqual, verifyConsistency } from '@annal/tlog'
 import { ClientError, codeOf } from './errors.js'
-import { SplitViewError } from './split-view.js'
+import { SplitViewError, showsAnotherTree } from './split-view.js'
 
 /** Whether a consistency proof from `old` to `newer` is worth asking for: one log, 0 < old size < newer size. */
 export function proofNeeded(old: VerifiedCheckpoint, newer: VerifiedCheckpoint): boolean {
@@ -36,15 +36,5 @@ export function verifyConsistent(old: VerifiedCheckpoint, newer: VerifiedCheckpo
     }
     throw new SplitViewError(`the log's checkpoints of sizes ${old.size} and ${newer.size} are not consistent`,
       { old: old.note, new: newer.note, proof: proof.map(encodeBase64) }, { cause: error })
-  }
-}
-
-/** The proof leads to the newer checkpoint's root, and from it to another root than the older one's. */
-function showsAnotherTree(old: VerifiedCheckpoint, newer: VerifiedCheckpoint, proof: readonly Uint8Array[]): boolean {
-  try {
-    const roots = consistencyProofRoots(old.size, newer.size, proof, old.rootHash)
-    return bytesEqual(roots.newRoot, newer.rootHash) && !bytesEqual(roots.oldRoot, old.rootHash)
-  } catch {
-    return false
   }
 }

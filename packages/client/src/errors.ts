@@ -24,8 +24,17 @@ export const CLIENT_ERROR_CODES = [
   'RESPONSE_INVALID',
   // The log signed two checkpoints that no consistency proof connects (a SplitViewError).
   'SPLIT_VIEW',
+  // Split-view evidence (formatEvidence's text) that does not parse.
+  'EVIDENCE_MALFORMED',
+  // Split-view evidence that does not show a fork: not two log-signed checkpoints that no
+  // consistency proof connects.
+  'EVIDENCE_INVALID',
   // A monitor's state was changed by someone else between its load and its compare-and-swap.
   'STATE_CONFLICT',
+  // A monitor state file that cannot be read, or does not hold a state: restore or remove it.
+  'STATE_INVALID',
+  // A monitor state file that another live process holds open (its lock file says which).
+  'STATE_LOCKED',
 ] as const
 
 export type ClientErrorCode = typeof CLIENT_ERROR_CODES[number]

@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeBase64 } from '@annal/note'
@@ -9,9 +9,12 @@ import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.
 import { verifyCheckpoint } from './checkpoint.js'
 import type { Fetch } from './log-client.js'
 import { MemoryStateStore } from './monitor-state.js'
+import { FileStateStore } from './node/file-state.js'
+import { readEvidence, writeEvidence } from './node/evidence.js'
 import { Monitor, type MonitorEntry } from './monitor.js'
 import { parsePolicy, type Policy } from './policy.js'
-import { SplitViewError, formatEvidence } from './split-view.js'
+import { SplitViewError, formatEvidence, verifyEvidence } from './split-view.js'
+import { Child } from './testing/child.js'
 import { expectRejection } from './testing/expect.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -96,6 +99,65 @@ describe('Monitor against a running server', () => {
   })
 })
 
+describe('Monitor far behind a log of several bundles', () => {
+  const BUNDLE = 256
+  const size = 3 * BUNDLE + 10
+
+  /** A fetch that counts the entry bundles read, altering bundle `alter` if given. */
+  function countingFetch(alter?: number): { fetch: Fetch; bundles: () => number } {
+    let bundles = 0
+    const fetch: Fetch = async (input, init) => {
+      const response = await globalThis.fetch(input, init)
+      const bundle = /\/tile\/entries\/(\d+)/.exec(input)
+      if (bundle === null) return response
+      bundles++
+      if (Number(bundle[1]) !== alter) return response
+      const bytes = new Uint8Array(await response.arrayBuffer())
+      bytes[bytes.length - 1]! ^= 1
+      return new Response(bytes, { status: response.status, headers: response.headers })
+    }
+    return { fetch, bundles: () => bundles }
+  }
+
+  it('holds one bundle at a time: none is read before the entries before it are handed', async () => {
+    const log = await newLog('behind')
+    await log.append(events(0, size))
+    const counted = countingFetch()
+    let ahead = 0
+    let handed = 0
+    const monitor = new Monitor(log.url, {
+      policy: log.policy, store: new MemoryStateStore(), token, fetch: counted.fetch,
+      onEntry: (entry) => {
+        // Bundles read beyond the one that holds this entry.
+        ahead = Math.max(ahead, counted.bundles() - (Math.floor(entry.index / BUNDLE) + 1))
+        handed++
+      },
+    })
+    expect((await monitor.poll()).checkpoint.size).toBe(size)
+    expect(handed).toBe(size)
+    expect(ahead).toBe(0)
+    expect(counted.bundles()).toBe(4)
+  })
+
+  it('hands no entry of an altered middle bundle, and keeps the state after the bundle before', async () => {
+    const log = await newLog('altered-middle')
+    await log.append(events(0, size))
+    const store = new MemoryStateStore()
+    const seen: number[] = []
+    const monitor = new Monitor(log.url, {
+      policy: log.policy, store, token, fetch: countingFetch(1).fetch, onEntry: (entry) => void seen.push(entry.index),
+    })
+    const error = await expectRejection(monitor.poll(), 'INCLUSION_FAILED')
+    expect(error.message).toContain(`entries ${BUNDLE} to ${2 * BUNDLE - 1} do not hash to the root of size ${size}`)
+    expect(seen).toEqual(Array.from({ length: BUNDLE }, (_, i) => i))
+    expect((await store.load())?.next).toBe(BUNDLE)
+    // Read as served, the same bundle is proven and the monitor goes on from where it stopped.
+    const resumed = new Monitor(log.url, { policy: log.policy, store, token, onEntry: (entry) => void seen.push(entry.index) })
+    expect((await resumed.poll()).checkpoint.size).toBe(size)
+    expect(seen).toEqual(Array.from({ length: size }, (_, i) => i))
+  })
+})
+
 describe('Monitor against a log whose key signs a fork', () => {
   let forkDir: string
   let fork: Ledger
@@ -174,6 +236,68 @@ describe('Monitor against a log whose key signs a fork', () => {
     const error = await expectSplitView(monitor)
     expect(error.evidence.proof).toEqual([])
     expect(error.formatEvidence()).toContain('proof of misbehavior:\n\t(none: ')
+  })
+
+  it('keeps its state in a file and saves the evidence to one, which verifies offline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annal-fork-files-'))
+    try {
+      const [ours, theirs] = [live.ledger.log('forked'), fork.log('forked')]
+      const store = await FileStateStore.open(join(dir, 'monitor.state'))
+      await new Monitor(url, { policy, store, token, onEntry: () => undefined }).poll()
+      const saved = await store.load()
+      await ours.append(events(ours.size, 3))
+      await theirs.append(events(theirs.size, 5, 'b'))
+      const monitor = new Monitor(url, { policy, store, token, fetch: forkedCheckpoint, onEntry: () => undefined })
+      const error = await expectRejection(monitor.poll(), 'SPLIT_VIEW') as SplitViewError
+      await store.close()
+      const file = join(dir, 'split-view.txt')
+      await writeEvidence(file, error.evidence)
+      // The log may go: the file holds both signed notes verbatim and the proof.
+      const text = await readFile(file, 'utf8')
+      expect(text).toBe(error.formatEvidence())
+      const evidence = await readEvidence(file)
+      expect(evidence).toEqual(error.evidence)
+      expect(evidence.old).toBe(saved!.checkpoint)
+      expect(evidence.new).toBe(await theirs.checkpoint())
+      const { old, new: now } = verifyEvidence(evidence, policy)
+      expect([old.size, now.size]).toEqual([saved!.next, theirs.size])
+      const proof = evidence.proof.map((hash) => decodeBase64(hash)!)
+      expect(() => verifyConsistency(old.size, now.size, proof, old.rootHash, now.rootHash)).toThrow()
+      expect(JSON.parse(await readFile(join(dir, 'monitor.state'), 'utf8'))).toEqual(saved)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('Monitor killed between entries', () => {
+  it('resumes from its state file with no gap and no repeat', async () => {
+    const log = await newLog('killed')
+    const size = 2 * 256 + 40
+    const hangAt = 300
+    await log.append(events(0, size))
+    const dir = await mkdtemp(join(tmpdir(), 'annal-killed-'))
+    try {
+      const policyFile = join(dir, 'policy.txt')
+      await writeFile(policyFile, `log ${live.ledger.log('killed').info.verifierKey}\nquorum none\n`)
+      const args = (hang: number): string[] =>
+        [log.url, policyFile, token, join(dir, 'monitor.state'), join(dir, 'handled.txt'), String(hang)]
+      const first = new Child('./monitor-child.ts', args(hangAt))
+      try {
+        expect(await first.line((line) => line.startsWith('waiting'))).toBe(`waiting ${hangAt}`)
+      } finally {
+        first.kill('SIGKILL')
+      }
+      expect((await first.exited).signal).toBe('SIGKILL')
+      const second = new Child('./monitor-child.ts', args(-1))
+      expect(await second.line((line) => line === 'done')).toBe('done')
+      expect((await second.exited).code).toBe(0)
+      const handled = (await readFile(join(dir, 'handled.txt'), 'utf8')).trimEnd().split('\n').map(Number)
+      expect(handled).toEqual(Array.from({ length: size }, (_, i) => i))
+      expect(JSON.parse(await readFile(join(dir, 'monitor.state'), 'utf8')).next).toBe(size)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

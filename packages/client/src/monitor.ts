@@ -1,15 +1,14 @@
-import {
-  TILE_WIDTH, bytesEqual, decodeEntryBundle, defaultHasher, entryBundlePath, hashTilePath,
-  nodeFromTiles, planTiles, rootPlan, type TileId,
-} from '@annal/tlog'
-import { translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
+import { bytesEqual } from '@annal/tlog'
+import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { proofNeeded, verifyConsistent } from './consistency.js'
 import { ClientError } from './errors.js'
-import { countField, get, getJson, hashesField } from './internal/http.js'
-import { edgeNodes, rootFromEdge } from './internal/range.js'
+import { tellWitness, type GossipOutcome } from './gossip.js'
+import { BundleReader } from './internal/bundles.js'
+import { countField, getJson, hashesField } from './internal/http.js'
 import { LogClient, type Fetch } from './log-client.js'
 import { sameState, type MonitorState, type MonitorStateStore } from './monitor-state.js'
 import type { Policy } from './policy.js'
+import { SplitViewError } from './split-view.js'
 
 /** An entry of the log, proven to be at `index` in the checkpoint the monitor trusts. */
 export interface MonitorEntry {
@@ -28,16 +27,32 @@ export interface MonitorOptions {
   readonly fetch?: Fetch
   /** A bearer token with log:read, which entry bundles need. */
   readonly token?: string
+  /**
+   * Base URLs of witnesses (tlog-witness with Annal's `/v1/gossip`, as `annal witness serve`),
+   * each handed every newly trusted checkpoint before any entry under it is handed. A witness
+   * that answers with verified evidence of a fork of this log stops the poll with a
+   * SplitViewError; one that is down or slow does not stop the monitor.
+   */
+  readonly witnesses?: readonly string[]
+  /** Called with how each witness took each checkpoint, failures included; must not throw. */
+  readonly onGossip?: (outcome: GossipOutcome) => void
+  /** Limit on each witness's answers, in ms. Default 10,000. */
+  readonly gossipTimeoutMs?: number
 }
-
-const tileKey = (tile: TileId): string => `${tile.level}/${tile.index}/${tile.width}`
 
 /**
  * Follows one log of the Annal HTTP API (`url` as for LogClient). Each poll verifies the latest
  * checkpoint against the policy and as consistent with the trusted one, reads the entries since
- * from entry bundles, proves them by recomputing the new root from the hash tiles' nodes of the
- * old tree and the entries' leaf hashes, and hands each to `onEntry`, saving the state after
- * each one. The first poll, with no state, trusts the first checkpoint the policy accepts.
+ * from entry bundles, one bundle at a time, proves each bundle against the new root (with the
+ * hash tiles' nodes around it) before handing any of its entries to `onEntry`, and saves the
+ * state after each entry. The first poll, with no state, trusts the first checkpoint the
+ * policy accepts.
+ *
+ * Entries are handed at least once: the state moves only after onEntry returns, so a process
+ * killed inside onEntry (or between its return and the state write) hands that entry again
+ * when it restarts from the same store, and never skips one. Exactly once would need the
+ * handler's effect and the state write in one transaction, which only the handler's own store
+ * can give: such a handler should make the entry's `index` its key.
  */
 export class Monitor {
   readonly url: string
@@ -45,6 +60,8 @@ export class Monitor {
   readonly #options: MonitorOptions
   readonly #fetch: Fetch
   readonly #headers: Record<string, string>
+  readonly #witnesses: readonly string[]
+  readonly #gossipTimeoutMs: number
 
   constructor(url: string, options: MonitorOptions) {
     if (options?.store === undefined || typeof options.onEntry !== 'function') {
@@ -55,12 +72,15 @@ export class Monitor {
     this.#options = options
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
     this.#headers = options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` }
+    this.#witnesses = (options.witnesses ?? []).map(witnessUrl)
+    this.#gossipTimeoutMs = options.gossipTimeoutMs ?? 10_000
+    if (!Number.isSafeInteger(this.#gossipTimeoutMs) || this.#gossipTimeoutMs < 1) throw new RangeError('gossipTimeoutMs must be a positive integer')
   }
 
   /**
    * One round; resolves with the checkpoint now trusted, every entry below its size handed.
    * Throws SplitViewError (SPLIT_VIEW) when the log signed a checkpoint that is not consistent
-   * with the trusted one; ClientError INCLUSION_FAILED when the entries do not hash to the
+   * with the trusted one, or a witness holds verified evidence that it did; ClientError INCLUSION_FAILED when the entries do not hash to the
    * root, STATE_CONFLICT from the store, or as LogClient.checkpoint(); what onEntry throws.
    */
   async poll(): Promise<TrustedCheckpoint> {
@@ -68,16 +88,32 @@ export class Monitor {
     const trusted = state === undefined ? undefined : verifyCheckpoint(state.checkpoint, this.#options.policy)
     const latest = await this.#client.checkpoint()
     const target = trusted === undefined ? latest : await this.#extend(trusted, latest)
+    if (target !== trusted) await this.#gossip(target)
     const from = state?.next ?? 0
     if (!Number.isSafeInteger(from) || from < 0 || from > target.checkpoint.size) {
       throw new RangeError('the saved next index is not within the trusted checkpoint')
     }
-    for (const entry of await this.#entries(from, target)) {
-      await this.#options.onEntry(entry)
-      state = await this.#save(state, { checkpoint: target.checkpoint.note, next: entry.index + 1 })
+    const bundles = new BundleReader(this.#fetch, this.url, this.#headers, target.checkpoint)
+    for await (const entries of bundles.entries(from)) {
+      for (const entry of entries) {
+        await this.#options.onEntry(entry)
+        state = await this.#save(state, { checkpoint: target.checkpoint.note, next: entry.index + 1 })
+      }
     }
     await this.#save(state, { checkpoint: target.checkpoint.note, next: target.checkpoint.size })
     return target
+  }
+
+  /** Hands `trusted` to every witness at once. Throws SplitViewError when one shows a fork. */
+  async #gossip(trusted: TrustedCheckpoint): Promise<void> {
+    const { note, origin, size } = trusted.checkpoint
+    const told = await Promise.all(this.#witnesses.map((witness) =>
+      tellWitness(this.#fetch, witness, { note, origin, size }, this.#options.policy, this.#gossipTimeoutMs)))
+    for (const { outcome } of told) this.#options.onGossip?.(outcome)
+    const fork = told.find((one) => one.evidence !== undefined)
+    if (fork !== undefined) {
+      throw new SplitViewError(`witness ${fork.outcome.witness} holds evidence that the log forked`, fork.evidence!)
+    }
   }
 
   async #save(old: MonitorState | undefined, next: MonitorState): Promise<MonitorState> {
@@ -102,50 +138,13 @@ export class Monitor {
     }
     return hashesField(body, 'proof')
   }
+}
 
-  /** Entries `from` up to the checkpoint's size, proven against its root. */
-  async #entries(from: number, target: TrustedCheckpoint): Promise<MonitorEntry[]> {
-    const { size: to, rootHash } = target.checkpoint
-    if (from === to) return []
-    const leaves: Uint8Array[] = []
-    for (let bundle = Math.floor(from / TILE_WIDTH); bundle * TILE_WIDTH < to; bundle++) {
-      const start = bundle * TILE_WIDTH
-      const entries = await this.#bundle(bundle, Math.min(TILE_WIDTH, to - start))
-      leaves.push(...entries.slice(Math.max(0, from - start)))
-    }
-    const leafHashes = leaves.map((bytes) => defaultHasher.leaf(bytes))
-    const root = rootFromEdge(from, await this.#edge(from, to), leafHashes, defaultHasher)
-    if (!bytesEqual(root, rootHash)) {
-      throw new ClientError('INCLUSION_FAILED', `entries ${from} to ${to - 1} do not hash to the root of size ${to}`)
-    }
-    return leaves.map((bytes, i) => Object.freeze({ index: from + i, bytes, leafHash: leafHashes[i]! }))
+/** A witness's base URL without its trailing slash. Throws TypeError unless it is http(s). */
+function witnessUrl(url: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(`witness ${JSON.stringify(url)} is not an http(s) URL`)
   }
-
-  /** The entries of bundle `index` at `width`. Throws ClientError RESPONSE_INVALID. */
-  async #bundle(index: number, width: number): Promise<Uint8Array[]> {
-    const response = await get(this.#fetch, `${this.url}/${entryBundlePath(index, width)}`, this.#headers)
-    let entries: Uint8Array[]
-    try {
-      entries = decodeEntryBundle(new Uint8Array(await response.arrayBuffer()))
-    } catch (error) {
-      return translate(error, { TILE_MALFORMED: 'RESPONSE_INVALID' }, `entry bundle ${index} does not parse`)
-    }
-    if (entries.length !== width) throw new ClientError('RESPONSE_INVALID', `entry bundle ${index} does not hold ${width} entries`)
-    return entries
-  }
-
-  /** The hashes of edgeNodes(from), read from the hash tiles of the tree of size `to`. */
-  async #edge(from: number, to: number): Promise<Uint8Array[]> {
-    if (from === 0) return []
-    const tiles = new Map<string, Uint8Array>()
-    for (const tile of planTiles(rootPlan(from), to)) {
-      const response = await get(this.#fetch, `${this.url}/${hashTilePath(tile)}`, this.#headers)
-      tiles.set(tileKey(tile), new Uint8Array(await response.arrayBuffer()))
-    }
-    try {
-      return edgeNodes(from).map((node) => nodeFromTiles(node, to, (tile) => tiles.get(tileKey(tile))))
-    } catch (error) {
-      return translate(error, { TILE_MALFORMED: 'RESPONSE_INVALID', TILE_NOT_FOUND: 'RESPONSE_INVALID' }, 'a hash tile is not as served')
-    }
-  }
+  return url.replace(/\/+$/, '')
 }

@@ -85,7 +85,7 @@ describe('an entry proof of an unwitnessed log', () => {
 
   it('answers 404 and 400 as the entry routes do', async () => {
     await expectProblem(await proofOf(0, reader, 'nope'), 404, 'LOG_NOT_FOUND')
-    await expectProblem(await proofOf(7), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await proofOf(7), 404, 'ENTRY_NOT_FOUND')
     await expectProblem(await proofOf('0'.repeat(64)), 404, 'ENTRY_NOT_FOUND')
     await expectProblem(await proofOf('ABCD'), 400, 'ID_MALFORMED')
     await expectProblem(await proofOf('abc'), 400, 'ID_MALFORMED')
@@ -145,7 +145,7 @@ describe('an entry proof of a witnessed log', () => {
   }
 
   it('proves the entry in the checkpoint served with its cosignatures, and meets the quorum offline', async () => {
-    await expectProblem(await proofOf(0), 400, 'SIZE_OUT_OF_RANGE')
+    await expectProblem(await proofOf(0), 404, 'ENTRY_NOT_FOUND')
     await h.ledger.log('audit').append(entries.slice(0, cosignUpTo))
     await cosignedAt(cosignUpTo)
     await h.ledger.log('audit').append(entries.slice(cosignUpTo))

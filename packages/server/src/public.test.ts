@@ -88,6 +88,8 @@ describe('public endpoints', () => {
     for (const query of ['index=01', 'index=-1', 'index=1.0', 'index= 1', 'index=', 'index=1&leaf_hash=' + '0'.repeat(64), '', 'tree_size=2']) {
       await expectProblem(await h.app.request(`/v1/logs/audit/proof/inclusion?${query}`), 400, 'REQUEST_MALFORMED')
     }
+    const both = await expectProblem(await h.app.request(`/v1/logs/audit/proof/inclusion?index=1&leaf_hash=${'0'.repeat(64)}`), 400, 'REQUEST_MALFORMED')
+    expect(both.detail).toBe('give index or leaf_hash, not both')
     await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=3'), 400, 'SIZE_OUT_OF_RANGE')
     await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=2&tree_size=2'), 400, 'SIZE_OUT_OF_RANGE')
     await expectProblem(await h.app.request('/v1/logs/audit/proof/inclusion?index=0&tree_size=4'), 400, 'SIZE_OUT_OF_RANGE')

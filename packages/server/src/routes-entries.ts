@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { isStoreError, type Log } from '@annal/store'
+import { StoreError, isStoreError, type Log } from '@annal/store'
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
@@ -115,6 +115,10 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
  */
 async function entryIndex(log: Log, param: string): Promise<number> {
   const ref = entryRef(param)
+  // An index past the end names an entry that is not there yet, as an unknown id does: 404.
+  if (typeof ref === 'number' && ref >= log.size) {
+    throw new StoreError('ENTRY_NOT_FOUND', log.size === 0 ? 'the log has no entries yet' : `the last entry is ${log.size - 1}`)
+  }
   try {
     return await log.resolve(ref)
   } catch (error) {

@@ -256,8 +256,8 @@ export class Ledger {
     await options.beforeWrite?.()
     const erasedAt = (this.#options.clock ?? (() => new Date()))().toISOString()
     const record = {
-      type: 'annal.erasure/v1', object: meta.hash, reason: options.reason, erasedAt,
-      ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+      type: 'annal.erasure/v1', object: meta.hash, reason: options.reason, erased_at: erasedAt,
+      ...(options.requestId === undefined ? {} : { request_id: options.requestId }),
     }
     const appended = await log.append([utf8.encode(JSON.stringify(record))])
     return this.#objects.markErased(hash, { erasedAt, reason: options.reason, log: log.info.name, index: appended.entries[0]!.index })
