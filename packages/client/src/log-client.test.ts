@@ -1,10 +1,13 @@
-import { generateKeyPair } from '@annal/note'
-import { bytesToHex, defaultHasher } from '@annal/tlog'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { MemoryTree, bytesToHex, defaultHasher } from '@annal/tlog'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.js'
 import { LogClient, type Fetch } from './log-client.js'
 import { parsePolicy, type Policy } from './policy.js'
 import { verifyProof } from './proof.js'
+import { SplitViewError } from './split-view.js'
 import { expectRejection } from './testing/expect.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -120,6 +123,27 @@ describe('LogClient against a running server', () => {
     const newer = await client.consistency(old)
     const rollback = tampering(/\/checkpoint$/, () => old.checkpoint.note)
     await expectRejection(new LogClient(logUrl, { policy, fetch: rollback }).consistency(newer), 'CONSISTENCY_FAILED')
+  })
+
+  it('shows a fork signed by the log key as a split view, with the evidence', async () => {
+    const old = await new LogClient(logUrl, { policy }).checkpoint()
+    const signer = parseSignerKey((await readFile(join(live.ledger.directory, 'keys', 'main.key'), 'utf8')).trim())
+    const fork = new MemoryTree()
+    for (let i = 0; i < old.checkpoint.size + 3; i++) fork.append(defaultHasher.leaf(utf8(`fork ${i}`)))
+    const forged = (size: number): string =>
+      signCheckpoint({ origin: old.checkpoint.origin, size, rootHash: fork.root(size), extensions: [] }, signer)
+    const cases = [
+      { size: old.checkpoint.size, proof: [] },
+      { size: fork.size, proof: fork.consistencyProof(old.checkpoint.size, fork.size) },
+    ]
+    for (const { size, proof } of cases) {
+      // The forked view: its checkpoint, and its consistency proof from the trusted size.
+      const fetch: Fetch = async (input) => input.endsWith('/checkpoint') ? new Response(forged(size))
+        : Response.json({ from: old.checkpoint.size, to: size, proof: proof.map(bytesToHex) })
+      const error = await expectRejection(new LogClient(logUrl, { policy, fetch }).consistency(old), 'SPLIT_VIEW')
+      expect(error).toBeInstanceOf(SplitViewError)
+      expect((error as SplitViewError).evidence).toEqual({ old: old.checkpoint.note, new: forged(size), proof: proof.map(() => expect.any(String)) })
+    }
   })
 
   it('says what the server refused', async () => {

@@ -1,5 +1,6 @@
-import { bytesEqual, bytesToHex, defaultHasher, verifyConsistency } from '@annal/tlog'
-import { translate, verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
+import { bytesEqual, bytesToHex, defaultHasher } from '@annal/tlog'
+import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
+import { proofNeeded, verifyConsistent } from './consistency.js'
 import { ClientError } from './errors.js'
 import { countField, get, getJson, hashField, hashesField } from './internal/http.js'
 import type { Policy } from './policy.js'
@@ -91,26 +92,17 @@ export class LogClient {
 
   /**
    * The log's latest checkpoint, verified against the policy and proven to extend `trusted` (a
-   * checkpoint from this client or a note to verify first). Throws ClientError
-   * CONSISTENCY_FAILED (another origin, a smaller tree, or a proof that does not hold),
-   * RESPONSE_INVALID, or as checkpoint().
+   * checkpoint from this client or a note to verify first). Throws SplitViewError (SPLIT_VIEW)
+   * when the answer shows that the log forked; ClientError CONSISTENCY_FAILED (another origin,
+   * a smaller tree, or a proof that does not hold), RESPONSE_INVALID, or as checkpoint().
    */
   async consistency(trusted: TrustedCheckpoint | string): Promise<TrustedCheckpoint> {
     const old = typeof trusted === 'string' ? verifyCheckpoint(trusted, this.#policy) : trusted
     const latest = await this.checkpoint()
     const [from, to] = [old.checkpoint, latest.checkpoint]
-    if (from.origin !== to.origin) throw new ClientError('CONSISTENCY_FAILED', 'the new checkpoint is of another log')
-    if (to.size < from.size) {
-      throw new ClientError('CONSISTENCY_FAILED', `the log answered size ${to.size}, below the trusted size ${from.size}`)
-    }
-    const proof = from.size === 0 || from.size === to.size ? []
-      : hashesField(await getJson(this.#fetch, `${this.url}/proof/consistency?from=${from.size}&to=${to.size}`), 'proof')
-    try {
-      verifyConsistency(from.size, to.size, proof, from.rootHash, to.rootHash)
-    } catch (error) {
-      translate(error, { PROOF_MALFORMED: 'CONSISTENCY_FAILED', PROOF_ROOT_MISMATCH: 'CONSISTENCY_FAILED', HASH_MALFORMED: 'CONSISTENCY_FAILED' },
-        `size ${to.size} is not proven to extend the trusted size ${from.size}`)
-    }
+    const proof = proofNeeded(from, to)
+      ? hashesField(await getJson(this.#fetch, `${this.url}/proof/consistency?from=${from.size}&to=${to.size}`), 'proof') : []
+    verifyConsistent(from, to, proof)
     return latest
   }
 

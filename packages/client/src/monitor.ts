@@ -1,14 +1,14 @@
-import { encodeBase64 } from '@annal/note'
-import { bytesEqual, verifyConsistency } from '@annal/tlog'
+import { bytesEqual } from '@annal/tlog'
 import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
-import { ClientError, codeOf } from './errors.js'
+import { proofNeeded, verifyConsistent } from './consistency.js'
+import { ClientError } from './errors.js'
 import { tellWitness, type GossipOutcome } from './gossip.js'
 import { BundleReader } from './internal/bundles.js'
 import { countField, getJson, hashesField } from './internal/http.js'
 import { LogClient, type Fetch } from './log-client.js'
 import { sameState, type MonitorState, type MonitorStateStore } from './monitor-state.js'
 import type { Policy } from './policy.js'
-import { SplitViewError, showsAnotherTree } from './split-view.js'
+import { SplitViewError } from './split-view.js'
 
 /** An entry of the log, proven to be at `index` in the checkpoint the monitor trusts. */
 export interface MonitorEntry {
@@ -124,26 +124,9 @@ export class Monitor {
   /** `latest` if it extends `trusted`; `trusted` if it is the same or an older consistent one. */
   async #extend(trusted: TrustedCheckpoint, latest: TrustedCheckpoint): Promise<TrustedCheckpoint> {
     const [old, now] = [trusted.checkpoint, latest.checkpoint]
-    if (old.origin !== now.origin) throw new ClientError('CONSISTENCY_FAILED', 'the new checkpoint is of another log')
-    if (old.size === now.size) {
-      if (bytesEqual(old.rootHash, now.rootHash)) return trusted
-      throw new SplitViewError(`the log signed two trees of size ${old.size}`, { old: old.note, new: now.note, proof: [] })
-    }
-    const [small, large] = old.size < now.size ? [old, now] : [now, old]
-    const proof = await this.#consistencyProof(small.size, large.size)
-    try {
-      verifyConsistency(small.size, large.size, proof, small.rootHash, large.rootHash)
-    } catch (error) {
-      if (codeOf(error) === undefined) throw error
-      // Evidence only when the proof is made of the larger tree's nodes (it leads to that signed
-      // root) and shows another smaller tree: a proof altered on the way shows nothing.
-      if (!showsAnotherTree(small, large, proof)) {
-        throw new ClientError('CONSISTENCY_FAILED',
-          `the consistency proof from ${small.size} to ${large.size} does not verify: altered, or the log forked`, { cause: error })
-      }
-      throw new SplitViewError(`the log's checkpoints of sizes ${small.size} and ${large.size} are not consistent`,
-        { old: small.note, new: large.note, proof: proof.map(encodeBase64) }, { cause: error })
-    }
+    if (old.size === now.size && old.origin === now.origin && bytesEqual(old.rootHash, now.rootHash)) return trusted
+    const [small, large] = now.size < old.size ? [now, old] : [old, now]
+    verifyConsistent(small, large, proofNeeded(small, large) ? await this.#consistencyProof(small.size, large.size) : [])
     // An older checkpoint that the trusted one extends is a stale answer, not news.
     return now.size > old.size ? latest : trusted
   }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { formatTlogProof } from '@annal/note'
 import { StoreError, isStoreError, type Log } from '@annal/store'
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
@@ -89,9 +88,8 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     authorize(c, 'log:read', name)
     const log = ledger.log(name)
     const index = await entryIndex(log, c.req.param('ref'))
-    const { size, note } = await checkpointWith(services, log, index)
-    const { proof } = await log.inclusionProof(index, size)
-    return c.body(formatTlogProof({ index, hashes: proof, checkpoint: note }), 200, {
+    const { note } = await checkpointWith(services, log, index)
+    return c.body(await log.tlogProof(index, note), 200, {
       'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'private, no-cache',
       'Content-Disposition': `attachment; filename="${name}-${index}.tlog-proof"`,
     })

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   type CosignatureSigner, SIGNATURE_TYPE_COSIGNATURE_V1, cosignCheckpoint, formatSignatureLine, generateKeyPair,
-  openCheckpoint, parseNote, parseSignerKey, parseVerifierKey, verifyCosignatures,
+  openCheckpoint, parseNote, parseSignerKey, parseTlogProof, parseVerifierKey, verifyCosignatures,
 } from '@annal/note'
+import { defaultHasher, verifyInclusion } from '@annal/tlog'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Ledger } from './ledger.js'
 
@@ -50,6 +51,23 @@ describe('cosignatures kept with the checkpoint history', () => {
     const verified = openCheckpoint(cosigned, [parseVerifierKey(log.info.verifierKey)])
     const found = verifyCosignatures(verified, [w1, w2].map((w) => parseVerifierKey(w.verifierKey)))
     expect(found.map((c) => [c.name, c.timestamp])).toEqual([['w1.example', 1000], ['w2.example', 1001]])
+  })
+
+  it('builds a tlog-proof of an entry in a cosigned checkpoint, carrying the note verbatim', async () => {
+    const log = ledger.log('audit')
+    await log.append([utf8.encode('a'), utf8.encode('b'), utf8.encode('c')])
+    const note = await log.checkpoint(3)
+    await log.addCosignatures(3, [cosign(note, witness('w1.example').signer, 1000)])
+    const cosigned = await log.cosignedCheckpoint(3)
+    const { id } = await log.entry(1)
+    for (const ref of [1, id, id.slice(0, 8)]) {
+      const proof = parseTlogProof(await log.tlogProof(ref, cosigned))
+      expect([proof.index, proof.checkpoint]).toEqual([1, cosigned])
+      const { size, rootHash } = openCheckpoint(cosigned, [parseVerifierKey(log.info.verifierKey)])
+      verifyInclusion(1, size, defaultHasher.leaf(utf8.encode('b')), proof.hashes, rootHash)
+    }
+    await log.append([utf8.encode('d')])
+    await expect(log.tlogProof(3, cosigned)).rejects.toEqual(code('SIZE_OUT_OF_RANGE', 'TlogError'))
   })
 
   it('replaces a line by the same key, keeps others, and survives a reopen', async () => {

@@ -1,4 +1,4 @@
-import { type NoteSigner, parseCheckpoint, parseNote, signCheckpoint } from '@annal/note'
+import { type NoteSigner, formatTlogProof, parseCheckpoint, parseNote, signCheckpoint } from '@annal/note'
 import {
   HASH_SIZE, MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
@@ -393,6 +393,19 @@ export class Log {
     const leaf: NodeId = { level: 0, index }
     const hashes = await this.#readNodes([...planNodes(plan), leaf])
     return { index, treeSize, leafHash: hashes.get(nodeKey(leaf))!, proof: this.#assemble(plan, hashes) }
+  }
+
+  /**
+   * A C2SP tlog-proof (c2sp.org/tlog-proof@v1) of an entry in `checkpoint`, a note this log
+   * signed, written verbatim with whatever cosignatures it carries: the file the server's
+   * GET entries/{ref}/proof serves and `annal proof` writes.
+   * @throws TlogError SIZE_OUT_OF_RANGE unless the entry is below the checkpoint's size, or as
+   * `entry` for the reference; NoteError NOTE_MALFORMED, CHECKPOINT_MALFORMED for the note.
+   */
+  async tlogProof(ref: EntryRef, checkpoint: string): Promise<string> {
+    const { size } = parseCheckpoint(parseNote(checkpoint).text)
+    const { index, proof } = await this.inclusionProof(ref, size)
+    return formatTlogProof({ index, hashes: proof, checkpoint })
   }
 
   /**

@@ -1,15 +1,21 @@
 import type { Program } from '../program.js'
 import { registerAuth } from './auth.js'
 import { registerEntries } from './entries.js'
+import { registerFsck } from './fsck.js'
 import { registerKeys } from './keys.js'
 import { registerLedger } from './ledger.js'
+import { registerMonitor } from './monitor.js'
+import { registerProofs } from './proofs.js'
 import { registerServers } from './servers.js'
 
 /** Every `annal` command, in the order `annal help` lists them. */
 export function registerCommands(program: Program): void {
   registerLedger(program)
   registerEntries(program)
+  registerProofs(program)
+  registerFsck(program)
+  registerMonitor(program)
   registerKeys(program)
-  registerServers(program)
   registerAuth(program)
+  registerServers(program)
 }

@@ -15,6 +15,8 @@ export interface TestLog {
   readonly tree: MemoryTree
   /** The checkpoint note of `size`, cosigned by the witnesses named (all by default). */
   checkpoint(size: number, cosigners?: readonly string[]): string
+  /** A checkpoint note of any `size` and `rootHash`, signed by the log and cosigned as `checkpoint` is. */
+  sign(size: number, rootHash: Uint8Array, cosigners?: readonly string[]): string
   /** A tlog-proof of entry `index` in the checkpoint of `size`. */
   proof(index: number, size: number, options?: { readonly extra?: Uint8Array; readonly cosigners?: readonly string[] }): string
 }
@@ -33,15 +35,16 @@ export function testLog(origin: string, count: number, witnessNames: readonly st
   const entries = Array.from({ length: count }, (_, i) => new TextEncoder().encode(`entry ${i}`))
   const tree = new MemoryTree()
   for (const entry of entries) tree.append(defaultHasher.leaf(entry))
-  const checkpoint = (size: number, cosigners = witnessNames): string => {
-    const note = signCheckpoint({ origin, size, rootHash: tree.root(size), extensions: [] }, signer)
+  const sign = (size: number, rootHash: Uint8Array, cosigners = witnessNames): string => {
+    const note = signCheckpoint({ origin, size, rootHash, extensions: [] }, signer)
     const opened = openCheckpoint(note, [signer.verifier])
     const chosen = witnesses.filter((witness) => cosigners.includes(witness.name))
     const lines = chosen.map((witness) => cosignCheckpoint(opened, witness.signer, TIMESTAMP))
     return chosen.length === 0 ? note : addCosignatures(opened, lines, chosen.map((witness) => witness.signer.verifier)).note
   }
+  const checkpoint = (size: number, cosigners = witnessNames): string => sign(size, tree.root(size), cosigners)
   return {
-    origin, signer, logKey: keys.verifierKey, witnesses, entries, tree, checkpoint,
+    origin, signer, logKey: keys.verifierKey, witnesses, entries, tree, checkpoint, sign,
     proof: (index, size, options = {}) => formatProof({
       extra: options.extra, index, hashes: tree.inclusionProof(index, size), checkpoint: checkpoint(size, options.cosigners),
     }),
