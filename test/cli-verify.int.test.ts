@@ -1,11 +1,11 @@
-// Proofs out of a ledger and checked offline, through the `annal` bin as a real process: the
-// issue's end-to-end flow, with one byte changed at a time in the proof or the entry.
+// The issue's end-to-end flow through the `annal` bin as a real process: init, append a file,
+// log, show by prefix, proof, verify offline, with one byte changed at a time in the proof or
+// the entry.
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Ledger } from '@annal/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { annalBin } from './process.js'
 
@@ -24,24 +24,33 @@ async function annal(...args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-async function appendEvents(more: readonly string[]): Promise<void> {
-  const ledger = await Ledger.open(join(dir, '.annal'), { host: 'annal.test' })
-  try {
-    for (const event of more) await ledger.log('main').append([new TextEncoder().encode(event)])
-  } finally {
-    await ledger.close()
-  }
+/** Runs `annal ...` and expects it to succeed. */
+async function done(...args: string[]): Promise<string> {
+  const result = await annal(...args)
+  expect(result.code, `annal ${args.join(' ')}: ${result.stderr}`).toBe(0)
+  return result.stdout
 }
+
+async function appendEvents(more: readonly string[]): Promise<void> {
+  await writeFile(join(dir, 'events.ndjson'), more.map((event) => `${event}\n`).join(''))
+  await done('append', 'events.ndjson')
+}
+
+let entryId: string
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'annal-cli-verify-'))
-  // What `annal init` makes: a store ledger in .annal with log main.
-  const ledger = await Ledger.open(join(dir, '.annal'), { host: 'annal.test' })
-  const { verifierKey } = await ledger.createLog('main')
-  await ledger.close()
+  const verifierKey = /verifier key: (\S+)/.exec(await done('init', '--origin', 'annal.test/main'))![1]!
   await appendEvents(events.slice(0, 4))
   await writeFile(join(dir, 'policy.txt'), `# the log, and no witnesses\nlog ${verifierKey}\nquorum none\n`)
-  await writeFile(join(dir, 'entry.leaf'), events[2]!)
+  // Entry 2 found the way a user finds it: in `annal log`, then shown by its abbreviated id.
+  const line = (await done('log', '--oneline')).split('\n').find((row) => row.includes('user-2'))!
+  const prefix = line.split(' ')[0]!
+  expect(prefix).toMatch(/^[0-9a-f]{7,}$/)
+  entryId = JSON.parse(await done('show', prefix, '--json')).id as string
+  expect(entryId.startsWith(prefix)).toBe(true)
+  await writeFile(join(dir, 'entry.leaf'), (await exec(process.execPath, [annalBin, 'show', prefix, '--leaf'],
+    { cwd: dir, encoding: 'buffer' })).stdout)
 })
 
 afterAll(async () => {
@@ -59,7 +68,7 @@ describe('annal proof, then annal verify offline', () => {
   let proof: string
 
   beforeAll(async () => {
-    const written = await annal('proof', '2')
+    const written = await annal('proof', entryId.slice(0, 10))
     expect(written.code, written.stderr).toBe(0)
     proof = written.stdout
     await writeFile(join(dir, 'entry.tlog-proof'), proof)
@@ -98,7 +107,8 @@ describe('annal proof, then annal verify offline', () => {
 
   it('refuses the entry with any one byte changed', async () => {
     const entry = await readFile(join(dir, 'entry.leaf'), 'utf8')
-    for (const at of [0, entry.indexOf('user-2') + 5]) {
+    // The first byte, the object hash the envelope names, and the last byte.
+    for (const at of [0, entry.indexOf('sha256:') + 10, entry.length - 1]) {
       await writeFile(join(dir, 'altered.leaf'), changed(entry, at))
       const result = await annal('verify', 'altered.leaf', 'entry.tlog-proof', '--policy', 'policy.txt')
       expect([result.code, result.stderr]).toEqual([1, expect.stringMatching(/^annal: not verified: entry 2 is not proven .*\(INCLUSION_FAILED\)/)])

@@ -203,8 +203,11 @@ describe('an ambiguous prefix', () => {
   it('is refused with the number of candidates, locally and through a server', async () => {
     const text = Array.from({ length: 2000 }, (_, i) => `{"i":${i}}`).join('\n')
     for (const env of [{}, remoteEnv]) {
-      const appended = await run(['append', '-', '--ndjson', '--json'], { input: text, env })
-      const ids = (JSON.parse(appended.stdout) as { entries: { id: string }[] }).entries.map((entry) => entry.id)
+      expect((await run(['append', '-', '--ndjson', '--json'], { input: text, env })).code).toBe(0)
+      // Every id in the log, not only these: earlier appends share prefixes with them too.
+      const listed = await run(['log', '--json'], { env })
+      const ids = listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)
+      expect(ids.length).toBeGreaterThanOrEqual(2000)
       const seen = new Map<string, number>()
       for (const id of ids) seen.set(id.slice(0, 4), (seen.get(id.slice(0, 4)) ?? 0) + 1)
       // 2,000 ids in 65,536 four-digit prefixes share one with near certainty.
