@@ -1,14 +1,14 @@
-import { encodeBase64 } from '@annal/note'
+import { encodeBase64, type VerifiedCheckpoint } from '@annal/note'
 import { bytesEqual, verifyConsistency } from '@annal/tlog'
 import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
-import { ClientError, codeOf } from './errors.js'
+import { ClientError, codeOf, isClientError } from './errors.js'
 import { tellWitness, type GossipOutcome } from './gossip.js'
 import { BundleReader } from './internal/bundles.js'
 import { countField, getJson, hashesField } from './internal/http.js'
 import { LogClient, type Fetch } from './log-client.js'
 import { sameState, type MonitorState, type MonitorStateStore } from './monitor-state.js'
 import type { Policy } from './policy.js'
-import { SplitViewError, showsAnotherTree } from './split-view.js'
+import { SplitViewError, showsAnotherTree, type SplitViewEvidence } from './split-view.js'
 
 /** An entry of the log, proven to be at `index` in the checkpoint the monitor trusts. */
 export interface MonitorEntry {
@@ -127,7 +127,8 @@ export class Monitor {
     if (old.origin !== now.origin) throw new ClientError('CONSISTENCY_FAILED', 'the new checkpoint is of another log')
     if (old.size === now.size) {
       if (bytesEqual(old.rootHash, now.rootHash)) return trusted
-      throw new SplitViewError(`the log signed two trees of size ${old.size}`, { old: old.note, new: now.note, proof: [] })
+      throw new SplitViewError(`the log signed two trees of size ${old.size}`,
+        { old: old.note, new: now.note, oldSizeRoot: encodeBase64(now.rootHash), proof: [] })
     }
     const [small, large] = old.size < now.size ? [old, now] : [now, old]
     const proof = await this.#consistencyProof(small.size, large.size)
@@ -135,17 +136,34 @@ export class Monitor {
       verifyConsistency(small.size, large.size, proof, small.rootHash, large.rootHash)
     } catch (error) {
       if (codeOf(error) === undefined) throw error
-      // Evidence only when the proof is made of the larger tree's nodes (it leads to that signed
-      // root) and shows another smaller tree: a proof altered on the way shows nothing.
-      if (!showsAnotherTree(small, large, proof)) {
+      const evidence = await this.#forkShown(small, large, proof)
+      if (evidence === undefined) {
         throw new ClientError('CONSISTENCY_FAILED',
           `the consistency proof from ${small.size} to ${large.size} does not verify: altered, or the log forked`, { cause: error })
       }
-      throw new SplitViewError(`the log's checkpoints of sizes ${small.size} and ${large.size} are not consistent`,
-        { old: small.note, new: large.note, proof: proof.map(encodeBase64) }, { cause: error })
+      throw new SplitViewError(`the log's checkpoints of sizes ${small.size} and ${large.size} are not consistent`, evidence,
+        { cause: error })
     }
     // An older checkpoint that the trusted one extends is a stale answer, not news.
     return now.size > old.size ? latest : trusted
+  }
+
+  /**
+   * Evidence of a fork, as Go's sumdb client finds it: the larger tree's root at the smaller
+   * size, from its hash tiles, which `proof` must lead from to the larger signed root, and
+   * which must not be the smaller root. Undefined when the tiles or the proof do not fit the
+   * signed root: an answer altered on the way shows nothing.
+   */
+  async #forkShown(small: VerifiedCheckpoint, large: VerifiedCheckpoint, proof: Uint8Array[]): Promise<SplitViewEvidence | undefined> {
+    let oldSizeRoot: Uint8Array
+    try {
+      oldSizeRoot = await new BundleReader(this.#fetch, this.url, this.#headers, large).treeHash(small.size)
+    } catch (error) {
+      if (isClientError(error)) return undefined
+      throw error
+    }
+    if (!showsAnotherTree(small, large, oldSizeRoot, proof)) return undefined
+    return { old: small.note, new: large.note, oldSizeRoot: encodeBase64(oldSizeRoot), proof: proof.map(encodeBase64) }
   }
 
   async #consistencyProof(from: number, to: number): Promise<Uint8Array[]> {
