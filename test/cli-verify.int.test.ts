@@ -68,7 +68,7 @@ describe('annal proof, then annal verify offline', () => {
   let proof: string
 
   beforeAll(async () => {
-    const written = await annal('proof', entryId.slice(0, 10))
+    const written = await annal('proof', entryId.slice(0, 16))
     expect(written.code, written.stderr).toBe(0)
     proof = written.stdout
     await writeFile(join(dir, 'entry.tlog-proof'), proof)

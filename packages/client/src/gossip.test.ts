@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseSignerKey, signCheckpoint } from '@annal/note'
+import { encodeBase64, parseSignerKey, signCheckpoint } from '@annal/note'
 import { runWitness, type RunningWitness } from '@annal/witness'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.js'
-import { freePort } from '../../witness/src/testing/http.js'
+import { freePort, waitFor } from '../../witness/src/testing/http.js'
 import type { GossipOutcome } from './gossip.js'
 import { MemoryStateStore } from './monitor-state.js'
 import { Monitor } from './monitor.js'
@@ -83,4 +83,38 @@ it('stops when a witness holds verified evidence that the log forked', async () 
   // No entry under the checkpoint the witness was shown is handed, and the state stays.
   expect(seen).toEqual(Array.from({ length: size }, (_, i) => i))
   expect(await store.load()).toEqual(saved)
+})
+
+it('stops on a witness\'s evidence from the log\'s tiles, taking its root at the smaller size', async () => {
+  const name = 'gossip-tiles'
+  const info = await live.ledger.createLog(name)
+  const logPolicy = parsePolicy(`log ${info.verifierKey}\nquorum none\n`)
+  const url = live.url(`/v1/logs/${name}`)
+  await live.ledger.log(name).append(events(0, 10))
+  const dir = await mkdtemp(join(tmpdir(), 'annal-client-witness-tiles-'))
+  const checking = await runWitness({
+    data: dir, name: 'witness.example/w2', logs: [{ verifierKey: info.verifierKey, url }], checkRetryMs: 50,
+  })
+  try {
+    const note = await live.ledger.log(name).checkpoint()
+    const cosigned = await fetch(`${checking.url}/add-checkpoint`, { method: 'POST', body: `old 0\n\n${note}` })
+    expect(cosigned.status).toBe(200)
+    // The log's key signs a tree of 4 leaves (a power of two) that the log's tiles at 10 contradict.
+    const signer = parseSignerKey((await readFile(join(live.ledger.directory, 'keys', `${name}.key`), 'utf8')).trim())
+    const forged = signCheckpoint({ origin: signer.name, size: 4, rootHash: new Uint8Array(32).fill(7), extensions: [] }, signer)
+    const observed = await fetch(`${checking.url}/v1/gossip`, { method: 'POST', body: forged })
+    expect(await observed.json()).toEqual({ result: 'older' })
+    await waitFor(async () => (await checking.witness.evidence()).length === 1, 30_000)
+    const monitor = new Monitor(url, {
+      policy: logPolicy, store: new MemoryStateStore(), token, witnesses: [checking.url], onEntry: () => undefined,
+    })
+    const error = await expectRejection(monitor.poll(), 'SPLIT_VIEW') as SplitViewError
+    expect(error.evidence.old).toBe(forged)
+    const [held] = await checking.witness.evidence()
+    expect(error.evidence.oldSizeRoot).toBe(encodeBase64(held!.consistency!.rootHash))
+    expect(verifyEvidence(error.evidence, logPolicy).new.size).toBe(10)
+  } finally {
+    await checking.close()
+    await rm(dir, { recursive: true, force: true })
+  }
 })

@@ -1,3 +1,5 @@
+import { encodeBase64 } from '@annal/note'
+import { verifyLogSignature } from './checkpoint.js'
 import { ClientError } from './errors.js'
 import type { Fetch } from './log-client.js'
 import type { Policy } from './policy.js'
@@ -85,12 +87,15 @@ async function witnessEvidence(fetcher: Fetch, witness: string, origin: string, 
     const { origin: its, checkpoints, consistency } = (item ?? {}) as Record<string, unknown>
     if (its !== origin || !Array.isArray(checkpoints) || checkpoints.length !== 2) continue
     const notes = checkpoints.map((seen) => ((seen ?? {}) as Record<string, unknown>).note)
-    const proof = ((consistency ?? {}) as Record<string, unknown>).proof ?? []
+    // The witness's root_hash is the larger tree's root at the smaller size, read from its tiles.
+    const { root_hash: rootHash, proof = [] } = (consistency ?? {}) as Record<string, unknown>
     if (notes.some((note) => typeof note !== 'string') || !Array.isArray(proof) || proof.some((hash) => typeof hash !== 'string')) continue
     // The witness orders the pair by note text; evidence puts the smaller tree first.
     for (const [old, now] of [[notes[0], notes[1]], [notes[1], notes[0]]] as [string, string][]) {
-      const evidence = { old, new: now, proof: proof as string[] }
       try {
+        // Two notes of one size need no proof: the newer tree's root there is its own.
+        const oldSizeRoot = typeof rootHash === 'string' ? rootHash : encodeBase64(verifyLogSignature(now, policy).checkpoint.rootHash)
+        const evidence = { old, new: now, oldSizeRoot, proof: proof as string[] }
         verifyEvidence(evidence, policy)
         return evidence
       } catch {

@@ -38,7 +38,7 @@ export { formatProof, parseProof, verifyIncluded, verifyProof } from './proof.js
 export type { VerifiedProof } from './proof.js'
 export { TLOG_PROOF_HEADER } from '@annal/note'
 export type { TlogProof } from '@annal/note'
-export { proofNeeded, verifyConsistent } from './consistency.js'
+export { checkConsistent, proofNeeded, verifyConsistent } from './consistency.js'
 export { LogClient } from './log-client.js'
 export type { EntryRef, Fetch, Inclusion, LogClientOptions } from './log-client.js'
 export { Monitor } from './monitor.js'

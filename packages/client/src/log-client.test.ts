@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { encodeBase64, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree, bytesToHex, defaultHasher } from '@annal/tlog'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.js'
@@ -142,7 +142,9 @@ describe('LogClient against a running server', () => {
         : Response.json({ from: old.checkpoint.size, to: size, proof: proof.map(bytesToHex) })
       const error = await expectRejection(new LogClient(logUrl, { policy, fetch }).consistency(old), 'SPLIT_VIEW')
       expect(error).toBeInstanceOf(SplitViewError)
-      expect((error as SplitViewError).evidence).toEqual({ old: old.checkpoint.note, new: forged(size), proof: proof.map(() => expect.any(String)) })
+      expect((error as SplitViewError).evidence).toEqual({
+        old: old.checkpoint.note, new: forged(size), oldSizeRoot: encodeBase64(fork.root(old.checkpoint.size)), proof: proof.map(() => expect.any(String)),
+      })
     }
   })
 

@@ -1,7 +1,8 @@
 import { bytesEqual, bytesToHex, defaultHasher } from '@annal/tlog'
 import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
-import { proofNeeded, verifyConsistent } from './consistency.js'
+import { checkConsistent, proofNeeded } from './consistency.js'
 import { ClientError } from './errors.js'
+import { BundleReader } from './internal/bundles.js'
 import { countField, get, getJson, hashField, hashesField } from './internal/http.js'
 import type { Policy } from './policy.js'
 import { formatProof, verifyIncluded } from './proof.js'
@@ -102,7 +103,7 @@ export class LogClient {
     const [from, to] = [old.checkpoint, latest.checkpoint]
     const proof = proofNeeded(from, to)
       ? hashesField(await getJson(this.#fetch, `${this.url}/proof/consistency?from=${from.size}&to=${to.size}`), 'proof') : []
-    verifyConsistent(from, to, proof)
+    await checkConsistent(from, to, proof, (size) => new BundleReader(this.#fetch, this.url, {}, to).treeHash(size))
     return latest
   }
 

@@ -1,25 +1,18 @@
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { decodeBase64 } from '@annal/note'
-import { Ledger } from '@annal/store'
-import { bytesToHex, consistencyProofRoots, verifyConsistency } from '@annal/tlog'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { liveHarness, type LiveHarness } from '../../server/src/testing/fixture.js'
-import { verifyCheckpoint } from './checkpoint.js'
 import type { Fetch } from './log-client.js'
 import { MemoryStateStore } from './monitor-state.js'
-import { FileStateStore } from './node/file-state.js'
-import { readEvidence, writeEvidence } from './node/evidence.js'
 import { Monitor, type MonitorEntry } from './monitor.js'
 import { parsePolicy, type Policy } from './policy.js'
-import { SplitViewError, formatEvidence, verifyEvidence } from './split-view.js'
 import { Child } from './testing/child.js'
 import { expectRejection } from './testing/expect.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
-const events = (from: number, count: number, tag = 'a'): Uint8Array[] =>
-  Array.from({ length: count }, (_, i) => utf8(`{"${tag}":${from + i}}`))
+const events = (from: number, count: number): Uint8Array[] =>
+  Array.from({ length: count }, (_, i) => utf8(`{"a":${from + i}}`))
 const text = (entry: MonitorEntry): string => new TextDecoder().decode(entry.bytes)
 
 let live: LiveHarness
@@ -158,118 +151,6 @@ describe('Monitor far behind a log of several bundles', () => {
   })
 })
 
-describe('Monitor against a log whose key signs a fork', () => {
-  let forkDir: string
-  let fork: Ledger
-  let policy: Policy
-  let url: string
-
-  // A second ledger signing log `forked` with the live log's key: same origin, another tree.
-  beforeAll(async () => {
-    const info = await live.ledger.createLog('forked')
-    policy = parsePolicy(`log ${info.verifierKey}\nquorum none\n`)
-    url = live.url('/v1/logs/forked')
-    forkDir = await mkdtemp(join(tmpdir(), 'annal-fork-'))
-    const created = await Ledger.open(forkDir, { host: 'annal.test' })
-    await created.createLog('forked')
-    await created.close()
-    await copyFile(join(live.ledger.directory, 'keys', 'forked.key'), join(forkDir, 'keys', 'forked.key'))
-    fork = await Ledger.open(forkDir, { host: 'annal.test' })
-  })
-
-  afterAll(async () => {
-    await fork?.close()
-    if (forkDir !== undefined) await rm(forkDir, { recursive: true, force: true })
-  })
-
-  /** Serves the fork's view (its latest checkpoint and its consistency proofs), the rest from the live server. */
-  const forkedCheckpoint: Fetch = async (input, init) => {
-    if (input.endsWith('/checkpoint')) return new Response(await fork.log('forked').checkpoint(), { status: 200 })
-    const consistency = /\/proof\/consistency\?from=(\d+)&to=(\d+)$/.exec(input)
-    if (consistency === null) return globalThis.fetch(input, init)
-    const [from, to] = [Number(consistency[1]), Number(consistency[2])]
-    const proof = (await fork.log('forked').consistencyProof(from, to)).map(bytesToHex)
-    return Response.json({ from, to, proof })
-  }
-
-  async function expectSplitView(monitor: Monitor): Promise<SplitViewError> {
-    const error = await expectRejection(monitor.poll(), 'SPLIT_VIEW')
-    expect(error).toBeInstanceOf(SplitViewError)
-    const { evidence } = error as SplitViewError
-    const [old, now] = [verifyCheckpoint(evidence.old, policy), verifyCheckpoint(evidence.new, policy)]
-    const proof = evidence.proof.map((hash) => decodeBase64(hash)!)
-    const { size: m, rootHash: oldRoot } = old.checkpoint
-    const { size: n, rootHash: newRoot } = now.checkpoint
-    expect(() => verifyConsistency(m, n, proof, oldRoot, newRoot)).toThrow()
-    // The proof is made of the new tree's nodes, and they show another old tree.
-    if (m < n) expect(consistencyProofRoots(m, n, proof, oldRoot).newRoot).toEqual(newRoot)
-    expect((error as SplitViewError).formatEvidence()).toBe(formatEvidence(evidence))
-    return error as SplitViewError
-  }
-
-  it('stops with both checkpoints and the proof as evidence', async () => {
-    await live.ledger.log('forked').append(events(0, 5))
-    const store = new MemoryStateStore()
-    const seen: number[] = []
-    await new Monitor(url, { policy, store, token, onEntry: (entry) => void seen.push(entry.index) }).poll()
-    const saved = await store.load()
-    await live.ledger.log('forked').append(events(5, 3))
-    await fork.log('forked').append(events(0, 8, 'b'))
-    const monitor = new Monitor(url, { policy, store, token, fetch: forkedCheckpoint, onEntry: (entry) => void seen.push(entry.index) })
-    const error = await expectSplitView(monitor)
-    expect(error.evidence.old).toBe(saved!.checkpoint)
-    expect(error.evidence.proof.length).toBeGreaterThan(0)
-    expect(error.formatEvidence()).toMatch(/^SECURITY ERROR\nThis log has misbehaved.*\n\nold:\n\tannal\.test\/forked\n\t5\n[^]*\nnew:\n\tannal\.test\/forked\n\t8\n[^]*\nproof of misbehavior:\n\t[A-Za-z0-9+/]{43}=\n/)
-    expect(seen).toEqual([0, 1, 2, 3, 4])
-    expect(await store.load()).toEqual(saved)
-  })
-
-  it('stops on one size with two roots', async () => {
-    const [ours, theirs] = [live.ledger.log('forked'), fork.log('forked')]
-    const size = Math.max(ours.size, theirs.size) + 2
-    await ours.append(events(ours.size, size - ours.size))
-    await theirs.append(events(theirs.size, size - theirs.size, 'b'))
-    const store = new MemoryStateStore()
-    await new Monitor(url, { policy, store, token, onEntry: () => undefined }).poll()
-    expect((await store.load())?.next).toBe(size)
-    const monitor = new Monitor(url, { policy, store, token, fetch: forkedCheckpoint, onEntry: () => undefined })
-    const error = await expectSplitView(monitor)
-    expect(error.evidence.proof).toEqual([])
-    expect(error.formatEvidence()).toContain('proof of misbehavior:\n\t(none: ')
-  })
-
-  it('keeps its state in a file and saves the evidence to one, which verifies offline', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'annal-fork-files-'))
-    try {
-      const [ours, theirs] = [live.ledger.log('forked'), fork.log('forked')]
-      const store = await FileStateStore.open(join(dir, 'monitor.state'))
-      await new Monitor(url, { policy, store, token, onEntry: () => undefined }).poll()
-      const saved = await store.load()
-      await ours.append(events(ours.size, 3))
-      await theirs.append(events(theirs.size, 5, 'b'))
-      const monitor = new Monitor(url, { policy, store, token, fetch: forkedCheckpoint, onEntry: () => undefined })
-      const error = await expectRejection(monitor.poll(), 'SPLIT_VIEW') as SplitViewError
-      await store.close()
-      const file = join(dir, 'split-view.txt')
-      await writeEvidence(file, error.evidence)
-      // The log may go: the file holds both signed notes verbatim and the proof.
-      const text = await readFile(file, 'utf8')
-      expect(text).toBe(error.formatEvidence())
-      const evidence = await readEvidence(file)
-      expect(evidence).toEqual(error.evidence)
-      expect(evidence.old).toBe(saved!.checkpoint)
-      expect(evidence.new).toBe(await theirs.checkpoint())
-      const { old, new: now } = verifyEvidence(evidence, policy)
-      expect([old.size, now.size]).toEqual([saved!.next, theirs.size])
-      const proof = evidence.proof.map((hash) => decodeBase64(hash)!)
-      expect(() => verifyConsistency(old.size, now.size, proof, old.rootHash, now.rootHash)).toThrow()
-      expect(JSON.parse(await readFile(join(dir, 'monitor.state'), 'utf8'))).toEqual(saved)
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
-  })
-})
-
 describe('Monitor killed between entries', () => {
   it('resumes from its state file with no gap and no repeat', async () => {
     const log = await newLog('killed')
@@ -297,37 +178,6 @@ describe('Monitor killed between entries', () => {
       expect(JSON.parse(await readFile(join(dir, 'monitor.state'), 'utf8')).next).toBe(size)
     } finally {
       await rm(dir, { recursive: true, force: true })
-    }
-  })
-})
-
-describe('Monitor given a consistency proof altered on the way', () => {
-  it('stops without calling it a split view, and keeps its state', async () => {
-    const live = await liveHarness()
-    try {
-      await live.ledger.createLog('audit')
-      const verifierKey = live.ledger.log('audit').info.verifierKey
-      const policy = parsePolicy(`log ${verifierKey}\nquorum none\n`)
-      const token = await live.mint.token({ scope: 'log:read' })
-      const url = live.url('/v1/logs/audit')
-      await live.ledger.log('audit').append(events(0, 5))
-      const store = new MemoryStateStore()
-      await new Monitor(url, { policy, store, token, onEntry: () => undefined }).poll()
-      const saved = await store.load()
-      await live.ledger.log('audit').append(events(5, 3))
-      const altered: Fetch = async (input, init) => {
-        const response = await globalThis.fetch(input, init)
-        if (!input.includes('/proof/consistency')) return response
-        const body = await response.json() as { from: number; to: number; proof: string[] }
-        body.proof[body.proof.length - 1] = body.proof.at(-1)!.replace(/^./, (digit) => (digit === '0' ? '1' : '0'))
-        return Response.json(body)
-      }
-      const monitor = new Monitor(url, { policy, store, token, fetch: altered, onEntry: () => undefined })
-      const error = await expectRejection(monitor.poll(), 'CONSISTENCY_FAILED')
-      expect(error).not.toBeInstanceOf(SplitViewError)
-      expect(await store.load()).toEqual(saved)
-    } finally {
-      await live.close()
     }
   })
 })

@@ -1,6 +1,6 @@
 import { bytesEqual } from '@annal/tlog'
 import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
-import { proofNeeded, verifyConsistent } from './consistency.js'
+import { checkConsistent, proofNeeded } from './consistency.js'
 import { ClientError } from './errors.js'
 import { tellWitness, type GossipOutcome } from './gossip.js'
 import { BundleReader } from './internal/bundles.js'
@@ -126,7 +126,8 @@ export class Monitor {
     const [old, now] = [trusted.checkpoint, latest.checkpoint]
     if (old.size === now.size && old.origin === now.origin && bytesEqual(old.rootHash, now.rootHash)) return trusted
     const [small, large] = now.size < old.size ? [now, old] : [old, now]
-    verifyConsistent(small, large, proofNeeded(small, large) ? await this.#consistencyProof(small.size, large.size) : [])
+    const proof = proofNeeded(small, large) ? await this.#consistencyProof(small.size, large.size) : []
+    await checkConsistent(small, large, proof, (size) => new BundleReader(this.#fetch, this.url, this.#headers, large).treeHash(size))
     // An older checkpoint that the trusted one extends is a stale answer, not news.
     return now.size > old.size ? latest : trusted
   }

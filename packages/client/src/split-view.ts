@@ -1,20 +1,24 @@
 import { decodeBase64Hash, type VerifiedCheckpoint } from '@annal/note'
-import { bytesEqual, consistencyProofRoots } from '@annal/tlog'
+import { bytesEqual, verifyConsistency } from '@annal/tlog'
 import { verifyLogSignature } from './checkpoint.js'
 import { ClientError } from './errors.js'
 import type { Policy } from './policy.js'
 
 /**
- * What shows that a log forked, kept without the log: two checkpoint notes, each signed by the
- * log's key, and the consistency proof the log gave between them (base64 hashes; empty when
- * the two have one size and different roots). Anyone with the log's key can check it offline
- * (verifyEvidence): both notes verify, and the proof does not connect the older root to the
- * newer one.
+ * What shows that a log forked, kept without the log, as Go's sumdb client keeps it: two
+ * checkpoint notes, each signed by the log's key; the root that the newer tree has at the
+ * older size; and an RFC 9162 consistency proof from that root to the newer one (base64
+ * hashes). Anyone with the log's key can check it offline (verifyEvidence): both notes verify,
+ * the proof leads from `oldSizeRoot` to the newer signed root, so that root is the newer
+ * tree's own, and it is not the older note's root.
  */
 export interface SplitViewEvidence {
   /** The smaller (or, at one size, the earlier trusted) checkpoint note, verbatim. */
   readonly old: string
   readonly new: string
+  /** The newer tree's root at the older size; at one size, the newer root itself. */
+  readonly oldSizeRoot: string
+  /** From `oldSizeRoot` to the newer root; empty at one size. */
   readonly proof: readonly string[]
 }
 
@@ -34,22 +38,20 @@ export class SplitViewError extends ClientError {
 }
 
 const BANNER = 'SECURITY ERROR\nThis log has misbehaved: it signed two checkpoints that are not consistent with each other.\n\n'
-const NO_PROOF = '\t(none: both checkpoints have one size and different roots)\n'
 
 function indent(note: string): string {
   return `\t${note.replace(/\n$/, '').replaceAll('\n', '\n\t')}\n`
 }
 
 /**
- * The evidence in the style of Go's sumdb client (golang.org/x/mod/sumdb, checkTrees): a
- * SECURITY ERROR banner, then each note and each proof hash on its own tab-indented line,
- * under `old:`, `new:` and `proof of misbehavior:`. parseEvidence reads it back. (Go's
- * proof begins with the root the newer tree gives at the older size; here that root follows
- * from the proof and the newer root, so it is left out.)
+ * The evidence as Go's sumdb client prints it (golang.org/x/mod/sumdb, checkTrees): a
+ * SECURITY ERROR banner, then each note and each hash on its own tab-indented line, under
+ * `old:`, `new:` and `proof of misbehavior:`, which holds `oldSizeRoot` and then the proof.
+ * parseEvidence reads it back.
  */
 export function formatEvidence(evidence: SplitViewEvidence): string {
-  const proof = evidence.proof.length === 0 ? NO_PROOF : evidence.proof.map((hash) => `\t${hash}\n`).join('')
-  return `${BANNER}old:\n${indent(evidence.old)}new:\n${indent(evidence.new)}proof of misbehavior:\n${proof}`
+  const hashes = [evidence.oldSizeRoot, ...evidence.proof].map((hash) => `\t${hash}\n`).join('')
+  return `${BANNER}old:\n${indent(evidence.old)}new:\n${indent(evidence.new)}proof of misbehavior:\n${hashes}`
 }
 
 /**
@@ -69,30 +71,33 @@ export function parseEvidence(text: string): SplitViewEvidence {
     return body
   }
   const [old, now] = [section('old:'), section('new:')]
-  const proof = section('proof of misbehavior:')
+  const [oldSizeRoot, ...proof] = section('proof of misbehavior:') as [string, ...string[]]
   if (lines.length > 0) throw malformed('lines after the proof')
-  const none = proof.length === 1 && `\t${proof[0]}\n` === NO_PROOF
-  if (!none && proof.some((hash) => decodeBase64Hash(hash) === undefined)) throw malformed('a proof line is not a base64 hash')
-  return Object.freeze({ old: `${old.join('\n')}\n`, new: `${now.join('\n')}\n`, proof: Object.freeze(none ? [] : proof) })
+  if (decodeBase64Hash(oldSizeRoot) === undefined) throw malformed('the root at the old size is not a base64 hash')
+  if (proof.some((hash) => decodeBase64Hash(hash) === undefined)) throw malformed('a proof line is not a base64 hash')
+  return Object.freeze({ old: `${old.join('\n')}\n`, new: `${now.join('\n')}\n`, oldSizeRoot, proof: Object.freeze(proof) })
 }
 
 /**
  * Checks that evidence shows a fork of a policy log: both notes are signed by one of its keys
- * (cosignatures are not needed), for one origin, and either have one size and two roots (with
- * no proof), or `old` is the smaller tree and the proof, made of the larger tree's nodes (it
- * leads to the new root), shows another tree at the old size than `old`'s root.
- * Throws ClientError EVIDENCE_INVALID, or CHECKPOINT_MALFORMED, LOG_UNKNOWN, SIGNATURE_INVALID.
+ * (cosignatures are not needed), for one origin, `old` is not the larger tree, and the proof
+ * leads from `oldSizeRoot` at the old size to the new root (so the newer tree has that root
+ * there) while `old` says another. At one size, the proof is empty and `oldSizeRoot` is the new
+ * root. Throws ClientError EVIDENCE_INVALID, or CHECKPOINT_MALFORMED, LOG_UNKNOWN,
+ * SIGNATURE_INVALID.
  */
 export function verifyEvidence(evidence: SplitViewEvidence, policy: Policy): { old: VerifiedCheckpoint; new: VerifiedCheckpoint } {
   const [old, now] = [verifyLogSignature(evidence.old, policy).checkpoint, verifyLogSignature(evidence.new, policy).checkpoint]
   const invalid = (why: string): ClientError => new ClientError('EVIDENCE_INVALID', `the evidence shows no fork: ${why}`)
   if (old.origin !== now.origin) throw invalid('the two checkpoints are of different logs')
+  if (old.size > now.size) throw invalid('the old checkpoint is the larger tree')
+  // Every tree has the same root at size 0, so no proof from it can show another.
+  if (old.size === 0 && now.size > 0) throw invalid('a checkpoint of size 0 is part of every tree')
+  const oldSizeRoot = decodeBase64Hash(evidence.oldSizeRoot)
+  if (oldSizeRoot === undefined) throw invalid('the root at the old size is not base64 of 32 bytes')
   const proof = evidence.proof.map((hash) => decodeBase64Hash(hash))
   if (proof.some((hash) => hash === undefined)) throw invalid('a proof hash is not base64 of 32 bytes')
-  if (old.size === now.size) {
-    if (bytesEqual(old.rootHash, now.rootHash)) throw invalid('the two checkpoints have one size and one root')
-    if (proof.length > 0) throw invalid('two checkpoints of one size need no proof')
-  } else if (old.size > now.size || !showsAnotherTree(old, now, proof as Uint8Array[])) {
+  if (!showsAnotherTree(old, now, oldSizeRoot, proof as Uint8Array[])) {
     throw invalid(`the proof does not lead from another tree of size ${old.size} to the root of size ${now.size}`)
   }
   return { old, new: now }
@@ -104,12 +109,17 @@ interface SizedRoot {
   readonly rootHash: Uint8Array
 }
 
-/** The proof leads to the larger checkpoint's root, and from it to another root than the smaller one's. */
-export function showsAnotherTree(small: SizedRoot, large: SizedRoot, proof: readonly Uint8Array[]): boolean {
+/**
+ * The larger tree has another root at the smaller size than the smaller checkpoint: `proof`
+ * leads from `oldSizeRoot` at that size to the larger root (RFC 9162 §2.1.4.2; at one size it
+ * is empty and `oldSizeRoot` is the larger root), which vouches that the larger tree has it
+ * there, and it is not the smaller root. Requires small.size <= large.size.
+ */
+export function showsAnotherTree(small: SizedRoot, large: SizedRoot, oldSizeRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {
   try {
-    const roots = consistencyProofRoots(small.size, large.size, proof, small.rootHash)
-    return bytesEqual(roots.newRoot, large.rootHash) && !bytesEqual(roots.oldRoot, small.rootHash)
+    verifyConsistency(small.size, large.size, proof, oldSizeRoot, large.rootHash)
   } catch {
     return false
   }
+  return !bytesEqual(oldSizeRoot, small.rootHash)
 }

@@ -162,7 +162,7 @@ describe.each(places)('annal log and annal show, $name', ({ env }) => {
   it('show finds an entry by index, id or prefix, from a subdirectory, as the API serves it', async () => {
     await mkdir(join(tmp, 'a', 'b'), { recursive: true })
     const cwd = join(tmp, 'a', 'b')
-    const byPrefix = await run(['show', ids[1]!.slice(0, 12), '--json'], { env: env(), cwd })
+    const byPrefix = await run(['show', ids[1]!.slice(0, 16), '--json'], { env: env(), cwd })
     expect(byPrefix.code).toBe(0)
     const view = JSON.parse(byPrefix.stdout) as Record<string, any>
     expect(view).toMatchObject({ index: first + 1, id: ids[1], payload: { n: 'b' } })
@@ -178,7 +178,7 @@ describe.each(places)('annal log and annal show, $name', ({ env }) => {
     const io = memoryIo({ cwd: tmp, env: env() })
     const written: Uint8Array[] = []
     const leafIo = { ...io, write: (bytes: Uint8Array | string) => void written.push(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes) }
-    expect(await main(['show', ids[2]!.slice(0, 8), '--leaf'], leafIo)).toBe(0)
+    expect(await main(['show', ids[2]!.slice(0, 16), '--leaf'], leafIo)).toBe(0)
     expect(written).toHaveLength(1)
     expect(leafId(written[0]!)).toBe(ids[2])
     expect(JSON.parse(new TextDecoder().decode(written[0]!))).toMatchObject({ type: 'annal.event/v1', line: 3 })

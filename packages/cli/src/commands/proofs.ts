@@ -1,9 +1,9 @@
 import {
-  LogClient, SplitViewError, isClientError, proofNeeded, verifyCheckpoint, verifyConsistent, verifyProof,
+  LogClient, SplitViewError, checkConsistent, isClientError, proofNeeded, verifyCheckpoint, verifyProof,
   type ClientError, type Policy, type TrustedCheckpoint,
 } from '@annal/client'
 import type { Log } from '@annal/store'
-import { bytesToHex } from '@annal/tlog'
+import { assembleProof, bytesToHex, defaultHasher, nodeFromTiles, planTiles, rootPlan } from '@annal/tlog'
 import type { Context } from '../context.js'
 import { parseEntryRef } from '../entry-ref.js'
 import { Failure, UsageError } from '../failure.js'
@@ -125,7 +125,8 @@ async function localConsistency(log: Log, oldNote: Uint8Array, oldFile: string, 
   const old = trustedOld(oldNote, checked, oldFile)
   const latest = verifyCheckpoint(await log.cosignedCheckpoint(), checked)
   const [from, to] = [old.checkpoint, latest.checkpoint]
-  verifyConsistent(from, to, proofNeeded(from, to) ? await log.consistencyProof(from.size, to.size) : [])
+  const proof = proofNeeded(from, to) ? await log.consistencyProof(from.size, to.size) : []
+  await checkConsistent(from, to, proof, (size) => treeHash(log, size, to.size))
   return [old, latest]
 }
 
@@ -153,4 +154,14 @@ async function reaching<T>(url: string, work: Promise<T>): Promise<T> {
     const cause = error.cause instanceof Error ? error.cause.message : 'a network error'
     throw new Failure(`cannot reach ${url}: ${cause}; check --url or ANNAL_URL`, { cause: error })
   }
+}
+
+/** The root of the first `size` entries of the local log at `treeSize`, folded from its hash tiles. */
+async function treeHash(log: Log, size: number, treeSize: number): Promise<Uint8Array> {
+  const plan = rootPlan(size)
+  const tiles = new Map<string, Uint8Array>()
+  for (const tile of planTiles(plan, treeSize)) {
+    tiles.set(`${tile.level}/${tile.index}`, await log.hashTile(tile.level, tile.index, tile.width))
+  }
+  return assembleProof(plan, (node) => nodeFromTiles(node, treeSize, (tile) => tiles.get(`${tile.level}/${tile.index}`)), defaultHasher)[0]!
 }

@@ -1,6 +1,6 @@
 import {
   MemoryTree, TILE_HEIGHT, TILE_WIDTH, assembleProof, bytesEqual, decodeEntryBundle, defaultHasher, entryBundlePath,
-  hashTilePath, inclusionPlan, nodeFromTiles, planTiles, rootFromInclusionProof, type NodeId, type ProofPlan, type TileId,
+  hashTilePath, inclusionPlan, nodeFromTiles, planTiles, rootFromInclusionProof, rootPlan, type NodeId, type ProofPlan, type TileId,
 } from '@annal/tlog'
 import { translate } from '../checkpoint.js'
 import { ClientError } from '../errors.js'
@@ -59,6 +59,17 @@ export class BundleReader {
       const first = Math.max(0, from - start)
       yield entries.slice(first).map((bytes, i) => Object.freeze({ index: start + first + i, bytes, leafHash: leafHashes[first + i]! }))
     }
+  }
+
+  /**
+   * The root of the tree's first `size` leaves (0 < size <= the tree's size), folded from the
+   * hash tiles as served: only a proof that leads from it to the signed root vouches for it.
+   * Throws ClientError RESPONSE_INVALID for a tile that is missing or does not parse.
+   */
+  async treeHash(size: number): Promise<Uint8Array> {
+    const plan = rootPlan(size)
+    const [root] = await this.#nodes(plan, (hashOf) => assembleProof(plan, hashOf, defaultHasher))
+    return root!
   }
 
   /** The root that a full bundle's leaves, starting at `start`, give with the tiles' path above them. */

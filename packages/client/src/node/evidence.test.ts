@@ -9,6 +9,7 @@ import { readEvidence, writeEvidence } from './evidence.js'
 const evidence = {
   old: 'example.com/log\n4\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— example.com/log sig1\n',
   new: 'example.com/log\n6\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n\n— example.com/log sig2\n',
+  oldSizeRoot: 'AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=',
   proof: ['AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI='],
 }
 
