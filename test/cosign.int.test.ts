@@ -66,6 +66,13 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) await startWitness(i)
   app = await makeApp()
   server = await serve(app, { requestTimeoutMs: 5_000 })
+  // The log's policy names all three witnesses and takes the server's k; it is kept in the
+  // ledger, so the app made again later finds it.
+  const witnessed = await fetch(`${server.url}/v1/logs/audit/witnessing`, {
+    method: 'PUT', body: JSON.stringify({ witnessing: {}, reason: '2 of 3' }),
+    headers: { ...bearer(await mint.token({ scope: 'log:admin' })), 'Content-Type': 'application/json' },
+  })
+  expect(witnessed.status).toBe(200)
 })
 
 afterAll(async () => {
@@ -203,6 +210,11 @@ describe('a witness that never answers', () => {
     })
     const served = await serve(hangingApp)
     try {
+      const witnessed = await fetch(`${served.url}/v1/logs/audit/witnessing`, {
+        method: 'PUT', body: JSON.stringify({ witnessing: {}, reason: 'test' }),
+        headers: { ...bearer(await mint.token({ scope: 'log:admin' })), 'Content-Type': 'application/json' },
+      })
+      expect(witnessed.status).toBe(200)
       const token = await mint.token({ scope: 'log:append:audit' })
       const appendOne = async (i: number) => (await fetch(`${served.url}/v1/logs/audit/entries`, {
         method: 'POST', body: JSON.stringify({ n: i }), headers: { ...bearer(token), 'Content-Type': 'application/json' },

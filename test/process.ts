@@ -18,12 +18,13 @@ export async function killStarted(): Promise<void> {
 }
 
 /**
- * Starts `annal ...` as a real process, with `env` added to this process's environment.
+ * Starts `annal ...` as a real process, with `env` added to this process's environment, in `cwd`
+ * (default: this process's).
  * `matched` resolves with the first match of `ready` in its standard output (rejects after 30 s
  * or if the process exits first).
  */
-export function startAnnal(args: readonly string[], ready: RegExp, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [annalBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+export function startAnnal(args: readonly string[], ready: RegExp, env: Record<string, string> = {}, cwd?: string) {
+  const child = spawn(process.execPath, [annalBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd })
   let stdout = ''
   let stderr = ''
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))

@@ -89,6 +89,17 @@ describe('annal serve, as a real process', () => {
     ])
   })
 
+  it('refuses --policy without witnesses, in one sentence, exit code 2', async () => {
+    const run = start(['serve', '--dev', '--data', await dataDirectory(), '--port', '0', '--policy', '1'], /$^/)
+    expect(await run.exited).toBe(2)
+    expect(run.output().stderr.trim().split('\n')).toEqual([
+      'annal: --policy needs witnesses: give --witness, ANNAL_WITNESSES or witnesses in the config file.',
+    ])
+    const malformed = start(['serve', '--dev', '--data', await dataDirectory(), '--port', '0'], /$^/, { ANNAL_WITNESSES: 'foo@http://127.0.0.1:1' })
+    expect(await malformed.exited).toBe(2)
+    expect(malformed.output().stderr.trim().split('\n')).toEqual(["annal: ANNAL_WITNESSES: the witness's verifier key is malformed."])
+  })
+
   it('submits checkpoints to a witness given by --witness and serves them cosigned', async () => {
     const witnessData = await dataDirectory('annal-serve-witness-')
     const data = await dataDirectory()
@@ -105,6 +116,12 @@ describe('annal serve, as a real process', () => {
     const banner = (await server.matched).input
     const url = bannerUrl(banner)
     const appender = bannerToken(banner, 'appender')
+    // The log is witnessed once it is given a policy.
+    const witnessed = await fetch(`${url}/v1/logs/audit/witnessing`, {
+      method: 'PUT', body: '{"witnessing":{},"reason":"one witness"}',
+      headers: { authorization: `Bearer ${bannerToken(banner, 'admin')}`, 'content-type': 'application/json' },
+    })
+    expect(witnessed.status).toBe(200)
     const appended = await fetch(`${url}/v1/logs/audit/entries`, {
       method: 'POST', body: '{"actor":"bob"}', headers: { authorization: `Bearer ${appender}`, 'content-type': 'application/json' },
     })

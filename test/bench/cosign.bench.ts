@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { appWitnessing, createApp } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { type RunningWitness, runWitness } from '@annal/witness'
-import { exportJWK, generateKeyPair as generateJwk } from 'jose'
+import { SignJWT, exportJWK, generateKeyPair as generateJwk } from 'jose'
 import { goal, machineLine, report } from '../../scripts/bench.js'
 
 const APPENDS = 200
@@ -34,13 +34,21 @@ async function cosignLatency(): Promise<{ p50: number; p90: number; firstP50: nu
     for (let i = 0; i < 3; i++) {
       witnesses.push(await runWitness({ data: join(directory, `w${i}`), name: `w${i}.bench`, logs: [logKey] }))
     }
-    const { publicKey } = await generateJwk('ES256')
+    const { publicKey, privateKey } = await generateJwk('ES256')
     const app = await createApp({
       ledger,
       auth: { issuer: 'https://issuer.test', audience: 'https://annal.test/', jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'ES256' }] } },
       witnesses: witnesses.map((w, i) => ({ name: `w${i}.bench`, url: w.url, verifierKey: w.verifierKey })),
       policy: { k: 2 },
     })
+    const admin = await new SignJWT({ scope: 'log:admin', client_id: 'bench' }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k' })
+      .setIssuer('https://issuer.test').setAudience('https://annal.test/').setSubject('bench').setIssuedAt().setExpirationTime('1h')
+      .setJti(randomUUID()).sign(privateKey)
+    const witnessed = await app.request('/v1/logs/events/witnessing', {
+      method: 'PUT', body: JSON.stringify({ witnessing: {}, reason: 'benchmark' }),
+      headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+    })
+    if (witnessed.status !== 200) throw new Error(`setting the policy answered ${witnessed.status}`)
     const cosigner = appWitnessing(app)!
     const times: number[] = []
     const firsts: number[] = []

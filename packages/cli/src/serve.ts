@@ -1,16 +1,19 @@
 import { parseArgs } from 'node:util'
-import { ACCESS_LOG, type AnnalApp, type AuthOptions, type WitnessConfig, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
-import { parseVerifierKey } from '@annal/note'
+import { ACCESS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
-import { readConfig, readJwksFile, splitKeyUrl } from './config.js'
+import { readConfig, readJwksFile } from './config.js'
 import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
+import {
+  WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_OPTIONS, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
+} from './serve-witnesses.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
+                   [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
 
   --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
                  tokens ('annal dev token' mints more). Not for production.
@@ -25,14 +28,13 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
   --jwks-file PATH   or the keys in a local JWKS file, read at start
 ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
-                 ${TOKEN_CONFIG_KEYS}
-  --witness VKEY@URL   a C2SP witness to submit checkpoints to (its type-0x04 verifier key and
-                 its URL); repeat for each witness
-  --policy K     with --witness: the checkpoint endpoint serves the newest checkpoint that K of
-                 the witnesses cosigned (default: all of them)
+                 ${TOKEN_CONFIG_KEYS},
+                 ${WITNESS_CONFIG_KEYS}
+${WITNESS_SERVE_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
 ANNAL_JWKS_FILE,
-${TOKEN_ENVIRONMENT}.
+${TOKEN_ENVIRONMENT},
+${WITNESS_ENVIRONMENT}.
 Flags win over the environment, which wins over the config file.
 
 Example:
@@ -48,6 +50,7 @@ interface ServeSettings {
   readonly jwksUrl?: string
   readonly jwksFile?: string
   readonly token: Pick<AuthOptions, 'tokenProfile' | 'algorithms'>
+  readonly witnessing: WitnessSettings
 }
 
 const DEV_ROLES = [
@@ -57,20 +60,31 @@ const DEV_ROLES = [
   { role: 'auditor', scope: 'audit:read' },
 ] as const
 
+/** Where `annal serve` writes warnings (default: with its other output) and finds the nearest ledger for --dev. */
+export interface ServeIo {
+  readonly err?: (line: string) => void
+  readonly findLedger?: () => string | undefined
+}
+
 /**
  * `annal serve`: the HTTP API on one ledger until SIGINT or SIGTERM, then a graceful stop
  * (in-flight requests finish, appends are flushed, the database is closed).
  */
 export async function serveCommand(args: readonly string[], out: (line: string) => void,
-    stopped: Promise<unknown> = signalled(), findLedger: () => string | undefined = () => undefined): Promise<number> {
+    stopped: Promise<unknown> = signalled(), io: ServeIo = {}): Promise<number> {
+  const err = io.err ?? out
+  const findLedger = io.findLedger ?? (() => undefined)
   const values = parseServeArgs(args)
   const settings = await resolveSettings(values, process.env)
   const production = values.dev === true ? undefined : await productionAuth(settings)
   const data = settings.data ?? (production === undefined ? findLedger() ?? '.annal' : undefined)
   if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
 
-  const witnesses = (values.witness ?? []).map(parseWitness)
-  const witnessing = witnesses.length === 0 ? {} : { witnesses, policy: { k: parsePolicy(values.policy, witnesses.length) } }
+  const { witnesses, policy, alertAfterMs } = settings.witnessing
+  const witnessing = {
+    witnesses, ...(policy === undefined ? {} : { policy }),
+    witnessing: { ...(alertAfterMs === undefined ? {} : { alertAfterMs }), onAlert: (alert) => err(alertLine(alert)) },
+  } satisfies Partial<AppOptions>
   const ledger = await Ledger.open(data)
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
@@ -87,6 +101,9 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       if (dev !== undefined) await recordDevUrl(data, running.url)
       app = await late.settle(createApp({ ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing }))
       out(`annal serving ${data} on ${running.url}`)
+      if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
+        out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
+      }
       if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
       await stopped
       // Said once the listener is closed: whoever reads it knows that no new request gets in.
@@ -111,8 +128,7 @@ function parseServeArgs(args: readonly string[]) {
       data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
       issuer: { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' }, 'jwks-file': { type: 'string' },
       config: { type: 'string' },
-      witness: { type: 'string', multiple: true },
-      policy: { type: 'string' },
+      ...WITNESS_OPTIONS,
       ...TOKEN_OPTIONS,
     },
     strict: true,
@@ -137,19 +153,6 @@ function lateApp(): { fetch: AnnalApp['fetch']; settle: (app: Promise<AnnalApp>)
   }
 }
 
-/** `<verifier key>@<url>`: the key's name is the witness's name. */
-function parseWitness(text: string): WitnessConfig {
-  const { verifierKey, url } = splitKeyUrl(text)
-  if (url === undefined) throw new UsageError('--witness takes <verifier key>@<http(s) URL>')
-  return { name: parseVerifierKey(verifierKey).name, verifierKey, url }
-}
-
-function parsePolicy(text: string | undefined, witnesses: number): number {
-  const k = text === undefined ? witnesses : Number(text)
-  if (!Number.isInteger(k) || k < 1 || k > witnesses) throw new UsageError(`--policy must be 1..${witnesses}, the number of witnesses`)
-  return k
-}
-
 async function resolveSettings(values: Record<string, string | string[] | boolean | undefined>,
     env: NodeJS.ProcessEnv): Promise<ServeSettings> {
   const file = typeof values.config === 'string' ? await readConfig(values.config) : {}
@@ -167,6 +170,7 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     jwksUrl: pick(values['jwks-url'], env.ANNAL_JWKS_URL, file.jwksUrl),
     jwksFile: pick(values['jwks-file'], env.ANNAL_JWKS_FILE, file.jwksFile),
     token: tokenSettings(values, env, file),
+    witnessing: witnessSettings(values, env, file),
   }
 }
 

@@ -1,4 +1,5 @@
 import { getConnInfo } from '@hono/node-server/conninfo'
+import type { TableRow } from '@annal/store'
 import type { MiddlewareHandler } from 'hono'
 import type { AppContext, AppEnv, Services } from './context.js'
 import { accessRecordBytes } from './access-record.js'
@@ -38,20 +39,30 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
  * actually given as well.
  * @throws ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
  */
-export function recordBeforeWrite(c: AppContext, services: Services, status: number): () => Promise<void> {
+export function recordBeforeWrite(c: AppContext, services: Services, status: number, change: ChangeRecords = {}): () => Promise<void> {
   return async () => {
-    await appendRecord(c, services, status)
+    await appendRecord(c, services, status, undefined, change)
     c.set('recordedStatus', status)
   }
+}
+
+/** What a change commits with its access record, in the same atomic write. */
+export interface ChangeRecords {
+  /** Further access-log leaves, after the access record (say, what the change was and why). */
+  readonly entries?: readonly Uint8Array[]
+  readonly rows?: readonly TableRow[]
 }
 
 /**
  * Appends the request's access record, as answered `status`, on its own.
  * @throws ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
  */
-async function appendRecord(c: AppContext, services: Services, status: number, code?: string): Promise<void> {
+async function appendRecord(c: AppContext, services: Services, status: number, code?: string,
+    change: ChangeRecords = {}): Promise<void> {
   try {
-    await services.ledger.log(ACCESS_LOG).append([accessRecord(c, services, status, code)])
+    const entries = [accessRecord(c, services, status, code), ...change.entries ?? []]
+    if (change.rows === undefined) await services.ledger.log(ACCESS_LOG).append(entries)
+    else await services.ledger.append([{ log: ACCESS_LOG, entries }], { rows: change.rows })
   } catch (error) {
     throw new ApiError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
   }

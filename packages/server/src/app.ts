@@ -3,7 +3,9 @@ import { isStoreError, type Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
-import { Witnessing, type WitnessingOptions, type WitnessConfig, type WitnessPolicy } from './witnessing.js'
+import { Witnessing, type WitnessingOptions } from './witnessing.js'
+import type { WitnessConfig } from './witness-config.js'
+import { type WitnessPolicy, WitnessPolicies } from './witness-policy.js'
 import { type AppEnv, type AuthState, DEFAULT_LIMITS, type Limits, MAX_JSON_DEPTH, type Services } from './context.js'
 import { IdempotencyStore } from './idempotency.js'
 import { challenge, credentials } from './credentials.js'
@@ -24,15 +26,16 @@ export interface AppOptions {
   readonly clock?: () => Date
   readonly limits?: Partial<Limits>
   /**
-   * Witnesses to submit checkpoints to (C2SP tlog-witness). With them, GET
-   * /v1/logs/{log}/checkpoint serves the newest checkpoint meeting `policy` (see docs/api.md).
-   * None: checkpoints are served as signed, and nothing is submitted.
+   * The witnesses (C2SP tlog-witness) that logs' policies may name. Which logs are witnessed,
+   * by which of them and how many, is each log's policy, kept in the ledger and set over HTTP
+   * (see docs/api.md). A witnessed log's checkpoint endpoint serves the newest checkpoint that
+   * meets its policy; other logs' are served as signed.
    */
   readonly witnesses?: readonly WitnessConfig[]
-  /** Required with `witnesses`: k of the n witnesses must cosign. */
+  /** Needs `witnesses`: the k of a log's policy that names none. Default: all of its witnesses. */
   readonly policy?: WitnessPolicy
-  /** Which logs are witnessed, polling and timeouts; see WitnessingOptions. */
-  readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policy'>
+  /** Polling, timeouts and alerts; see WitnessingOptions. */
+  readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policyOf'>
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -76,7 +79,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     limits,
     idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
-    witnessing: makeWitnessing(options),
+    ...await witnessingServices(options),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -124,13 +127,21 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   return app
 }
 
-function makeWitnessing(options: AppOptions): Witnessing | undefined {
-  if (options.witnesses === undefined || options.witnesses.length === 0) {
-    if (options.policy !== undefined) throw new RangeError('a policy needs witnesses')
-    return undefined
+/**
+ * The logs' policies, the default k, and the Witnessing when there are witnesses or a log has a
+ * policy (one whose witnesses are no longer configured is then reported, not silently dropped).
+ * @throws RangeError for a policy without witnesses or a k above their number.
+ */
+async function witnessingServices(options: AppOptions): Promise<Pick<Services, 'policies' | 'defaultK' | 'witnessing'>> {
+  const witnesses = options.witnesses ?? []
+  const k = options.policy?.k
+  if (k !== undefined && (!Number.isSafeInteger(k) || k < 1 || k > witnesses.length)) {
+    throw new RangeError(witnesses.length === 0 ? 'a policy needs witnesses' : 'policy.k must be an integer from 1 to the number of witnesses')
   }
-  if (options.policy === undefined) throw new RangeError('witnesses need a policy')
-  return new Witnessing({ ...options.witnessing, ledger: options.ledger, witnesses: options.witnesses, policy: options.policy })
+  const policies = await WitnessPolicies.load(options.ledger)
+  const witnessing = witnesses.length === 0 && !policies.any ? undefined
+    : new Witnessing({ ...options.witnessing, ledger: options.ledger, witnesses, policyOf: (log) => policies.get(log) })
+  return { policies, defaultK: k, witnessing }
 }
 
 /** Reads and verifies the request's credentials; failures are kept for the route to throw. */

@@ -1,4 +1,5 @@
 import type { Witnessing } from './witnessing.js'
+import type { WitnessPolicies } from './witness-policy.js'
 import type { Ledger } from '@annal/store'
 import type { Context } from 'hono'
 import { routePath } from 'hono/route'
@@ -86,7 +87,11 @@ export interface Services {
   readonly idempotency: IdempotencyStore
   /** The RFC 9728 metadata URL, as the WWW-Authenticate challenge names it. */
   readonly metadataUrl: string
-  /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses. */
+  /** Each log's witness policy, if it has one. */
+  readonly policies: WitnessPolicies
+  /** The k of a policy that names none (AppOptions.policy). */
+  readonly defaultK: number | undefined
+  /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses and policies. */
   readonly witnessing?: Witnessing
 }
 

@@ -124,7 +124,13 @@ describe('an entry proof of a witnessed log', () => {
         witnessing: { pollIntervalMs: 10, timeoutMs: 2_000, backoffMs: 10, maxBackoffMs: 50 },
       },
     })
-    logKey = (await h.ledger.createLog('audit')).verifierKey
+    // The log asks for the server's witnesses when it is created.
+    const created = await h.app.request('/v1/logs', {
+      method: 'POST', body: JSON.stringify({ name: 'audit', witnessing: {} }),
+      headers: { ...bearer(await h.mint.token({ scope: 'log:admin' })), 'Content-Type': 'application/json' },
+    })
+    expect(created.status).toBe(201)
+    logKey = ((await created.json()) as { verifier_key: string }).verifier_key
     reader = await h.mint.token({ scope: 'log:read' })
   })
   afterEach(async () => {

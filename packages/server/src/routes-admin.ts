@@ -4,25 +4,50 @@ import { mediaType, parseJson } from './body.js'
 import { recordBeforeWrite } from './access-log.js'
 import { type AppContext, type AppEnv, type Services, authenticated, authorize } from './context.js'
 import { ACCESS_LOG } from './scopes.js'
+import { logJson } from './routes-public.js'
+import { parsePolicy, witnessingRecord } from './witness-policy.js'
 import { ApiError } from './errors.js'
 
-/** Creating logs and erasing objects (`log:admin`). */
+/** Creating logs, choosing their witnesses and erasing objects (`log:admin`). */
 export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
   const { ledger } = services
 
   app.post('/v1/logs', async (c) => {
     authenticated(c)
     const body = await jsonObject(c, services)
-    const { name, origin } = body
+    const { name, origin, witnessing } = body
     if (typeof name !== 'string') throw new ApiError('REQUEST_MALFORMED', 'name is a string')
     if (origin !== undefined && typeof origin !== 'string') throw new ApiError('REQUEST_MALFORMED', 'origin is a string')
     authorize(c, 'log:admin', name)
-    const info = await ledger.createLog(name, {
-      ...(origin === undefined ? {} : { origin }), beforeWrite: recordBeforeWrite(c, services, 201),
-    })
-    return c.json({ name: info.name, origin: info.origin, verifier_key: info.verifierKey, size: 0 }, 201, {
-      Location: `/v1/logs/${info.name}`,
-    })
+    const policy = witnessing === undefined ? null : parsePolicy(witnessing, services.witnessing?.names ?? [], services.defaultK)
+    // Without a policy, a row is written only to replace one left by an earlier log of this
+    // name whose creation failed after its record was written.
+    const stale = services.policies.get(name) !== undefined
+    const info = await services.policies.change(name, policy, (row) => ledger.createLog(name, {
+      ...(origin === undefined ? {} : { origin }),
+      beforeWrite: recordBeforeWrite(c, services, 201, policy === null ? (stale ? { rows: [row] } : {}) : {
+        entries: [witnessingRecord({ log: name, policy, requestId: c.get('requestId'), time: services.clock() })], rows: [row],
+      }),
+    }))
+    services.witnessing?.kick()
+    return c.json(await logJson(services, ledger.log(info.name)), 201, { Location: `/v1/logs/${info.name}` })
+  })
+
+  app.put('/v1/logs/:log/witnessing', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:admin', name)
+    const body = await jsonObject(c, services)
+    const { witnessing, reason, ...rest } = body
+    if (!('witnessing' in body) || Object.keys(rest).length > 0) {
+      throw new ApiError('REQUEST_MALFORMED', 'the body is {"witnessing": a policy or null, "reason": why}')
+    }
+    checkReason(reason)
+    const log = ledger.log(name)
+    const policy = parsePolicy(witnessing, services.witnessing?.names ?? [], services.defaultK)
+    const record = witnessingRecord({ log: name, policy, reason, requestId: c.get('requestId'), time: services.clock() })
+    await services.policies.change(name, policy, (row) => recordBeforeWrite(c, services, 200, { entries: [record], rows: [row] })())
+    services.witnessing?.kick()
+    return c.json(await logJson(services, log))
   })
 
   app.post('/v1/objects/:hash/erase', async (c) => {
@@ -30,9 +55,7 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
     authorize(c, 'log:admin')
     const body = await jsonObject(c, services)
     const { reason, log = ACCESS_LOG } = body
-    if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000) {
-      throw new ApiError('REQUEST_MALFORMED', 'reason is a non-empty string of at most 1000 characters')
-    }
+    checkReason(reason)
     if (typeof log !== 'string') throw new ApiError('REQUEST_MALFORMED', 'log is a string')
     ledger.log(log)
     const info = await ledger.eraseObject(c.req.param('hash'), {
@@ -44,6 +67,13 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
       erasure: { erased_at: erasure.erasedAt, reason: erasure.reason, log: erasure.log, index: erasure.index },
     })
   })
+}
+
+/** @throws ApiError REQUEST_MALFORMED unless `reason` is a non-blank string of at most 1000 characters. */
+function checkReason(reason: unknown): asserts reason is string {
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000) {
+    throw new ApiError('REQUEST_MALFORMED', 'reason is a non-empty string of at most 1000 characters')
+  }
 }
 
 /**

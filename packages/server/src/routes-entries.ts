@@ -135,11 +135,13 @@ async function entryIndex(log: Log, param: string): Promise<number> {
  */
 async function checkpointWith(services: Services, log: Log, index: number): Promise<{ size: number; note: string }> {
   const { witnessing } = services
-  if (witnessing === undefined || !witnessing.covers(log.info.name)) return log.checkpointInfo
-  const served = await witnessing.served(log, false)
+  const policy = witnessing?.policy(log.info.name)
+  if (policy === undefined) return log.checkpointInfo
+  const served = await witnessing!.served(log, false)
   if (index < served.size) return served
-  throw new ProblemError('POLICY_UNMET', `entry ${index} is in no checkpoint with ${witnessing.k} of ${witnessing.n} witness cosignatures yet`,
-    { policy: { k: witnessing.k, n: witnessing.n }, latest_size: served.latestSize })
+  const { k, witnesses: { length: n } } = policy
+  throw new ProblemError('POLICY_UNMET', `entry ${index} is in no checkpoint with ${k} of ${n} witness cosignatures yet`,
+    { policy: { k, n }, latest_size: served.latestSize })
 }
 
 function digest(type: string, body: Uint8Array): string {

@@ -1,5 +1,7 @@
 import { TILE_WIDTH, TlogError, bytesToHex, isTlogError, parseTilePath } from '@annal/tlog'
+import type { Log } from '@annal/store'
 import type { Hono } from 'hono'
+import type { LogWitnessing } from './witness-health.js'
 import { type AppEnv, type Services, allowPublic, authorize } from './context.js'
 import { countParam, hashParam } from './params.js'
 import { ACCESS_LOG, SCOPES, authorizingScope } from './scopes.js'
@@ -43,12 +45,10 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     return c.json({ logs })
   })
 
-  app.get('/v1/logs/:log', (c) => {
+  app.get('/v1/logs/:log', async (c) => {
     const name = c.req.param('log')
     allowPublic(c, name)
-    const log = ledger.log(name)
-    const { size, root } = log.checkpointInfo
-    return c.json({ name, origin: log.info.origin, verifier_key: log.info.verifierKey, size, root })
+    return c.json(await logJson(services, ledger.log(name)))
   })
 
   app.get('/v1/logs/:log/checkpoint', async (c) => {
@@ -57,10 +57,10 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     const log = ledger.log(name)
     const { witnessing } = services
     const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }
-    if (witnessing === undefined || !witnessing.covers(name)) return c.body(await log.checkpoint(), 200, headers)
+    if (witnessing?.policy(name) === undefined) return c.body(await log.checkpoint(), 200, headers)
     const latest = c.req.query('latest')
     if (latest !== undefined && latest !== '1') throw new ApiError('REQUEST_MALFORMED', 'latest must be 1')
-    const served = await witnessing.served(log, latest === '1')
+    const served = await witnessing!.served(log, latest === '1')
     const policy = !served.policyMet ? 'unmet' : served.size < served.latestSize ? 'unmet-for-latest' : 'met'
     return c.body(served.note, 200, { ...headers, 'Annal-Policy': policy, 'Annal-Latest-Size': String(served.latestSize) })
   })
@@ -117,4 +117,28 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
       throw error
     }
   })
+}
+
+/** A log as `GET /v1/logs/{log}` answers it (docs/api.md). */
+export async function logJson(services: Services, log: Log): Promise<Record<string, unknown>> {
+  const { size, root } = log.checkpointInfo
+  const witnessing = await services.witnessing?.health(log)
+  return {
+    name: log.info.name, origin: log.info.origin, verifier_key: log.info.verifierKey, size, root,
+    witnessing: witnessing === undefined ? null : witnessingJson(witnessing),
+  }
+}
+
+/** A log's witnessing as `GET /v1/logs/{log}` answers it (docs/api.md). */
+function witnessingJson(witnessing: LogWitnessing): Record<string, unknown> {
+  const time = (date: Date | undefined) => date?.toISOString() ?? null
+  return {
+    k: witnessing.k,
+    policy_met_size: witnessing.policyMetSize ?? null,
+    witnesses: witnessing.witnesses.map((witness) => ({
+      name: witness.name, configured: witness.configured, cosigned_size: witness.cosignedSize ?? null,
+      failures: witness.failures, last_error: witness.lastError ?? null, last_error_at: time(witness.lastErrorAt),
+      failing_since: time(witness.failingSince),
+    })),
+  }
 }

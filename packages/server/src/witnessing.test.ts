@@ -3,12 +3,17 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, generateKeyPair, parseVerifierKey } from '@annal/note'
+import {
+  type CosignatureSigner, SIGNATURE_TYPE_COSIGNATURE_V1, cosignCheckpoint, formatAddCheckpoint, formatSignatureLine, generateKeyPair,
+  openCheckpoint, parseAddCheckpoint, parseSignerKey, parseVerifierKey,
+} from '@annal/note'
 import { Ledger } from '@annal/store'
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createApp } from './app.js'
-import { Witnessing, type WitnessConfig, type WitnessStatus } from './witnessing.js'
+import { appWitnessing, createApp } from './app.js'
+import { Witnessing, type WitnessStatus } from './witnessing.js'
+import type { WitnessConfig } from './witness-config.js'
+import type { WitnessAlert } from './witness-health.js'
 import { type RunningServer, serve } from './serve.js'
 
 const utf8 = new TextEncoder()
@@ -57,7 +62,11 @@ async function fakeWitness(name: string, answer: (body: string) => Response | Pr
 }
 
 function start(witnesses: WitnessConfig[], k = 1): Witnessing {
-  witnessing = new Witnessing({ ledger, witnesses, policy: { k }, pollIntervalMs: 10, timeoutMs: 200, backoffMs: 50, maxBackoffMs: 200 })
+  const policy = { witnesses: witnesses.map((w) => w.name), k }
+  witnessing = new Witnessing({
+    ledger, witnesses, policyOf: (log) => (log === 'audit' ? policy : undefined), pollIntervalMs: 10, timeoutMs: 200, backoffMs: 50,
+    maxBackoffMs: 200,
+  })
   witnessing.start()
   return witnessing
 }
@@ -139,11 +148,51 @@ describe('Witnessing', () => {
     expect(resubmitted).toBe(formatAddCheckpoint(3, await log.consistencyProof(3, 7), await log.checkpoint(7)))
   })
 
+  it('alerts once when a witness has failed past the threshold, and once when it cosigns again', async () => {
+    const keys = generateKeyPair('flaky.test', { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
+    const signer = parseSignerKey(keys.signerKey) as CosignatureSigner
+    const logKey = parseVerifierKey(ledger.log('audit').info.verifierKey)
+    let up = false
+    const app = new Hono()
+    app.post('/add-checkpoint', async (c) => {
+      if (!up) return c.text('down', 503)
+      const checkpoint = openCheckpoint(parseAddCheckpoint(await c.req.text()).note, [logKey])
+      return c.text(formatSignatureLine(cosignCheckpoint(checkpoint, signer)))
+    })
+    const server = await serve(app, { closeGraceMs: 100 })
+    servers.push(server)
+    const alerts: WitnessAlert[] = []
+    const policy = { witnesses: ['flaky.test'], k: 1 }
+    witnessing = new Witnessing({
+      ledger, witnesses: [{ name: 'flaky.test', url: server.url, verifierKey: keys.verifierKey }], policyOf: () => policy,
+      pollIntervalMs: 10, timeoutMs: 2_000, backoffMs: 10, maxBackoffMs: 20, alertAfterMs: 50, onAlert: (alert) => alerts.push(alert),
+    })
+    witnessing.start()
+    await ledger.log('audit').append([utf8.encode('x')])
+    let status = await until(witnessing, () => alerts.length > 0)
+    const failuresWhenAlerted = status['flaky.test']!.failures
+    expect(alerts).toEqual([{ kind: 'failing', witness: 'flaky.test', log: 'audit', since: status['flaky.test']!.failingSince,
+      lastError: 'witness answered 503', cosignedSize: undefined }])
+    // Further failures past the threshold say nothing more.
+    status = await until(witnessing, (s) => s['flaky.test']!.failures >= failuresWhenAlerted + 3)
+    expect(alerts).toHaveLength(1)
+    up = true
+    status = await until(witnessing, (s) => s['flaky.test']!.cosignedSize === 1)
+    expect(status['flaky.test']).toMatchObject({ failures: 0, failingSince: undefined, lastError: 'witness answered 503' })
+    expect(alerts.map((alert) => alert.kind)).toEqual(['failing', 'recovered'])
+    expect(alerts[1]).toMatchObject({ since: alerts[0]!.since, cosignedSize: 1 })
+    // The health a GET shows: the last error kept, with its time, and no longer failing.
+    const health = await witnessing.health(ledger.log('audit'))
+    expect(health).toMatchObject({ k: 1, policyMetSize: 1, witnesses: [{ name: 'flaky.test', configured: true, cosignedSize: 1,
+      failures: 0, lastError: 'witness answered 503', lastErrorAt: expect.any(Date), failingSince: undefined }] })
+  })
+
   it('is configured through createApp and refuses bad configuration', async () => {
     const w = generateKeyPair('w.test', { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
     const auth = { issuer: 'https://issuer.test', audience: 'https://annal.test/', jwks: { keys: [] } }
     const witness = { name: 'w.test', url: 'http://127.0.0.1:9', verifierKey: w.verifierKey }
-    await expect(createApp({ ledger, auth, witnesses: [witness] })).rejects.toThrow(RangeError)
+    const unpoliced = await createApp({ ledger, auth, witnesses: [witness] })
+    await appWitnessing(unpoliced)!.close()
     await expect(createApp({ ledger, auth, witnesses: [witness], policy: { k: 2 } })).rejects.toThrow(RangeError)
     await expect(createApp({ ledger, auth, policy: { k: 1 } })).rejects.toThrow(RangeError)
     const logKey = generateKeyPair('w.test').verifierKey

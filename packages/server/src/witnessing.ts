@@ -1,38 +1,21 @@
-import { nodeEd25519, nodeHashProvider } from '@annal/crypto-node'
 import { readBody } from '@annal/http'
-import {
-  type NoteVerifier, SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, formatSignatureLine, openCheckpoint,
-  parseSignatureLines, parseVerifierKey, verifyCosignatures,
-} from '@annal/note'
+import { formatAddCheckpoint, formatSignatureLine, openCheckpoint, parseSignatureLines, parseVerifierKey, verifyCosignatures } from '@annal/note'
 import { isStorageError } from '@annal/storage'
 import type { Ledger, Log } from '@annal/store'
 import { ProblemError, isCodedError } from './problem.js'
-import { ACCESS_LOG } from './scopes.js'
+import { NODE_PROVIDERS, type Witness, type WitnessConfig, parseWitnesses, positive } from './witness-config.js'
+import {
+  type LogWitnessing, type Track, type WitnessAlert, dueAlert, healthOf, newTrack, trackFailure, trackSuccess,
+} from './witness-health.js'
+import type { LogPolicy } from './witness-policy.js'
 
-// node:crypto verifies Ed25519 an order of magnitude faster than the portable provider.
-const NODE_PROVIDERS = { hash: nodeHashProvider, signature: nodeEd25519 }
-
-/** One witness the log submits its checkpoints to (C2SP tlog-witness). */
-export interface WitnessConfig {
-  /** The witness's key name; must equal the name in `verifierKey`. */
-  readonly name: string
-  /** The submission prefix: checkpoints go to `<url>/add-checkpoint`. http(s). */
-  readonly url: string
-  /** The witness's C2SP verifier key, type 0x04 (tlog-cosignature v1). */
-  readonly verifierKey: string
-}
-
-/** A checkpoint meets the policy with valid cosignatures from at least `k` of the witnesses. */
-export interface WitnessPolicy {
-  readonly k: number
-}
-
+/** What the witnessing needs besides the configured witnesses. */
 export interface WitnessingOptions {
   readonly ledger: Ledger
+  /** The server's witnesses; a log's policy names which of them it uses. May be empty. */
   readonly witnesses: readonly WitnessConfig[]
-  readonly policy: WitnessPolicy
-  /** Names of the logs to witness. Default: every log of the ledger but `access`, also those created later. */
-  readonly logs?: readonly string[]
+  /** A log's policy, or undefined for a log that is not witnessed. Asked at every poll. */
+  readonly policyOf: (log: string) => LogPolicy | undefined
   /** How often log sizes are looked at, in ms. Default 100. */
   readonly pollIntervalMs?: number
   /** Limit on one add-checkpoint request (connect, answer and body), in ms. Default 2,000. */
@@ -41,6 +24,10 @@ export interface WitnessingOptions {
   readonly backoffMs?: number
   /** Longest wait between attempts to a failing witness, in ms. Default 30,000. */
   readonly maxBackoffMs?: number
+  /** How long a witness may keep failing for a log before `onAlert` hears of it, in ms. Default 60,000. */
+  readonly alertAfterMs?: number
+  /** Told once when a witness has failed for a log for `alertAfterMs`, and once when it cosigns again. */
+  readonly onAlert?: (alert: WitnessAlert) => void
 }
 
 /** How submitting one log to one witness is going. */
@@ -55,7 +42,11 @@ export interface WitnessStatus {
   readonly failures: number
   /** 409 answers with a size that were followed by a resubmission, since start. */
   readonly resubmits: number
+  /** The last failure's reason, kept after the witness recovers. */
   readonly lastError: string | undefined
+  readonly lastErrorAt: Date | undefined
+  /** When the current run of failures began; undefined while the witness answers. */
+  readonly failingSince: Date | undefined
 }
 
 /** A checkpoint as the checkpoint endpoint serves it. */
@@ -69,22 +60,6 @@ export interface ServedCheckpoint {
   readonly latestSize: number
 }
 
-interface Witness {
-  readonly name: string
-  readonly endpoint: string
-  readonly verifier: NoteVerifier
-}
-
-interface Track {
-  witnessed: number
-  cosigned: number | undefined
-  busy: boolean
-  failures: number
-  resubmits: number
-  retryAt: number
-  lastError: string | undefined
-}
-
 const SIZE_CONTENT_TYPE = 'text/x.tlog.size'
 const SIZE_BODY = /^(0|[1-9][0-9]{0,15})\n$/
 const MAX_RESPONSE = 64 * 1024
@@ -96,47 +71,30 @@ const MAX_HISTORY_SCAN = 1_000
 /** Why a submission failed; short, for `status()`. */
 class SubmitError extends Error {}
 
-function positive(value: number | undefined, fallback: number, name: string): number {
-  const n = value ?? fallback
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`)
-  return n
-}
-
-/** Checks and parses the witness list. RangeError or TypeError for bad configuration. */
-function parseWitnesses(configs: readonly WitnessConfig[]): Witness[] {
-  if (!Array.isArray(configs) || configs.length === 0) throw new RangeError('witnesses must be a non-empty array')
-  const names = new Set<string>()
-  return configs.map((config) => {
-    const verifier = parseVerifierKey(config.verifierKey, { providers: NODE_PROVIDERS })
-    if (verifier.type !== SIGNATURE_TYPE_COSIGNATURE_V1) throw new RangeError('witness verifier keys must be type 0x04')
-    if (verifier.name !== config.name) throw new RangeError('a witness name must equal its verifier key name')
-    if (names.has(config.name)) throw new RangeError('two witnesses share a name')
-    names.add(config.name)
-    const url = new URL(config.url)
-    if (!/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
-      throw new TypeError('a witness url is http(s) without query or fragment')
-    }
-    return { name: config.name, endpoint: `${url.href.replace(/\/$/, '')}/add-checkpoint`, verifier }
-  })
+/** The newest policy-meeting size of a log, for the policy it was found under. */
+interface Best {
+  readonly policy: LogPolicy
+  size: Promise<number | undefined>
 }
 
 /**
- * The log side of witnessing: submits each witnessed log's newest checkpoint to every witness
- * in parallel, keeps the cosignatures that verify with the log (`Log.addCosignatures`), and
- * answers which checkpoint meets the k-of-n policy. It polls log sizes every `pollIntervalMs`
- * (catching appends from any path, the access log's too), and `kick()` after an HTTP append
- * starts submissions at once. Appends never wait for it: a slow or dead witness only delays
- * its own cosignatures, and at most one request per witness and log is in flight.
+ * The log side of witnessing: submits each witnessed log's newest checkpoint to the witnesses
+ * its policy names, in parallel, keeps the cosignatures that verify with the log
+ * (`Log.addCosignatures`), and answers which checkpoint meets the log's k-of-n policy. It polls
+ * log sizes every `pollIntervalMs` (catching appends from any path, the access log's too), and
+ * `kick()` after an HTTP append starts submissions at once. Appends never wait for it: a slow
+ * or dead witness only delays its own cosignatures, and at most one request per witness and
+ * log is in flight.
  */
 export class Witnessing {
-  readonly k: number
   readonly #ledger: Ledger
-  readonly #witnesses: Witness[]
-  readonly #logs: ReadonlySet<string> | undefined
-  readonly #options: { pollIntervalMs: number; timeoutMs: number; backoffMs: number; maxBackoffMs: number }
+  readonly #witnesses: ReadonlyMap<string, Witness>
+  readonly #policyOf: (log: string) => LogPolicy | undefined
+  readonly #options: { pollIntervalMs: number; timeoutMs: number; backoffMs: number; maxBackoffMs: number; alertAfterMs: number }
+  readonly #onAlert: ((alert: WitnessAlert) => void) | undefined
   readonly #tracks = new Map<string, Track>()
-  /** Per log: the newest size known to meet the policy (loaded from the store on first use). */
-  readonly #best = new Map<string, Promise<number | undefined>>()
+  /** Per log: the newest size known to meet its policy (loaded from the store on first use). */
+  readonly #best = new Map<string, Best>()
   readonly #inFlight = new Set<Promise<void>>()
   readonly #abort = new AbortController()
   #timer: ReturnType<typeof setInterval> | undefined
@@ -144,28 +102,26 @@ export class Witnessing {
   /** @throws RangeError, TypeError for bad configuration. */
   constructor(options: WitnessingOptions) {
     this.#ledger = options.ledger
-    this.#witnesses = parseWitnesses(options.witnesses)
-    const k = options.policy?.k
-    if (!Number.isSafeInteger(k) || k < 1 || k > this.#witnesses.length) {
-      throw new RangeError('policy.k must be an integer from 1 to the number of witnesses')
-    }
-    this.k = k
-    this.#logs = options.logs === undefined ? undefined : new Set(options.logs)
+    this.#witnesses = new Map(parseWitnesses(options.witnesses).map((witness) => [witness.name, witness]))
+    this.#policyOf = options.policyOf
+    this.#onAlert = options.onAlert
     this.#options = {
       pollIntervalMs: positive(options.pollIntervalMs, 100, 'pollIntervalMs'),
       timeoutMs: positive(options.timeoutMs, 2_000, 'timeoutMs'),
       backoffMs: positive(options.backoffMs, 250, 'backoffMs'),
       maxBackoffMs: positive(options.maxBackoffMs, 30_000, 'maxBackoffMs'),
+      alertAfterMs: positive(options.alertAfterMs, 60_000, 'alertAfterMs'),
     }
   }
 
-  get n(): number {
-    return this.#witnesses.length
+  /** The names of the configured witnesses, in configuration order. */
+  get names(): string[] {
+    return [...this.#witnesses.keys()]
   }
 
-  /** Whether checkpoints of log `name` go to the witnesses. */
-  covers(name: string): boolean {
-    return this.#logs === undefined ? name !== ACCESS_LOG : this.#logs.has(name)
+  /** The policy of log `name`, or undefined when its checkpoints do not go to witnesses. */
+  policy(name: string): LogPolicy | undefined {
+    return this.#policyOf(name)
   }
 
   /** Starts polling. Idempotent. */
@@ -184,8 +140,8 @@ export class Witnessing {
   }
 
   /**
-   * Looks at log sizes now instead of at the next poll (say, right after an append). Starts
-   * submissions and returns at once; a no-op before start() and after close().
+   * Looks at log sizes now instead of at the next poll (say, right after an append or a policy
+   * change). Starts submissions and returns at once; a no-op before start() and after close().
    */
   kick(): void {
     if (this.#timer !== undefined) this.#tick()
@@ -194,45 +150,72 @@ export class Witnessing {
   status(): WitnessStatus[] {
     return [...this.#tracks].map(([id, track]) => {
       const [witness, log] = id.split('\n') as [string, string]
+      const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms))
       return { witness, log, witnessedSize: track.witnessed, cosignedSize: track.cosigned, failures: track.failures,
-        resubmits: track.resubmits, lastError: track.lastError }
+        resubmits: track.resubmits, lastError: track.lastError, lastErrorAt: date(track.lastErrorAt),
+        failingSince: date(track.failingSince) }
     })
   }
 
+  /** The log's policy and how its witnesses are doing; undefined when it is not witnessed. */
+  async health(log: Log): Promise<LogWitnessing | undefined> {
+    const name = log.info.name
+    const policy = this.#policyOf(name)
+    if (policy === undefined) return undefined
+    return {
+      k: policy.k,
+      policyMetSize: await this.#bestSize(log, policy),
+      witnesses: policy.witnesses.map((witness) =>
+        healthOf(witness, this.#tracks.get(`${witness}\n${name}`), this.#witnesses.has(witness))),
+    }
+  }
+
   /**
-   * The newest checkpoint of `log` that meets the policy, with its cosignatures; with `latest`,
+   * The newest checkpoint of `log` that meets its policy, with its cosignatures; with `latest`,
    * the newest the log signed, with whatever cosignatures it has.
-   * @throws ApiError POLICY_UNMET when no checkpoint meets the policy (and not `latest`).
+   * @throws RangeError for a log that is not witnessed; ProblemError POLICY_UNMET when no
+   *   checkpoint meets the policy (and not `latest`).
    */
   async served(log: Log, latest: boolean): Promise<ServedCheckpoint> {
+    const policy = this.#policyOf(log.info.name)
+    if (policy === undefined) throw new RangeError('the log is not witnessed')
     const latestSize = log.size
     if (latest) {
       const note = await log.cosignedCheckpoint(latestSize)
-      return { size: latestSize, note, policyMet: this.#count(log, note) >= this.k, latestSize }
+      return { size: latestSize, note, policyMet: this.#count(log, note, policy) >= policy.k, latestSize }
     }
-    const size = await this.#bestSize(log)
+    const size = await this.#bestSize(log, policy)
     if (size === undefined) {
-      throw new ProblemError('POLICY_UNMET', `no checkpoint has ${this.k} of ${this.n} witness cosignatures yet`,
-        { policy: { k: this.k, n: this.n }, latest_size: latestSize })
+      const { k, witnesses: { length: n } } = policy
+      // `see`: where each witness's last error is, as the detail of a 503 is not given out.
+      throw new ProblemError('POLICY_UNMET', `no checkpoint has ${k} of ${n} witness cosignatures yet`,
+        { policy: { k, n }, latest_size: latestSize, see: `/v1/logs/${log.info.name}` })
     }
     return { size, note: await log.cosignedCheckpoint(size), policyMet: true, latestSize }
   }
 
   #tick(): void {
     if (this.#abort.signal.aborted) return
-    let logs: Log[]
+    let logs: [Log, LogPolicy][]
     try {
-      logs = this.#ledger.logs().filter((info) => this.covers(info.name)).map((info) => this.#ledger.log(info.name))
+      logs = this.#ledger.logs().flatMap((info) => {
+        const policy = this.#policyOf(info.name)
+        return policy === undefined ? [] : [[this.#ledger.log(info.name), policy] as [Log, LogPolicy]]
+      })
     } catch (error) {
       // The ledger was closed under us: nothing more can be submitted or kept.
       if (isStorageError(error, 'DATABASE_CLOSED')) void this.close()
       return
     }
     const now = Date.now()
-    for (const log of logs) {
+    for (const [log, policy] of logs) {
       if (log.size === 0) continue
-      for (const witness of this.#witnesses) {
-        const track = this.#track(witness.name, log.info.name)
+      for (const name of policy.witnesses) {
+        const witness = this.#witnesses.get(name)
+        if (witness === undefined) continue
+        const track = this.#track(name, log.info.name)
+        const alert = dueAlert(track, name, log.info.name, now, this.#options.alertAfterMs)
+        if (alert !== undefined) this.#onAlert?.(alert)
         if (track.busy || now < track.retryAt || track.cosigned === log.size) continue
         this.#run(track, witness, log)
       }
@@ -242,23 +225,19 @@ export class Witnessing {
   #track(witness: string, log: string): Track {
     const id = `${witness}\n${log}`
     let track = this.#tracks.get(id)
-    if (track === undefined) {
-      track = { witnessed: 0, cosigned: undefined, busy: false, failures: 0, resubmits: 0, retryAt: 0, lastError: undefined }
-      this.#tracks.set(id, track)
-    }
+    if (track === undefined) this.#tracks.set(id, track = newTrack())
     return track
   }
 
   #run(track: Track, witness: Witness, log: Log): void {
     track.busy = true
     const run = this.#submit(track, witness, log).then(() => {
-      track.failures = 0
-      track.lastError = undefined
+      const alert = trackSuccess(track, witness.name, log.info.name)
+      if (alert !== undefined) this.#onAlert?.(alert)
     }, (error: unknown) => {
       if (this.#abort.signal.aborted) return
-      track.failures++
-      track.lastError = error instanceof SubmitError || isCodedError(error) ? error.message
-        : (error as Error)?.name === 'TimeoutError' ? 'timed out' : 'request failed'
+      trackFailure(track, error instanceof SubmitError || isCodedError(error) ? error.message
+        : (error as Error)?.name === 'TimeoutError' ? 'timed out' : 'request failed', Date.now())
       const wait = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** Math.min(track.failures - 1, 30))
       track.retryAt = Date.now() + wait
     }).finally(() => {
@@ -321,40 +300,46 @@ export class Witnessing {
 
   /** Moves the log's policy-meeting size up to `size` if its kept cosignatures now suffice. */
   async #noteCosigned(log: Log, size: number): Promise<void> {
-    const name = log.info.name
-    const best = await this.#bestSize(log)
+    const policy = this.#policyOf(log.info.name)
+    if (policy === undefined) return
+    const best = await this.#bestSize(log, policy)
     if (best !== undefined && best >= size) return
-    if (this.#count(log, await log.cosignedCheckpoint(size)) < this.k) return
-    const current = this.#best.get(name)
-    this.#best.set(name, (current ?? Promise.resolve(undefined)).then((value) => Math.max(value ?? 0, size)))
+    if (this.#count(log, await log.cosignedCheckpoint(size), policy) < policy.k) return
+    const entry = this.#best.get(log.info.name)
+    // A policy changed meanwhile has its own scan, which sees these cosignatures.
+    if (entry?.policy !== policy) return
+    entry.size = entry.size.then((value) => Math.max(value ?? 0, size))
   }
 
-  #bestSize(log: Log): Promise<number | undefined> {
+  #bestSize(log: Log, policy: LogPolicy): Promise<number | undefined> {
     const name = log.info.name
-    let best = this.#best.get(name)
-    if (best === undefined) {
-      best = this.#scan(log)
-      this.#best.set(name, best)
-      best.catch(() => this.#best.get(name) === best && this.#best.delete(name))
-    }
-    return best
+    const cached = this.#best.get(name)
+    if (cached?.policy === policy) return cached.size
+    const entry: Best = { policy, size: this.#scan(log, policy) }
+    this.#best.set(name, entry)
+    entry.size.catch(() => this.#best.get(name) === entry && this.#best.delete(name))
+    return entry.size
   }
 
   /** The newest size in the kept history that meets the policy (the last MAX_HISTORY_SCAN rows). */
-  async #scan(log: Log): Promise<number | undefined> {
+  async #scan(log: Log, policy: LogPolicy): Promise<number | undefined> {
     let seen = 0
     for await (const { size, lines } of log.cosignatureHistory()) {
-      if (lines.length >= this.k && this.#count(log, await log.checkpoint(size) + lines.join('')) >= this.k) return size
+      if (lines.length >= policy.k && this.#count(log, await log.checkpoint(size) + lines.join(''), policy) >= policy.k) return size
       if (++seen >= MAX_HISTORY_SCAN) break
     }
     return undefined
   }
 
-  /** Valid cosignatures of configured witnesses in a cosigned note; 0 if any line fails. */
-  #count(log: Log, note: string): number {
+  /** Valid cosignatures of the policy's configured witnesses in a cosigned note; 0 if any line fails. */
+  #count(log: Log, note: string, policy: LogPolicy): number {
+    const verifiers = policy.witnesses.flatMap((name) => {
+      const witness = this.#witnesses.get(name)
+      return witness === undefined ? [] : [witness.verifier]
+    })
     try {
       const checkpoint = openCheckpoint(note, [parseVerifierKey(log.info.verifierKey, { providers: NODE_PROVIDERS })])
-      return verifyCosignatures(checkpoint, this.#witnesses.map((witness) => witness.verifier)).length
+      return verifyCosignatures(checkpoint, verifiers).length
     } catch {
       return 0
     }

@@ -80,7 +80,7 @@ describe('annal dev token', () => {
     const serving = serveCommand(['--dev', '--port', '0'], (line) => {
       lines.push(line)
       if (line.startsWith('try:')) bannered()
-    }, stopped, () => new Context(memoryIo({ cwd: sub }), {}).findLedger())
+    }, stopped, { findLedger: () => new Context(memoryIo({ cwd: sub }), {}).findLedger() })
     try {
       await Promise.race([banner, serving])
       const text = lines.join('\n')

@@ -3,6 +3,7 @@ import { runDemo } from '../demo.js'
 import { SERVE_USAGE, serveCommand } from '../serve.js'
 import { WITNESS_USAGE, witnessServe } from '../witness.js'
 import type { Program } from '../program.js'
+import { signalled } from '../signals.js'
 
 /**
  * `serve`, `witness serve` and `demo`. The two servers keep their own option parsing and
@@ -20,7 +21,8 @@ export function registerServers(program: Program): void {
     })
 
   passThrough(program.root, 'serve', 'run the HTTP API on a ledger (annal serve --dev for a local trial)', SERVE_USAGE,
-    (args) => serveCommand(args, (line) => program.io.out(line), undefined, () => new Context(program.io, {}).findLedger()))
+    (args) => serveCommand(args, (line) => program.io.out(line), signalled(),
+      { err: (line) => program.io.err(line), findLedger: () => new Context(program.io, {}).findLedger() }))
   const witness = program.root.command('witness').description('run a C2SP tlog-witness')
   passThrough(witness, 'serve', 'run a C2SP tlog-witness that cosigns consistent checkpoints', WITNESS_USAGE,
     (args) => witnessServe(args, (line) => program.io.out(line)))
