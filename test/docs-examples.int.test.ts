@@ -10,8 +10,8 @@
  * - Each document gets a fresh temporary directory, and its blocks run there in document order,
  *   each on its own: files carry over from block to block, shell variables do not.
  * - A shell block runs under `bash -euo pipefail` with the workspace's `annal` first on PATH,
- *   no ANNAL_* variables from outside, and `curl` failing on an HTTP error status
- *   (`--fail-with-body`). A TypeScript block is a module of its own, run with tsx from a file
+ *   no ANNAL_* variables from outside, `curl` failing on an HTTP error status
+ *   (`--fail-with-body`), and `npx annal` running that `annal` (as it does in a clone). A TypeScript block is a module of its own, run with tsx from a file
  *   beside this one (so that `@annal/*` resolve) with that directory as its working directory.
  *   A block passes when it exits 0. `# -> output` comments are for the reader and are not
  *   checked.
@@ -90,8 +90,10 @@ function environment(): NodeJS.ProcessEnv {
   return { ...env, PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH}` }
 }
 
-// Shell blocks use curl -s, which would exit 0 on a 401 or a 404.
-const CURL = 'curl() { command curl --fail-with-body "$@"; }\n'
+// Shell blocks use curl -s, which would exit 0 on a 401 or a 404. `npx annal`, which in a clone
+// runs the workspace's bin, runs it here too; npx fetching anything from the registry would not.
+const CURL = 'curl() { command curl --fail-with-body "$@"; }\n' +
+  'npx() { if [ "$1" = annal ]; then shift; annal "$@"; else echo "npx $1: only npx annal runs here" >&2; return 1; fi; }\n'
 
 function killGroup(group: number): void {
   try {

@@ -50,7 +50,7 @@ describe('docs/witness.md walkthrough', () => {
   it('ends with a checkpoint that both witnesses cosigned, verified under a 2-of-2 policy', async () => {
     const cwd = directory = await mkdtemp(join(tmpdir(), 'annal-walkthrough-'))
     const found = await blocks()
-    expect(found.map(([language]) => language)).toEqual([...Array(7).fill('sh'), ''])
+    expect(found.map(([language]) => language)).toEqual([...Array(7).fill('sh'), 'text'])
     const [createLog, witness1, witness2, serve, policy, append, count, clientPolicy] = found.map(([, text]) => text) as
       [string, string, string, string, string, string, string, string]
     const values = new Map<string, string>()
