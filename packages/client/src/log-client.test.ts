@@ -154,5 +154,7 @@ describe('LogClient against a running server', () => {
     expect(error.message).toMatch(/answered 404 ENTRY_NOT_FOUND/)
     const anonymous = await expectRejection(client.inclusion('abcdef12'), 'RESPONSE_INVALID')
     expect(anonymous.message).toMatch(/answered 401 TOKEN_MISSING/)
+    // Digits with a leading zero are an abbreviated id, as the server reads them: it is asked.
+    expect((await expectRejection(client.inclusion('0007'), 'RESPONSE_INVALID')).message).toMatch(/answered 401 TOKEN_MISSING/)
   })
 })

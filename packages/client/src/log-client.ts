@@ -125,10 +125,9 @@ export class LogClient {
       return undefined
     }
     if (typeof ref !== 'string') throw new TypeError('ref must be an index, an id or the entry bytes')
-    if (/^[0-9]{1,15}$/.test(ref)) {
-      if (!INDEX_DIGITS.test(ref)) throw new RangeError('an index is written without leading zeros')
-      return this.#leafHash(Number(ref))
-    }
+    // As the server reads a reference: up to 15 digits without a leading zero is an index, and
+    // other hex digits (0007 among them) an abbreviated id.
+    if (INDEX_DIGITS.test(ref)) return this.#leafHash(Number(ref))
     if (FULL_ID.test(ref)) return hashField(ref, 'id')
     if (!ABBREVIATED_ID.test(ref)) throw new RangeError('ref is not an index, an id or an abbreviated id')
     return this.#resolve(ref)
