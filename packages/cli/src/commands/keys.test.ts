@@ -48,6 +48,8 @@ describe('annal keys generate', () => {
     expect(again.code).toBe(1)
     expect(again.stderr).toMatch(/^annal: \S+log\.key exists already; keys generate does not overwrite a key\.\n$/)
     expect(await readFile(join(tmp, 'k', 'log.key'), 'utf8')).toBe(before)
+    const nowhere = await run(['keys', 'generate', 'other', '--out', 'missing/log.key'])
+    expect([nowhere.code, nowhere.stderr]).toEqual([1, `annal: ${join(tmp, 'missing')} does not exist; create it first or give another --out.\n`])
   })
 
   it('refuses a name that is not a key name', async () => {

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
 import { generateKeyPair, isValidKeyName } from '@annal/note'
 import type { Context } from '../context.js'
@@ -42,6 +42,7 @@ async function generateKeys(ctx: Context, options: { out?: string }, name: strin
     file = await open(path, 'wx', 0o600)
   } catch (error) {
     if ((error as { code?: string }).code === 'EEXIST') throw new Failure(`${path} exists already; keys generate does not overwrite a key`)
+    if ((error as { code?: string }).code === 'ENOENT') throw new Failure(`${dirname(path)} does not exist; create it first or give another --out`)
     throw error
   }
   try {
