@@ -58,6 +58,8 @@ export interface Principal {
   readonly fingerprint: string
   /** The token's exp, in ms since the epoch. */
   readonly expiresAt: number
+  /** The token's iat, in ms since the epoch, if it has one. */
+  readonly issuedAt?: number
 }
 
 /** Most bytes of principals the verified-token cache holds. */
@@ -172,6 +174,7 @@ export class TokenVerifier {
       scopes,
       fingerprint,
       expiresAt: payload.exp! * 1000,
+      ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat * 1000 } : {}),
     }
   }
 }
