@@ -34,14 +34,15 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
   }
 }
 
-/** Tells the governance listener of a refusal for a revocation or a rotation. */
+/** Tells the governance listener of a clamped token, or a refusal for a revocation or a rotation. */
 function tellTokenEvents(c: AppContext, services: Services): void {
-  const { principal, fingerprint, revocation, rotated } = c.get('auth')
+  const { principal, fingerprint, revocation, rotated, clamped } = c.get('auth')
   if (services.onGovernanceEvent === undefined || principal === undefined || fingerprint === undefined) return
   const base = {
     time: services.clock(), requestId: c.get('requestId'),
     token: { clientId: principal.clientId, sub: principal.sub, jti: principal.jti, fingerprint },
   }
+  if (clamped !== undefined) tell(services.onGovernanceEvent, { ...base, kind: 'scopes-clamped', removed: clamped })
   if (revocation !== undefined) tell(services.onGovernanceEvent, { ...base, kind: 'revoked-token-used', revocation })
   if (rotated !== undefined) tell(services.onGovernanceEvent, { ...base, kind: 'rotated-scope-used', scope: rotated })
 }
@@ -104,6 +105,7 @@ export function accessRecord(c: AppContext, services: Services, status: number, 
     code,
     requiredScope: c.get('requiredScope'),
     authorizedBy: c.get('authorizedBy'),
+    clampedScopes: auth.clamped,
     principal: auth.principal,
     fingerprint: auth.fingerprint,
     reason: auth.reason,

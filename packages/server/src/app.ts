@@ -19,6 +19,7 @@ import { ACCESS_LOG } from './scopes.js'
 import { ApiError } from './errors.js'
 import { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
+import { type ScopeCeilings, ceilingSets, clamp } from './ceilings.js'
 import { governanceRoutes } from './routes-governance.js'
 
 export interface AppOptions {
@@ -40,8 +41,13 @@ export interface AppOptions {
   /** Polling, timeouts and alerts; see WitnessingOptions. */
   readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policyOf'>
   /**
-   * Told of every rotation, revocation (admin or pushed by the issuer), lifted revocation,
-   * and request refused for a revocation or a rotation: to raise alerts. It must not throw
+   * client_id → the most Annal scopes its tokens may carry: a token with more is clamped to
+   * them (and its requests' access records list what was cut). Default: no ceilings.
+   */
+  readonly scopeCeilings?: ScopeCeilings
+  /**
+   * Told of every rotation, revocation (admin or pushed by the issuer), lifted revocation, clamped
+   * token, and request refused for a revocation or a rotation: to raise alerts. It must not throw
    * or block; it is called after the records are written.
    */
   readonly onGovernanceEvent?: GovernanceListener
@@ -90,6 +96,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     metadataUrl: resourceMetadataUrl(options.auth.audience),
     ...await witnessingServices(options),
     governance: await GovernanceState.load(options.ledger),
+    ceilings: ceilingSets(options.scopeCeilings),
     ...(options.onGovernanceEvent === undefined ? {} : { onGovernanceEvent: options.onGovernanceEvent }),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
@@ -173,7 +180,8 @@ async function authenticate(services: Services, request: Request): Promise<AuthS
 
 /**
  * A verified token as governance leaves it: refused when revoked (checked on every request, so a
- * cached token is refused as soon as it is revoked), and marked with the rotated scopes it predates.
+ * cached token is refused as soon as it is revoked), clamped to its client's ceiling, and marked
+ * with the rotated scopes it predates.
  */
 function governed(services: Services, verified: Principal): AuthState {
   const revocation = services.governance.revocationOf(verified, services.clock().getTime())
@@ -182,8 +190,13 @@ function governed(services: Services, verified: Principal): AuthState {
     // The principal stays for the access record and the alert: who used a revoked token.
     return { credentials: true, fingerprint: verified.fingerprint, principal: verified, error, reason: error.reason, revocation: revocation.id }
   }
-  const stale = services.governance.staleScopes(verified)
-  return { credentials: true, fingerprint: verified.fingerprint, principal: verified, ...(stale === undefined ? {} : { stale }) }
+  const ceiling = verified.clientId === undefined ? undefined : services.ceilings.get(verified.clientId)
+  const { principal, removed } = ceiling === undefined ? { principal: verified, removed: [] } : clamp(verified, ceiling)
+  const stale = services.governance.staleScopes(principal)
+  return {
+    credentials: true, fingerprint: principal.fingerprint, principal,
+    ...(removed.length === 0 ? {} : { clamped: removed }), ...(stale === undefined ? {} : { stale }),
+  }
 }
 
 /**

@@ -62,6 +62,8 @@ export interface AuthState {
   readonly stale?: readonly string[]
   /** The rotated scope that refused the request (reason `scope_rotated`). */
   readonly rotated?: string
+  /** The scopes cut off the token by its client's ceiling. */
+  readonly clamped?: readonly string[]
 }
 
 export interface AppEnv {
@@ -104,6 +106,8 @@ export interface Services {
   readonly witnessing?: Witnessing
   /** Scope rotations, revocations and the security events received. */
   readonly governance: GovernanceState
+  /** client_id → the scopes its tokens are clamped to (AppOptions.scopeCeilings). */
+  readonly ceilings: ReadonlyMap<string, ReadonlySet<string>>
   readonly onGovernanceEvent?: GovernanceListener
 }
 

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AppOptions } from './app.js'
 import type { GovernanceEvent } from './governance.js'
+import { ceilingSets } from './ceilings.js'
 import { type LiveHarness, type MintOptions, accessRecords, bearer, expectProblem, liveHarness } from './testing/fixture.js'
 
 const START = Date.parse('2030-01-01T00:00:00.250Z')
@@ -174,5 +175,29 @@ describe('revocations', () => {
     await expectProblem(await post({ jti: 'j', reason: 'r' }, await token('log:read')), 403, 'INSUFFICIENT_SCOPE')
     await expectProblem(await send('DELETE', '/v1/admin/revocations/nope', admin, { reason: 'r' }), 404, 'REVOCATION_NOT_FOUND')
     expect((await accessRecords(h.ledger)).filter((record) => record.type === 'annal.governance/v1')).toEqual([])
+  })
+})
+
+describe('scope ceilings', () => {
+  it('clamp a token to its client\'s ceiling, and record and tell what was cut', async () => {
+    await start({ scopeCeilings: { 'client-1': ['log:read', 'log:append:audit'] } })
+    const wide = await token('openid log:read:payments log:append log:append:audit log:admin')
+    const refused = await append('payments', wide)
+    await expectProblem(refused, 403, 'INSUFFICIENT_SCOPE')
+    expect((await recordsOf(refused))[0]).toMatchObject({
+      scopes: ['openid', 'log:read:payments', 'log:append:audit'], clamped_scopes: ['log:append', 'log:admin'],
+    })
+    expect((await append('audit', wide)).status).toBe(201)
+    expect((await read('payments', wide)).status).toBe(200)
+    // Another client has no ceiling.
+    expect((await append('payments', await token('log:append', { claims: { client_id: 'client-2' } }))).status).toBe(201)
+    expect(events.filter((event) => event.kind === 'scopes-clamped')).toHaveLength(3)
+    expect(events[0]).toMatchObject({ kind: 'scopes-clamped', removed: ['log:append', 'log:admin'], token: { clientId: 'client-1' } })
+  })
+
+  it('must be lists of Annal scopes', () => {
+    expect(() => ceilingSets({ c: ['log:read', 'openid'] })).toThrow(TypeError)
+    expect(() => ceilingSets({ c: 'log:read' as unknown as string[] })).toThrow(TypeError)
+    expect(ceilingSets({ c: ['log:read:audit'] }).get('c')).toEqual(new Set(['log:read:audit']))
   })
 })

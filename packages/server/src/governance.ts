@@ -1,5 +1,6 @@
 // What scope governance tells the access log and its subscribers: rotations, revocations, pushed
-// security events, and tokens refused for a rotation or a revocation.
+// security events, and tokens clamped to their client's ceiling or refused for a rotation or a
+// revocation.
 import { canonicalJson } from './canonical-json.js'
 import { isoTime } from './envelope.js'
 import { encodeUtf8 } from './internal/utf8.js'
@@ -50,12 +51,14 @@ interface TokenRef {
 
 /**
  * What `AppOptions.onGovernanceEvent` is told, once the change's records are committed (for a
- * refusal: once the request was answered and its access record written, or failed).
+ * refusal or a clamp: once the request was answered and its access record written, or failed).
  */
 export type GovernanceEvent =
   | EventBase & { readonly kind: 'scope-rotated'; readonly scope: string; readonly reason: string; readonly actor: GovernanceActor }
   | EventBase & { readonly kind: 'revocation-added'; readonly revocation: RevocationJson; readonly actor?: GovernanceActor }
   | EventBase & { readonly kind: 'revocation-lifted'; readonly revocation: RevocationJson; readonly actor: GovernanceActor }
+  /** A token carried scopes beyond its client's ceiling; told for every request made with it. */
+  | EventBase & { readonly kind: 'scopes-clamped'; readonly token: TokenRef; readonly removed: readonly string[] }
   | EventBase & { readonly kind: 'revoked-token-used'; readonly token: TokenRef; readonly revocation: string }
   | EventBase & { readonly kind: 'rotated-scope-used'; readonly token: TokenRef; readonly scope: string }
 
