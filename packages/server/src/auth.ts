@@ -131,6 +131,11 @@ export class TokenVerifier {
     this.#cacheMaxAgeMs = options.tokenCacheMaxAgeMs ?? 300_000
   }
 
+  /** The issuer's keys, as tokens are verified with them (pushed security events are signed with them too). */
+  get keys(): JWTVerifyGetKey {
+    return this.#getKey
+  }
+
   /**
    * The principal of a valid token. `fingerprint` is tokenFingerprint(token), for a caller that
    * has it already (hashing a token costs as much as the cache lookup it keys).

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Hono } from 'hono'
+import { routePath } from 'hono/route'
+import { requestBody } from '@annal/http'
 import { recordBeforeWrite } from './access-log.js'
+import { type CaepRevocation, SetError, setKey, verifySet } from './caep.js'
 import { type AppContext, type AppEnv, type Services, authorize } from './context.js'
 import { isoTime } from './envelope.js'
 import { ApiError } from './errors.js'
@@ -8,14 +11,16 @@ import type { Change } from './governance-state.js'
 import { type GovernanceActor, type RevocationJson, governanceRecord, tell } from './governance.js'
 import { checkReason, jsonObject } from './routes-admin.js'
 import { isAnnalScope } from './scopes.js'
-import type { Principal } from './auth.js'
+import { type Principal, allowedAlgorithms } from './auth.js'
+import { clip } from './access-record.js'
 
 /** A scope in a rotation's path: an Annal scope, narrowed (if at all) to a valid log name. */
 const ROTATABLE = /^(?:audit:read|log:(?:read|append|admin)(?::[a-z0-9][a-z0-9-]{0,62})?)$/
 /** RFC 3339 with a zone, as `until` is given. */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
+const utf8 = new TextDecoder()
 
-/** Scope rotation and revocations (`log:admin`). */
+/** Scope rotation and revocations (`log:admin`), and security events pushed by the issuer. */
 export function governanceRoutes(app: Hono<AppEnv>, services: Services): void {
   const { governance } = services
 
@@ -76,6 +81,50 @@ export function governanceRoutes(app: Hono<AppEnv>, services: Services): void {
     return c.json(shown(found(services, c.req.param('id')), time))
   })
 
+  app.post('/v1/ssf/events', async (c) => {
+    // Not a bearer-token route: the SET is signed by the issuer. Recorded whatever the outcome.
+    c.set('route', routePath(c))
+    c.set('protectedRoute', true)
+    try {
+      return await receiveSet(c, services)
+    } catch (error) {
+      if (!(error instanceof SetError)) throw error
+      c.set('problemCode', 'SET_INVALID')
+      c.set('auth', { ...c.get('auth'), reason: error.err })
+      // RFC 8935 §2.3 fixes this answer's form.
+      return c.json({ err: error.err, description: error.message }, 400)
+    }
+  })
+}
+
+/**
+ * RFC 8935 push delivery: verifies the SET, applies its CAEP revocations and records it, once
+ * per SET (a replay is answered 202 again and changes nothing).
+ */
+async function receiveSet(c: AppContext, services: Services): Promise<Response> {
+  if (c.req.header('content-type')?.split(';', 1)[0]!.trim().toLowerCase() !== 'application/secevent+jwt') {
+    throw new SetError('invalid_request', 'send the SET as application/secevent+jwt (RFC 8935 §2)')
+  }
+  const body = await requestBody(c, services.limits.bodyBytes, { timeoutMs: services.limits.bodyTimeoutMs })
+  const auth = services.verifier.options
+  const set = await verifySet(utf8.decode(body).trim(), services.verifier.keys, {
+    issuer: auth.issuer, audience: auth.audience, algorithms: allowedAlgorithms(auth), clockToleranceSeconds: auth.clockToleranceSeconds ?? 30,
+  }, services.clock())
+  const time = services.clock()
+  const requestId = c.get('requestId')
+  const key = setKey(set)
+  const revocations = set.revocations.map((event) => caepRevocation(event, requestId, time))
+  const record = governanceRecord({
+    action: 'security-event', issuer: set.iss, set: { jti: set.jti, iat: set.iat, events: set.events }, revocations, requestId, time,
+  })
+  const applied = await services.governance.change(() => (services.governance.received(key) ? undefined : { revocations, set: key }),
+    async (rows) => {
+      await recordBeforeWrite(c, services, 202, { entries: [record], rows })()
+      return true
+    })
+  if (applied === undefined) c.set('replayed', true)
+  else for (const revocation of revocations) tell(services.onGovernanceEvent, { kind: 'revocation-added', time, requestId, revocation })
+  return c.body(null, 202)
 }
 
 /** Commits `change` with the request's access record (as answered `status`) and `record`, in one write. */
@@ -109,6 +158,13 @@ function parseRevocation(body: Record<string, unknown>, requestId: string, now: 
     id: randomUUID(), ...match as Pick<RevocationJson, 'jti' | 'client_id' | 'sub'>,
     ...(until === undefined ? {} : { until: new Date(Date.parse(until)).toISOString() }),
     reason, source: 'admin', created_at: isoTime(now), request_id: requestId,
+  }
+}
+
+function caepRevocation(event: CaepRevocation, requestId: string, now: Date): RevocationJson {
+  return {
+    id: randomUUID(), ...event.match, issued_before: new Date(event.issuedBefore).toISOString(),
+    reason: clip(event.reason, 1000) ?? event.event.slice(event.event.lastIndexOf('/') + 1), source: 'caep', created_at: isoTime(now), request_id: requestId,
   }
 }
 
