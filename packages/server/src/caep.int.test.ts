@@ -95,9 +95,16 @@ describe('pushed CAEP events', () => {
     await expectProblem(await read(mobile), 401, 'TOKEN_INVALID')
     expect((await read(kept)).status).toBe(200)
     expect((await read(web)).status).toBe(200)
+    // An event type this server does not act on is accepted and recorded, without effect.
+    const verification = await push(await set({ 'https://schemas.openid.net/secevent/ssf/event-type/verification': { state: 's1' } }))
+    expect(verification.status).toBe(202)
+    expect((await accessRecords(h.ledger)).find((record) => record.type === 'annal.governance/v1'
+      && record.request_id === verification.headers.get('x-request-id'))).toMatchObject({ revocations: [] })
     const admin = await h.mint.token({ scope: 'log:admin' })
     const listed = await fetch(h.url('/v1/admin/revocations'), { headers: bearer(admin) })
-    expect(((await listed.json()) as { revocations: unknown[] }).revocations).toEqual(expect.arrayContaining([
+    const { revocations } = (await listed.json()) as { revocations: unknown[] }
+    expect(revocations).toHaveLength(2)
+    expect(revocations).toEqual(expect.arrayContaining([
       expect.objectContaining({ jti: 'token-7', reason: 'demoted', source: 'caep', active: true }),
       expect.objectContaining({ sub: 'carol', client_id: 'mobile', source: 'caep', active: true }),
     ]))
