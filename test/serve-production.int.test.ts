@@ -263,4 +263,22 @@ describe('annal serve with a real identity provider', () => {
       await stop(server)
     }
   })
+
+  it('clamps each client\'s tokens to its scopeCeilings from the config file', async () => {
+    const dir = await directory()
+    const config = join(dir, 'annal.json')
+    await writeFile(config, JSON.stringify({
+      issuer: ISSUER, audience: AUDIENCE, jwksUrl: authServer.jwksUrl, scopeCeilings: { reporting: ['log:read'] },
+    }))
+    const server = start(['serve', '--data', join(dir, 'data'), '--config', config, '--port', '0'], READY)
+    const url = (await server.matched)[1]!
+    const reporting = mint.token({ scope: 'log:read log:append:audit', claims: { client_id: 'reporting' } })
+    expect(await createAndAppend(url, reporting)).toBe(403)
+    // Another client has no ceiling: the same scope appends.
+    const appended = await fetch(`${url}/v1/logs/audit/entries`, {
+      method: 'POST', body: '{}', headers: { ...bearer(await mint.token({ scope: 'log:append:audit' })), 'content-type': 'application/json' },
+    })
+    expect(appended.status).toBe(201)
+    await stop(server)
+  })
 })

@@ -61,3 +61,16 @@ export function splitKeyUrl(text: string): { readonly verifierKey: string; reado
   const at = text.search(/@https?:\/\//)
   return at === -1 ? { verifierKey: text, url: undefined } : { verifierKey: text.slice(0, at), url: text.slice(at + 1) }
 }
+
+/**
+ * The `scopeCeilings` setting: client_id → the Annal scopes its tokens are clamped to.
+ * @throws UsageError unless it is an object of lists of strings.
+ */
+export function configCeilings(config: Record<string, unknown>): Record<string, string[]> | undefined {
+  const value = config.scopeCeilings
+  if (value === undefined) return undefined
+  if (isObject(value) && Object.values(value).every((scopes) => Array.isArray(scopes) && scopes.every((scope) => typeof scope === 'string'))) {
+    return value as Record<string, string[]>
+  }
+  throw new UsageError('scopeCeilings in the config file must map each client_id to a list of scopes')
+}

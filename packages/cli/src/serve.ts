@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { ACCESS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
-import { readConfig, readJwksFile } from './config.js'
+import { configCeilings, readConfig, readJwksFile } from './config.js'
 import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
 import {
   WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_OPTIONS, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
@@ -29,7 +29,9 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
 ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
                  ${TOKEN_CONFIG_KEYS},
-                 ${WITNESS_CONFIG_KEYS}
+                 ${WITNESS_CONFIG_KEYS},
+                 scopeCeilings ({"<client_id>": ["log:read", ...]}: each client's tokens are clamped
+                 to at most these scopes; docs/operations.md)
 ${WITNESS_SERVE_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
 ANNAL_JWKS_FILE,
@@ -51,6 +53,7 @@ interface ServeSettings {
   readonly jwksFile?: string
   readonly token: Pick<AuthOptions, 'tokenProfile' | 'algorithms'>
   readonly witnessing: WitnessSettings
+  readonly scopeCeilings?: Record<string, string[]>
 }
 
 const DEV_ROLES = [
@@ -99,7 +102,9 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     try {
       // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
       if (dev !== undefined) await recordDevUrl(data, running.url)
-      app = await late.settle(createApp({ ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing }))
+      app = await late.settle(createApp({
+        ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing, ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
+      }))
       out(`annal serving ${data} on ${running.url}`)
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
         out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
@@ -171,6 +176,7 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     jwksFile: pick(values['jwks-file'], env.ANNAL_JWKS_FILE, file.jwksFile),
     token: tokenSettings(values, env, file),
     witnessing: witnessSettings(values, env, file),
+    scopeCeilings: configCeilings(file),
   }
 }
 

@@ -6,6 +6,7 @@ import { accessRecordBytes } from './access-record.js'
 import { problemFor, problemResponse } from './problem.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ApiError } from './errors.js'
+import { tell } from './governance.js'
 
 /**
  * Records every request that carried credentials or reached a protected route in the `access`
@@ -19,16 +20,31 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
     const auth = c.get('auth')
     if (!auth.credentials && c.get('protectedRoute') !== true) return
     // An append's route commits its record with the entries (see accessRecord).
-    if (c.get('recordedStatus') === c.res.status) return
-    try {
-      await appendRecord(c, services, c.res.status, c.get('problemCode'))
-    } catch (error) {
-      const body = problemFor(error)
-      // Setting c.res would merge the dropped response's headers in; clear it first.
-      c.res = undefined as unknown as Response
-      c.res = problemResponse(c, body)
+    if (c.get('recordedStatus') !== c.res.status) {
+      try {
+        await appendRecord(c, services, c.res.status, c.get('problemCode'))
+      } catch (error) {
+        const body = problemFor(error)
+        // Setting c.res would merge the dropped response's headers in; clear it first.
+        c.res = undefined as unknown as Response
+        c.res = problemResponse(c, body)
+      }
     }
+    tellTokenEvents(c, services)
   }
+}
+
+/** Tells the governance listener of a clamped token, or a refusal for a revocation or a rotation. */
+function tellTokenEvents(c: AppContext, services: Services): void {
+  const { principal, fingerprint, revocation, rotated, clamped } = c.get('auth')
+  if (services.onGovernanceEvent === undefined || principal === undefined || fingerprint === undefined) return
+  const base = {
+    time: services.clock(), requestId: c.get('requestId'),
+    token: { clientId: principal.clientId, sub: principal.sub, jti: principal.jti, fingerprint },
+  }
+  if (clamped !== undefined) tell(services.onGovernanceEvent, { ...base, kind: 'scopes-clamped', removed: clamped })
+  if (revocation !== undefined) tell(services.onGovernanceEvent, { ...base, kind: 'revoked-token-used', revocation })
+  if (rotated !== undefined) tell(services.onGovernanceEvent, { ...base, kind: 'rotated-scope-used', scope: rotated })
 }
 
 /**
@@ -89,6 +105,7 @@ export function accessRecord(c: AppContext, services: Services, status: number, 
     code,
     requiredScope: c.get('requiredScope'),
     authorizedBy: c.get('authorizedBy'),
+    clampedScopes: auth.clamped,
     principal: auth.principal,
     fingerprint: auth.fingerprint,
     reason: auth.reason,

@@ -19,6 +19,8 @@ export interface AccessRecordInput {
   readonly code?: string
   readonly requiredScope?: string
   readonly authorizedBy?: string
+  /** Scopes the token carried beyond its client's ceiling, cut off (see AppOptions.scopeCeilings). */
+  readonly clampedScopes?: readonly string[]
   readonly principal?: Principal
   /** The presented token's fingerprint, also when the token was refused. */
   readonly fingerprint?: string
@@ -42,6 +44,7 @@ export function accessRecordBytes(input: AccessRecordInput): Uint8Array {
   // Members in sorted order; `member` leaves out the absent ones.
   let text = member('{', 'actor', who?.actor)
   text = member(text, 'authorized_by', jsonString(input.authorizedBy))
+  text = member(text, 'clamped_scopes', input.clampedScopes === undefined ? undefined : canonicalJson(input.clampedScopes))
   text = member(text, 'code', jsonString(input.code))
   text = member(text, 'log', jsonString(clip(input.log, 128)))
   text = member(text, 'method', jsonString(input.method))

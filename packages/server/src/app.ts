@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { isStoreError, type Ledger } from '@annal/store'
 import { Hono } from 'hono'
-import { AuthError, type AuthOptions, TokenVerifier } from './auth.js'
+import { AuthError, type AuthOptions, type Principal, TokenVerifier } from './auth.js'
 import { accessLog } from './access-log.js'
 import { Witnessing, type WitnessingOptions } from './witnessing.js'
 import type { WitnessConfig } from './witness-config.js'
@@ -17,6 +17,10 @@ import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ApiError } from './errors.js'
+import { GovernanceState } from './governance-state.js'
+import type { GovernanceListener } from './governance.js'
+import { type ScopeCeilings, ceilingSets, clamp } from './ceilings.js'
+import { governanceRoutes } from './routes-governance.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -36,6 +40,17 @@ export interface AppOptions {
   readonly policy?: WitnessPolicy
   /** Polling, timeouts and alerts; see WitnessingOptions. */
   readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policyOf'>
+  /**
+   * client_id → the most Annal scopes its tokens may carry: a token with more is clamped to
+   * them (and its requests' access records list what was cut). Default: no ceilings.
+   */
+  readonly scopeCeilings?: ScopeCeilings
+  /**
+   * Told of every rotation, revocation (admin or pushed by the issuer), lifted revocation, clamped
+   * token, and request refused for a revocation or a rotation: to raise alerts. It must not throw
+   * or block; it is called after the records are written.
+   */
+  readonly onGovernanceEvent?: GovernanceListener
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -80,6 +95,9 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
     ...await witnessingServices(options),
+    governance: await GovernanceState.load(options.ledger),
+    ceilings: ceilingSets(options.scopeCeilings),
+    ...(options.onGovernanceEvent === undefined ? {} : { onGovernanceEvent: options.onGovernanceEvent }),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -120,6 +138,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   publicRoutes(app, services)
   entryRoutes(app, services)
   adminRoutes(app, services)
+  governanceRoutes(app, services)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()
@@ -151,12 +170,32 @@ async function authenticate(services: Services, request: Request): Promise<AuthS
   if (found.kind === 'error') return { credentials: true, fingerprint: found.fingerprint, error: found.error, reason: found.reason }
   if (found.kind === 'other') return { credentials: true, reason: 'not_bearer' }
   try {
-    const principal = await services.verifier.verify(found.token, found.fingerprint)
-    return { credentials: true, fingerprint: principal.fingerprint, principal }
+    return governed(services, await services.verifier.verify(found.token, found.fingerprint))
   } catch (error) {
     const reason = error instanceof AuthError ? error.reason : 'unexpected'
     const refused = error instanceof ApiError ? error : new ApiError('AUTH_UNAVAILABLE', 'token keys are unavailable', { cause: error })
     return { credentials: true, fingerprint: found.fingerprint, error: refused, reason }
+  }
+}
+
+/**
+ * A verified token as governance leaves it: refused when revoked (checked on every request, so a
+ * cached token is refused as soon as it is revoked), clamped to its client's ceiling, and marked
+ * with the rotated scopes it predates.
+ */
+function governed(services: Services, verified: Principal): AuthState {
+  const revocation = services.governance.revocationOf(verified, services.clock().getTime())
+  if (revocation !== undefined) {
+    const error = new AuthError('TOKEN_INVALID', 'the access token was revoked', 'revoked')
+    // The principal stays for the access record and the alert: who used a revoked token.
+    return { credentials: true, fingerprint: verified.fingerprint, principal: verified, error, reason: error.reason, revocation: revocation.id }
+  }
+  const ceiling = verified.clientId === undefined ? undefined : services.ceilings.get(verified.clientId)
+  const { principal, removed } = ceiling === undefined ? { principal: verified, removed: [] } : clamp(verified, ceiling)
+  const stale = services.governance.staleScopes(principal)
+  return {
+    credentials: true, fingerprint: principal.fingerprint, principal,
+    ...(removed.length === 0 ? {} : { clamped: removed }), ...(stale === undefined ? {} : { stale }),
   }
 }
 

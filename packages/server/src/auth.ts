@@ -58,6 +58,8 @@ export interface Principal {
   readonly fingerprint: string
   /** The token's exp, in ms since the epoch. */
   readonly expiresAt: number
+  /** The token's iat, in ms since the epoch, if it has one. */
+  readonly issuedAt?: number
 }
 
 /** Most bytes of principals the verified-token cache holds. */
@@ -129,6 +131,11 @@ export class TokenVerifier {
     this.#cacheMaxAgeMs = options.tokenCacheMaxAgeMs ?? 300_000
   }
 
+  /** The issuer's keys, as tokens are verified with them (pushed security events are signed with them too). */
+  get keys(): JWTVerifyGetKey {
+    return this.#getKey
+  }
+
   /**
    * The principal of a valid token. `fingerprint` is tokenFingerprint(token), for a caller that
    * has it already (hashing a token costs as much as the cache lookup it keys).
@@ -172,6 +179,7 @@ export class TokenVerifier {
       scopes,
       fingerprint,
       expiresAt: payload.exp! * 1000,
+      ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat * 1000 } : {}),
     }
   }
 }

@@ -3,7 +3,9 @@ import type { WitnessPolicies } from './witness-policy.js'
 import type { Ledger } from '@annal/store'
 import type { Context } from 'hono'
 import { routePath } from 'hono/route'
-import type { Principal, TokenVerifier } from './auth.js'
+import { AuthError, type Principal, type TokenVerifier } from './auth.js'
+import type { GovernanceState } from './governance-state.js'
+import type { GovernanceListener } from './governance.js'
 import type { IdempotencyStore } from './idempotency.js'
 import { ACCESS_LOG, type Scope, authorizingScope, neededScope } from './scopes.js'
 import { ApiError } from './errors.js'
@@ -49,10 +51,19 @@ export interface AuthState {
   /** The request presented a token (header or query) or other Authorization credentials. */
   readonly credentials: boolean
   readonly fingerprint?: string
+  /** A verified token's principal; with `error` when the token was verified and then revoked. */
   readonly principal?: Principal
   readonly error?: ApiError
   /** Why the token was refused, for the access log only. */
   readonly reason?: string
+  /** The id of the revocation that refused the token. */
+  readonly revocation?: string
+  /** The rotated scopes the token was issued before: it cannot use them (see authorize). */
+  readonly stale?: readonly string[]
+  /** The rotated scope that refused the request (reason `scope_rotated`). */
+  readonly rotated?: string
+  /** The scopes cut off the token by its client's ceiling. */
+  readonly clamped?: readonly string[]
 }
 
 export interface AppEnv {
@@ -93,6 +104,11 @@ export interface Services {
   readonly defaultK: number | undefined
   /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses and policies. */
   readonly witnessing?: Witnessing
+  /** Scope rotations, revocations and the security events received. */
+  readonly governance: GovernanceState
+  /** client_id → the scopes its tokens are clamped to (AppOptions.scopeCeilings). */
+  readonly ceilings: ReadonlyMap<string, ReadonlySet<string>>
+  readonly onGovernanceEvent?: GovernanceListener
 }
 
 export type AppContext = Context<AppEnv>
@@ -128,8 +144,26 @@ export function authorize(c: AppContext, base: Scope, log?: string): { principal
   const principal = authenticated(c, log)
   const scope = authorizingScope(new Set(principal.scopes), base, log)
   if (scope === undefined) throw new ApiError('INSUFFICIENT_SCOPE', `this route needs ${needed}`)
+  const rotated = rotatedScope(c.get('auth').stale, needed)
+  if (rotated !== undefined) {
+    c.set('auth', { ...c.get('auth'), reason: 'scope_rotated', rotated })
+    throw new AuthError('INSUFFICIENT_SCOPE', `the scope ${rotated} was rotated; this route needs a token issued after that`,
+      'scope_rotated')
+  }
   c.set('authorizedBy', scope)
   return { principal, scope }
+}
+
+/**
+ * Which rotation, if any, takes the right to `needed` from a token issued before the rotated
+ * scopes `stale`: a rotation of `needed` itself, or of its unsuffixed scope, which covers every
+ * log (rotating `log:append` takes `log:append:payments` too; rotating `log:append:payments`
+ * takes the right to append to payments from an older `log:append`).
+ */
+function rotatedScope(stale: readonly string[] | undefined, needed: string): string | undefined {
+  if (stale === undefined) return undefined
+  const unsuffixed = needed.split(':', 2).join(':')
+  return stale.find((scope) => scope === needed || scope === unsuffixed)
 }
 
 /**

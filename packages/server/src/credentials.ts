@@ -1,4 +1,4 @@
-import { tokenFingerprint } from './auth.js'
+import { AuthError, tokenFingerprint } from './auth.js'
 import { ApiError } from './errors.js'
 
 export type Credentials =
@@ -36,7 +36,7 @@ export function credentials(request: Request): Credentials {
 
 /**
  * The RFC 6750 §3 WWW-Authenticate header for an error, if it calls for one. Descriptions are
- * fixed texts: they never say which check a token failed.
+ * fixed texts (a rotation's names the rotated scope): they never say which check a token failed.
  */
 export function challenge(metadataUrl: string, error: unknown, neededScope: string | undefined): Record<string, string> {
   if (!(error instanceof ApiError)) return {}
@@ -48,8 +48,11 @@ export function challenge(metadataUrl: string, error: unknown, neededScope: stri
       return { 'WWW-Authenticate': `${base}, error="invalid_token", error_description="${error.message}"` }
     case 'TOKEN_REQUEST_MALFORMED':
       return { 'WWW-Authenticate': `${base}, error="invalid_request", error_description="${error.message}"` }
-    case 'INSUFFICIENT_SCOPE':
-      return { 'WWW-Authenticate': `${base}, error="insufficient_scope", scope="${neededScope ?? ''}"` }
+    case 'INSUFFICIENT_SCOPE': {
+      // A rotated scope is said: the client has it, and needs a newer token, not another scope.
+      const rotated = error instanceof AuthError && error.reason === 'scope_rotated' ? `, error_description="${error.message}"` : ''
+      return { 'WWW-Authenticate': `${base}, error="insufficient_scope", scope="${neededScope ?? ''}"${rotated}` }
+    }
     default:
       return {}
   }

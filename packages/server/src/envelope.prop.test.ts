@@ -69,6 +69,7 @@ describe('accessRecordBytes', () => {
       code: maybe(text),
       requiredScope: maybe(text),
       authorizedBy: maybe(text),
+      clampedScopes: maybe(fc.array(text, { maxLength: 4 })),
       principal: maybe(principal),
       fingerprint: maybe(hex64),
       reason: maybe(text),

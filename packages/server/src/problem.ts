@@ -63,6 +63,7 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   ACCESS_LOG_UNAVAILABLE: { status: 503, title: 'Access log unavailable' },
   POLICY_UNMET: { status: 503, title: 'No checkpoint of this log has the cosignatures its witness policy requires yet' },
   WITNESS_UNKNOWN: { status: 400, title: 'Not a witness of this server' },
+  REVOCATION_NOT_FOUND: { status: 404, title: 'No such revocation' },
   JSON_TOO_DEEP: { status: 400, title: 'JSON nested too deeply' },
   SHUTTING_DOWN: { status: 503, title: 'Server shutting down' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },

@@ -70,7 +70,7 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
 }
 
 /** @throws ApiError REQUEST_MALFORMED unless `reason` is a non-blank string of at most 1000 characters. */
-function checkReason(reason: unknown): asserts reason is string {
+export function checkReason(reason: unknown): asserts reason is string {
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000) {
     throw new ApiError('REQUEST_MALFORMED', 'reason is a non-empty string of at most 1000 characters')
   }
@@ -80,7 +80,7 @@ function checkReason(reason: unknown): asserts reason is string {
  * A JSON object request body.
  * @throws CONTENT_TYPE_UNSUPPORTED unless JSON; BODY_TOO_LARGE; BODY_MALFORMED; BODY_TIMEOUT.
  */
-async function jsonObject(c: AppContext, services: Services): Promise<Record<string, unknown>> {
+export async function jsonObject(c: AppContext, services: Services): Promise<Record<string, unknown>> {
   if (mediaType(c.req.header('content-type'), '') !== 'application/json') {
     throw new ApiError('CONTENT_TYPE_UNSUPPORTED', 'send application/json')
   }

@@ -41,21 +41,23 @@ export interface MintOptions {
   readonly expiresIn?: number
 }
 
-/** Signs RFC 9068 access tokens with real keys. */
+/** Signs RFC 9068 access tokens with real keys, issued at `clock`'s time (the app's, in a test that moves time). */
 export class Mint {
   readonly key: SigningKey
   readonly issuer: string
   readonly audience: string
+  readonly clock: () => Date
 
-  constructor(key: SigningKey, issuer = ISSUER, audience = AUDIENCE) {
+  constructor(key: SigningKey, issuer = ISSUER, audience = AUDIENCE, clock = () => new Date()) {
     this.key = key
     this.issuer = issuer
     this.audience = audience
+    this.clock = clock
   }
 
   async token(options: MintOptions = {}): Promise<string> {
     const key = options.key ?? this.key
-    const now = Math.floor(Date.now() / 1000)
+    const now = Math.floor(this.clock().getTime() / 1000)
     const claims: Record<string, unknown> = {
       iss: this.issuer, aud: this.audience, sub: 'user-1', client_id: 'client-1', jti: randomUUID(),
       iat: now, exp: now + (options.expiresIn ?? 600), ...(options.scope === undefined ? {} : { scope: options.scope }),
@@ -131,18 +133,21 @@ export interface LiveHarness {
   /** A token with audit:read, signed with the last key, good for an hour. */
   readonly auditor: string
   url(path: string): string
+  /** Closes the ledger, opens it again and serves a new app over it, on the same URL: a restart. */
+  restart(): Promise<void>
   close(): Promise<void>
 }
 
 /**
  * A ledger in a temp dir and the app over it, served with `serve()` on 127.0.0.1 port 0, trusting
  * the JWKS a TestAuthServer serves over HTTP. `keys` default to fresh RS256, ES256 and EdDSA keys.
+ * With `app.clock`, the mint issues its tokens at that clock's time.
  */
 export async function liveHarness(options: {
   auth?: Partial<AuthOptions>; app?: Partial<AppOptions>; keys?: readonly SigningKey[]
 } = {}): Promise<LiveHarness> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-server-live-'))
-  const ledger = await Ledger.open(directory, { host: 'annal.test' })
+  let ledger = await Ledger.open(directory, { host: 'annal.test' })
   const keys = options.keys ?? await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
   const authServer = await TestAuthServer.start(jwksOf(...keys))
   // The app is made once the port, and so the resource identifier, is known.
@@ -151,20 +156,29 @@ export async function liveHarness(options: {
     onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
   })
   const audience = `${server.url}/`
+  const makeApp = () => createApp({
+    ledger, auth: { issuer: ISSUER, audience, jwksUrl: authServer.jwksUrl, ...options.auth }, ...options.app,
+  })
   try {
-    app = await createApp({
-      ledger, auth: { issuer: ISSUER, audience, jwksUrl: authServer.jwksUrl, ...options.auth }, ...options.app,
-    })
+    app = await makeApp()
   } catch (error) {
     await Promise.all([server.close(), authServer.close(), ledger.close()])
     await rm(directory, { recursive: true, force: true })
     throw error
   }
-  const mint = new Mint(keys[0]!, ISSUER, audience)
+  const mint = new Mint(keys[0]!, ISSUER, audience, options.app?.clock)
   return {
-    ledger, server, authServer, audience, mint, keys,
+    get ledger() {
+      return ledger
+    },
+    server, authServer, audience, mint, keys,
     auditor: await mint.token({ key: keys.at(-1), scope: 'audit:read', expiresIn: 3600 }),
     url: (path) => `${server.url}${path}`,
+    restart: async () => {
+      await ledger.close()
+      ledger = await Ledger.open(directory, { host: 'annal.test' })
+      app = await makeApp()
+    },
     close: async () => {
       await server.close()
       await authServer.close()

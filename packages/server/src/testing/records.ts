@@ -42,6 +42,7 @@ export function accessRecordValue(input: AccessRecordInput): Record<string, unkn
     code: input.code,
     required_scope: input.requiredScope,
     authorized_by: input.authorizedBy,
+    clamped_scopes: input.clampedScopes === undefined ? undefined : [...input.clampedScopes],
     scopes: principal === undefined ? undefined : [...principal.scopes],
     actor: principal === undefined ? undefined : actor(principal),
     token: input.fingerprint === undefined ? undefined : { jti: principal?.jti, sha256: input.fingerprint },
