@@ -17,6 +17,8 @@ import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ApiError } from './errors.js'
+import { Alerts, type AlertsOptions } from './alerts.js'
+import { alertRoutes } from './routes-alerts.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -36,6 +38,8 @@ export interface AppOptions {
   readonly policy?: WitnessPolicy
   /** Polling, timeouts and alerts; see WitnessingOptions. */
   readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policyOf'>
+  /** Alert rules, webhooks and polling; see AlertsOptions and docs/operations.md. */
+  readonly alerts?: AlertsOptions
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -44,11 +48,17 @@ export type AnnalApp = Hono<AppEnv>
 const IDEMPOTENCY_TABLE = 'idempotency'
 
 const witnessings = new WeakMap<AnnalApp, Witnessing>()
+const appAlertings = new WeakMap<AnnalApp, Alerts>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 
 /** The witnessing an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
 export function appWitnessing(app: AnnalApp): Witnessing | undefined {
   return witnessings.get(app)
+}
+
+/** The alerts an app follows the access log with (to `close()` it, or await `caughtUp()`). */
+export function appAlerts(app: AnnalApp): Alerts {
+  return appAlertings.get(app)!
 }
 
 /**
@@ -62,7 +72,8 @@ export async function recordRefusal(app: AnnalApp, refusal: Refusal): Promise<vo
 
 /**
  * The Annal HTTP API as a Hono app (it does not listen; see `serve`). Creates the `access`
- * log if the ledger lacks it.
+ * and `alerts` logs if the ledger lacks them, and starts following the access log (close it
+ * with `appAlerts(app).close()` before the ledger).
  * @throws TypeError, RangeError for bad options.
  */
 export async function createApp(options: AppOptions): Promise<AnnalApp> {
@@ -80,6 +91,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
     ...await witnessingServices(options),
+    alerts: await Alerts.open(options.ledger, clock, options.alerts),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -120,6 +132,9 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   publicRoutes(app, services)
   entryRoutes(app, services)
   adminRoutes(app, services)
+  alertRoutes(app, services)
+  appAlertings.set(app, services.alerts)
+  services.alerts.start()
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()
