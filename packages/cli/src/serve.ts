@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ACCESS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { readConfig, readJwksFile } from './config.js'
@@ -7,6 +7,7 @@ import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
 import {
   WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_OPTIONS, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
 } from './serve-witnesses.js'
+import { ALERT_CONFIG_KEYS, alertSettings } from './serve-alerts.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
@@ -29,7 +30,8 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
 ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
                  ${TOKEN_CONFIG_KEYS},
-                 ${WITNESS_CONFIG_KEYS}
+                 ${WITNESS_CONFIG_KEYS},
+                 ${ALERT_CONFIG_KEYS}
 ${WITNESS_SERVE_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
 ANNAL_JWKS_FILE,
@@ -51,6 +53,7 @@ interface ServeSettings {
   readonly jwksFile?: string
   readonly token: Pick<AuthOptions, 'tokenProfile' | 'algorithms'>
   readonly witnessing: WitnessSettings
+  readonly alerts: AppOptions['alerts']
 }
 
 const DEV_ROLES = [
@@ -88,7 +91,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
   const ledger = await Ledger.open(data)
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
-    if (production === undefined && ledger.logs().every((log) => log.name === ACCESS_LOG)) await ledger.createLog('audit')
+    if (production === undefined && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
     const dev = production === undefined ? await ensureDevIssuer(data) : undefined
     const late = lateApp()
     let app: AnnalApp | undefined
@@ -99,7 +102,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     try {
       // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
       if (dev !== undefined) await recordDevUrl(data, running.url)
-      app = await late.settle(createApp({ ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing }))
+      app = await late.settle(createApp({ ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing, alerts: settings.alerts }))
       out(`annal serving ${data} on ${running.url}`)
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
         out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
@@ -113,6 +116,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     } finally {
       await running.close()
       if (app !== undefined) await appWitnessing(app)?.close()
+      if (app !== undefined) await appAlerts(app).close()
     }
   } finally {
     await ledger.close()
@@ -171,6 +175,7 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     jwksFile: pick(values['jwks-file'], env.ANNAL_JWKS_FILE, file.jwksFile),
     token: tokenSettings(values, env, file),
     witnessing: witnessSettings(values, env, file),
+    alerts: await alertSettings(file, env),
   }
 }
 
@@ -199,7 +204,7 @@ function listed(items: readonly string[]): string {
 }
 
 async function printDevBanner(out: (line: string) => void, url: string, dev: DevIssuer, ledger: Ledger): Promise<void> {
-  const logs = ledger.logs().filter((info) => info.name !== ACCESS_LOG)
+  const logs = ledger.logs().filter((info) => info.name !== ACCESS_LOG && info.name !== ALERTS_LOG)
   const name = logs[0]!.name
   out('')
   out('DEV MODE: a dev token issuer kept in the ledger directory, and ready-made tokens. Not for production.')
