@@ -27,8 +27,8 @@ const STATE_TABLE = 'alert-state'
 const OUTBOX_TABLE = 'alert-outbox'
 const REVIEW_TABLE = 'scope-review'
 const CURSOR = 'cursor'
-/** Access records read and evaluated per write. */
-const BATCH = 1_000
+/** Access records read and evaluated per write: each write rewrites every principal's aggregate the batch touched. */
+const BATCH = 10_000
 /** Most bytes of per-principal review aggregates and first-append marks cached. */
 const CACHE_BYTES = 8 * 2 ** 20
 const utf8 = new TextDecoder()

@@ -34,7 +34,9 @@ export function addRecord(aggregate: PrincipalAggregate, record: SeenRecord): vo
   if (record.status === 403 && record.code === 'INSUFFICIENT_SCOPE') {
     if (record.requiredScope !== undefined) touch(aggregate.refused, record.requiredScope, record.time)
     const day = Math.floor(record.time / DAY_MS)
-    aggregate.refusalDays[day] = (aggregate.refusalDays[day] ?? 0) + 1
+    const count = aggregate.refusalDays[day]
+    aggregate.refusalDays[day] = (count ?? 0) + 1
+    if (count !== undefined) return
     for (const kept of Object.keys(aggregate.refusalDays)) {
       if (Number(kept) <= day - MAX_DAYS) delete aggregate.refusalDays[kept]
     }
