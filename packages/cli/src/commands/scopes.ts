@@ -14,7 +14,7 @@ export function registerScopes(program: Program): void {
   program.command<{ since: string; json?: boolean }>(scopes, {
     name: 'review',
     description: 'per client and user: scopes carried, used (and when last), unused, refusals, a suggested ceiling',
-    example: 'ANNAL_TOKEN=$AUDITOR annal scopes review --url https://annal.example --since 90d',
+    example: 'annal scopes review --url https://annal.example --since 90d   # ANNAL_TOKEN: audit:read',
     options: ['json', 'url'],
     setup: (command) => command.option('--since <window>', 'how far back: 30d, 12h, 90m (at most 400d)', '30d'),
     action: async (ctx, options) => {
