@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ACCESS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { configCeilings, readConfig, readJwksFile } from './config.js'
@@ -7,6 +7,7 @@ import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
 import {
   WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_OPTIONS, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
 } from './serve-witnesses.js'
+import { ALERT_CONFIG_KEYS, alertSettings } from './serve-alerts.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
@@ -30,6 +31,7 @@ ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
                  ${TOKEN_CONFIG_KEYS},
                  ${WITNESS_CONFIG_KEYS},
+                 ${ALERT_CONFIG_KEYS},
                  scopeCeilings ({"<client_id>": ["log:read", ...]}: each client's tokens are clamped
                  to at most these scopes; docs/operations.md)
 ${WITNESS_SERVE_USAGE}
@@ -54,6 +56,7 @@ interface ServeSettings {
   readonly token: Pick<AuthOptions, 'tokenProfile' | 'algorithms'>
   readonly witnessing: WitnessSettings
   readonly scopeCeilings?: Record<string, string[]>
+  readonly alerts: AppOptions['alerts']
 }
 
 const DEV_ROLES = [
@@ -91,7 +94,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
   const ledger = await Ledger.open(data)
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
-    if (production === undefined && ledger.logs().every((log) => log.name === ACCESS_LOG)) await ledger.createLog('audit')
+    if (production === undefined && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
     const dev = production === undefined ? await ensureDevIssuer(data) : undefined
     const late = lateApp()
     let app: AnnalApp | undefined
@@ -103,7 +106,8 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
       if (dev !== undefined) await recordDevUrl(data, running.url)
       app = await late.settle(createApp({
-        ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing, ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
+        ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing, alerts: settings.alerts,
+        ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
       }))
       out(`annal serving ${data} on ${running.url}`)
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
@@ -118,6 +122,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     } finally {
       await running.close()
       if (app !== undefined) await appWitnessing(app)?.close()
+      if (app !== undefined) await appAlerts(app).close()
     }
   } finally {
     await ledger.close()
@@ -177,6 +182,7 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     token: tokenSettings(values, env, file),
     witnessing: witnessSettings(values, env, file),
     scopeCeilings: configCeilings(file),
+    alerts: await alertSettings(file, env),
   }
 }
 
@@ -205,7 +211,7 @@ function listed(items: readonly string[]): string {
 }
 
 async function printDevBanner(out: (line: string) => void, url: string, dev: DevIssuer, ledger: Ledger): Promise<void> {
-  const logs = ledger.logs().filter((info) => info.name !== ACCESS_LOG)
+  const logs = ledger.logs().filter((info) => info.name !== ACCESS_LOG && info.name !== ALERTS_LOG)
   const name = logs[0]!.name
   out('')
   out('DEV MODE: a dev token issuer kept in the ledger directory, and ready-made tokens. Not for production.')

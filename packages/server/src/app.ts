@@ -21,6 +21,9 @@ import { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
 import { type ScopeCeilings, ceilingSets, clamp } from './ceilings.js'
 import { governanceRoutes } from './routes-governance.js'
+import { Alerts, type AlertsOptions } from './alerts.js'
+import { alertRoutes } from './routes-alerts.js'
+import { governanceAlerts } from './governance-alerts.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -51,6 +54,8 @@ export interface AppOptions {
    * or block; it is called after the records are written.
    */
   readonly onGovernanceEvent?: GovernanceListener
+  /** Alert rules, webhooks and polling; see AlertsOptions and docs/operations.md. */
+  readonly alerts?: AlertsOptions
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -59,11 +64,17 @@ export type AnnalApp = Hono<AppEnv>
 const IDEMPOTENCY_TABLE = 'idempotency'
 
 const witnessings = new WeakMap<AnnalApp, Witnessing>()
+const appAlertings = new WeakMap<AnnalApp, Alerts>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 
 /** The witnessing an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
 export function appWitnessing(app: AnnalApp): Witnessing | undefined {
   return witnessings.get(app)
+}
+
+/** The alerts an app follows the access log with (to `close()` it, or await `caughtUp()`). */
+export function appAlerts(app: AnnalApp): Alerts {
+  return appAlertings.get(app)!
 }
 
 /**
@@ -77,7 +88,8 @@ export async function recordRefusal(app: AnnalApp, refusal: Refusal): Promise<vo
 
 /**
  * The Annal HTTP API as a Hono app (it does not listen; see `serve`). Creates the `access`
- * log if the ledger lacks it.
+ * and `alerts` logs if the ledger lacks them, and starts following the access log (close it
+ * with `appAlerts(app).close()` before the ledger).
  * @throws TypeError, RangeError for bad options.
  */
 export async function createApp(options: AppOptions): Promise<AnnalApp> {
@@ -87,6 +99,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
+  const alerts = await Alerts.open(options.ledger, clock, options.alerts)
   const services: Services = {
     ledger: options.ledger,
     verifier: new TokenVerifier(options.auth, clock),
@@ -97,7 +110,8 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     ...await witnessingServices(options),
     governance: await GovernanceState.load(options.ledger),
     ceilings: ceilingSets(options.scopeCeilings),
-    ...(options.onGovernanceEvent === undefined ? {} : { onGovernanceEvent: options.onGovernanceEvent }),
+    onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
+    alerts,
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -139,6 +153,9 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   entryRoutes(app, services)
   adminRoutes(app, services)
   governanceRoutes(app, services)
+  alertRoutes(app, services)
+  appAlertings.set(app, services.alerts)
+  services.alerts.start()
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()

@@ -8,7 +8,7 @@ import type { Limits, Services } from './context.js'
 import { eventObject } from './entry-json.js'
 import { type EnvelopeInput, envelopeBytes, envelopeTemplate } from './envelope.js'
 import type { IdempotencyRecord, RecordRow, StoredResponse } from './idempotency.js'
-import { ACCESS_LOG } from './scopes.js'
+import { ACCESS_LOG, isServerLog } from './scopes.js'
 import { ApiError } from './errors.js'
 
 const NDJSON = 'application/x-ndjson'
@@ -176,10 +176,10 @@ export const LOCAL_SCOPE = 'local'
 /**
  * Appends events as the API would, with the same envelopes and objects in one atomic call, but
  * without an access record: no request was made.
- * @throws ApiError LOG_RESERVED for the access log; StoreError LOG_NOT_FOUND.
+ * @throws ApiError LOG_RESERVED for the access and alerts logs; StoreError LOG_NOT_FOUND.
  */
 export async function appendLocalEvents(ledger: Ledger, append: LocalAppend): Promise<AppendResult> {
-  if (append.log === ACCESS_LOG) throw new ApiError('LOG_RESERVED', 'the access log is written by the server only')
+  if (isServerLog(append.log)) throw new ApiError('LOG_RESERVED', `the ${append.log} log is written by the server only`)
   ledger.log(append.log)
   const batch = append.type === NDJSON
   const contentType = batch ? 'application/json' : append.type

@@ -1,4 +1,5 @@
 import type { Witnessing } from './witnessing.js'
+import type { Alerts } from './alerts.js'
 import type { WitnessPolicies } from './witness-policy.js'
 import type { Ledger } from '@annal/store'
 import type { Context } from 'hono'
@@ -7,7 +8,7 @@ import { AuthError, type Principal, type TokenVerifier } from './auth.js'
 import type { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
 import type { IdempotencyStore } from './idempotency.js'
-import { ACCESS_LOG, type Scope, authorizingScope, neededScope } from './scopes.js'
+import { type Scope, authorizingScope, isServerLog, neededScope } from './scopes.js'
 import { ApiError } from './errors.js'
 
 export interface Limits {
@@ -109,6 +110,8 @@ export interface Services {
   /** client_id → the scopes its tokens are clamped to (AppOptions.scopeCeilings). */
   readonly ceilings: ReadonlyMap<string, ReadonlySet<string>>
   readonly onGovernanceEvent?: GovernanceListener
+  /** Follows the access log: alert rules, the alerts log, webhooks and the scope review. */
+  readonly alerts: Alerts
 }
 
 export type AppContext = Context<AppEnv>
@@ -122,11 +125,11 @@ function reach(c: AppContext, log: string | undefined): void {
 }
 
 /**
- * For public routes: refuses bad credentials, and on the access log requires `audit:read`.
+ * For public routes: refuses bad credentials, and on the access and alerts logs requires `audit:read`.
  * @throws ApiError TOKEN_INVALID, TOKEN_REQUEST_MALFORMED, AUTH_UNAVAILABLE, TOKEN_MISSING, INSUFFICIENT_SCOPE.
  */
 export function allowPublic(c: AppContext, log?: string): void {
-  if (log === ACCESS_LOG) {
+  if (isServerLog(log)) {
     authorize(c, 'audit:read', log)
     return
   }

@@ -228,7 +228,7 @@ describe('administration', () => {
     await expectProblem(await create([], admin), 400, 'BODY_MALFORMED')
     await expectProblem(await h.app.request('/v1/logs', { method: 'POST', body: '{"name":"x"}', headers: bearer(admin) }), 415, 'CONTENT_TYPE_UNSUPPORTED')
     await expectProblem(await create({ name: 'x' }, appender), 403, 'INSUFFICIENT_SCOPE')
-    expect(h.ledger.logs().map((log) => log.name).sort()).toEqual(['access', 'audit', 'orders', 'payments'])
+    expect(h.ledger.logs().map((log) => log.name).sort()).toEqual(['access', 'alerts', 'audit', 'orders', 'payments'])
   })
 
   it('erases an object with a reason; proofs keep verifying and the payload is gone', async () => {

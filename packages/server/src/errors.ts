@@ -18,6 +18,7 @@ export const API_ERROR_CODES = [
   'JSON_TOO_DEEP',
   'SHUTTING_DOWN',
   'HEADERS_TOO_LARGE',
+  'EVIDENCE_INVALID',
 ] as const
 
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number]

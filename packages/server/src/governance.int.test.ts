@@ -1,7 +1,7 @@
 // Scope rotation, revocations and ceilings on a real server over the wire: real signed tokens, a
 // clock the tests move, every change read back from the access log and kept across a restart.
 import { afterEach, describe, expect, it } from 'vitest'
-import type { AppOptions } from './app.js'
+import { type AppOptions, appAlerts } from './app.js'
 import type { GovernanceEvent } from './governance.js'
 import { ceilingSets } from './ceilings.js'
 import { type LiveHarness, type MintOptions, accessRecords, bearer, expectProblem, liveHarness } from './testing/fixture.js'
@@ -199,5 +199,55 @@ describe('scope ceilings', () => {
     expect(() => ceilingSets({ c: ['log:read', 'openid'] })).toThrow(TypeError)
     expect(() => ceilingSets({ c: 'log:read' as unknown as string[] })).toThrow(TypeError)
     expect(ceilingSets({ c: ['log:read:audit'] }).get('c')).toEqual(new Set(['log:read:audit']))
+  })
+})
+
+describe('governance alerts', () => {
+  /** The alerts of `rule`, once `count` of them are written (they follow the answered request). */
+  async function alertsOf(rule: string, count: number): Promise<Record<string, any>[]> {
+    for (const deadline = Date.now() + 20_000; ;) {
+      await appAlerts(h.app).caughtUp()
+      const response = await fetch(h.url(`/v1/alerts?rule=${rule}`), { headers: bearer(h.auditor) })
+      expect(response.status, await response.clone().text()).toBe(200)
+      const alerts = ((await response.json()) as { alerts: { alert: Record<string, any> }[] }).alerts.map(({ alert }) => alert)
+      if (alerts.length >= count || Date.now() > deadline) return alerts
+      await appAlerts(h.app).changed()
+    }
+  }
+
+  it('raise revoked_token once per revoked or rotated token, and scope_ceiling once per clamped token', async () => {
+    await start({ scopeCeilings: { narrow: ['log:read'] } })
+    const admin = await token('log:admin')
+    const revoked = await token('log:read', { claims: { client_id: 'client-9' } })
+    const jti = JSON.parse(Buffer.from(revoked.split('.')[1]!, 'base64url').toString()).jti as string
+    expect((await send('POST', '/v1/admin/revocations', admin, { jti, reason: 'laptop stolen' })).status).toBe(201)
+    const old = await token('log:append', { claims: { client_id: 'client-9' } })
+    now += 2000
+    expect((await send('POST', '/v1/admin/scopes/log:append/rotate', admin, { reason: 'leaked' })).status).toBe(200)
+    for (let i = 0; i < 3; i++) {
+      expect((await read('audit', revoked)).status).toBe(401)
+      expect((await append('audit', old)).status).toBe(403)
+    }
+    const used = await alertsOf('revoked_token', 2)
+    expect(used.map((alert) => alert.summary).sort()).toEqual(['a revoked token was used', 'a token issued before log:append was rotated used it'])
+    expect(used.every((alert) => alert.subject.client_id === 'client-9')).toBe(true)
+
+    const wide = await token('log:read log:append', { claims: { client_id: 'narrow' } })
+    for (let i = 0; i < 2; i++) expect((await read('audit', wide)).status).toBe(200)
+    const clamped = await alertsOf('scope_ceiling', 1)
+    expect(clamped).toHaveLength(1)
+    expect(clamped[0]).toMatchObject({ subject: { client_id: 'narrow' }, details: { removed: ['log:append'] } })
+    // Used again, none of them raises another: the alerts that a new revoked token and a new
+    // clamped token raise after them are the only ones added.
+    expect((await read('audit', revoked)).status).toBe(401)
+    expect((await read('audit', wide)).status).toBe(200)
+    const another = await token('log:read', { claims: { client_id: 'client-8' } })
+    const anotherJti = JSON.parse(Buffer.from(another.split('.')[1]!, 'base64url').toString()).jti as string
+    expect((await send('POST', '/v1/admin/revocations', admin, { jti: anotherJti, reason: 'also stolen' })).status).toBe(201)
+    expect((await read('audit', another)).status).toBe(401)
+    expect((await read('audit', await token('log:read log:admin', { claims: { client_id: 'narrow' } }))).status).toBe(200)
+    const after = await alertsOf('revoked_token', 3)
+    expect(after.map((alert) => alert.subject.client_id)).toEqual(['client-9', 'client-9', 'client-8'])
+    expect(await alertsOf('scope_ceiling', 2)).toHaveLength(2)
   })
 })

@@ -67,6 +67,7 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   JSON_TOO_DEEP: { status: 400, title: 'JSON nested too deeply' },
   SHUTTING_DOWN: { status: 503, title: 'Server shutting down' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  EVIDENCE_INVALID: { status: 400, title: 'Witness evidence does not verify' },
 }
 
 /** An error of any layer, with extra RFC 9457 members for the problem body (e.g. `candidates`). */

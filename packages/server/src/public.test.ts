@@ -22,7 +22,7 @@ describe('public endpoints', () => {
   it('lists logs and describes one', async () => {
     await fill(3)
     const list = await (await h.app.request('/v1/logs')).json() as { logs: { name: string; size: number; verifier_key: string; origin: string }[] }
-    expect(list.logs.map((log) => log.name).sort()).toEqual(['access', 'audit'])
+    expect(list.logs.map((log) => log.name).sort()).toEqual(['access', 'alerts', 'audit'])
     const audit = list.logs.find((log) => log.name === 'audit')!
     expect(audit).toMatchObject({ size: 3, origin: 'annal.test/audit', verifier_key: h.ledger.log('audit').info.verifierKey })
     // The access log's key is public, its size (the server's request count) is for auditors.

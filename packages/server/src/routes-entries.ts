@@ -11,7 +11,7 @@ import type { RecordRow, StoredResponse } from './idempotency.js'
 import { countParam, entryRef } from './params.js'
 import { ProblemError } from './problem.js'
 import { accessRecord } from './access-log.js'
-import { ACCESS_LOG } from './scopes.js'
+import { isServerLog } from './scopes.js'
 import { ApiError } from './errors.js'
 
 const REFUSED_TYPES = /^(?:multipart\/|application\/x-www-form-urlencoded$)/
@@ -22,9 +22,9 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
 
   app.post('/v1/logs/:log/entries', async (c) => {
     const name = c.req.param('log')
-    if (name === ACCESS_LOG) {
+    if (isServerLog(name)) {
       authenticated(c, name)
-      throw new ApiError('LOG_RESERVED', 'the access log is written by the server only')
+      throw new ApiError('LOG_RESERVED', `the ${name} log is written by the server only`)
     }
     const { principal, scope } = authorize(c, 'log:append', name)
     const log = ledger.log(name)

@@ -4,7 +4,7 @@ import type { Hono } from 'hono'
 import type { LogWitnessing } from './witness-health.js'
 import { type AppEnv, type Services, allowPublic, authorize } from './context.js'
 import { countParam, hashParam } from './params.js'
-import { ACCESS_LOG, SCOPES, authorizingScope } from './scopes.js'
+import { ACCESS_LOG, SCOPES, authorizingScope, isServerLog } from './scopes.js'
 import { ApiError } from './errors.js'
 
 const IMMUTABLE = 'max-age=31536000, immutable'
@@ -40,7 +40,7 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     const auditor = principal !== undefined && authorizingScope(new Set(principal.scopes), 'audit:read', ACCESS_LOG) !== undefined
     const logs = ledger.logs().map((info) => ({
       name: info.name, origin: info.origin, verifier_key: info.verifierKey,
-      ...(info.name !== ACCESS_LOG || auditor ? { size: ledger.log(info.name).size } : {}),
+      ...(!isServerLog(info.name) || auditor ? { size: ledger.log(info.name).size } : {}),
     }))
     return c.json({ logs })
   })

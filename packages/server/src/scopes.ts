@@ -7,6 +7,14 @@ export type Scope = (typeof SCOPES)[number]
 /** The name of the built-in access log, read with `audit:read` and written by the server only. */
 export const ACCESS_LOG = 'access'
 
+/** The name of the built-in log of alerts (see alerts.ts), read with `audit:read` and written by the server only. */
+export const ALERTS_LOG = 'alerts'
+
+/** True for the logs the server writes and `audit:read` reads: `access` and `alerts`. */
+export function isServerLog(log: string | undefined): boolean {
+  return log === ACCESS_LOG || log === ALERTS_LOG
+}
+
 /**
  * The scope a route on `log` needs: `base`, or `audit:read` to read the access log.
  * Returns the narrowest spelling that suffices (`log:append:payments`), as 403 challenges name it.
@@ -49,5 +57,5 @@ export function isAnnalScope(scope: string): boolean {
 }
 
 function isAudit(base: Scope, log: string | undefined): boolean {
-  return base === 'audit:read' || (base === 'log:read' && log === ACCESS_LOG)
+  return base === 'audit:read' || (base === 'log:read' && isServerLog(log))
 }

@@ -107,7 +107,7 @@ describe('origins', () => {
     await expectProblem(await create({ name: 'pay', origin: 'annal.test/a b' }), 400, 'ORIGIN_INVALID')
     expect((await create({ name: 'pay', origin: 'annal.test/pay' })).status).toBe(201)
     await expectProblem(await create({ name: 'other', origin: 'annal.test/pay' }), 409, 'ORIGIN_EXISTS')
-    expect(h.ledger.logs().map((log) => log.name).sort()).toEqual(['access', 'audit', 'pay'])
+    expect(h.ledger.logs().map((log) => log.name).sort()).toEqual(['access', 'alerts', 'audit', 'pay'])
   })
 })
 

@@ -99,9 +99,9 @@ export function tableKey(table: string, key: string): Uint8Array {
   return scoped(TAG.table, table, bytes)
 }
 
-/** Every row of a RowTable. */
-export function tableRange(table: string): { gte: Uint8Array; lte: Uint8Array } {
-  const base = scoped(TAG.table, table)
+/** Every row of a RowTable whose key starts with `prefix`. */
+export function tableRange(table: string, prefix = ''): { gte: Uint8Array; lte: Uint8Array } {
+  const base = scoped(TAG.table, table, utf8.encode(prefix))
   return { gte: base, lte: concatBytes(base, new Uint8Array(MAX_TABLE_KEY_BYTES + 1).fill(0xff)) }
 }
 

@@ -61,3 +61,15 @@ it('finds the checkpoint each append resolved with from any of its entries', asy
   }
   await expect(log.firstCheckpointWith(log.size)).rejects.toMatchObject({ code: 'SIZE_OUT_OF_RANGE' })
 })
+
+it('writes and deletes rows without an append, and lists them by key prefix', async () => {
+  const table = ledger.table('state')
+  await table.write([table.row('a\n1', utf8.encode('x')), table.row('a\n2', utf8.encode('y')), table.row('b\n1', utf8.encode('z'))])
+  await table.write([table.row('a\n3', utf8.encode('w'))], ['a\n1'], { sync: false })
+  const keys = []
+  for await (const [key] of table.rows('a\n')) keys.push(key)
+  expect(keys).toEqual(['a\n2', 'a\n3'])
+  await ledger.close()
+  ledger = await Ledger.open(directory, { host: 'test.example' })
+  expect(new TextDecoder().decode(await ledger.table('state').get('b\n1'))).toBe('z')
+})

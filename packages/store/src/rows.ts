@@ -21,8 +21,9 @@ export const ROWS = ' rows'
 
 /**
  * Rows that a ledger's user keeps beside its logs, under a table name: read and deleted on
- * their own, written only with an append, in the same atomic write as its entries. The HTTP
- * API keeps its idempotency records here, so that a record exists exactly when its append does.
+ * their own, written with an append, in the same atomic write as its entries, or on their own
+ * (`write`) when no entry goes with them. The HTTP API keeps its idempotency records here, so
+ * that a record exists exactly when its append does.
  * Keys are strings of at most 255 UTF-8 bytes; the store reads nothing in the rows.
  */
 export class RowTable {
@@ -44,9 +45,19 @@ export class RowTable {
     return this.#driver.get(tableKey(this.name, key))
   }
 
-  /** Every row, in the byte order of the keys. */
-  async *rows(): AsyncIterable<readonly [string, Uint8Array]> {
-    for await (const [key, value] of this.#driver.range(tableRange(this.name))) yield [tableKeyOf(this.name, key), value]
+  /** Every row whose key starts with `prefix`, in the byte order of the keys. */
+  async *rows(prefix = ''): AsyncIterable<readonly [string, Uint8Array]> {
+    for await (const [key, value] of this.#driver.range(tableRange(this.name, prefix))) yield [tableKeyOf(this.name, key), value]
+  }
+
+  /**
+   * Writes `rows` (from `row`) and deletes `deletes`, in one atomic write, synced unless `sync`
+   * is false (then a crash may lose it, and the writes after it, but never part of it).
+   */
+  async write(rows: readonly TableRow[], deletes: readonly string[] = [], options: { readonly sync?: boolean } = {}): Promise<void> {
+    const ops = [...rows.map((row) => row.op), ...deletes.map((key): WriteOp => ({ type: 'del', key: tableKey(this.name, key) }))]
+    if (ops.length === 0) return
+    await this.#driver.write(ops, { sync: options.sync ?? true })
   }
 
   /** Deletes rows (absent ones are no error), in one synced write. */

@@ -6,6 +6,7 @@ import { registerKeys } from './keys.js'
 import { registerLedger } from './ledger.js'
 import { registerMonitor } from './monitor.js'
 import { registerProofs } from './proofs.js'
+import { registerScopes } from './scopes.js'
 import { registerServers } from './servers.js'
 
 /** Every `annal` command, in the order `annal help` lists them. */
@@ -17,5 +18,6 @@ export function registerCommands(program: Program): void {
   registerMonitor(program)
   registerKeys(program)
   registerAuth(program)
+  registerScopes(program)
   registerServers(program)
 }

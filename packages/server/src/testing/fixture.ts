@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Ledger } from '@annal/store'
 import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
-import { type AnnalApp, type AppOptions, createApp, recordRefusal } from '../app.js'
+import { type AnnalApp, type AppOptions, appAlerts, createApp, recordRefusal } from '../app.js'
 import type { AuthOptions } from '../auth.js'
 import { type RunningServer, serve } from '../serve.js'
 import { TestAuthServer } from './auth-server.js'
@@ -95,6 +95,7 @@ export async function harness(options: { auth?: Partial<AuthOptions>; app?: Part
   return {
     ledger, app, mint: new Mint(keys[0]!), keys, directory,
     close: async () => {
+      await appAlerts(app).close()
       await ledger.close()
       await rm(directory, { recursive: true, force: true })
     },
@@ -122,6 +123,9 @@ export async function recordOf(ledger: Ledger, response: Response): Promise<Reco
 
 export interface LiveHarness {
   readonly ledger: Ledger
+  readonly app: AnnalApp
+  /** The ledger's directory. */
+  readonly directory: string
   /** The app served on 127.0.0.1 on an ephemeral port. */
   readonly server: RunningServer
   /** The test authorization server whose JWKS (all of `keys`) the app fetches over HTTP. */
@@ -171,10 +175,14 @@ export async function liveHarness(options: {
     get ledger() {
       return ledger
     },
-    server, authServer, audience, mint, keys,
+    get app() {
+      return app!
+    },
+    directory, server, authServer, audience, mint, keys,
     auditor: await mint.token({ key: keys.at(-1), scope: 'audit:read', expiresIn: 3600 }),
     url: (path) => `${server.url}${path}`,
     restart: async () => {
+      await appAlerts(app!).close()
       await ledger.close()
       ledger = await Ledger.open(directory, { host: 'annal.test' })
       app = await makeApp()
@@ -182,6 +190,7 @@ export async function liveHarness(options: {
     close: async () => {
       await server.close()
       await authServer.close()
+      await appAlerts(app!).close()
       await ledger.close()
       await rm(directory, { recursive: true, force: true })
     },

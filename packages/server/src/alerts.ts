@@ -1,0 +1,309 @@
+import { createHash } from 'node:crypto'
+import { isStoreError, type Ledger, type Log, type RowTable, type TableRow } from '@annal/store'
+import { ACCESS_RECORD_TYPE } from './access-record.js'
+import {
+  type AlertDraft, type AlertRules, type DeepPartial, RuleState, type SeenRecord, alertRules, isAdminChange, isAppend,
+  principalKey, principalSubject,
+} from './alert-rules.js'
+import { canonicalJson } from './canonical-json.js'
+import { encodeUtf8 } from './internal/utf8.js'
+import { ACCESS_LOG, ALERTS_LOG } from './scopes.js'
+import { type PrincipalAggregate, type PrincipalReview, addRecord, newAggregate, reviewOf } from './scope-review.js'
+import { type WebhookConfig, WebhookDelivery, type WebhookTiming, outboxKey, parseEndpoint } from './webhooks.js'
+
+export interface AlertsOptions {
+  /** Thresholds and switches, rule by rule, over DEFAULT_ALERT_RULES. */
+  readonly rules?: DeepPartial<AlertRules>
+  /** Where alerts are POSTed, signed per Standard Webhooks. */
+  readonly webhooks?: readonly WebhookConfig[]
+  readonly webhookTiming?: WebhookTiming
+  /** How often the access log's size is looked at, in ms. Default 100. */
+  readonly pollIntervalMs?: number
+}
+
+export const ALERT_RECORD_TYPE = 'annal.alert/v1'
+
+const STATE_TABLE = 'alert-state'
+const OUTBOX_TABLE = 'alert-outbox'
+const REVIEW_TABLE = 'scope-review'
+const CURSOR = 'cursor'
+/** Access records read and evaluated per write: each write rewrites every principal's aggregate the batch touched. */
+const BATCH = 10_000
+/** Most bytes of per-principal review aggregates and first-append marks cached. */
+const CACHE_BYTES = 8 * 2 ** 20
+const utf8 = new TextDecoder()
+
+/**
+ * The alerts: follows the `access` log from a durable cursor, behind the sequencer (requests
+ * never wait for it), runs the rules on each committed record, and keeps the scope review's
+ * aggregates. Each batch writes its alerts to the `alerts` log together with the cursor, the
+ * aggregates and the webhook outbox rows, in one atomic write: after a crash evaluation resumes
+ * where the last write left it, so no alert is lost or raised twice. It is the only writer of
+ * the `alerts` log (alert indexes are known before the write, for the outbox rows).
+ */
+export class Alerts {
+  readonly #ledger: Ledger
+  readonly #rules: AlertRules
+  readonly #state: RuleState
+  readonly #table: RowTable
+  readonly #outbox: RowTable
+  readonly #reviews: RowTable
+  readonly #delivery: WebhookDelivery
+  readonly #pollIntervalMs: number
+  /** Review aggregates and first-append marks, least recently used first. */
+  readonly #cache = new Map<string, { value: PrincipalAggregate | true; bytes: number }>()
+  #cacheBytes = 0
+  #cursor = 0
+  #chain: Promise<unknown> = Promise.resolve()
+  #stepping = false
+  #timer: ReturnType<typeof setInterval> | undefined
+  #closed = false
+  #changed!: () => void
+  #next: Promise<void>
+
+  private constructor(ledger: Ledger, clock: () => Date, options: AlertsOptions) {
+    this.#ledger = ledger
+    this.#rules = alertRules(options.rules)
+    this.#state = new RuleState(this.#rules)
+    this.#table = ledger.table(STATE_TABLE)
+    this.#outbox = ledger.table(OUTBOX_TABLE)
+    this.#reviews = ledger.table(REVIEW_TABLE)
+    this.#pollIntervalMs = options.pollIntervalMs ?? 100
+    if (!Number.isSafeInteger(this.#pollIntervalMs) || this.#pollIntervalMs < 1) throw new RangeError('pollIntervalMs must be a positive integer')
+    this.#delivery = new WebhookDelivery({
+      ...options.webhookTiming, endpoints: (options.webhooks ?? []).map(parseEndpoint), outbox: this.#outbox, state: this.#table,
+      alerts: ledger.log(ALERTS_LOG), clock,
+    })
+    this.#next = new Promise((resolve) => { this.#changed = resolve })
+  }
+
+  /**
+   * Creates the `alerts` log if the ledger lacks it, reads the cursor, starts the webhook workers.
+   * @throws RangeError, TypeError for bad options (never echoing a secret).
+   */
+  static async open(ledger: Ledger, clock: () => Date, options: AlertsOptions = {}): Promise<Alerts> {
+    if (!ledger.logs().some((log) => log.name === ALERTS_LOG)) {
+      await ledger.createLog(ALERTS_LOG).catch((error: unknown) => {
+        if (!isStoreError(error, 'LOG_EXISTS')) throw error
+      })
+    }
+    const alerts = new Alerts(ledger, clock, options)
+    const cursor = await alerts.#table.get(CURSOR)
+    alerts.#cursor = cursor === undefined ? 0 : Number(utf8.decode(cursor))
+    await alerts.#delivery.start()
+    return alerts
+  }
+
+  /** The `alerts` log. */
+  get log(): Log {
+    return this.#ledger.log(ALERTS_LOG)
+  }
+
+  /** Access records evaluated so far (the cursor). */
+  get evaluated(): number {
+    return this.#cursor
+  }
+
+  /** Starts following the access log. Idempotent. */
+  start(): void {
+    if (this.#timer !== undefined || this.#closed) return
+    this.#timer = setInterval(() => this.#tick(), this.#pollIntervalMs)
+    this.#timer.unref()
+  }
+
+  /** Stops following, waits for the write in progress, stops the webhook workers. */
+  async close(): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#timer)
+    await this.#chain.catch(() => undefined)
+    await this.#delivery.close()
+  }
+
+  /** Resolves once every access record committed before the call is evaluated. */
+  async caughtUp(): Promise<void> {
+    const target = this.#ledger.log(ACCESS_LOG).size
+    while (this.#cursor < target) await this.#enqueue(() => this.#step())
+  }
+
+  /** Resolves at the next write to the `alerts` log. */
+  changed(): Promise<void> {
+    return this.#next
+  }
+
+  /**
+   * Raises an alert that no access record shows: governance events (the use of a revoked or
+   * rotated token, `revoked_token`; a token clamped to its ceiling, `scope_ceiling`; see
+   * governance-alerts.ts) and witness evidence. Rules switched off raise nothing.
+   * @returns its index in the `alerts` log, or undefined when its rule is off or `dedupe` was seen.
+   */
+  async raise(draft: AlertDraft, dedupe?: string): Promise<number | undefined> {
+    const enabled = {
+      revoked_token: this.#rules.revokedToken, witness_split_view: this.#rules.witnessSplitView, scope_ceiling: this.#rules.scopeCeiling,
+    }[draft.rule as string]
+    if (enabled?.enabled === false) return undefined
+    return this.#enqueue(async () => {
+      const key = dedupe === undefined ? undefined : `raised\n${digest(dedupe)}`
+      if (key !== undefined && await this.#table.get(key) !== undefined) return undefined
+      const index = this.log.size
+      await this.#commit([draft], key === undefined ? [] : [this.#table.row(key, new Uint8Array())])
+      return index
+    })
+  }
+
+  /** Each principal seen since `since` (ms), from the kept aggregates; see scope-review.ts. */
+  async review(since: number): Promise<PrincipalReview[]> {
+    const reviews: PrincipalReview[] = []
+    for await (const [, value] of this.#reviews.rows()) {
+      const review = reviewOf(JSON.parse(utf8.decode(value)) as PrincipalAggregate, since)
+      if (review !== undefined) reviews.push(review)
+    }
+    const order = (review: PrincipalReview) => `${review.client_id ?? ''}\n${review.sub ?? ''}`
+    return reviews.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))
+  }
+
+  #tick(): void {
+    if (this.#stepping || this.#closed) return
+    let size: number
+    try {
+      size = this.#ledger.log(ACCESS_LOG).size
+    } catch {
+      return // the ledger is closing
+    }
+    if (size <= this.#cursor) return
+    this.#stepping = true
+    void this.#enqueue(() => this.#step()).catch(() => undefined).finally(() => { this.#stepping = false })
+  }
+
+  #enqueue<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.#chain.catch(() => undefined).then(run)
+    this.#chain = result
+    return result
+  }
+
+  /** Evaluates up to BATCH records from the cursor and writes what they raised. */
+  async #step(): Promise<void> {
+    const entries = await this.#ledger.log(ACCESS_LOG).entries(this.#cursor, BATCH)
+    if (entries.length === 0) return
+    const drafts: AlertDraft[] = []
+    const dirty = new Map<string, PrincipalAggregate | true>()
+    for (const entry of entries) {
+      const record = seenRecord(entry.index, entry.data)
+      if (record === undefined) continue
+      drafts.push(...this.#state.observe(record))
+      if (this.#rules.adminChange.enabled && isAdminChange(record)) drafts.push(adminDraft(record))
+      if (this.#rules.firstAppend.enabled && isAppend(record)) {
+        const draft = await this.#firstAppend(record, dirty)
+        if (draft !== undefined) drafts.push(draft)
+      }
+      if (record.scopes !== undefined) {
+        const key = `p\n${digest(principalKey(record))}`
+        const aggregate = dirty.get(key) as PrincipalAggregate | undefined ?? await this.#aggregate(key, record)
+        addRecord(aggregate, record)
+        dirty.set(key, aggregate)
+      }
+    }
+    const rows: TableRow[] = [this.#table.row(CURSOR, encodeUtf8(String(entries.at(-1)!.index + 1)))]
+    for (const [key, value] of dirty) {
+      const bytes = value === true ? new Uint8Array() : encodeUtf8(JSON.stringify(value))
+      rows.push(value === true ? this.#table.row(key, bytes) : this.#reviews.row(key, bytes))
+      this.#remember(key, value, 2 * bytes.length + 2 * key.length + 64)
+    }
+    await this.#commit(drafts, rows)
+    this.#cursor = entries.at(-1)!.index + 1
+  }
+
+  /** Writes `drafts` to the alerts log with `rows` and their outbox rows, or `rows` alone. */
+  async #commit(drafts: readonly AlertDraft[], rows: readonly TableRow[]): Promise<void> {
+    if (drafts.length === 0) {
+      // Losing this write in a crash loses no alert: the records are evaluated again.
+      await this.#table.write(rows, [], { sync: false })
+      return
+    }
+    const base = this.log.size
+    const outbox = this.#delivery.enabled().flatMap((endpoint) =>
+      drafts.map((_, i) => this.#outbox.row(outboxKey(endpoint.id, base + i), new Uint8Array())))
+    await this.#ledger.append([{ log: ALERTS_LOG, entries: drafts.map(alertBytes) }], { rows: [...rows, ...outbox] })
+    const changed = this.#changed
+    this.#next = new Promise((resolve) => { this.#changed = resolve })
+    changed()
+    this.#delivery.kick()
+  }
+
+  async #firstAppend(record: SeenRecord, dirty: Map<string, PrincipalAggregate | true>): Promise<AlertDraft | undefined> {
+    const client = record.clientId ?? record.sub ?? ''
+    const key = `appended\n${digest(`${record.log}\n${client}`)}`
+    if (dirty.has(key) || this.#cached(key) !== undefined || await this.#table.get(key) !== undefined) return undefined
+    dirty.set(key, true)
+    return {
+      rule: 'first_append', time: record.time, subject: { ...principalSubject(record), log: record.log! },
+      summary: `first append to ${record.log} by this client`, details: { access_index: [record.index] },
+    }
+  }
+
+  async #aggregate(key: string, record: SeenRecord): Promise<PrincipalAggregate> {
+    const cached = this.#cached(key)
+    if (cached !== undefined && cached !== true) return cached
+    const stored = await this.#reviews.get(key)
+    return stored === undefined ? newAggregate(record) : JSON.parse(utf8.decode(stored)) as PrincipalAggregate
+  }
+
+  #cached(key: string): PrincipalAggregate | true | undefined {
+    const found = this.#cache.get(key)
+    if (found === undefined) return undefined
+    this.#cache.delete(key)
+    this.#cache.set(key, found)
+    return found.value
+  }
+
+  #remember(key: string, value: PrincipalAggregate | true, bytes: number): void {
+    const old = this.#cache.get(key)
+    if (old !== undefined) this.#cacheBytes -= old.bytes
+    this.#cache.delete(key)
+    this.#cache.set(key, { value, bytes })
+    this.#cacheBytes += bytes
+    for (const [oldest, entry] of this.#cache) {
+      if (this.#cacheBytes <= CACHE_BYTES) break
+      this.#cache.delete(oldest)
+      this.#cacheBytes -= entry.bytes
+    }
+  }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+/** An alerts-log leaf: canonical JSON. */
+export function alertBytes(draft: AlertDraft): Uint8Array {
+  return encodeUtf8(canonicalJson({
+    type: ALERT_RECORD_TYPE, rule: draft.rule, time: new Date(draft.time).toISOString(), subject: draft.subject,
+    summary: draft.summary, details: draft.details,
+  }))
+}
+
+function adminDraft(record: SeenRecord): AlertDraft {
+  return {
+    rule: 'admin_change', time: record.time,
+    subject: { ...principalSubject(record), ...(record.log === undefined ? {} : { log: record.log }) },
+    summary: `${record.method} ${record.route} answered ${record.status}`,
+    details: { method: record.method, route: record.route, status: record.status, access_index: [record.index] },
+  }
+}
+
+/** An access record as the rules read it; undefined for the access log's other entries (admin events). */
+export function seenRecord(index: number, data: Uint8Array): SeenRecord | undefined {
+  let json: Record<string, any>
+  try {
+    json = JSON.parse(utf8.decode(data)) as Record<string, any>
+  } catch {
+    return undefined
+  }
+  if (json.type !== ACCESS_RECORD_TYPE) return undefined
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
+  return {
+    index, time: Date.parse(json.time), method: text(json.method), route: text(json.route), log: text(json.log),
+    status: json.status, code: text(json.code), requiredScope: text(json.required_scope), authorizedBy: text(json.authorized_by),
+    clientId: text(json.actor?.client_id), sub: text(json.actor?.sub),
+    scopes: Array.isArray(json.scopes) ? json.scopes : undefined, remoteAddress: text(json.remote_address), replayed: json.replayed === true,
+  }
+}
