@@ -58,7 +58,7 @@ async function makeApp(): Promise<AnnalApp> {
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-cosign-int-'))
-  ledger = await Ledger.open(join(directory, 'ledger'), { host: 'annal.cosign.test' })
+  ledger = await Ledger.open(join(directory, 'ledger'), { originPrefix: 'annal.cosign.test' })
   logKey = (await ledger.createLog('audit')).verifierKey
   const key = await signingKey('ES256')
   auth = await TestAuthServer.start(jwksOf(key))
@@ -198,7 +198,7 @@ describe('a witness that never answers', () => {
     const hanging = createServer((request) => { received.push(request) }) // accepts, never answers
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
     const dir = await mkdtemp(join(tmpdir(), 'annal-cosign-hanging-'))
-    const local = await Ledger.open(dir, { host: 'annal.cosign.test' })
+    const local = await Ledger.open(dir, { originPrefix: 'annal.cosign.test' })
     await local.createLog('audit')
     const keys = generateKeyPair('hanging.cosign.test', { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
     const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`

@@ -24,7 +24,7 @@ const witnesses: RunningWitness[] = []
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-witness-tiles-int-'))
-  ledger = await Ledger.open(join(directory, 'ledger'), { host: 'annal.tiles.test' })
+  ledger = await Ledger.open(join(directory, 'ledger'), { originPrefix: 'annal.tiles.test' })
   logKey = (await ledger.createLog('audit')).verifierKey
   const key = await signingKey('ES256')
   auth = await TestAuthServer.start(jwksOf(key))

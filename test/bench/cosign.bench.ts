@@ -25,7 +25,7 @@ report('  append to the first cosignature, median', `${latency.firstP50.toFixed(
  */
 async function cosignLatency(): Promise<{ p50: number; p90: number; firstP50: number }> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-bench-cosign-'))
-  const ledger = await Ledger.open(join(directory, 'ledger'), { host: 'annal.test' })
+  const ledger = await Ledger.open(join(directory, 'ledger'), { originPrefix: 'annal.test' })
   await ledger.createLog('events')
   const log = ledger.log('events')
   const logKey = log.info.verifierKey

@@ -2,11 +2,46 @@ import { readFile } from 'node:fs/promises'
 import type { JSONWebKeySet, JWK } from 'jose'
 import { UsageError } from './failure.js'
 
-/** A JSON config file's top-level object. @throws UsageError when it is unreadable or not an object. */
-export async function readConfig(path: string): Promise<Record<string, unknown>> {
+/**
+ * A JSON config file's top-level object, whose keys are all among `keys`.
+ * @throws UsageError when it is unreadable or not an object, or for a key it does not know,
+ *   naming the closest known key: a misspelt setting would otherwise go unnoticed.
+ */
+export async function readConfig(path: string, keys: readonly string[]): Promise<Record<string, unknown>> {
   const parsed = await readJsonFile(path, 'the config file')
   if (!isObject(parsed)) throw new UsageError(`${path} must hold a JSON object`)
+  for (const key of Object.keys(parsed)) {
+    if (keys.includes(key)) continue
+    const near = closest(key, keys)
+    throw new UsageError(`${path} has an unknown key ${JSON.stringify(key)}; ${near === undefined
+      ? `the keys are ${keys.join(', ')}` : `did you mean ${JSON.stringify(near)}?`}`)
+  }
   return parsed
+}
+
+/** The word of `words` fewest edits away from `word`, if it is near enough to be a misspelling. */
+export function closest(word: string, words: readonly string[]): string | undefined {
+  let best: { word: string; distance: number } | undefined
+  for (const candidate of words) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (best === undefined || distance < best.distance) best = { word: candidate, distance }
+  }
+  // Near enough: at most a third of its letters wrong, and always one (`dta` for `data`).
+  return best !== undefined && best.distance <= Math.max(1, Math.floor(word.length / 3)) ? best.word : undefined
+}
+
+/** Levenshtein distance, with one swap of neighbours counting as one edit (a typo as `dta`). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let distance = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, rows[i - 2]![j - 2]! + 1)
+      rows[i]![j] = distance
+    }
+  }
+  return rows[a.length]![b.length]!
 }
 
 /**

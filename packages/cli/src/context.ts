@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { Ledger } from '@annal/store'
 import { Failure, UsageError } from './failure.js'
 import type { Io } from './io.js'
@@ -10,6 +10,21 @@ export const LEDGER_DIR = '.annal'
 
 /** The default log of a ledger made by `annal init`. */
 export const DEFAULT_LOG = 'main'
+
+/** Directory names longer than this are cut, to leave an origin room within its 256 bytes. */
+const MAX_LOCAL_NAME = 64
+
+/**
+ * The origin prefix of a local ledger's new logs, `annal.local/<name>`, where the name is that of
+ * the directory holding `.annal` (or of the ledger directory itself when it has another name),
+ * made a valid origin: `annal init` in `~/audit-trail` makes the log `annal.local/audit-trail/main`.
+ */
+export function localOriginPrefix(ledgerDir: string): string {
+  const dir = resolve(ledgerDir)
+  const named = basename(dir) === LEDGER_DIR ? basename(dirname(dir)) : basename(dir)
+  const name = named.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, MAX_LOCAL_NAME).replace(/^-+|-+$/g, '')
+  return `annal.local/${name || 'ledger'}`
+}
 
 /** The options every command takes (before or after its name). */
 export interface GlobalOptions {
@@ -127,7 +142,7 @@ export class Context {
     if (!existsSync(join(dir, 'db'))) throw new UsageError(`${dir} holds no database; run 'annal init' there, or pass --url`)
     let ledger: Ledger
     try {
-      ledger = await Ledger.open(dir)
+      ledger = await Ledger.open(dir, { originPrefix: localOriginPrefix(dir) })
     } catch (error) {
       if ((error as { code?: string }).code === 'DATABASE_LOCKED') {
         throw new Failure(`${dir} is in use by another process (a running 'annal serve'?); stop it, or go through it with --url`)

@@ -27,5 +27,6 @@ export function sentence(error: unknown): string {
   const first = message.split('\n')[0]!.replace(/[.\s]+$/, '')
   const code = (error as { code?: unknown }).code
   const tagged = typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) && !first.includes(code) && !isArgumentError(error) ? `${first} (${code})` : first
-  return `${tagged}.`
+  // A question ("did you mean data?") keeps its mark.
+  return /[?!]$/.test(tagged) ? tagged : `${tagged}.`
 }

@@ -4,12 +4,13 @@ import { SIGNATURE_TYPE_COSIGNATURE_V1, parseVerifierKey } from '@annal/note'
 import type { WitnessAlert, WitnessConfig } from '@annal/server'
 import { splitKeyUrl } from './config.js'
 import { UsageError } from './failure.js'
+import type { Setting } from './serve-settings.js'
 
-export const WITNESS_OPTIONS = {
-  witness: { type: 'string', multiple: true },
-  policy: { type: 'string' },
-  'witness-alert-after': { type: 'string' },
-} as const
+export const WITNESS_SETTINGS = [
+  { flag: 'witness', variable: 'ANNAL_WITNESSES', key: 'witnesses', kind: 'multiple' },
+  { flag: 'policy', variable: 'ANNAL_POLICY', key: 'policy' },
+  { flag: 'witness-alert-after', variable: 'ANNAL_WITNESS_ALERT_AFTER', key: 'witnessAlertAfterMs' },
+] as const satisfies readonly Setting[]
 
 export const WITNESS_SERVE_USAGE = `  --witness VKEY@URL   a C2SP witness that logs' policies may name (its type-0x04 verifier key and
                  its URL); repeat for each. A log is witnessed only once it has a policy:

@@ -1,26 +1,31 @@
-import { parseArgs } from 'node:util'
 import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
-import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
+import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_USAGE, checkAudience, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { configCeilings, readConfig, readJwksFile } from './config.js'
 import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
+import { localOriginPrefix } from './context.js'
+import { Failure, UsageError } from './failure.js'
+import { audienceOriginPrefix, checkedOriginPrefix } from './origins.js'
+import { SERVE_CONFIG_KEYS, type SettingValues, isLoopback, listed, parseServeArgs, refuseProductionSettings } from './serve-settings.js'
 import {
-  WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_OPTIONS, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
+  WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
 } from './serve-witnesses.js'
 import { ALERT_CONFIG_KEYS, alertSettings } from './serve-alerts.js'
-import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
-export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N]
+export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
                    [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
 
   --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
-                 tokens ('annal dev token' mints more). Not for production.
+                 tokens ('annal dev token' mints more). Not for production: refuses the
+                 settings from --issuer to --algorithms, and warns off loopback.
   --data DIR     the ledger directory (default with --dev: .annal here or in a parent, else ./.annal)
   --host HOST    default 127.0.0.1; anything else is reachable by other machines
   --port N       default 8080; 0 picks a free port
+  --origin-prefix P  new logs' checkpoint origins are P/<log name>; default: the --audience URL's
+                 host and path (annal.example.com/tenant-a), with --dev annal.local/<directory name>
   --issuer URL, --audience URI   the OAuth 2.0 authorization server whose JWT access tokens
                  are accepted, and this server's resource identifier (the tokens' aud)
   --jwks-url URL     the issuer's public keys (JWKS), fetched, cached and refetched for a new key id;
@@ -28,15 +33,15 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
                  Fetched once before listening: a start that cannot get usable keys exits 1
   --jwks-file PATH   or the keys in a local JWKS file, read at start
 ${TOKEN_USAGE}
-  --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
-                 ${TOKEN_CONFIG_KEYS},
+  --config FILE  a JSON file with any of: data, host, port, originPrefix, issuer, audience,
+                 jwksUrl, jwksFile, ${TOKEN_CONFIG_KEYS},
                  ${WITNESS_CONFIG_KEYS},
                  ${ALERT_CONFIG_KEYS},
                  scopeCeilings ({"<client_id>": ["log:read", ...]}: each client's tokens are clamped
-                 to at most these scopes; docs/operations.md)
+                 to at most these scopes; docs/operations.md); any other key is refused
 ${WITNESS_SERVE_USAGE}
-Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
-ANNAL_JWKS_FILE,
+Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ORIGIN_PREFIX, ANNAL_ISSUER, ANNAL_AUDIENCE,
+ANNAL_JWKS_URL, ANNAL_JWKS_FILE,
 ${TOKEN_ENVIRONMENT},
 ${WITNESS_ENVIRONMENT}.
 Flags win over the environment, which wins over the config file.
@@ -49,6 +54,7 @@ interface ServeSettings {
   readonly data?: string
   readonly host?: string
   readonly port?: number
+  readonly originPrefix?: string
   readonly issuer?: string
   readonly audience?: string
   readonly jwksUrl?: string
@@ -66,9 +72,13 @@ const DEV_ROLES = [
   { role: 'auditor', scope: 'audit:read' },
 ] as const
 
-/** Where `annal serve` writes warnings (default: with its other output) and finds the nearest ledger for --dev. */
+/**
+ * Where `annal serve` writes warnings (default: with its other output), its environment
+ * (default: the process's), and how it finds the nearest ledger for --dev.
+ */
 export interface ServeIo {
   readonly err?: (line: string) => void
+  readonly env?: Readonly<Record<string, string | undefined>>
   readonly findLedger?: () => string | undefined
 }
 
@@ -79,41 +89,42 @@ export interface ServeIo {
 export async function serveCommand(args: readonly string[], out: (line: string) => void,
     stopped: Promise<unknown> = signalled(), io: ServeIo = {}): Promise<number> {
   const err = io.err ?? out
-  const findLedger = io.findLedger ?? (() => undefined)
-  const values = parseServeArgs(args)
-  const settings = await resolveSettings(values, process.env)
-  const production = values.dev === true ? undefined : await productionAuth(settings)
-  const data = settings.data ?? (production === undefined ? findLedger() ?? '.annal' : undefined)
-  if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
-
+  const { dev, settings, data, originPrefix, auth } = await startSettings(args, io.env ?? process.env, io.findLedger ?? (() => undefined))
+  const host = settings.host ?? '127.0.0.1'
   const { witnesses, policy, alertAfterMs } = settings.witnessing
   const witnessing = {
     witnesses, ...(policy === undefined ? {} : { policy }),
     witnessing: { ...(alertAfterMs === undefined ? {} : { alertAfterMs }), onAlert: (alert) => err(alertLine(alert)) },
   } satisfies Partial<AppOptions>
-  const ledger = await Ledger.open(data)
+  const ledger = await openLedger(data, originPrefix)
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
-    if (production === undefined && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
-    const dev = production === undefined ? await ensureDevIssuer(data) : undefined
+    if (dev && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
+    const devIssuer = dev ? await ensureDevIssuer(data) : undefined
     const late = lateApp()
     let app: AnnalApp | undefined
     const running = await serve(late, {
-      host: settings.host ?? '127.0.0.1', port: settings.port ?? 8080,
+      host, port: settings.port ?? 8080,
       onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
     })
     try {
       // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
-      if (dev !== undefined) await recordDevUrl(data, running.url)
+      if (devIssuer !== undefined) await recordDevUrl(data, running.url)
       app = await late.settle(createApp({
-        ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing, alerts: settings.alerts,
+        ledger, auth: devIssuer?.auth(running.url) ?? auth!, ...witnessing, alerts: settings.alerts,
         ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
       }))
       out(`annal serving ${data} on ${running.url}`)
+      out(`new logs' origins: ${originPrefix}/<log name>`)
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
         out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
       }
-      if (dev !== undefined) await printDevBanner(out, running.url, dev, ledger)
+      // A warning, not a refusal: in a container, 0.0.0.0 is how the host reaches the server.
+      if (devIssuer !== undefined && !isLoopback(host)) {
+        err(`annal: warning: --dev on ${host} is reachable from other machines, and it accepts the dev token issuer's tokens, `
+          + 'printed below; use --host 127.0.0.1 to keep a trial on this machine.')
+      }
+      if (devIssuer !== undefined) await printDevBanner(out, running.url, devIssuer, ledger)
       await stopped
       // Said once the listener is closed: whoever reads it knows that no new request gets in.
       const closing = running.close()
@@ -128,21 +139,6 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     await ledger.close()
   }
   return 0
-}
-
-function parseServeArgs(args: readonly string[]) {
-  return parseArgs({
-    args: [...args],
-    options: {
-      dev: { type: 'boolean', default: false },
-      data: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
-      issuer: { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' }, 'jwks-file': { type: 'string' },
-      config: { type: 'string' },
-      ...WITNESS_OPTIONS,
-      ...TOKEN_OPTIONS,
-    },
-    strict: true,
-  }).values
 }
 
 /**
@@ -163,9 +159,40 @@ function lateApp(): { fetch: AnnalApp['fetch']; settle: (app: Promise<AnnalApp>)
   }
 }
 
-async function resolveSettings(values: Record<string, string | string[] | boolean | undefined>,
-    env: NodeJS.ProcessEnv): Promise<ServeSettings> {
-  const file = typeof values.config === 'string' ? await readConfig(values.config) : {}
+/** What a start needs, all checked before the ledger is opened. */
+interface StartSettings {
+  readonly dev: boolean
+  readonly settings: ServeSettings
+  readonly data: string
+  readonly originPrefix: string
+  /** Production mode's, with the issuer's keys; undefined with --dev. */
+  readonly auth: AuthOptions | undefined
+}
+
+/**
+ * The settings from the arguments, the environment and the config file.
+ * @throws UsageError for any setting that cannot work, naming it; Failure when the issuer's keys
+ *   cannot be had.
+ */
+async function startSettings(args: readonly string[], env: Readonly<Record<string, string | undefined>>,
+    findLedger: () => string | undefined): Promise<StartSettings> {
+  const values = parseServeArgs(args)
+  const dev = values.dev === true
+  const file = typeof values.config === 'string' ? await readConfig(values.config, SERVE_CONFIG_KEYS) : {}
+  if (dev) refuseProductionSettings(values, env, file)
+  const settings = await resolveSettings(values, env, file)
+  const production = dev ? undefined : productionSettings(settings)
+  const data = settings.data ?? (dev ? findLedger() ?? '.annal' : undefined)
+  if (data === undefined) throw new UsageError('serve needs --data (or --dev for a local trial)')
+  const originPrefix = settings.originPrefix !== undefined
+    ? checkedOriginPrefix(settings.originPrefix, '--origin-prefix (ANNAL_ORIGIN_PREFIX, originPrefix in the config file)')
+    : production !== undefined ? audienceOriginPrefix(production.audience) : localOriginPrefix(data)
+  const auth = production === undefined ? undefined : await withIssuerKeys(await production.withKeys())
+  return { dev, settings, data, originPrefix, auth }
+}
+
+async function resolveSettings(values: SettingValues,
+    env: Readonly<Record<string, string | undefined>>, file: Record<string, unknown>): Promise<ServeSettings> {
   const pick = (flag: unknown, variable: string | undefined, fromFile: unknown): string | undefined =>
     typeof flag === 'string' ? flag : variable ?? (typeof fromFile === 'string' || typeof fromFile === 'number' ? String(fromFile) : undefined)
   const portText = pick(values.port, env.ANNAL_PORT, file.port)
@@ -175,6 +202,7 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     data: pick(values.data, env.ANNAL_DATA, file.data),
     host: pick(values.host, env.ANNAL_HOST, file.host),
     port,
+    originPrefix: pick(values['origin-prefix'], env.ANNAL_ORIGIN_PREFIX, file.originPrefix),
     issuer: pick(values.issuer, env.ANNAL_ISSUER, file.issuer),
     audience: pick(values.audience, env.ANNAL_AUDIENCE, file.audience),
     jwksUrl: pick(values['jwks-url'], env.ANNAL_JWKS_URL, file.jwksUrl),
@@ -187,27 +215,39 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
 }
 
 /**
- * @throws UsageError naming what is missing, for both JWKS sources at once, or for a bad JWKS
- *   file; Failure when the issuer's keys cannot be fetched.
+ * Production mode's issuer and audience, checked, and its settings with the issuer's keys from a
+ * JWKS file (read by `withKeys`), for withIssuerKeys to fetch or check.
+ * @throws UsageError naming what is missing, for a bad audience, or for both JWKS sources at once.
  */
-async function productionAuth(settings: ServeSettings): Promise<AuthOptions> {
+function productionSettings(settings: ServeSettings): { readonly audience: string; readonly withKeys: () => Promise<AuthOptions> } {
   const { issuer, audience, jwksUrl, jwksFile } = settings
-  const missing = [
-    ...(issuer === undefined ? ['--issuer'] : []),
-    ...(audience === undefined ? ['--audience'] : []),
-  ]
-  if (issuer === undefined || audience === undefined || missing.length > 0) {
+  if (issuer === undefined || audience === undefined) {
+    const missing = [...(issuer === undefined ? ['--issuer'] : []), ...(audience === undefined ? ['--audience'] : [])]
     throw new UsageError(`production mode needs ${listed(missing)} (or --dev for a local trial)`)
   }
+  checkAudience(audience)
   if (jwksUrl !== undefined && jwksFile !== undefined) throw new UsageError('production mode takes --jwks-url or --jwks-file, not both')
-  return withIssuerKeys({
-    issuer, audience, ...settings.token, ...(jwksFile === undefined ? { jwksUrl } : { jwks: await readJwksFile(jwksFile) }),
-  })
+  return {
+    audience,
+    withKeys: async () => ({
+      issuer, audience, ...settings.token, ...(jwksFile === undefined ? { jwksUrl } : { jwks: await readJwksFile(jwksFile) }),
+    }),
+  }
 }
 
-/** `a`, `a and b`, `a, b and c`. */
-function listed(items: readonly string[]): string {
-  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+/** @throws Failure naming the directory when another process holds it or it cannot be opened. */
+async function openLedger(data: string, originPrefix: string): Promise<Ledger> {
+  try {
+    return await Ledger.open(data, { originPrefix })
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'DATABASE_LOCKED') {
+      throw new Failure(`the ledger ${data} is open in another process (another 'annal serve'?); stop it, or give another --data`)
+    }
+    // A file system refusal (ENOTDIR, EACCES, ...): said with the ledger it concerns.
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new Failure(`cannot open the ledger ${data}: ${(error as Error).message}`)
+    throw error
+  }
 }
 
 async function printDevBanner(out: (line: string) => void, url: string, dev: DevIssuer, ledger: Ledger): Promise<void> {

@@ -4,10 +4,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { formatAddCheckpoint, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
+import { SIGNATURE_TYPE_COSIGNATURE_V1, formatAddCheckpoint, generateKeyPair, parseSignerKey, signCheckpoint } from '@annal/note'
 import { MemoryTree, defaultHasher } from '@annal/tlog'
 import { splitKeyUrl } from './config.js'
 import { UsageError } from './failure.js'
+import { memoryIo } from './io.js'
+import { main } from './main.js'
 import { witnessServe } from './witness.js'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -100,12 +102,12 @@ describe('annal witness serve --log VKEY@URL', () => {
     expect(await exited).toBe(0)
   })
 
-  it('refuses a log URL with a query or fragment', async () => {
+  it('refuses a log URL with a query or fragment, as a usage error', async () => {
     const data = await mkdtemp(join(tmpdir(), 'annal-cli-witness-'))
     cleanups.push(() => rm(data, { recursive: true, force: true }))
     for (const url of ['http://127.0.0.1:1/log?x=1', 'http://127.0.0.1:1/log#x']) {
       await expect(witnessServe(['--data', data, '--name', 'witness.example/cli', '--log', `${keys.verifierKey}@${url}`],
-        () => undefined, Promise.resolve())).rejects.toThrow(RangeError)
+        () => undefined, Promise.resolve())).rejects.toThrow(UsageError)
     }
   })
 })
@@ -168,5 +170,36 @@ describe('annal witness serve deadlines', () => {
     const config = join(data, 'witness.json')
     await writeFile(config, JSON.stringify({ bodyTimeoutMs: '300' }))
     await expect(witnessServe([...args, '--config', config], () => undefined, Promise.resolve())).rejects.toThrow(UsageError)
+  })
+})
+
+describe('annal witness serve refusals', () => {
+  const logKey = generateKeyPair('log.example/audit').verifierKey
+  const witnessKey = generateKeyPair('w.example', { type: SIGNATURE_TYPE_COSIGNATURE_V1 }).verifierKey
+
+  /** Runs `annal witness serve ...` expecting a refusal: its exit code and the lines on stderr. */
+  async function refused(args: string[]): Promise<{ code: number; lines: string[] }> {
+    const data = await mkdtemp(join(tmpdir(), 'annal-cli-witness-'))
+    cleanups.push(() => rm(data, { recursive: true, force: true }))
+    const io = memoryIo({ cwd: data })
+    const code = await main(['witness', 'serve', '--data', join(data, 'state'), '--name', 'w.example',
+      ...args.map((arg) => arg.replace('DIR', data))], io)
+    expect(io.stdout).toBe('')
+    return { code, lines: io.stderr.trim().split('\n') }
+  }
+
+  it('exits 2 for settings the witness cannot work with, saying which', async () => {
+    expect(await refused(['--log', logKey, '--listen', 'nowhere'])).toEqual({ code: 2, lines: ['annal: listen must be host:port.'] })
+    expect(await refused(['--log', logKey, '--admin', '0.0.0.0:0'])).toEqual({ code: 2, lines: ['annal: admin must listen on loopback.'] })
+    expect(await refused(['--log', witnessKey])).toEqual({ code: 2, lines: ['annal: log keys must be Ed25519 (0x01) keys.'] })
+    expect(await refused(['--log', 'bogus'])).toEqual({ code: 2, lines: ['annal: --log (logs in the config file): a log\'s verifier key is malformed.'] })
+  })
+
+  it('refuses an unknown config key, naming the closest known one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annal-cli-witness-config-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const config = join(dir, 'witness.json')
+    await writeFile(config, JSON.stringify({ log: [logKey] }))
+    expect(await refused(['--config', config])).toEqual({ code: 2, lines: [`annal: ${config} has an unknown key "log"; did you mean "logs"?`] })
   })
 })

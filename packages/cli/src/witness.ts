@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
-import { runWitness } from '@annal/witness'
+import { parseVerifierKey } from '@annal/note'
+import { type RunningWitness, runWitness } from '@annal/witness'
 import { configString, configStrings, readConfig, splitKeyUrl } from './config.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
@@ -26,6 +27,9 @@ Example:
   $ annal witness serve --data ./witness --name witness.example --log "$LOG_VKEY@http://127.0.0.1:8080/v1/logs/main"
 `
 
+/** The keys a config file for `annal witness serve` may have. */
+const CONFIG_KEYS = ['data', 'name', 'listen', 'logs', 'peers', 'webhook', 'admin', 'requestTimeoutMs', 'bodyTimeoutMs']
+
 /**
  * `annal witness serve`: a C2SP tlog-witness on loopback until SIGINT or SIGTERM. Resolves with
  * the exit code once the witness has closed.
@@ -48,15 +52,15 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
     },
     strict: true,
   })
-  const file = values.config === undefined ? {} : await readConfig(values.config)
+  const file = values.config === undefined ? {} : await readConfig(values.config, CONFIG_KEYS)
   const data = values.data ?? configString(file, 'data')
   const name = values.name ?? configString(file, 'name')
   const logs = values.log ?? configStrings(file, 'logs')
   if (data === undefined || name === undefined || logs === undefined || logs.length === 0) {
     throw new UsageError('witness serve needs --data, --name and at least one --log')
   }
-  const witness = await runWitness({
-    data, name, logs: logs.map(splitKeyUrl),
+  const witness = await start({
+    data, name, logs: logs.map(checkedLog),
     listen: values.listen ?? configString(file, 'listen'),
     peers: values.peer ?? configStrings(file, 'peers'),
     webhook: values.webhook ?? configString(file, 'webhook'),
@@ -70,6 +74,27 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
   await stopped
   await witness.close()
   return 0
+}
+
+/** runWitness, whose RangeErrors are settings it cannot work with: usage errors, exit code 2. */
+async function start(options: Parameters<typeof runWitness>[0]): Promise<RunningWitness> {
+  try {
+    return await runWitness(options)
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message)
+    throw error
+  }
+}
+
+/** `VKEY[@URL]`. @throws UsageError, naming the setting, for a key that does not parse. */
+function checkedLog(text: string): ReturnType<typeof splitKeyUrl> {
+  const log = splitKeyUrl(text)
+  try {
+    parseVerifierKey(log.verifierKey)
+  } catch {
+    throw new UsageError('--log (logs in the config file): a log\'s verifier key is malformed')
+  }
+  return log
 }
 
 /**

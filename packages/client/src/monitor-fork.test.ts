@@ -49,11 +49,11 @@ interface Forked {
 async function forkOf(name: string): Promise<Forked> {
   const info = await live.ledger.createLog(name)
   const dir = await mkdtemp(join(tmpdir(), 'annal-fork-'))
-  const created = await Ledger.open(dir, { host: 'annal.test' })
+  const created = await Ledger.open(dir, { originPrefix: 'annal.test' })
   await created.createLog(name)
   await created.close()
   await copyFile(join(live.ledger.directory, 'keys', `${name}.key`), join(dir, 'keys', `${name}.key`))
-  const fork = await Ledger.open(dir, { host: 'annal.test' })
+  const fork = await Ledger.open(dir, { originPrefix: 'annal.test' })
   // It trusts the live server's tokens, as one server showing two trees would.
   const app = await createApp({ ledger: fork, auth: { issuer: ISSUER, audience: live.audience, jwks: jwksOf(...live.keys) } })
   return {

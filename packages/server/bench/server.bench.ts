@@ -49,7 +49,7 @@ const bareServer = await serve(bare)
 
 // (b) and (c): the real app over a real ledger.
 const directory = await mkdtemp(join(tmpdir(), 'annal-bench-server-'))
-const ledger = await Ledger.open(directory, { host: 'bench.example' })
+const ledger = await Ledger.open(directory, { originPrefix: 'bench.example' })
 await ledger.createLog('bench')
 await ledger.createLog('batches')
 const key = await signingKey('ES256')

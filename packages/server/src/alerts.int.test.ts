@@ -20,6 +20,8 @@ async function start(alerts: AlertsOptions = {}): Promise<void> {
   h = await liveHarness({ app: { clock: () => new Date(now), alerts: { pollIntervalMs: 10, ...alerts } } })
   const admin = await h.mint.token({ scope: 'log:admin' })
   expect((await post('/v1/logs', { name: 'audit' }, admin)).status).toBe(201)
+  // Its admin_change alert is written before any test looks: a stream opened now sees only later ones.
+  await appAlerts(h.app).caughtUp()
 }
 
 async function receiver(answer?: Answer): Promise<Receiver> {

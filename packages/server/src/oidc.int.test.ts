@@ -22,7 +22,7 @@ let server: RunningServer
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-server-oidc-'))
-  ledger = await Ledger.open(directory, { host: 'annal.oidc.test' })
+  ledger = await Ledger.open(directory, { originPrefix: 'annal.oidc.test' })
   await ledger.createLog('audit')
   oidc = await OidcServer.start(AUDIENCE, [INGEST, AUDITOR])
   const app = await createApp({ ledger, auth: { issuer: oidc.issuer, audience: AUDIENCE, jwksUrl: oidc.jwksUri } })

@@ -24,7 +24,7 @@ let audience: string
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-server-int-'))
-  ledger = await Ledger.open(directory, { host: 'annal.int.test' })
+  ledger = await Ledger.open(directory, { originPrefix: 'annal.int.test' })
   await ledger.createLog('audit')
   keys = [await signingKey('ES256'), await signingKey('EdDSA')]
   auth = await TestAuthServer.start(jwksOf(keys[0]!))

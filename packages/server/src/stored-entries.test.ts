@@ -122,7 +122,7 @@ describe('Idempotency-Keys', () => {
     const answers = [await single.text(), await batch.text()]
     await h.ledger.close()
     const { Ledger } = await import('@annal/store')
-    const ledger = await Ledger.open(h.directory, { host: 'annal.test' })
+    const ledger = await Ledger.open(h.directory, { originPrefix: 'annal.test' })
     const app = await createApp({ ledger, auth: { issuer: ISSUER, audience: AUDIENCE, jwks: jwksOf(...h.keys) } })
     h = { ...h, ledger, app }
     const token = await h.mint.token({ scope: 'log:append' })

@@ -24,7 +24,7 @@ let auth: AppOptions['auth']
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-witness-policy-'))
-  ledger = await Ledger.open(directory, { host: 'policy.test' })
+  ledger = await Ledger.open(directory, { originPrefix: 'policy.test' })
   const key = await signingKey('ES256')
   mint = new Mint(key)
   auth = { issuer: ISSUER, audience: AUDIENCE, jwks: jwksOf(key) }

@@ -27,7 +27,7 @@ let released: Promise<void>
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-witnessing-'))
-  ledger = await Ledger.open(directory, { host: 'witnessing.test' })
+  ledger = await Ledger.open(directory, { originPrefix: 'witnessing.test' })
   await ledger.createLog('audit')
   servers = []
   released = new Promise((resolve) => { release = resolve })

@@ -26,7 +26,7 @@ const rawDirectory = await mkdtemp(join(tmpdir(), 'annal-bench-raw-'))
 const rawDatabase = await RawDatabase.open(rawDirectory, DEFAULT_WRITE_BUFFER_BYTES)
 const raw = rawDatabase.log('bench', record)
 const ledgerDirectory = await mkdtemp(join(tmpdir(), 'annal-bench-ledger-'))
-const ledger = await Ledger.open(ledgerDirectory, { host: 'bench.example', maxBatchSize: BATCH })
+const ledger = await Ledger.open(ledgerDirectory, { originPrefix: 'bench.example', maxBatchSize: BATCH })
 await ledger.createLog('bench')
 const log = ledger.log('bench')
 

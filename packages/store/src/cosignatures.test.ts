@@ -17,7 +17,7 @@ let ledger: Ledger
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-cosig-'))
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   await ledger.createLog('audit')
 })
 
@@ -78,7 +78,7 @@ describe('cosignatures kept with the checkpoint history', () => {
     await log.addCosignatures(1, [cosign(note, w1.signer, 10), cosign(note, w2.signer, 10)])
     await log.addCosignatures(1, [cosign(note, w1.signer, 20)])
     await ledger.close()
-    ledger = await Ledger.open(directory, { host: 'test.example' })
+    ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
     const reopened = ledger.log('audit')
     const lines = await reopened.cosignatures(1)
     expect(lines).toEqual([cosign(note, w1.signer, 20), cosign(note, w2.signer, 10)])

@@ -276,7 +276,7 @@ function collect(lines: readonly string[], acked: Acknowledged, retried: Readonl
 /** Opens the ledger the way the next writer would, and checks it; the last time, everything. */
 async function reopenAndCheck(directory: string, acked: Acknowledged, random: () => number, last: boolean): Promise<void> {
   // LevelDB's lock went with the killed process, so the directory opens at once.
-  const ledger = await Ledger.open(directory, { host: 'crash.test' })
+  const ledger = await Ledger.open(directory, { originPrefix: 'crash.test' })
   try {
     const log = ledger.log('crash')
     expect(log.info.verifierKey, 'the log key after a crash').toBe(acked.verifierKey)

@@ -85,7 +85,7 @@ const appendRows = (log: string) => [headKey(log), ...(['bundlePart', 'leafTileP
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-durability-'))
   writes = recordWrites()
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   await ledger.createLog('audit')
   await ledger.createLog('shadow')
 })

@@ -29,7 +29,7 @@ let ledger: Ledger | undefined
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-fsck-'))
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   await ledger.createLog('audit')
   for (let batch = 0; batch < 5; batch++) {
     await ledger.log('audit').append(Array.from({ length: 130 }, (_, i) => event(batch * 130 + i)))
@@ -52,7 +52,7 @@ async function tamper(change: (db: Db) => Promise<void>): Promise<void> {
   } finally {
     await db.close()
   }
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
 }
 
 /** Replaces the value at `key` with a copy whose byte at `offset` (negative: from the end) is XORed with `mask`. */
@@ -280,7 +280,7 @@ describe('fsck', () => {
     expect(tile.subarray(137 * 32)).toEqual(leafHash(649))
     await log.append(Array.from({ length: 60 }, (_, i) => event(SIZE + i)))
     await ledger!.close()
-    ledger = await Ledger.open(directory, { host: 'test.example' })
+    ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
     expect((await ledger.fsck('audit')).problems).toEqual([])
     await ledger.log('audit').append(Array.from({ length: 100 }, (_, i) => event(SIZE + 60 + i)))
     expect((await ledger.fsck('audit')).problems).toEqual([])

@@ -25,7 +25,7 @@ afterEach(async () => {
 })
 
 async function open(options: LedgerOptions = {}): Promise<Ledger> {
-  ledger = await Ledger.open(directory, { host: 'test.example', ...options })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example', ...options })
   return ledger
 }
 

@@ -27,7 +27,7 @@
  */
 export { STORE_ERROR_CODES, StoreError, isStoreError } from './errors.js'
 export type { StoreErrorCode } from './errors.js'
-export { Ledger, MAX_ORIGIN_BYTES } from './ledger.js'
+export { Ledger, MAX_ORIGIN_BYTES, checkOriginPrefix } from './ledger.js'
 export type { CreateLogOptions, EraseObjectOptions, LedgerOptions } from './ledger.js'
 export type { FsckCounts, FsckOptions, FsckProblem, FsckProblemKind, FsckProgress, FsckReport } from './fsck.js'
 export { Log } from './log.js'

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openCheckpoint, parseSignerKey, parseVerifierKey } from '@annal/note'
 import { expect, it } from 'vitest'
-import { Ledger, MAX_ORIGIN_BYTES } from './ledger.js'
+import { Ledger, MAX_ORIGIN_BYTES, checkOriginPrefix } from './ledger.js'
 
 // Regression: two concurrent createLog calls for one name both wrote keys/<name>.key; the loser's
 // key could end up on disk while the log's row kept the winner's verifier key, so every
 // checkpoint signed after a reopen failed verification.
 it('lets one of two concurrent createLog calls for a name win, keeping its key file', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'annal-create-'))
-  let ledger = await Ledger.open(directory, { host: 'test.example' })
+  let ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   try {
     const results = await Promise.allSettled([ledger.createLog('audit'), ledger.createLog('audit'), ledger.createLog('audit')])
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1)
@@ -21,7 +21,7 @@ it('lets one of two concurrent createLog calls for a name win, keeping its key f
     const signer = parseSignerKey((await readFile(join(directory, 'keys', 'audit.key'), 'utf8')).trim())
     expect(signer.keyId).toBe(parseVerifierKey(info.verifierKey).keyId)
     await ledger.close()
-    ledger = await Ledger.open(directory, { host: 'test.example' })
+    ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
     const appended = await ledger.log('audit').append([new TextEncoder().encode('after reopen')])
     expect(openCheckpoint(appended.checkpoint.note, [parseVerifierKey(info.verifierKey)]).size).toBe(1)
     expect((await ledger.fsck('audit')).problems).toEqual([])
@@ -33,7 +33,7 @@ it('lets one of two concurrent createLog calls for a name win, keeping its key f
 
 it('keeps origins unique, valid key names and short, across a reopen', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'annal-origin-'))
-  let ledger = await Ledger.open(directory, { host: 'test.example' })
+  let ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   try {
     await ledger.createLog('pay', { origin: 'example.com/pay' })
     const refused = async (name: string, origin: string, code: string) => {
@@ -51,9 +51,29 @@ it('keeps origins unique, valid key names and short, across a reopen', async () 
     const longest = `example.com/${'é'.repeat((MAX_ORIGIN_BYTES - 12) / 2)}`
     await ledger.createLog('longest', { origin: longest })
     await ledger.close()
-    ledger = await Ledger.open(directory, { host: 'test.example' })
+    ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
     await refused('again', 'example.com/pay', 'ORIGIN_EXISTS')
     expect(ledger.log('longest').info.origin).toBe(longest)
+  } finally {
+    await ledger.close()
+    await rm(directory, { recursive: true, force: true })
+  }
+})
+
+it('makes default origins from the origin prefix, which it checks at open', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-prefix-'))
+  const longestPrefix = `annal.example.com/${'p'.repeat(MAX_ORIGIN_BYTES - 1 - 63 - 18)}`
+  const ledger = await Ledger.open(directory, { originPrefix: longestPrefix })
+  try {
+    const name = 'n'.repeat(63)
+    expect((await ledger.createLog(name)).origin).toBe(`${longestPrefix}/${name}`)
+    for (const [prefix, rule] of [
+      ['', /not empty/], [`${longestPrefix}p`, /at most 192 bytes/], ['annal.example.com/a b', /no spaces/],
+      ['annal.example.com/a+b', /no spaces/], ['https://annal.example.com', /no scheme/], ['annal.example.com/', /does not end in \//],
+    ] as const) {
+      expect(() => checkOriginPrefix(prefix), prefix).toThrow(rule)
+      await expect(Ledger.open(join(directory, 'other'), { originPrefix: prefix }), prefix).rejects.toThrow(RangeError)
+    }
   } finally {
     await ledger.close()
     await rm(directory, { recursive: true, force: true })

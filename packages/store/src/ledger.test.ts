@@ -18,7 +18,7 @@ let ledger: Ledger
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-store-'))
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
 })
 
 afterEach(async () => {
@@ -65,7 +65,7 @@ describe('Ledger', () => {
       verifyInclusion(proof.index, cp.size, hexToBytes(result.entries[0]!.id), proof.proof, cp.rootHash)
     }
     await ledger.close()
-    ledger = await Ledger.open(directory, { host: 'test.example' })
+    ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
     const reopened = ledger.log('audit')
     expect(reopened.size).toBe(700)
     await reopened.append([event(10_000)])
@@ -112,7 +112,7 @@ describe('Ledger', () => {
       size = next
       if (next === 65_536 || next === 65_900) {
         await ledger.close()
-        ledger = await Ledger.open(directory, { host: 'test.example' })
+        ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
       }
     }
     const tree = new MemoryTree()
@@ -139,7 +139,7 @@ describe('Ledger', () => {
     await ledger.close()
     // Batches of two single-entry calls cycling through three entries: every batch repeats an
     // entry of the batch just before it, whose write may not have landed when its lookups ran.
-    ledger = await Ledger.open(directory, { host: 'test.example', maxBatchSize: 2 })
+    ledger = await Ledger.open(directory, { originPrefix: 'test.example', maxBatchSize: 2 })
     await ledger.createLog('audit')
     const log = ledger.log('audit')
     const calls = Array.from({ length: 90 }, (_, i) => log.append([event(i % 3)]))

@@ -21,8 +21,12 @@ import { RowTable, type TableRow, registerRows } from './rows.js'
 import { StoreError } from './errors.js'
 
 export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
-  /** The host part of default origins, `<host>/<log name>`. Default: this machine's hostname. */
-  readonly host?: string
+  /**
+   * The first part of default origins, `<originPrefix>/<log name>`: what names this deployment,
+   * such as its public URL's host and path, so that two ledgers on one machine differ. Checked
+   * with checkOriginPrefix. Default: this machine's hostname.
+   */
+  readonly originPrefix?: string
   /** SHA-256 for the Merkle tree. Default: node:crypto. */
   readonly hasher?: MerkleHasher
   /** Ed25519 for checkpoint signatures. Default: node:crypto. */
@@ -58,7 +62,7 @@ export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
 export interface CreateLogOptions {
   /**
    * The checkpoint origin line: unique in the ledger, at most MAX_ORIGIN_BYTES, a C2SP key name
-   * (no spaces or `+`). Default `<host>/<name>`.
+   * (no spaces or `+`). Default `<originPrefix>/<name>`.
    */
   readonly origin?: string
   /** See EraseObjectOptions.beforeWrite. */
@@ -130,9 +134,10 @@ export class Ledger {
 
   /**
    * Opens (creating if needed) the ledger in `directory`. Reads only each log's latest state.
-   * @throws DATABASE_LOCKED when another process has it open; CORRUPTION.
+   * @throws DATABASE_LOCKED when another process has it open; CORRUPTION; RangeError for a bad originPrefix.
    */
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
+    if (options.originPrefix !== undefined) checkOriginPrefix(options.originPrefix)
     await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
     const driver = await LevelDriver.open(join(directory, 'db'), {
       maxOpenFiles: options.maxOpenFiles, writeBufferBytes: options.writeBufferBytes,
@@ -207,7 +212,7 @@ export class Ledger {
       throw new StoreError('LOG_NAME_INVALID', 'a log name is 1-63 of a-z, 0-9 and -, starting with a letter or digit')
     }
     if (this.#logs.has(name) || this.#creating.has(name)) throw new StoreError('LOG_EXISTS', 'a log with that name exists')
-    const origin = options.origin ?? `${this.#options.host ?? hostname()}/${name}`
+    const origin = options.origin ?? `${this.#options.originPrefix ?? hostname()}/${name}`
     checkOrigin(origin)
     if (this.#creatingOrigins.has(origin) || [...this.#logs.values()].some((log) => log.info.origin === origin)) {
       throw new StoreError('ORIGIN_EXISTS', 'another log of this ledger has that origin')
@@ -325,6 +330,24 @@ function checkOrigin(origin: string): void {
     throw new StoreError('ORIGIN_INVALID', `an origin is at most ${MAX_ORIGIN_BYTES} bytes`)
   }
   if (!isValidKeyName(origin)) throw new StoreError('ORIGIN_INVALID', 'an origin has no spaces, control characters or +')
+}
+
+/** The longest log name: LOG_NAME takes 63 characters, each one byte. */
+const MAX_LOG_NAME_BYTES = 63
+
+/**
+ * Checks that `<prefix>/<name>` is a valid origin for every log name: a C2SP key name, without
+ * a scheme (C2SP tlog-checkpoint: a schema-less URL) or a trailing `/`, short enough to leave
+ * room for the longest name within MAX_ORIGIN_BYTES.
+ * @throws RangeError saying which rule it breaks.
+ */
+export function checkOriginPrefix(prefix: string): void {
+  const room = MAX_ORIGIN_BYTES - 1 - MAX_LOG_NAME_BYTES
+  if (typeof prefix !== 'string' || prefix === '') throw new RangeError('an origin prefix is not empty')
+  if (utf8.encode(prefix).length > room) throw new RangeError(`an origin prefix is at most ${room} bytes`)
+  if (!isValidKeyName(prefix)) throw new RangeError('an origin prefix has no spaces, control characters or +')
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(prefix)) throw new RangeError('an origin prefix has no scheme (annal.example.com/tenant, not https://annal.example.com/tenant)')
+  if (prefix.endsWith('/')) throw new RangeError('an origin prefix does not end in /')
 }
 
 /** Full tiles kept for proofs, at most `size`; none for 0. */

@@ -81,7 +81,7 @@ describe('the ledger lock, across processes', () => {
   })
 
   it('keeps a second process out while this one holds the ledger, then lets it in', async () => {
-    const ledger = await Ledger.open(directory, { host: 'lock.test' })
+    const ledger = await Ledger.open(directory, { originPrefix: 'lock.test' })
     await ledger.createLog('audit')
     try {
       expect(await openOnce(directory)).toEqual({ error: 'DATABASE_LOCKED' })

@@ -16,7 +16,7 @@ let ledger: Ledger
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-objects-'))
-  ledger = await Ledger.open(directory, { host: 'test.example', maxObjectSize: 100 })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example', maxObjectSize: 100 })
   await ledger.createLog('audit')
 })
 

@@ -10,7 +10,7 @@ let ledger: Ledger
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'annal-rows-'))
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   await ledger.createLog('audit')
 })
 
@@ -39,7 +39,7 @@ it('writes a row with its append and only then, reads, lists and deletes rows', 
   expect(await table.get('k1')).toBeUndefined()
   expect(new TextDecoder().decode(await ledger.table('other').get('k1'))).toBe('x')
   await ledger.close()
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   expect(new TextDecoder().decode(await ledger.table('receipts').get('k3'))).toBe('v3')
   expect((await ledger.fsck('audit')).problems).toEqual([])
 })
@@ -70,6 +70,6 @@ it('writes and deletes rows without an append, and lists them by key prefix', as
   for await (const [key] of table.rows('a\n')) keys.push(key)
   expect(keys).toEqual(['a\n2', 'a\n3'])
   await ledger.close()
-  ledger = await Ledger.open(directory, { host: 'test.example' })
+  ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   expect(new TextDecoder().decode(await ledger.table('state').get('b\n1'))).toBe('z')
 })

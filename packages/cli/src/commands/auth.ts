@@ -4,13 +4,8 @@ import {
 } from '@annal/server'
 import { configString, configStrings, readConfig, readJwksFile } from '../config.js'
 import { Failure, UsageError } from '../failure.js'
+import { SERVE_CONFIG_KEYS, TOKEN_SETTINGS } from '../serve-settings.js'
 import type { Program } from '../program.js'
-
-/** The token settings `annal serve` and `annal auth check` share, for node:util parseArgs. */
-export const TOKEN_OPTIONS = {
-  'token-profile': { type: 'string' }, 'token-types': { type: 'string' }, 'client-claims': { type: 'string' },
-  'required-claims': { type: 'string' }, algorithms: { type: 'string' },
-} as const
 
 export const TOKEN_USAGE = `  --token-profile NAME   what the issuer's access tokens carry: ${TOKEN_PROFILE_NAMES.join(', ')}
                  (default rfc9068, the strict RFC 9068 profile); docs/operations.md has each
@@ -23,15 +18,6 @@ export const TOKEN_ENVIRONMENT = 'ANNAL_TOKEN_PROFILE, ANNAL_TOKEN_TYPES, ANNAL_
 
 export const TOKEN_CONFIG_KEYS = 'tokenProfile, tokenTypes, clientClaims, requiredClaims, algorithms'
 
-/** Where a setting may come from: a flag, an environment variable, a config file key. */
-const SOURCES = [
-  { flag: 'token-profile', variable: 'ANNAL_TOKEN_PROFILE', key: 'tokenProfile' },
-  { flag: 'token-types', variable: 'ANNAL_TOKEN_TYPES', key: 'tokenTypes' },
-  { flag: 'client-claims', variable: 'ANNAL_CLIENT_CLAIMS', key: 'clientClaims' },
-  { flag: 'required-claims', variable: 'ANNAL_REQUIRED_CLAIMS', key: 'requiredClaims' },
-  { flag: 'algorithms', variable: 'ANNAL_ALGORITHMS', key: 'algorithms' },
-] as const
-
 /**
  * The token profile and algorithms from flags, then the environment, then the config file
  * (lists: comma-separated in flags and variables, JSON lists in the file).
@@ -39,7 +25,7 @@ const SOURCES = [
  */
 export function tokenSettings(values: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>,
     file: Record<string, unknown>): Pick<AuthOptions, 'tokenProfile' | 'algorithms'> {
-  const [name, types, clientClaims, requiredClaims, algorithms] = SOURCES.map(({ flag, variable, key }) => {
+  const [name, types, clientClaims, requiredClaims, algorithms] = TOKEN_SETTINGS.map(({ flag, variable, key }) => {
     const text = typeof values[flag] === 'string' ? values[flag] as string : env[variable]
     if (text !== undefined) return list(text, `--${flag}`)
     return key === 'tokenProfile' ? optional(configString(file, key)) : configStrings(file, key)
@@ -67,6 +53,16 @@ function list(text: string, flag: string): string[] {
   const items = text.split(',').map((item) => item.trim())
   if (items.some((item) => item === '')) throw new UsageError(`${flag} takes a comma-separated list of names, none empty`)
   return items
+}
+
+/**
+ * @throws UsageError unless `audience` is an http(s) URL: the server names itself by it in its
+ *   protected resource metadata (RFC 9728 §2), where clients find it to ask for tokens (RFC 8707).
+ */
+export function checkAudience(audience: string): void {
+  if (URL.canParse(audience) && /^https?:$/.test(new URL(audience).protocol)) return
+  throw new UsageError('--audience (ANNAL_AUDIENCE, audience in the config file) must be this server\'s resource identifier, '
+    + `an http(s) URL such as https://annal.example.com/ (RFC 9728, RFC 8707), not ${JSON.stringify(audience)}`)
 }
 
 /**
@@ -148,13 +144,14 @@ export function registerAuth(program: Program): void {
 }
 
 async function checkSettings(options: CheckOptions, env: Readonly<Record<string, string | undefined>>): Promise<AuthOptions> {
-  const file = options.config === undefined ? {} : await readConfig(options.config)
+  const file = options.config === undefined ? {} : await readConfig(options.config, SERVE_CONFIG_KEYS)
   const pick = (flag: string | undefined, variable: string, key: string) => flag ?? env[variable] ?? configString(file, key)
   const issuer = pick(options.issuer, 'ANNAL_ISSUER', 'issuer')
   const audience = pick(options.audience, 'ANNAL_AUDIENCE', 'audience')
   const jwksUrl = pick(options.jwksUrl, 'ANNAL_JWKS_URL', 'jwksUrl')
   const jwksFile = pick(options.jwksFile, 'ANNAL_JWKS_FILE', 'jwksFile')
   if (issuer === undefined || audience === undefined) throw new UsageError('auth check needs --issuer and --audience, or --config')
+  checkAudience(audience)
   if (jwksUrl !== undefined && jwksFile !== undefined) throw new UsageError('give --jwks-url or --jwks-file, not both')
   const values = {
     'token-profile': options.tokenProfile, 'token-types': options.tokenTypes, 'client-claims': options.clientClaims,

@@ -89,7 +89,11 @@ describe('annal logs, locally', () => {
     expect(listed.code).toBe(0)
     expect(listed.stdout.split('\n')).toContain(`payments  0  ${info.verifier_key}`)
     const text = await run(['logs', 'create', 'audit'])
-    expect(text.stdout).toMatch(/^created log audit, origin \S+\/audit\nverifier key: \S+\n$/)
+    // The origin prefix of a local ledger is the one annal init gave its log main.
+    expect(text.stdout).toMatch(new RegExp(`^created log audit, origin annal\\.local/${tmp.split('/').at(-1)}/audit\nverifier key: \\S+\n$`))
+    const taken = await run(['logs', 'create', 'other', '--origin', 'example.com/payments'])
+    expect(taken.code).toBe(1)
+    expectSentence(taken.stderr, /another log of this ledger has that origin \(ORIGIN_EXISTS\)/)
     const twice = await run(['logs', 'create', 'payments'])
     expect(twice.code).toBe(1)
     expectSentence(twice.stderr, /a log with that name exists \(LOG_EXISTS\)/)

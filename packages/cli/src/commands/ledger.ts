@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { basename, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Ledger } from '@annal/store'
-import { type Context, DEFAULT_LOG, LEDGER_DIR, checkServerUrl } from '../context.js'
+import { type Context, DEFAULT_LOG, LEDGER_DIR, checkServerUrl, localOriginPrefix } from '../context.js'
 import { Failure } from '../failure.js'
 import type { Program } from '../program.js'
 import { request } from '../remote.js'
@@ -40,7 +40,7 @@ export function registerLedger(program: Program): void {
     example: 'annal logs create payments\nannal logs create payments --origin example.com/payments',
     options: ['json', 'data', 'url'],
     setup: (command) => command.argument('<name>', 'the log name: 1-63 of a-z, 0-9 and -')
-      .option('--origin <origin>', 'its checkpoint origin (default: the ledger\'s <host>/<name>)'),
+      .option('--origin <origin>', 'its checkpoint origin (default: annal.local/<dir name>/<name>, or the server\'s origin prefix)'),
     action: createLog,
   })
 }
@@ -63,9 +63,9 @@ async function init(ctx: Context, root: string, options: { origin?: string; url?
       ctx.print({ directory: target, url: options.url }, () => ctx.io.out(`Initialized ${target} to go through ${options.url}`))
       return
     }
-    const ledger = await Ledger.open(target)
+    const ledger = await Ledger.open(target, { originPrefix: localOriginPrefix(target) })
     try {
-      const info = await ledger.createLog(DEFAULT_LOG, { origin: options.origin ?? defaultOrigin(root) })
+      const info = await ledger.createLog(DEFAULT_LOG, options.origin === undefined ? {} : { origin: options.origin })
       ctx.print({ directory: target, log: info.name, origin: info.origin, verifier_key: info.verifierKey }, () => {
         ctx.io.out(`Initialized an empty Annal ledger in ${target}`)
         ctx.io.out(`log ${info.name}, origin ${info.origin}`)
@@ -78,12 +78,6 @@ async function init(ctx: Context, root: string, options: { origin?: string; url?
     await rm(target, { recursive: true, force: true })
     throw error
   }
-}
-
-/** `annal.local/<dir name>/main`, the directory's name made a valid origin (no spaces or `+`). */
-function defaultOrigin(root: string): string {
-  const name = basename(root).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'ledger'
-  return `annal.local/${name}/${DEFAULT_LOG}`
 }
 
 async function listLogs(ctx: Context): Promise<void> {

@@ -19,11 +19,11 @@ let fork: string
 beforeAll(async () => {
   t = await testLedger(events)
   fork = await mkdtemp(join(tmpdir(), 'annal-cli-monitor-fork-'))
-  const created = await Ledger.open(fork, { host: 'annal.test' })
+  const created = await Ledger.open(fork, { originPrefix: 'annal.test' })
   await created.createLog('main')
   await created.close()
   await copyFile(join(t.data, 'keys', 'main.key'), join(fork, 'keys', 'main.key'))
-  const ledger = await Ledger.open(fork, { host: 'annal.test' })
+  const ledger = await Ledger.open(fork, { originPrefix: 'annal.test' })
   for (let i = 0; i < 7; i++) await ledger.log('main').append([new TextEncoder().encode(`fork ${i}`)])
   await ledger.close()
 })

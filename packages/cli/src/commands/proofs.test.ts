@@ -149,11 +149,11 @@ describe('annal consistency', () => {
   // A second ledger whose log main is signed with the same key: the same origin, another tree.
   beforeAll(async () => {
     fork = await mkdtemp(join(tmpdir(), 'annal-cli-fork-'))
-    const created = await Ledger.open(fork, { host: 'annal.test' })
+    const created = await Ledger.open(fork, { originPrefix: 'annal.test' })
     await created.createLog('main')
     await created.close()
     await copyFile(join(t.data, 'keys', 'main.key'), join(fork, 'keys', 'main.key'))
-    const ledger = await Ledger.open(fork, { host: 'annal.test' })
+    const ledger = await Ledger.open(fork, { originPrefix: 'annal.test' })
     for (let i = 0; i < 8; i++) await ledger.log('main').append([new TextEncoder().encode(`fork ${i}`)])
     await ledger.close()
     await mkdir(join(t.cwd, 'checkpoints'), { recursive: true })

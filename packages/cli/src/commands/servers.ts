@@ -22,7 +22,7 @@ export function registerServers(program: Program): void {
 
   passThrough(program.root, 'serve', 'run the HTTP API on a ledger (annal serve --dev for a local trial)', SERVE_USAGE,
     (args) => serveCommand(args, (line) => program.io.out(line), signalled(),
-      { err: (line) => program.io.err(line), findLedger: () => new Context(program.io, {}).findLedger() }))
+      { err: (line) => program.io.err(line), env: program.io.env, findLedger: () => new Context(program.io, {}).findLedger() }))
   const witness = program.root.command('witness').description('run a C2SP tlog-witness')
   passThrough(witness, 'serve', 'run a C2SP tlog-witness that cosigns consistent checkpoints', WITNESS_USAGE,
     (args) => witnessServe(args, (line) => program.io.out(line)))

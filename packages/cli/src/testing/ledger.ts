@@ -19,15 +19,15 @@ export interface TestLedger {
 }
 
 /** A ledger in a temp directory whose log `main` holds `events`, appended one call each (a checkpoint each). */
-export async function testLedger(events: readonly string[], host = 'annal.test'): Promise<TestLedger> {
+export async function testLedger(events: readonly string[], originPrefix = 'annal.test'): Promise<TestLedger> {
   const cwd = await mkdtemp(join(tmpdir(), 'annal-cli-'))
   const data = join(cwd, LEDGER_DIR)
-  const created = await Ledger.open(data, { host })
+  const created = await Ledger.open(data, { originPrefix })
   const { verifierKey } = await created.createLog('main')
   await created.close()
   const entries: Uint8Array[] = []
   const append = async (more: readonly string[]): Promise<void> => {
-    const ledger = await Ledger.open(data, { host })
+    const ledger = await Ledger.open(data, { originPrefix })
     try {
       for (const event of more) {
         const bytes = new TextEncoder().encode(event)

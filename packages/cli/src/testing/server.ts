@@ -21,7 +21,7 @@ export interface TestServer {
 
 export async function testServer(): Promise<TestServer> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-cli-server-'))
-  const ledger = await Ledger.open(directory, { host: 'annal.test' })
+  const ledger = await Ledger.open(directory, { originPrefix: 'annal.test' })
   await ledger.createLog('main')
   const { publicKey, privateKey } = await generateKeyPair('ES256')
   const jwk = { ...(await exportJWK(publicKey)), kid: 'test', alg: 'ES256' }

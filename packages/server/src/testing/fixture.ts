@@ -85,7 +85,7 @@ export interface Harness {
 /** A ledger in a temp dir, keys for RS256, ES256 and EdDSA, and the app trusting them. */
 export async function harness(options: { auth?: Partial<AuthOptions>; app?: Partial<AppOptions> } = {}): Promise<Harness> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-server-'))
-  const ledger = await Ledger.open(directory, { host: 'annal.test' })
+  const ledger = await Ledger.open(directory, { originPrefix: 'annal.test' })
   const keys = await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
   const app = await createApp({
     ledger,
@@ -151,7 +151,7 @@ export async function liveHarness(options: {
   auth?: Partial<AuthOptions>; app?: Partial<AppOptions>; keys?: readonly SigningKey[]
 } = {}): Promise<LiveHarness> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-server-live-'))
-  let ledger = await Ledger.open(directory, { host: 'annal.test' })
+  let ledger = await Ledger.open(directory, { originPrefix: 'annal.test' })
   const keys = options.keys ?? await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
   const authServer = await TestAuthServer.start(jwksOf(...keys))
   // The app is made once the port, and so the resource identifier, is known.
@@ -184,7 +184,7 @@ export async function liveHarness(options: {
     restart: async () => {
       await appAlerts(app!).close()
       await ledger.close()
-      ledger = await Ledger.open(directory, { host: 'annal.test' })
+      ledger = await Ledger.open(directory, { originPrefix: 'annal.test' })
       app = await makeApp()
     },
     close: async () => {

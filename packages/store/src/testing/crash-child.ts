@@ -45,7 +45,7 @@ async function nextStdinLine(): Promise<string> {
 async function openLedger(directory: string): Promise<Ledger> {
   // Half the children take small batches, so that a full batch is often waiting and is staged on
   // top of the write in flight; with the default, a batch gathers the calls made during a write.
-  return Ledger.open(directory, { host: HOST, maxBatchSize: Math.random() < 0.5 ? 64 : undefined })
+  return Ledger.open(directory, { originPrefix: HOST, maxBatchSize: Math.random() < 0.5 ? 64 : undefined })
 }
 
 /** Appends texts to both logs and reports them before and after. */
