@@ -16,6 +16,8 @@ import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ServerMetrics } from './metrics.js'
+import { ReadinessCheck, readinessRoute } from './readiness.js'
 import { ApiError } from './errors.js'
 
 export interface AppOptions {
@@ -36,6 +38,8 @@ export interface AppOptions {
   readonly policy?: WitnessPolicy
   /** Polling, timeouts and alerts; see WitnessingOptions. */
   readonly witnessing?: Omit<WitnessingOptions, 'ledger' | 'witnesses' | 'policyOf'>
+  /** Keep Prometheus metrics, to be served by `metricsApp(appMetrics(app))` on a listener of their own. Default false. */
+  readonly metrics?: boolean
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -45,6 +49,12 @@ const IDEMPOTENCY_TABLE = 'idempotency'
 
 const witnessings = new WeakMap<AnnalApp, Witnessing>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
+const metricsOf = new WeakMap<AnnalApp, ServerMetrics>()
+
+/** The metrics of an app made with `metrics: true`. */
+export function appMetrics(app: AnnalApp): ServerMetrics | undefined {
+  return metricsOf.get(app)
+}
 
 /** The witnessing an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
 export function appWitnessing(app: AnnalApp): Witnessing | undefined {
@@ -87,6 +97,11 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     })
   }
   const app = new Hono<AppEnv>()
+  if (options.metrics === true) {
+    const metrics = new ServerMetrics(services)
+    metricsOf.set(app, metrics)
+    app.use('*', metrics.middleware)
+  }
   app.use('*', async (c, next) => {
     const requestId = randomUUID()
     c.set('requestId', requestId)
@@ -118,6 +133,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     })])
   })
   publicRoutes(app, services)
+  readinessRoute(app, new ReadinessCheck(services))
   entryRoutes(app, services)
   adminRoutes(app, services)
   if (services.witnessing !== undefined) {

@@ -28,7 +28,10 @@
  */
 export { API_ERROR_CODES, ApiError, isApiError } from './errors.js'
 export type { ApiErrorCode } from './errors.js'
-export { appWitnessing, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
+export { appMetrics, appWitnessing, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
+export { ServerMetrics, metricsApp } from './metrics.js'
+export { ReadinessCheck } from './readiness.js'
+export type { Readiness } from './readiness.js'
 export { Witnessing } from './witnessing.js'
 export type { WitnessingOptions, ServedCheckpoint, WitnessStatus } from './witnessing.js'
 export type { WitnessConfig } from './witness-config.js'

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { StorageDriver } from '@annal/storage'
 import { Ledger } from '@annal/store'
 import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { type AnnalApp, type AppOptions, createApp, recordRefusal } from '../app.js'
@@ -120,6 +121,7 @@ export async function recordOf(ledger: Ledger, response: Response): Promise<Reco
 
 export interface LiveHarness {
   readonly ledger: Ledger
+  readonly app: AnnalApp
   /** The app served on 127.0.0.1 on an ephemeral port. */
   readonly server: RunningServer
   /** The test authorization server whose JWKS (all of `keys`) the app fetches over HTTP. */
@@ -140,9 +142,11 @@ export interface LiveHarness {
  */
 export async function liveHarness(options: {
   auth?: Partial<AuthOptions>; app?: Partial<AppOptions>; keys?: readonly SigningKey[]
+  /** The ledger's driver (LedgerOptions.driver), opened in the ledger's directory. */
+  driver?: (directory: string) => Promise<StorageDriver>
 } = {}): Promise<LiveHarness> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-server-live-'))
-  const ledger = await Ledger.open(directory, { host: 'annal.test' })
+  const ledger = await Ledger.open(directory, { host: 'annal.test', driver: await options.driver?.(directory) })
   const keys = options.keys ?? await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
   const authServer = await TestAuthServer.start(jwksOf(...keys))
   // The app is made once the port, and so the resource identifier, is known.
@@ -162,7 +166,7 @@ export async function liveHarness(options: {
   }
   const mint = new Mint(keys[0]!, ISSUER, audience)
   return {
-    ledger, server, authServer, audience, mint, keys,
+    ledger, app, server, authServer, audience, mint, keys,
     auditor: await mint.token({ key: keys.at(-1), scope: 'audit:read', expiresIn: 3600 }),
     url: (path) => `${server.url}${path}`,
     close: async () => {
