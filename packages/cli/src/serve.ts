@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ACCESS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import { ACCESS_LOG, type AnnalApp, type AppOptions, type RunningServer, type AuthOptions, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_OPTIONS, TOKEN_USAGE, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { readConfig, readJwksFile } from './config.js'
@@ -7,6 +7,7 @@ import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
 import {
   WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_OPTIONS, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
 } from './serve-witnesses.js'
+import { METRICS_OPTIONS, METRICS_USAGE, metricsAddress, serveMetrics } from './serve-metrics.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
@@ -14,6 +15,7 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
                    [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
+                   [--metrics HOST:PORT]
 
   --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
                  tokens ('annal dev token' mints more). Not for production.
@@ -29,12 +31,13 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
 ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, issuer, audience, jwksUrl, jwksFile,
                  ${TOKEN_CONFIG_KEYS},
-                 ${WITNESS_CONFIG_KEYS}
+                 ${WITNESS_CONFIG_KEYS}, metrics
 ${WITNESS_SERVE_USAGE}
+${METRICS_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ISSUER, ANNAL_AUDIENCE, ANNAL_JWKS_URL,
 ANNAL_JWKS_FILE,
 ${TOKEN_ENVIRONMENT},
-${WITNESS_ENVIRONMENT}.
+${WITNESS_ENVIRONMENT}, ANNAL_METRICS.
 Flags win over the environment, which wins over the config file.
 
 Example:
@@ -51,6 +54,7 @@ interface ServeSettings {
   readonly jwksFile?: string
   readonly token: Pick<AuthOptions, 'tokenProfile' | 'algorithms'>
   readonly witnessing: WitnessSettings
+  readonly metrics: string | undefined
 }
 
 const DEV_ROLES = [
@@ -92,6 +96,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     const dev = production === undefined ? await ensureDevIssuer(data) : undefined
     const late = lateApp()
     let app: AnnalApp | undefined
+    let metrics: RunningServer | undefined
     const running = await serve(late, {
       host: settings.host ?? '127.0.0.1', port: settings.port ?? 8080,
       onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
@@ -99,8 +104,11 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     try {
       // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
       if (dev !== undefined) await recordDevUrl(data, running.url)
-      app = await late.settle(createApp({ ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing }))
+      app = await late.settle(createApp({
+        ledger, auth: dev?.auth(running.url) ?? production!, ...witnessing, metrics: settings.metrics !== undefined,
+      }))
       out(`annal serving ${data} on ${running.url}`)
+      metrics = await serveMetrics(app, settings.metrics, out)
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
         out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
       }
@@ -112,6 +120,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       await closing
     } finally {
       await running.close()
+      await metrics?.close()
       if (app !== undefined) await appWitnessing(app)?.close()
     }
   } finally {
@@ -130,6 +139,7 @@ function parseServeArgs(args: readonly string[]) {
       config: { type: 'string' },
       ...WITNESS_OPTIONS,
       ...TOKEN_OPTIONS,
+      ...METRICS_OPTIONS,
     },
     strict: true,
   }).values
@@ -171,6 +181,7 @@ async function resolveSettings(values: Record<string, string | string[] | boolea
     jwksFile: pick(values['jwks-file'], env.ANNAL_JWKS_FILE, file.jwksFile),
     token: tokenSettings(values, env, file),
     witnessing: witnessSettings(values, env, file),
+    metrics: metricsAddress(values.metrics, env, file),
   }
 }
 
