@@ -37,6 +37,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   { flag: 'jwks-file', variable: 'ANNAL_JWKS_FILE', key: 'jwksFile', production: true },
   ...TOKEN_SETTINGS,
   ...WITNESS_SETTINGS,
+  { flag: 'metrics', variable: 'ANNAL_METRICS', key: 'metrics' },
 ]
 
 /** Settings only a config file gives: structured values with no flag or variable. */

@@ -1,4 +1,4 @@
-import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, type RunningServer, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_USAGE, checkAudience, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { configCeilings, readConfig, readJwksFile } from './config.js'
@@ -11,12 +11,14 @@ import {
   WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
 } from './serve-witnesses.js'
 import { ALERT_CONFIG_KEYS, alertSettings } from './serve-alerts.js'
+import { METRICS_USAGE, metricsAddress, serveMetrics } from './serve-metrics.js'
 import { signalled } from './signals.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
                    [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
+                   [--metrics HOST:PORT]
 
   --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
                  tokens ('annal dev token' mints more). Not for production: refuses the
@@ -36,14 +38,15 @@ ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, originPrefix, issuer, audience,
                  jwksUrl, jwksFile, ${TOKEN_CONFIG_KEYS},
                  ${WITNESS_CONFIG_KEYS},
-                 ${ALERT_CONFIG_KEYS},
+                 ${ALERT_CONFIG_KEYS}, metrics,
                  scopeCeilings ({"<client_id>": ["log:read", ...]}: each client's tokens are clamped
                  to at most these scopes; docs/operations.md); any other key is refused
 ${WITNESS_SERVE_USAGE}
+${METRICS_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ORIGIN_PREFIX, ANNAL_ISSUER, ANNAL_AUDIENCE,
 ANNAL_JWKS_URL, ANNAL_JWKS_FILE,
 ${TOKEN_ENVIRONMENT},
-${WITNESS_ENVIRONMENT}.
+${WITNESS_ENVIRONMENT}, ANNAL_METRICS.
 Flags win over the environment, which wins over the config file.
 
 Example:
@@ -63,6 +66,7 @@ interface ServeSettings {
   readonly witnessing: WitnessSettings
   readonly scopeCeilings?: Record<string, string[]>
   readonly alerts: AppOptions['alerts']
+  readonly metrics: string | undefined
 }
 
 const DEV_ROLES = [
@@ -103,6 +107,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     const devIssuer = dev ? await ensureDevIssuer(data) : undefined
     const late = lateApp()
     let app: AnnalApp | undefined
+    let metrics: RunningServer | undefined
     const running = await serve(late, {
       host, port: settings.port ?? 8080,
       onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
@@ -113,9 +118,11 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       app = await late.settle(createApp({
         ledger, auth: devIssuer?.auth(running.url) ?? auth!, ...witnessing, alerts: settings.alerts,
         ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
+        metrics: settings.metrics !== undefined,
       }))
       out(`annal serving ${data} on ${running.url}`)
       out(`new logs' origins: ${originPrefix}/<log name>`)
+      metrics = await serveMetrics(app, settings.metrics, out)
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
         out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
       }
@@ -132,6 +139,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       await closing
     } finally {
       await running.close()
+      await metrics?.close()
       if (app !== undefined) await appWitnessing(app)?.close()
       if (app !== undefined) await appAlerts(app).close()
     }
@@ -211,6 +219,7 @@ async function resolveSettings(values: SettingValues,
     witnessing: witnessSettings(values, env, file),
     scopeCeilings: configCeilings(file),
     alerts: await alertSettings(file, env),
+    metrics: metricsAddress(values.metrics, env, file),
   }
 }
 

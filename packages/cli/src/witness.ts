@@ -6,7 +6,7 @@ import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY[@URL] [--log ...] [--listen HOST:PORT]
-                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT]
+                           [--peer URL ...] [--webhook URL] [--admin HOST:PORT] [--metrics HOST:PORT]
                            [--request-timeout MS] [--body-timeout MS] [--config FILE]
 
   --data DIR          where the witness keeps its key (witness.key, mode 0600) and state
@@ -18,9 +18,11 @@ export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME 
   --peer URL          another witness to gossip with (pulls its checkpoints every 30 s)
   --webhook URL       where split-view evidence is posted as JSON
   --admin HOST:PORT   loopback-only operator routes (clear evidence: DELETE /v1/evidence/<origin hash>)
+  --metrics HOST:PORT GET /metrics (Prometheus text format) on a listener of its own; health is
+                      /healthz and /readyz on --listen
   --request-timeout MS  longest a whole request may take (default 30000; headers within 10000)
   --body-timeout MS   longest a request body may take, answered 408 BODY_TIMEOUT (default 20000)
-  --config FILE       a JSON file with any of: data, name, listen, logs, peers, webhook, admin,
+  --config FILE       a JSON file with any of: data, name, listen, logs, peers, webhook, admin, metrics,
                       requestTimeoutMs, bodyTimeoutMs (flags win; a list given by flags replaces the file's)
 
 Example:
@@ -46,6 +48,7 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
       peer: { type: 'string', multiple: true },
       webhook: { type: 'string' },
       admin: { type: 'string' },
+      metrics: { type: 'string' },
       'request-timeout': { type: 'string' },
       'body-timeout': { type: 'string' },
       config: { type: 'string' },
@@ -65,11 +68,13 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
     peers: values.peer ?? configStrings(file, 'peers'),
     webhook: values.webhook ?? configString(file, 'webhook'),
     admin: values.admin ?? configString(file, 'admin'),
+    metrics: values.metrics ?? configString(file, 'metrics'),
     requestTimeoutMs: milliseconds(values['request-timeout'], file, 'request-timeout', 'requestTimeoutMs'),
     bodyTimeoutMs: milliseconds(values['body-timeout'], file, 'body-timeout', 'bodyTimeoutMs'),
   })
   out(`witness ${name} listening on ${witness.url}`)
   if (witness.adminUrl !== undefined) out(`operator routes on ${witness.adminUrl}`)
+  if (witness.metricsUrl !== undefined) out(`metrics on ${witness.metricsUrl}/metrics`)
   out(`verifier key: ${witness.verifierKey}`)
   await stopped
   await witness.close()

@@ -25,6 +25,7 @@ export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
         await appendRecord(c, services, c.res.status, c.get('problemCode'))
       } catch (error) {
         const body = problemFor(error)
+        c.set('problemCode', body.code)
         // Setting c.res would merge the dropped response's headers in; clear it first.
         c.res = undefined as unknown as Response
         c.res = problemResponse(c, body)

@@ -16,6 +16,8 @@ import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
 import { ACCESS_LOG } from './scopes.js'
+import { ServerMetrics } from './metrics.js'
+import { ReadinessCheck, readinessRoute } from './readiness.js'
 import { ApiError } from './errors.js'
 import { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
@@ -56,6 +58,8 @@ export interface AppOptions {
   readonly onGovernanceEvent?: GovernanceListener
   /** Alert rules, webhooks and polling; see AlertsOptions and docs/operations.md. */
   readonly alerts?: AlertsOptions
+  /** Keep Prometheus metrics, to be served by `metricsApp(appMetrics(app))` on a listener of their own. Default false. */
+  readonly metrics?: boolean
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -66,6 +70,12 @@ const IDEMPOTENCY_TABLE = 'idempotency'
 const witnessings = new WeakMap<AnnalApp, Witnessing>()
 const appAlertings = new WeakMap<AnnalApp, Alerts>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
+const metricsOf = new WeakMap<AnnalApp, ServerMetrics>()
+
+/** The metrics of an app made with `metrics: true`. */
+export function appMetrics(app: AnnalApp): ServerMetrics | undefined {
+  return metricsOf.get(app)
+}
 
 /** The witnessing an app made for its `witnesses` (to read `status()` or `close()` it), if any. */
 export function appWitnessing(app: AnnalApp): Witnessing | undefined {
@@ -119,6 +129,11 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     })
   }
   const app = new Hono<AppEnv>()
+  if (options.metrics === true) {
+    const metrics = new ServerMetrics(services)
+    metricsOf.set(app, metrics)
+    app.use('*', metrics.middleware)
+  }
   app.use('*', async (c, next) => {
     const requestId = randomUUID()
     c.set('requestId', requestId)
@@ -150,6 +165,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     })])
   })
   publicRoutes(app, services)
+  readinessRoute(app, new ReadinessCheck(services))
   entryRoutes(app, services)
   adminRoutes(app, services)
   governanceRoutes(app, services)

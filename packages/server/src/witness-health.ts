@@ -15,6 +15,9 @@ export interface Track {
   failingSince: number | undefined
   /** The current run of failures was alerted. */
   alerted: boolean
+  /** Since start: submissions that got a cosignature kept, and those that failed. */
+  successes: number
+  totalFailures: number
 }
 
 /** Said once when a witness has failed for a log for the threshold, and once when it cosigns again. */
@@ -57,13 +60,14 @@ export interface LogWitnessing {
 export function newTrack(): Track {
   return {
     witnessed: 0, cosigned: undefined, busy: false, failures: 0, resubmits: 0, retryAt: 0, lastError: undefined,
-    lastErrorAt: undefined, failingSince: undefined, alerted: false,
+    lastErrorAt: undefined, failingSince: undefined, alerted: false, successes: 0, totalFailures: 0,
   }
 }
 
 /** Notes a failure at `now`. */
 export function trackFailure(track: Track, message: string, now: number): void {
   track.failures++
+  track.totalFailures++
   track.lastError = message
   track.lastErrorAt = now
   track.failingSince ??= now
@@ -72,6 +76,7 @@ export function trackFailure(track: Track, message: string, now: number): void {
 /** Notes a success; returns the alert to give when the failures that ended had been alerted. */
 export function trackSuccess(track: Track, witness: string, log: string): WitnessAlert | undefined {
   const alert = track.alerted ? alertOf('recovered', track, witness, log) : undefined
+  track.successes++
   track.failures = 0
   track.failingSince = undefined
   track.alerted = false

@@ -40,6 +40,9 @@ export interface WitnessStatus {
   readonly cosignedSize: number | undefined
   /** Failures in a row; 0 after a success. */
   readonly failures: number
+  /** Submissions that got a cosignature kept, and those that failed, since start. */
+  readonly successes: number
+  readonly totalFailures: number
   /** 409 answers with a size that were followed by a resubmission, since start. */
   readonly resubmits: number
   /** The last failure's reason, kept after the witness recovers. */
@@ -152,7 +155,7 @@ export class Witnessing {
       const [witness, log] = id.split('\n') as [string, string]
       const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms))
       return { witness, log, witnessedSize: track.witnessed, cosignedSize: track.cosigned, failures: track.failures,
-        resubmits: track.resubmits, lastError: track.lastError, lastErrorAt: date(track.lastErrorAt),
+        successes: track.successes, totalFailures: track.totalFailures, resubmits: track.resubmits, lastError: track.lastError, lastErrorAt: date(track.lastErrorAt),
         failingSince: date(track.failingSince) }
     })
   }

@@ -62,6 +62,7 @@ export interface LogAppendSteps<P, S, R, I = Uint8Array> {
 type AnySteps = LogAppendSteps<unknown, unknown, unknown, unknown>
 
 interface LogBatch {
+  readonly name: string
   readonly steps: AnySteps
   readonly calls: (readonly unknown[])[]
   /** For each of the log's calls: the call's place in the batch, */
@@ -86,6 +87,13 @@ interface StagedBatch {
 
 const NONE: ReadonlySet<number> = new Set()
 
+/** A batch the appender wrote, or failed to: the items it held per participant (calls refused left out). */
+export interface AppendBatch {
+  readonly items: ReadonlyMap<string, number>
+  /** What the write was rejected with; undefined when it was written. */
+  readonly error: unknown
+}
+
 /** A call's one part, answered with its result rather than an array of one. */
 interface AlonePart extends LogAppend {
   readonly alone: true
@@ -103,9 +111,12 @@ export class Appender {
   readonly #driver: StorageDriver
   readonly #logs = new Map<string, AnySteps>()
   readonly #sequencer: Sequencer<LogAppend, PreparedBatch, StagedBatch, unknown>
+  readonly #onBatch: ((batch: AppendBatch) => void) | undefined
 
-  constructor(driver: StorageDriver, options: SequencerOptions) {
+  /** `onBatch` hears of each batch once its write settled; it must not throw. */
+  constructor(driver: StorageDriver, options: SequencerOptions, onBatch?: (batch: AppendBatch) => void) {
     this.#driver = driver
+    this.#onBatch = onBatch
     this.#sequencer = new Sequencer({
       prepare: (calls) => this.#prepare(calls),
       stage: (_calls, prepared) => this.#stage(prepared),
@@ -161,7 +172,7 @@ export class Appender {
         const part = parts[index]!
         let batch = byLog.get(part.log)
         if (batch === undefined) {
-          batch = { steps: this.#logs.get(part.log)!, calls: [], callOf: [], partOf: [] }
+          batch = { name: part.log, steps: this.#logs.get(part.log)!, calls: [], callOf: [], partOf: [] }
           byLog.set(part.log, batch)
         }
         batch.calls.push(part.entries)
@@ -202,8 +213,14 @@ export class Appender {
       if (writes.swap !== undefined) swaps.push(writes.swap)
       for (const op of writes.ops) ops.push(op)
     })
-    if (swaps.length > 0) await swapHeads(this.#driver, swaps, ops)
-    else if (ops.length > 0) await this.#driver.write(ops, { sync: true })
+    try {
+      if (swaps.length > 0) await swapHeads(this.#driver, swaps, ops)
+      else if (ops.length > 0) await this.#driver.write(ops, { sync: true })
+    } catch (error) {
+      this.#onBatch?.({ items: itemCounts(logs, refused), error })
+      throw error
+    }
+    this.#onBatch?.({ items: itemCounts(logs, refused), error: undefined })
     const results = new Array<unknown>(callCount)
     logs.forEach((batch, i) => {
       const written = batch.steps.written(staged[i])
@@ -217,6 +234,17 @@ export class Appender {
     for (const [call, error] of refused) results[call] = new Refused(error)
     return results
   }
+}
+
+/** Items per participant in a batch, but those of refused calls. */
+function itemCounts(logs: readonly LogBatch[], refused: ReadonlyMap<number, unknown>): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const { name, calls, callOf } of logs) {
+    let items = 0
+    for (let j = 0; j < calls.length; j++) if (!refused.has(callOf[j]!)) items += calls[j]!.length
+    counts.set(name, items)
+  }
+  return counts
 }
 
 /** The batch's write: every swap is a log head, so a lost swap means another writer moved one. */

@@ -8,7 +8,7 @@ import {
 } from '@annal/note'
 import type { MerkleHasher } from '@annal/tlog'
 import { LRUCache } from 'lru-cache'
-import { StorageError, writeKeyFile, LevelDriver, type StorageDriver } from '@annal/storage'
+import { StorageError, WatchedDriver, writeKeyFile, LevelDriver, probeWrite, type StorageDriver, type WriteHealth } from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
@@ -18,6 +18,7 @@ import { type HashedObject, LedgerObjects, type ObjectInfo, type ObjectStore } f
 import type { IdLookupOptions } from './id-lookup.js'
 import type { SequencerOptions } from './sequencer.js'
 import { RowTable, type TableRow, registerRows } from './rows.js'
+import { type LedgerEvent, WriteWatch } from './write-watch.js'
 import { StoreError } from './errors.js'
 
 export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
@@ -57,6 +58,11 @@ export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
    * one. Default 8 MiB.
    */
   readonly writeBufferBytes?: number
+  /**
+   * An opened driver to keep the ledger in, instead of LevelDB in `<directory>/db`; the ledger
+   * closes it. `maxOpenFiles` and `writeBufferBytes` are then the driver's business.
+   */
+  readonly driver?: StorageDriver
 }
 
 export interface CreateLogOptions {
@@ -103,7 +109,7 @@ export class Ledger {
   readonly directory: string
   readonly objects: ObjectStore
   readonly #objects: LedgerObjects
-  readonly #driver: StorageDriver
+  readonly #driver: WatchedDriver
   readonly #options: LedgerOptions
   readonly #providers: NoteProviders
   readonly #tiles: LRUCache<string, Uint8Array> | undefined
@@ -115,15 +121,17 @@ export class Ledger {
   readonly #creatingOrigins = new Set<string>()
   readonly #tables = new Map<string, RowTable>()
   readonly #rows: Participant<TableRow, undefined>
+  readonly #writes = new WriteWatch((name) => this.#logs.has(name))
   #closed = false
 
-  private constructor(directory: string, driver: StorageDriver, options: LedgerOptions) {
+  private constructor(directory: string, opened: StorageDriver, options: LedgerOptions) {
     this.directory = directory
-    this.#driver = driver
+    const driver = this.#driver = new WatchedDriver(opened, this.#writes.wrote)
     this.#options = options
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = tileCache(options.tileCacheSize ?? 4096)
-    this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs })
+    this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs },
+      this.#writes.batch)
     this.#rows = registerRows(this.#appender)
     this.objects = this.#objects = new LedgerObjects(driver, this.#providers.hash, {
       appender: this.#appender,
@@ -139,7 +147,7 @@ export class Ledger {
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
     if (options.originPrefix !== undefined) checkOriginPrefix(options.originPrefix)
     await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
-    const driver = await LevelDriver.open(join(directory, 'db'), {
+    const driver = options.driver ?? await LevelDriver.open(join(directory, 'db'), {
       maxOpenFiles: options.maxOpenFiles, writeBufferBytes: options.writeBufferBytes,
     })
     const ledger = new Ledger(directory, driver, options)
@@ -282,6 +290,35 @@ export class Ledger {
     const verifier = parseVerifierKey(log.info.verifierKey, { providers: this.#providers })
     const hasher = this.#options.hasher ?? nodeHasher
     return fsckLog({ driver: this.#driver, hasher, info: log.info, verifier }, options)
+  }
+
+  /** Whether the database could write at its last write that said so; see WriteHealth. */
+  get writeHealth(): WriteHealth {
+    return this.#driver.health
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * Hears of each write to the database and each batch of appends as they settle (see
+   * LedgerEvent); `watcher` must not throw and should be quick: it runs on the write path.
+   * Returns the function that stops it.
+   */
+  watch(watcher: (event: LedgerEvent) => void): () => void {
+    return this.#writes.watch(watcher)
+  }
+
+  /**
+   * One synced write that changes nothing, to learn whether the database can write now (after a
+   * write failed, say); its outcome moves writeHealth as any write's does.
+   * @throws DATABASE_CLOSED; what the database rejects the write with.
+   */
+  async probeWrite(): Promise<void> {
+    this.#checkOpen()
+    await probeWrite(this.#driver)
   }
 
   /** Finishes appends in flight, then closes the database. */

@@ -4,6 +4,8 @@ import { Hono, type Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { WitnessError } from './errors.js'
 import { evidenceToJson } from './evidence.js'
+import { healthRoutes } from './health.js'
+import type { WitnessMetrics } from './metrics.js'
 import { WitnessRefusal, witnessProblem } from './problems.js'
 import { MAX_BODY_SIZE, Witness, type WitnessOptions } from './witness.js'
 
@@ -23,6 +25,8 @@ export interface WitnessAppOptions {
    * slower is 408 BODY_TIMEOUT with Connection: close. Default 20,000, as the server's.
    */
   readonly bodyTimeoutMs?: number
+  /** Counts the app's requests and add-checkpoint outcomes there. */
+  readonly metrics?: WitnessMetrics
 }
 
 /**
@@ -37,6 +41,8 @@ export interface WitnessAppOptions {
  * - `POST /v1/gossip`: one signed checkpoint note (at most 16 KiB), compared with what the
  *   witness holds; 200 `{"result": ObserveResult}`, 400/403/404/413 problems otherwise.
  * - `GET /v1/evidence`: `{"evidence": [...]}`, the split-view evidence held.
+ * - `GET /healthz` (the process serves) and `GET /readyz` (it can store what it cosigns; 503 with
+ *   `reasons` when not).
  * A body slower than `bodyTimeoutMs` is 408 BODY_TIMEOUT. Takes a Witness or its options; throws
  * RangeError or KEY_MALFORMED for a bad configuration.
  */
@@ -45,7 +51,9 @@ export function createWitnessApp(options: WitnessOptions | Witness, appOptions: 
   if (!Number.isSafeInteger(bodyTimeoutMs) || bodyTimeoutMs < 1) throw new RangeError('bodyTimeoutMs must be a positive integer')
   const witness = options instanceof Witness ? options : new Witness(options)
   const app = new Hono()
+  if (appOptions.metrics !== undefined) app.use('*', appOptions.metrics.middleware)
   const readBody = (c: Context) => requestBody(c, MAX_BODY_SIZE, { timeoutMs: bodyTimeoutMs })
+  healthRoutes(app, witness)
 
   app.post('/add-checkpoint', async (c) => {
     const outcome = await witness.addCheckpoint(await readBody(c))

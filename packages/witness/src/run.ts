@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVerifierKey } from '@annal/note'
-import { LevelDriver, writeKeyFile } from '@annal/storage'
+import { LevelDriver, WatchedDriver, writeKeyFile } from '@annal/storage'
 import { Webhook } from './alert.js'
 import { createAdminApp, createWitnessApp } from './app.js'
 import type { CheckStatus } from './checks.js'
 import { GossipLoop, type PeerStatus } from './gossip.js'
+import { WitnessMetrics, metricsApp } from './metrics.js'
 import { Witness, type WitnessLogConfig } from './witness.js'
 
 /** A log's verifier key (named after its origin), and optionally its tlog-tiles URL. */
@@ -38,6 +39,8 @@ export interface RunWitnessOptions {
   readonly webhookTimeoutMs?: number
   /** A loopback `host:port` for the operator's routes (createAdminApp); none if absent. */
   readonly admin?: string
+  /** A `host:port` for `GET /metrics` (Prometheus text format), a listener of its own; no metrics if absent. */
+  readonly metrics?: string
   /** Limit on one tile request of a consistency check. Default 10,000 ms. */
   readonly checkTimeoutMs?: number
   /** Pause before the first retry of a failed check (doubling). Default 5,000 ms. */
@@ -62,6 +65,8 @@ export interface RunningWitness {
   readonly verifierKey: string
   /** `http://host:port` of the operator's routes, if `admin` was given. */
   readonly adminUrl: string | undefined
+  /** `http://host:port` of `GET /metrics`, if `metrics` was given. */
+  readonly metricsUrl: string | undefined
   /** The witness itself: evidence(), clearEvidence(origin), observe(note, source), ... */
   readonly witness: Witness
   /** How pulling from each peer went. */
@@ -149,9 +154,9 @@ function closeServer(server: ServerType): Promise<void> {
 
 /**
  * Starts a witness on `options.listen` over the data directory: the key is created on first
- * start, the database opened in `db/`; gossip with `peers`, alerts to `webhook` and the
- * operator's routes on `admin` if given. Throws DATABASE_LOCKED if another process has the
- * directory, KEY_MALFORMED or RangeError for bad keys, names, URLs or addresses.
+ * start, the database opened in `db/`; gossip with `peers`, alerts to `webhook`, the
+ * operator's routes on `admin` and metrics on `metrics` if given. Throws DATABASE_LOCKED if
+ * another process has the directory, KEY_MALFORMED or RangeError for bad keys, names, URLs or addresses.
  */
 export async function runWitness(options: RunWitnessOptions): Promise<RunningWitness> {
   parseListen(options.listen ?? '127.0.0.1:0')
@@ -160,7 +165,9 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
   const logs = logsFromKeys(options.logs)
   await mkdir(options.data, { recursive: true, mode: 0o700 })
   const signerKey = await loadOrCreateKey(options.data, options.name)
-  const driver = await LevelDriver.open(join(options.data, 'db'))
+  const metrics = options.metrics === undefined ? undefined : new WitnessMetrics(join(options.data, 'db'))
+  const opened = await LevelDriver.open(join(options.data, 'db'))
+  const driver = metrics === undefined ? opened : new WatchedDriver(opened, metrics.wrote)
   const servers: ServerType[] = []
   let created: Witness | undefined
   try {
@@ -174,17 +181,21 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
     const gossip = new GossipLoop(witness, {
       peers: options.peers ?? [], intervalMs: options.gossipIntervalMs, timeoutMs: options.gossipTimeoutMs,
     })
-    const app = createWitnessApp(witness, { bodyTimeoutMs: options.bodyTimeoutMs })
+    metrics?.bind(witness)
+    const app = createWitnessApp(witness, { bodyTimeoutMs: options.bodyTimeoutMs, metrics })
     const main = await serveOn(app.fetch, options.listen ?? '127.0.0.1:0', requestTimeout)
     servers.push(main.server)
     const admin = options.admin === undefined ? undefined
       : await serveOn(createAdminApp(witness).fetch, options.admin, requestTimeout, true)
     if (admin !== undefined) servers.push(admin.server)
+    const metricsServer = metrics === undefined ? undefined : await serveOn(metricsApp(metrics).fetch, options.metrics!, requestTimeout)
+    if (metricsServer !== undefined) servers.push(metricsServer.server)
     gossip.start()
     return {
       url: main.url,
       verifierKey: witness.verifierKey,
       adminUrl: admin?.url,
+      metricsUrl: metricsServer?.url,
       witness,
       gossipStatus: () => gossip.status(),
       checkStatus: () => witness.checkStatus(),

@@ -4,7 +4,7 @@ import {
   openCheckpoint, parseAddCheckpoint, parseCheckpoint, parseNote, parseSignerKey, parseVerifierKey,
   type AddCheckpointRequest, type CosignatureSigner, type NoteProviders, type NoteVerifier,
 } from '@annal/note'
-import { isStorageError, type StorageDriver } from '@annal/storage'
+import { WatchedDriver, isStorageError, probeWrite, type StorageDriver, type WriteHealth } from '@annal/storage'
 import { bytesEqual } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
 import { ConsistencyChecks, type CheckHost, type CheckOptions, type CheckStatus } from './checks.js'
@@ -141,6 +141,7 @@ export class Witness {
   readonly #onEvidence: (evidence: Evidence) => void
   readonly #queue = new KeyedQueue()
   readonly #checks: ConsistencyChecks
+  readonly #driver: WatchedDriver
 
   /** Throws RangeError or KEY_MALFORMED for a bad configuration. */
   constructor(options: WitnessOptions) {
@@ -148,7 +149,8 @@ export class Witness {
     this.verifierKey = formatVerifierKey(this.signer.verifier)
     this.#logs = configuredLogs(options.logs)
     for (const origin of this.#logs.keys()) this.#byHash.set(originHash(origin, nodeHashProvider), origin)
-    this.#rows = OriginRowStore.for(options.driver)
+    this.#driver = watched(options.driver)
+    this.#rows = OriginRowStore.for(this.#driver)
     this.#clock = options.clock ?? (() => new Date())
     this.#onEvidence = options.onEvidence ?? (() => undefined)
     this.#checks = new ConsistencyChecks(this.#checkHost(), tileUrls(options.logs), options.checks)
@@ -297,6 +299,16 @@ export class Witness {
     return this.#checks.status()
   }
 
+  /** Whether the witness's database could write at its last write that said so. */
+  get writeHealth(): WriteHealth {
+    return this.#driver.health
+  }
+
+  /** One synced write that changes nothing (see probeWrite); its outcome moves writeHealth. */
+  probeWrite(): Promise<void> {
+    return probeWrite(this.#driver)
+  }
+
   /** Stops the background checks (tile requests in flight are aborted) and waits for them. */
   async close(): Promise<void> {
     await this.#checks.close()
@@ -354,6 +366,16 @@ export class Witness {
     }
     return out
   }
+}
+
+/** Witnesses over one driver share its rows (OriginRowStore.for), so they share its watcher too. */
+const watchers = new WeakMap<StorageDriver, WatchedDriver>()
+
+function watched(driver: StorageDriver): WatchedDriver {
+  if (driver instanceof WatchedDriver) return driver
+  let watcher = watchers.get(driver)
+  if (watcher === undefined) watchers.set(driver, watcher = new WatchedDriver(driver))
+  return watcher
 }
 
 function triedTiles(seen: SeenCheckpoint, state: WitnessState, result: Extract<TileCheck, { kind: 'inconsistent' }>,

@@ -21,3 +21,6 @@ export function exchange(port: number, parts: readonly string[]): Promise<string
 
 /** A chunked body of 64 KiB in 1 KiB chunks without its last chunk: only the server can end the exchange. */
 export const UNENDING_CHUNKED_BODY: readonly string[] = Array.from({ length: 64 }, () => `400\r\n${'x'.repeat(1024)}\r\n`)
+
+export { parsePrometheus, sampleValue, scrape } from './prometheus.js'
+export type { Sample } from './prometheus.js'
