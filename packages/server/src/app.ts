@@ -15,6 +15,8 @@ import type { Refusal } from './serve.js'
 import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
+import { searchRoutes } from './routes-search.js'
+import { indexLedger } from './search-fields.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ApiError } from './errors.js'
 
@@ -72,6 +74,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
+  await indexLedger(options.ledger)
   const services: Services = {
     ledger: options.ledger,
     verifier: new TokenVerifier(options.auth, clock),
@@ -120,6 +123,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   publicRoutes(app, services)
   entryRoutes(app, services)
   adminRoutes(app, services)
+  searchRoutes(app, services)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()
