@@ -15,6 +15,7 @@ import type { Refusal } from './serve.js'
 import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
+import { exportRoutes } from './routes-export.js'
 import { searchRoutes } from './routes-search.js'
 import { indexLedger } from './search-fields.js'
 import { ACCESS_LOG } from './scopes.js'
@@ -124,6 +125,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   entryRoutes(app, services)
   adminRoutes(app, services)
   searchRoutes(app, services)
+  exportRoutes(app, services)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()
