@@ -144,8 +144,10 @@ export async function searchPage(log: Log, query: SearchQuery): Promise<SearchPa
   /** Candidates read but left for the next page. */
   let leftover = false
   let pending: number[] = []
+  let exhausted = false
   for (;;) {
     const next = await candidates.next()
+    exhausted = next.done === true
     if (!next.done) pending.push(next.value)
     examined += next.done ? 0 : 1
     const want = timed ? TIME_CHUNK : query.limit - entries.length
@@ -160,11 +162,11 @@ export async function searchPage(log: Log, query: SearchQuery): Promise<SearchPa
       }
     }
     pending = []
-    if (next.done) return { end, entries, next: undefined }
     if (entries.length === query.limit || examined >= MAX_EXAMINED) break
+    if (next.done) return { end, entries, next: undefined }
   }
   // A full page whose candidates end with it has no next page.
-  const more = entries.length < query.limit || leftover || !(await candidates.next()).done
+  const more = leftover || (!exhausted && (entries.length < query.limit || !(await candidates.next()).done))
   await candidates.return(undefined)
   return { end, entries, next: more ? { end, position: reverse ? last! : last! + 1 } : undefined }
 }
