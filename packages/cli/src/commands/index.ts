@@ -6,6 +6,7 @@ import { registerKeys } from './keys.js'
 import { registerLedger } from './ledger.js'
 import { registerMonitor } from './monitor.js'
 import { registerProofs } from './proofs.js'
+import { registerReindex } from './reindex.js'
 import { registerServers } from './servers.js'
 
 /** Every `annal` command, in the order `annal help` lists them. */
@@ -14,6 +15,7 @@ export function registerCommands(program: Program): void {
   registerEntries(program)
   registerProofs(program)
   registerFsck(program)
+  registerReindex(program)
   registerMonitor(program)
   registerKeys(program)
   registerAuth(program)
