@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Ledger } from '@annal/store'
+import { indexLedger } from '@annal/server'
 import { Failure, UsageError } from './failure.js'
 import type { Io } from './io.js'
 
@@ -150,6 +151,8 @@ export class Context {
       throw error
     }
     try {
+      // Whatever `work` appends carries its search terms, as the server's appends do.
+      await indexLedger(ledger)
       return await work(ledger)
     } finally {
       await ledger.close()

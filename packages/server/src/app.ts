@@ -15,6 +15,9 @@ import type { Refusal } from './serve.js'
 import { adminRoutes } from './routes-admin.js'
 import { entryRoutes } from './routes-entries.js'
 import { publicRoutes } from './routes-public.js'
+import { exportRoutes } from './routes-export.js'
+import { searchRoutes } from './routes-search.js'
+import { indexLedger } from './search-fields.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ServerMetrics } from './metrics.js'
 import { ReadinessCheck, readinessRoute } from './readiness.js'
@@ -109,6 +112,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
+  await indexLedger(options.ledger)
   const alerts = await Alerts.open(options.ledger, clock, options.alerts)
   const services: Services = {
     ledger: options.ledger,
@@ -172,6 +176,8 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   alertRoutes(app, services)
   appAlertings.set(app, services.alerts)
   services.alerts.start()
+  searchRoutes(app, services)
+  exportRoutes(app, services)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()

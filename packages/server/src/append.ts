@@ -9,6 +9,7 @@ import { eventObject } from './entry-json.js'
 import { type EnvelopeInput, envelopeBytes, envelopeTemplate } from './envelope.js'
 import type { IdempotencyRecord, RecordRow, StoredResponse } from './idempotency.js'
 import { ACCESS_LOG, isServerLog } from './scopes.js'
+import { notePayloads } from './search-terms.js'
 import { ApiError } from './errors.js'
 
 const NDJSON = 'application/x-ndjson'
@@ -44,6 +45,7 @@ export async function appendEvents(request: AppendRequest): Promise<StoredRespon
   const leaves = envelopes({
     contentType, time: request.time, requestId: request.requestId, principal: request.principal, scope: request.scope,
   }, objects, batch)
+  notePayloads(leaves, objects)
   const rows = request.recordRow === undefined ? []
     : [request.recordRow({ log: log.info.name, first: leafId(leaves[0]!), count: leaves.length, type })]
   const result = (await services.ledger.append([
@@ -187,6 +189,7 @@ export async function appendLocalEvents(ledger: Ledger, append: LocalAppend): Pr
   const principal = { ...append.actor, scopes: [] }
   const leaves = envelopes({ contentType, time: append.time, requestId: append.requestId, principal, scope: LOCAL_SCOPE },
     objects, batch, append.firstLine)
+  notePayloads(leaves, objects)
   return (await ledger.append([{ log: append.log, entries: leaves }], { objects }))[0]!
 }
 

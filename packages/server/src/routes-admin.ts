@@ -6,6 +6,7 @@ import { type AppContext, type AppEnv, type Services, authenticated, authorize }
 import { ACCESS_LOG } from './scopes.js'
 import { logJson } from './routes-public.js'
 import { parsePolicy, witnessingRecord } from './witness-policy.js'
+import { indexLedger, parseIndexedFields } from './search-fields.js'
 import { ApiError } from './errors.js'
 
 /** Creating logs, choosing their witnesses and erasing objects (`log:admin`). */
@@ -19,15 +20,23 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
     if (typeof name !== 'string') throw new ApiError('REQUEST_MALFORMED', 'name is a string')
     if (origin !== undefined && typeof origin !== 'string') throw new ApiError('REQUEST_MALFORMED', 'origin is a string')
     authorize(c, 'log:admin', name)
+    const indexed = parseIndexedFields(body.indexed_fields)
+    const searchFields = await indexLedger(ledger)
     const policy = witnessing === undefined ? null : parsePolicy(witnessing, services.witnessing?.names ?? [], services.defaultK)
     // Without a policy, a row is written only to replace one left by an earlier log of this
     // name whose creation failed after its record was written.
     const stale = services.policies.get(name) !== undefined
+    // As for the policy: a row only for fields, or to replace one left by a failed creation.
+    const fieldsRows = indexed.length > 0 || searchFields.of(name).length > 0 ? [searchFields.row(name, indexed)] : []
     const info = await services.policies.change(name, policy, (row) => ledger.createLog(name, {
       ...(origin === undefined ? {} : { origin }),
-      beforeWrite: recordBeforeWrite(c, services, 201, policy === null ? (stale ? { rows: [row] } : {}) : {
-        entries: [witnessingRecord({ log: name, policy, requestId: c.get('requestId'), time: services.clock() })], rows: [row],
-      }),
+      beforeWrite: async () => {
+        await recordBeforeWrite(c, services, 201, policy === null ? (stale || fieldsRows.length > 0 ? { rows: [...(stale ? [row] : []), ...fieldsRows] } : {}) : {
+          entries: [witnessingRecord({ log: name, policy, requestId: c.get('requestId'), time: services.clock() })], rows: [row, ...fieldsRows],
+        })()
+        // Written before the log exists, so its first entry is indexed by them.
+        searchFields.adopt(name, indexed)
+      },
     }))
     services.witnessing?.kick()
     return c.json(await logJson(services, ledger.log(info.name)), 201, { Location: `/v1/logs/${info.name}` })

@@ -19,6 +19,7 @@ const TAG = {
   object: 0x4f, // O sha256(32) -> object bytes, for objects not stored inline in their M row
   objectMeta: 0x4d, // M sha256(32) -> object metadata, and small objects' bytes (objects.ts)
   table: 0x52, // R table 0 key -> a RowTable's row (rows.ts)
+  term: 0x51, // Q name 0 length(1) term index(8) -> nothing: the entry at index has that search term (terms.ts)
 } as const
 
 /** A safe integer as 8 big-endian bytes. */
@@ -108,6 +109,25 @@ export function tableRange(table: string, prefix = ''): { gte: Uint8Array; lte: 
 /** The key of a RowTable's row, from its stored key. */
 export function tableKeyOf(table: string, key: Uint8Array): string {
   return utf8Decoder.decode(keySuffix(key, table))
+}
+
+/** The longest search term, in bytes: a term row's key stays small. */
+export const MAX_TERM_BYTES = 64
+
+/** A term row's key: tag || log || 0x00 || term length || term || index(8). */
+export function termKey(log: string, term: Uint8Array, index: number): Uint8Array {
+  return scoped(TAG.term, log, concatBytes(Uint8Array.of(term.length), term, uint64(index)))
+}
+
+/** Every term row of a log. */
+export function allTermsRange(log: string): { gte: Uint8Array; lte: Uint8Array } {
+  const base = scoped(TAG.term, log)
+  return { gte: base, lte: concatBytes(base, new Uint8Array(1 + MAX_TERM_BYTES + 8).fill(0xff)) }
+}
+
+/** The entry index of a term row, from its key's last 8 bytes. */
+export function termIndexOf(key: Uint8Array): number {
+  return readUint64(key.subarray(key.length - 8))
 }
 
 /** All keys of one kind in a log, e.g. every checkpoint, in order. */

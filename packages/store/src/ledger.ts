@@ -20,6 +20,7 @@ import type { SequencerOptions } from './sequencer.js'
 import { RowTable, type TableRow, registerRows } from './rows.js'
 import { type LedgerEvent, WriteWatch } from './write-watch.js'
 import { StoreError } from './errors.js'
+import { type EntryIndexer, rewriteTerms } from './terms.js'
 
 export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
   /**
@@ -122,6 +123,7 @@ export class Ledger {
   readonly #tables = new Map<string, RowTable>()
   readonly #rows: Participant<TableRow, undefined>
   readonly #writes = new WriteWatch((name) => this.#logs.has(name))
+  #indexer: EntryIndexer | undefined
   #closed = false
 
   private constructor(directory: string, opened: StorageDriver, options: LedgerOptions) {
@@ -208,6 +210,33 @@ export class Ledger {
     // Only the logs' parts answer with AppendResults; the objects' and rows' results are dropped.
     const results = await this.#appender.append([...logParts, ...objects, ...rows])
     return results.slice(0, parts.length) as AppendResult[]
+  }
+
+  /**
+   * Gives every entry appended from now on, to any log, the search terms `indexer` finds in it,
+   * written in the entry's own atomic write (see Log.matching). Set it right after opening,
+   * before anything is appended; entries appended without it are indexed by `reindex`.
+   */
+  indexWith(indexer: EntryIndexer): void {
+    if (typeof indexer !== 'function') throw new TypeError('indexWith takes a function')
+    this.#indexer = indexer
+  }
+
+  /**
+   * Rebuilds the search terms of log `name`'s entries with the ledger's indexer, after the
+   * appends in flight; appends made meanwhile are indexed as they are written. Memory stays
+   * bounded however large the log.
+   * @returns the number of entries reindexed.
+   * @throws LOG_NOT_FOUND; TypeError when the ledger has no indexer.
+   */
+  async reindex(name: string, options: { readonly onProgress?: (done: number, size: number) => void } = {}): Promise<number> {
+    const log = this.log(name)
+    const indexer = this.#indexer
+    if (indexer === undefined) throw new TypeError('reindex needs an indexer (Ledger.indexWith)')
+    await this.#appender.drain()
+    const size = log.size
+    return rewriteTerms(this.#driver, name, size, (start, limit) => log.entries(start, limit), indexer,
+      (done) => options.onProgress?.(done, size))
   }
 
   /**
@@ -338,6 +367,7 @@ export class Ledger {
       signer: await this.#loadSigner(info.name),
       tiles: this.#tiles,
       appender: this.#appender,
+      indexer: () => this.#indexer,
       ids: {
         maxLookupLag: this.#options.maxLookupLag, lookupBatchSize: this.#options.lookupBatchSize,
         idFilterBytes: this.#options.idFilterBytes,

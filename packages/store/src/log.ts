@@ -13,6 +13,7 @@ import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange
 import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
 import { StoreError } from './errors.js'
+import { type EntryIndexer, type TermRange, addTermRows, matchingIndexes, termsOf } from './terms.js'
 
 /** What a log says about itself; never its private key. */
 export interface LogInfo {
@@ -93,6 +94,8 @@ interface PreparedBatch {
   /** Ids the id filter shows were never admitted: new, with no other lookup. */
   readonly unseen: readonly boolean[]
   readonly ticket: number
+  /** Each entry's search terms, when the ledger has an indexer. */
+  readonly terms: readonly (readonly Uint8Array[])[] | undefined
 }
 
 const ID_PATTERN = /^[0-9a-f]{4,64}$/
@@ -109,6 +112,8 @@ export interface LogContext {
   /** The ledger's appender: every log's appends go through it. */
   readonly appender: Appender
   readonly ids: IdLookupOptions
+  /** The ledger's indexer, if it has one (Ledger.indexWith). */
+  readonly indexer: () => EntryIndexer | undefined
 }
 
 /** One append-only log of a ledger: sequenced appends, reads and proofs. */
@@ -242,7 +247,10 @@ export class Log {
     const leafHashes = entries.map((entry) => hasher.leaf(entry))
     const ticket = this.#ids.ticket()
     const { indexes: known, unseen } = await this.#ids.stored(leafHashes)
-    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, unseen, ticket }
+    // Checked here, so that a bad term fails its batch before anything is staged.
+    const indexer = this.#context.indexer()
+    const terms = indexer === undefined ? undefined : await termsOf(indexer, this.info.name, entries)
+    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, unseen, ticket, terms }
   }
 
   /**
@@ -251,7 +259,7 @@ export class Log {
    * appender adopts it once every log of the batch has staged its part.
    */
   #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch, skip: ReadonlySet<number>): StagedBatch {
-    const { entries: all, leafHashes, ids, known, unseen, ticket } = batch
+    const { entries: all, leafHashes, ids, known, unseen, ticket, terms } = batch
     const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()
     const fresh: number[] = []
@@ -277,6 +285,8 @@ export class Log {
     const freshIds = fresh.map((i) => ids[i]!)
     const freshHashes = fresh.map((i) => leafHashes[i]!)
     const { after, ops } = this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
+    // In the entries' own write: the search index is never behind or ahead of the log.
+    if (terms !== undefined) fresh.forEach((i, j) => addTermRows(ops, this.info.name, terms[i]!, before.head.size + j))
     return { results, ticket, commit: { before, after, ops, ids: freshIds, leafHashes: freshHashes, assigned } }
   }
 
@@ -358,6 +368,15 @@ export class Log {
     const count = Math.min(limit, this.size - start)
     const data = await this.#entryData(start, count)
     return data.map((bytes, i) => ({ index: start + i, id: bytesToHex(this.#context.hasher.leaf(bytes)), data: bytes }))
+  }
+
+  /**
+   * The indexes in `range` (clipped to the log's size) of the entries that have every one of
+   * `terms` (see EntryIndexer), in order; with no terms, every index in range.
+   * @throws RangeError for a term that is empty or too long.
+   */
+  matching(terms: readonly Uint8Array[], range: TermRange): AsyncGenerator<number> {
+    return matchingIndexes(this.#context.driver, this.info.name, terms, { ...range, end: Math.min(range.end, this.size) })
   }
 
   /** The index an entry reference names. See `entry` for what is thrown. */

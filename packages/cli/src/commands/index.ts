@@ -6,6 +6,7 @@ import { registerKeys } from './keys.js'
 import { registerLedger } from './ledger.js'
 import { registerMonitor } from './monitor.js'
 import { registerProofs } from './proofs.js'
+import { registerReindex } from './reindex.js'
 import { registerScopes } from './scopes.js'
 import { registerServers } from './servers.js'
 
@@ -15,6 +16,7 @@ export function registerCommands(program: Program): void {
   registerEntries(program)
   registerProofs(program)
   registerFsck(program)
+  registerReindex(program)
   registerMonitor(program)
   registerKeys(program)
   registerAuth(program)

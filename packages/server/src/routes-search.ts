@@ -1,0 +1,54 @@
+// Searching a log through its indexes.
+import type { Log } from '@annal/store'
+import { bytesToHex } from '@annal/tlog'
+import type { Hono } from 'hono'
+import { type AppEnv, type Services, authorize } from './context.js'
+import { entryJson, jsonStream, pageOf, parseEntry } from './entry-json.js'
+import { cursorText, parseSearch, searchPage } from './search.js'
+import { indexLedger } from './search-fields.js'
+
+/** GET /v1/logs/{log}/search (`log:read`; `audit:read` for the access log). */
+export function searchRoutes(app: Hono<AppEnv>, services: Services): void {
+  const { ledger, limits } = services
+
+  app.get('/v1/logs/:log/search', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:read', name)
+    const log = ledger.log(name)
+    const fields = (await indexLedger(ledger)).of(name)
+    const query = parseSearch(c.req.queries(), fields, limits.listEntries)
+    const page = await searchPage(log, query)
+    const entries = pageOf(page.entries.map(parseEntry), limits.pageBytes)
+    // A page cut short by its size in bytes goes on after its last entry.
+    const cut = entries.length < page.entries.length ? entries.at(-1)!.entry.index : undefined
+    const next = cut === undefined ? page.next : { end: page.end, position: query.order === 'newest' ? cut : cut + 1 }
+    const cursor = next === undefined ? undefined : cursorText(next, query.digest)
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'private, no-cache' }
+    if (cursor !== undefined) headers.Link = `<${nextUrl(c.req.url, cursor)}>; rel="next"`
+    const proofs = query.withProofs ? await proofsOf(log, entries.map(({ entry }) => entry.index)) : undefined
+    const inline = { bytes: limits.pageBytes, depth: limits.jsonDepth }
+    const head = `{"log":${JSON.stringify(name)},"size":${page.end},"order":"${query.order}",` +
+      `"next":${cursor === undefined ? 'null' : `"${cursor}"`},` +
+      (proofs === undefined ? '' : `"checkpoint":${JSON.stringify(proofs.checkpoint)},`) + '"results":['
+    return c.body(jsonStream(head, entries.map((entry, i) => async () => {
+      const json = await entryJson(ledger, entry, inline)
+      return proofs === undefined ? json : `${json.slice(0, -1)},"inclusion_proof":${JSON.stringify(proofs.hashes[i])}}`
+    }), ']}'), 200, headers)
+  })
+}
+
+/** The request's URL with `cursor` set, as a path and query: the same search, one page on. */
+function nextUrl(url: string, cursor: string): string {
+  const parsed = new URL(url)
+  parsed.searchParams.set('cursor', cursor)
+  return `${parsed.pathname}${parsed.search}`
+}
+
+/** Inclusion proofs of `indexes` in the log's latest checkpoint, which is returned with its cosignatures. */
+async function proofsOf(log: Log, indexes: readonly number[]): Promise<{ checkpoint: { size: number; note: string }; hashes: string[][] }> {
+  const size = log.size
+  const note = await log.cosignedCheckpoint(size)
+  const proofs = await Promise.all(indexes.map((index) => log.inclusionProof(index, size)))
+  return { checkpoint: { size, note }, hashes: proofs.map((proof) => proof.proof.map(bytesToHex)) }
+}
+
