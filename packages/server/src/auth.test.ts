@@ -438,7 +438,7 @@ describe('auth configuration', () => {
     const { createApp } = await import('./app.js')
     await expect(createApp({ ...base, auth: { ...base.auth, algorithms: ['none'] } })).rejects.toThrow(RangeError)
     await expect(createApp({ ...base, auth: { ...base.auth, algorithms: ['HS256'] } })).rejects.toThrow(RangeError)
-    await expect(createApp({ ...base, auth: { ...base.auth, audience: 'urn:annal' } })).rejects.toThrow(TypeError)
+    await expect(createApp({ ...base, auth: { ...base.auth, audience: 'urn:annal' } })).rejects.toThrow('auth.audience "urn:annal" must be an http(s) URL: the resource identifier of RFC 8707 and RFC 9728')
     await expect(createApp({ ...base, auth: { issuer: ISSUER, audience: AUDIENCE } })).rejects.toThrow(TypeError)
     await expect(createApp({ ...base, auth: { ...base.auth, hmacSecret: new Uint8Array(16) } })).rejects.toThrow(RangeError)
     await expect(createApp({ ...base, limits: { bodyBytes: 0 } })).rejects.toThrow(RangeError)

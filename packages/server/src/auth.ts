@@ -221,8 +221,11 @@ export function keyResolver(options: AuthOptions): JWTVerifyGetKey {
 /** @throws TypeError or RangeError for settings that cannot work. */
 export function checkAuthOptions(options: AuthOptions): void {
   if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('auth needs an issuer')
-  if (typeof options.audience !== 'string' || !/^https?:\/\//.test(options.audience)) {
+  if (typeof options.audience !== 'string' || options.audience === '') {
     throw new TypeError('auth needs an audience: this server\'s http(s) resource identifier')
+  }
+  if (!/^https?:\/\//.test(options.audience)) {
+    throw new TypeError(`auth.audience ${JSON.stringify(options.audience)} must be an http(s) URL: the resource identifier of RFC 8707 and RFC 9728`)
   }
   if (options.jwks !== undefined && options.jwksUrl !== undefined) throw new TypeError('give jwks or jwksUrl, not both')
   const cacheSize = options.tokenCacheSize
