@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import { openCheckpoint, parseVerifierKey } from '@annal/note'
@@ -24,5 +24,17 @@ describe('the annal command, as a real process', () => {
     const failure = await run(process.execPath, [bin, 'nonsense']).catch((error: { code: number; stderr: string }) => error)
     expect(failure).toMatchObject({ code: 2 })
     expect((failure as { stderr: string }).stderr.trim().split('\n')).toHaveLength(1)
+  })
+})
+
+describe('the annal command, read by a reader that stops early', () => {
+  it('exits 0 without a stack trace when its standard output is closed', async () => {
+    const child = spawn(process.execPath, [bin, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Closed before the child has started, so that its first write meets a closed pipe.
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (chunk) => { stderr += chunk })
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect([code, stderr]).toEqual([0, ''])
   })
 })

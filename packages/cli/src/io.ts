@@ -16,6 +16,13 @@ export interface Io {
 
 /** The running process's streams, directory and environment. */
 export function processIo(): Io {
+  // A reader that stops early (`annal log | head`) closes the pipe: stop quietly, as Git does.
+  if (process.stdout.listenerCount('error') === 0) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+      process.exit(0)
+    })
+  }
   return {
     out: (line) => void process.stdout.write(`${line}\n`),
     err: (line) => void process.stderr.write(`${line}\n`),
