@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { parsePolicy, verifyCheckpoint } from '@annal/client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { killStarted, startAnnal } from './process.js'
+import { annalBin, killStarted, startAnnal } from './process.js'
 
 const run = promisify(execFile)
 const SECTION = '## Walkthrough: one log and two witnesses'
@@ -64,11 +64,9 @@ describe('docs/witness.md walkthrough', () => {
     }
     const sh = async (text: string) => (await run('sh', ['-c', fill(text)], { cwd })).stdout
 
-    // 1: the server creates the log and prints its key; stopped with Ctrl-C.
-    const first = startAnnal(annalArgs(fill(createLog)), /log "audit" verifier key: (\S+)\n/, {}, cwd)
-    values.set('LOG_KEY', (await first.matched)[1]!)
-    first.child.kill('SIGINT')
-    expect(await first.exited).toBe(0)
+    // 1: init makes the ledger and its log, and prints the log's key; nothing keeps running.
+    const init = await run(process.execPath, [annalBin, ...annalArgs(fill(createLog))], { cwd })
+    values.set('LOG_KEY', /verifier key: (\S+)\n/.exec(init.stdout)![1]!)
 
     // 2, 3: the witnesses print their URL and key.
     for (const [block, name, address] of [[witness1, 'W1_KEY', '127.0.0.1:7381'], [witness2, 'W2_KEY', '127.0.0.1:7382']] as const) {
@@ -89,14 +87,14 @@ describe('docs/witness.md walkthrough', () => {
     }
 
     // 5, 6: the policy and an append answer JSON.
-    expect(JSON.parse(await sh(policy))).toMatchObject({ name: 'audit', witnessing: { k: 2 } })
+    expect(JSON.parse(await sh(policy))).toMatchObject({ name: 'main', witnessing: { k: 2 } })
     expect(JSON.parse(await sh(append))).toMatchObject({ index: 0 })
 
     // 7: two cosignature lines, once both witnesses have answered.
     await until(async () => (await sh(count).catch(() => '')).trim(), (lines) => lines === '2')
 
     // The client's check, with the doc's policy.
-    const note = await (await fetch(`${values.get('http://127.0.0.1:8080')}/v1/logs/audit/checkpoint`)).text()
+    const note = await (await fetch(`${values.get('http://127.0.0.1:8080')}/v1/logs/main/checkpoint`)).text()
     const trusted = verifyCheckpoint(note, parsePolicy(`${fill(clientPolicy)}\n`))
     expect([trusted.checkpoint.size, [...trusted.witnesses].sort()]).toEqual([1, ['w1', 'w2']])
     server.child.kill('SIGTERM')
