@@ -2,7 +2,7 @@
 // ledger's watch, and the rest read when scraped. Labels take only bounded values: route
 // patterns, statuses, problem codes, the ledger's log names and the configured witnesses.
 import { join } from 'node:path'
-import { type DiskUsage, diskUsage, isWriteFault } from '@annal/storage'
+import { diskFigures, isWriteFault } from '@annal/storage'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { Hono, type MiddlewareHandler } from 'hono'
 import { AppendTimes } from './append-times.js'
@@ -188,22 +188,16 @@ export class ServerMetrics {
   #storageGauges(registers: Registry[]): void {
     const { ledger } = this.#services
     const directory = join(ledger.directory, 'db')
-    let usage: Promise<DiskUsage> | undefined
-    // One look at the disk a scrape, shared by the gauges that show it.
-    const look = () => (usage ??= diskUsage(directory).finally(() => setImmediate(() => { usage = undefined })))
-    const gauge = (name: string, help: string, value: (u: DiskUsage) => number | undefined) => new Gauge({
-      name, help, registers,
-      async collect() {
-        const u = await look().catch(() => undefined)
-        const v = u === undefined ? undefined : value(u)
-        if (v === undefined) this.reset()
-        else this.set(v)
-      },
-    })
-    gauge('annal_storage_disk_bytes', 'Bytes of the ledger database\'s files.', (u) => u.bytes)
-    gauge('annal_storage_open_files', 'Files of the ledger database this process holds open (Linux only).', (u) => u.openFiles)
-    gauge('annal_storage_filesystem_avail_bytes', 'Free bytes left to the server on the ledger\'s filesystem.', (u) => u.filesystemAvailableBytes)
-    gauge('annal_storage_filesystem_size_bytes', 'Size of the ledger\'s filesystem.', (u) => u.filesystemSizeBytes)
+    for (const figure of diskFigures(directory, 'the ledger database')) {
+      new Gauge({
+        name: figure.name, help: figure.help, registers,
+        async collect() {
+          const value = await figure.read()
+          if (value === undefined) this.reset()
+          else this.set(value)
+        },
+      })
+    }
     new Gauge({
       name: 'annal_storage_writable', help: '1 while the ledger is open and its last write did not fail, else 0.', registers,
       collect() {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { platform, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { diskUsage } from './disk.js'
+import { diskFigures, diskUsage } from './disk.js'
 import { LevelDriver } from './level-driver.js'
 
 it('diskUsage counts a database\'s bytes and open files, and the room left', async () => {
@@ -23,4 +23,22 @@ it('diskUsage counts a database\'s bytes and open files, and the room left', asy
     await driver.close()
     await rm(directory, { recursive: true, force: true })
   }
+})
+
+it('diskFigures reads the same figures for metrics, and nothing for a directory that is gone', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'annal-disk-'))
+  try {
+    const figures = diskFigures(directory, 'the test database')
+    expect(figures.map((figure) => figure.name)).toEqual([
+      'annal_storage_disk_bytes', 'annal_storage_open_files', 'annal_storage_filesystem_avail_bytes', 'annal_storage_filesystem_size_bytes',
+    ])
+    expect(figures[0]!.help).toBe('Bytes of the test database\'s files.')
+    const usage = await diskUsage(directory)
+    expect(await figures[0]!.read()).toBe(usage.bytes)
+    expect(await figures[3]!.read()).toBe(usage.filesystemSizeBytes)
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+  // A scrape after the directory is gone gets no figure rather than an error.
+  expect(await diskFigures(directory, 'gone')[0]!.read()).toBeUndefined()
 })

@@ -32,6 +32,32 @@ export async function diskUsage(directory: string): Promise<DiskUsage> {
   }
 }
 
+/** One disk figure as a metrics gauge shows it: its name, its help, and how to read it now. */
+export interface DiskFigure {
+  readonly name: string
+  readonly help: string
+  /** The figure, or undefined when the directory cannot be read or the platform does not say. */
+  readonly read: () => Promise<number | undefined>
+}
+
+/**
+ * The disk figures of a database directory for metrics (`annal_storage_*`), described as of
+ * `database` ("the ledger database", "the witness database"). The figures read within one turn of
+ * the event loop (one scrape) share one look at the disk.
+ */
+export function diskFigures(directory: string, database: string): DiskFigure[] {
+  let usage: Promise<DiskUsage | undefined> | undefined
+  const look = () => (usage ??= diskUsage(directory).catch(() => undefined).finally(() => setImmediate(() => { usage = undefined })))
+  const figure = (name: string, help: string, value: (u: DiskUsage) => number | undefined): DiskFigure =>
+    ({ name, help, read: async () => { const u = await look(); return u === undefined ? undefined : value(u) } })
+  return [
+    figure('annal_storage_disk_bytes', `Bytes of ${database}'s files.`, (u) => u.bytes),
+    figure('annal_storage_open_files', `Files of ${database} this process holds open (Linux only).`, (u) => u.openFiles),
+    figure('annal_storage_filesystem_avail_bytes', `Free bytes left to this process on ${database}'s filesystem.`, (u) => u.filesystemAvailableBytes),
+    figure('annal_storage_filesystem_size_bytes', `Size of ${database}'s filesystem.`, (u) => u.filesystemSizeBytes),
+  ]
+}
+
 /** Linux lists the process's descriptors in /proc/self/fd, each a link to what it holds. */
 async function openFilesUnder(directory: string): Promise<number | undefined> {
   let descriptors: string[]

@@ -1,7 +1,7 @@
 // The witness's Prometheus metrics: requests and add-checkpoint outcomes counted as answered,
 // writes as they settle, evidence and cosigned sizes read when scraped. Labels take route
 // patterns, statuses and the configured origins only.
-import { type DiskUsage, type DriverWrite, diskUsage, isWriteFault } from '@annal/storage'
+import { type DriverWrite, diskFigures, isWriteFault } from '@annal/storage'
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -83,22 +83,16 @@ export class WitnessMetrics {
         this.set(witness.writeHealth.ok ? 1 : 0)
       },
     })
-    let usage: Promise<DiskUsage> | undefined
-    // One look at the disk a scrape, shared by the gauges that show it.
-    const look = () => (usage ??= diskUsage(this.directory).finally(() => setImmediate(() => { usage = undefined })))
-    const disk = (name: string, help: string, value: (u: DiskUsage) => number | undefined) => new Gauge({
-      name, help, registers,
-      async collect() {
-        const u = await look().catch(() => undefined)
-        const v = u === undefined ? undefined : value(u)
-        if (v === undefined) this.reset()
-        else this.set(v)
-      },
-    })
-    disk('annal_storage_disk_bytes', 'Bytes of the witness database\'s files.', (u) => u.bytes)
-    disk('annal_storage_open_files', 'Files of the witness database this process holds open (Linux only).', (u) => u.openFiles)
-    disk('annal_storage_filesystem_avail_bytes', 'Free bytes left to the witness on its database\'s filesystem.', (u) => u.filesystemAvailableBytes)
-    disk('annal_storage_filesystem_size_bytes', 'Size of the witness database\'s filesystem.', (u) => u.filesystemSizeBytes)
+    for (const figure of diskFigures(this.directory, 'the witness database')) {
+      new Gauge({
+        name: figure.name, help: figure.help, registers,
+        async collect() {
+          const value = await figure.read()
+          if (value === undefined) this.reset()
+          else this.set(value)
+        },
+      })
+    }
   }
 }
 
