@@ -3,7 +3,7 @@ import { verifyCheckpoint, type TrustedCheckpoint } from './checkpoint.js'
 import { checkConsistent, proofNeeded } from './consistency.js'
 import { ClientError } from './errors.js'
 import { BundleReader } from './internal/bundles.js'
-import { countField, get, getJson, hashField, hashesField } from './internal/http.js'
+import { LogReader, countField, hashField, hashesField } from './internal/http.js'
 import type { Policy } from './policy.js'
 import { formatProof, verifyIncluded } from './proof.js'
 
@@ -15,7 +15,10 @@ export interface LogClientOptions {
   readonly policy: Policy
   /** Defaults to the global fetch. */
   readonly fetch?: Fetch
-  /** A bearer token with log:read, needed only to look up abbreviated ids. */
+  /**
+   * A bearer token: log:read to look up abbreviated ids, audit:read to read the access log. It
+   * is shown only to the routes that need it (see LogReader).
+   */
   readonly token?: string
 }
 
@@ -38,6 +41,13 @@ const FULL_ID = /^[0-9a-f]{64}$/
 const ABBREVIATED_ID = /^[0-9a-f]{4,63}$/
 const INDEX_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/
 
+const readers = new WeakMap<LogClient, LogReader>()
+
+/** The reader of `client`, so that a Monitor built on it meets the access log's refusal once. */
+export function readerOf(client: LogClient): LogReader {
+  return readers.get(client)!
+}
+
 /**
  * A client of one log of the Annal HTTP API (docs/api.md) that trusts nothing it has not
  * verified: checkpoints against the policy, entries by inclusion proofs, newer checkpoints by
@@ -47,16 +57,15 @@ const INDEX_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/
 export class LogClient {
   readonly url: string
   readonly #policy: Policy
-  readonly #fetch: Fetch
-  readonly #token: string | undefined
+  readonly #reader: LogReader
 
   constructor(url: string, options: LogClientOptions) {
     if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw new TypeError('url must be an http(s) URL')
     if (options?.policy === undefined) throw new TypeError('options.policy is required')
     this.url = url.replace(/\/+$/, '')
     this.#policy = options.policy
-    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.#token = options.token
+    this.#reader = new LogReader(options.fetch ?? ((input, init) => globalThis.fetch(input, init)), options.token)
+    readers.set(this, this.#reader)
   }
 
   /**
@@ -64,7 +73,7 @@ export class LogClient {
    * Throws ClientError RESPONSE_INVALID, or as verifyCheckpoint.
    */
   async checkpoint(): Promise<TrustedCheckpoint> {
-    const response = await get(this.#fetch, `${this.url}/checkpoint`)
+    const response = await this.#reader.public(`${this.url}/checkpoint`)
     return verifyCheckpoint(new Uint8Array(await response.arrayBuffer()), this.#policy)
   }
 
@@ -79,7 +88,7 @@ export class LogClient {
     const size = checkpoint.checkpoint.size
     const known = await this.#leafHash(ref)
     const query = known === undefined ? `index=${String(ref)}` : `leaf_hash=${bytesToHex(known)}`
-    const body = await getJson(this.#fetch, `${this.url}/proof/inclusion?${query}&tree_size=${size}`)
+    const body = await this.#reader.publicJson(`${this.url}/proof/inclusion?${query}&tree_size=${size}`)
     const index = countField(body, 'index')
     const leafHash = hashField(body.leaf_hash, 'leaf_hash')
     const hashes = hashesField(body, 'proof')
@@ -102,8 +111,8 @@ export class LogClient {
     const latest = await this.checkpoint()
     const [from, to] = [old.checkpoint, latest.checkpoint]
     const proof = proofNeeded(from, to)
-      ? hashesField(await getJson(this.#fetch, `${this.url}/proof/consistency?from=${from.size}&to=${to.size}`), 'proof') : []
-    await checkConsistent(from, to, proof, (size) => new BundleReader(this.#fetch, this.url, {}, to).treeHash(size))
+      ? hashesField(await this.#reader.publicJson(`${this.url}/proof/consistency?from=${from.size}&to=${to.size}`), 'proof') : []
+    await checkConsistent(from, to, proof, (size) => new BundleReader(this.#reader, this.url, to).treeHash(size))
     return latest
   }
 
@@ -135,8 +144,7 @@ export class LogClient {
 
   /** The full id an abbreviation stands for, from GET entries/{ref} (log:read). */
   async #resolve(prefix: string): Promise<Uint8Array> {
-    const headers: Record<string, string> = this.#token === undefined ? {} : { Authorization: `Bearer ${this.#token}` }
-    const body = await getJson(this.#fetch, `${this.url}/entries/${prefix}`, headers)
+    const body = await this.#reader.restrictedJson(`${this.url}/entries/${prefix}`)
     const id = body.id
     if (typeof id !== 'string' || !id.startsWith(prefix)) throw new ClientError('ENTRY_MISMATCH', `the entry answered for ${prefix} has another id`)
     return hashField(id, 'id')

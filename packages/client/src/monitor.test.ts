@@ -92,6 +92,55 @@ describe('Monitor against a running server', () => {
   })
 })
 
+describe('Monitor tokens', () => {
+  /** A fetch that records each path read, whether it carried a token, and the answer's status. */
+  function recordingFetch(): { fetch: Fetch; reads: { path: string; token: boolean; status: number }[] } {
+    const reads: { path: string; token: boolean; status: number }[] = []
+    const fetch: Fetch = async (input, init) => {
+      const response = await globalThis.fetch(input, init)
+      const headers = (init?.headers ?? {}) as Record<string, string>
+      reads.push({ path: new URL(input).pathname, token: 'Authorization' in headers, status: response.status })
+      return response
+    }
+    return { fetch, reads }
+  }
+
+  it('shows its token with entry bundles only, never with checkpoints, proofs or hash tiles', async () => {
+    const log = await newLog('tokens')
+    const store = new MemoryStateStore()
+    await log.append(events(0, 300))
+    await new Monitor(log.url, { policy: log.policy, store, token, onEntry: () => {} }).poll()
+    await log.append(events(300, 5))
+    const recorded = recordingFetch()
+    // From the saved state, the new checkpoint is proven consistent through the hash tiles.
+    const next = new Monitor(log.url, { policy: log.policy, store, token, fetch: recorded.fetch, onEntry: () => {} })
+    expect((await next.poll()).checkpoint.size).toBe(305)
+    const bundles = recorded.reads.filter((read) => read.path.includes('/tile/entries/'))
+    const others = recorded.reads.filter((read) => !read.path.includes('/tile/entries/'))
+    expect(others.filter((read) => read.path.includes('/tile/')).length).toBeGreaterThan(0)
+    expect(bundles.length).toBeGreaterThan(0)
+    expect(others.every((read) => !read.token && read.status === 200)).toBe(true)
+    expect(bundles.every((read) => read.token && read.status === 200)).toBe(true)
+  })
+
+  it('follows the access log, whose every route needs the token, after one refusal', async () => {
+    const auditToken = await live.mint.token({ scope: 'audit:read', expiresIn: 3600 })
+    const { logs } = await (await globalThis.fetch(live.url('/v1/logs'))).json() as { logs: { name: string; verifier_key: string }[] }
+    const policy = parsePolicy(`log ${logs.find((log) => log.name === 'access')!.verifier_key}\nquorum none\n`)
+    const store = new MemoryStateStore()
+    const recorded = recordingFetch()
+    const monitor = new Monitor(live.url('/v1/logs/access'), { policy, store, token: auditToken, fetch: recorded.fetch, onEntry: () => {} })
+    const first = await monitor.poll()
+    const refusedFirst = recorded.reads.filter((read) => read.status === 401).length
+    // Each poll's own requests grow the access log, so the second poll proves consistency.
+    const second = await monitor.poll()
+    expect(second.checkpoint.size).toBeGreaterThan(first.checkpoint.size)
+    expect(refusedFirst).toBe(1)
+    expect(recorded.reads.filter((read) => read.status === 401)).toHaveLength(1)
+    expect((await store.load())?.next).toBe(second.checkpoint.size)
+  })
+})
+
 describe('Monitor far behind a log of several bundles', () => {
   const BUNDLE = 256
   const size = 3 * BUNDLE + 10

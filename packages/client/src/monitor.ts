@@ -4,8 +4,8 @@ import { checkConsistent, proofNeeded } from './consistency.js'
 import { ClientError } from './errors.js'
 import { tellWitness, type GossipOutcome } from './gossip.js'
 import { BundleReader } from './internal/bundles.js'
-import { countField, getJson, hashesField } from './internal/http.js'
-import { LogClient, type Fetch } from './log-client.js'
+import { countField, hashesField, type LogReader } from './internal/http.js'
+import { LogClient, readerOf, type Fetch } from './log-client.js'
 import { sameState, type MonitorState, type MonitorStateStore } from './monitor-state.js'
 import type { Policy } from './policy.js'
 import { SplitViewError } from './split-view.js'
@@ -25,7 +25,7 @@ export interface MonitorOptions {
   readonly onEntry: (entry: MonitorEntry) => void | Promise<void>
   /** Defaults to the global fetch. */
   readonly fetch?: Fetch
-  /** A bearer token with log:read, which entry bundles need. */
+  /** A bearer token: log:read for entry bundles, audit:read to follow the access log. */
   readonly token?: string
   /**
    * Base URLs of witnesses (tlog-witness with Annal's `/v1/gossip`, as `annal witness serve`),
@@ -59,7 +59,7 @@ export class Monitor {
   readonly #client: LogClient
   readonly #options: MonitorOptions
   readonly #fetch: Fetch
-  readonly #headers: Record<string, string>
+  readonly #reader: LogReader
   readonly #witnesses: readonly string[]
   readonly #gossipTimeoutMs: number
 
@@ -71,7 +71,7 @@ export class Monitor {
     this.url = this.#client.url
     this.#options = options
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.#headers = options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` }
+    this.#reader = readerOf(this.#client)
     this.#witnesses = (options.witnesses ?? []).map(witnessUrl)
     this.#gossipTimeoutMs = options.gossipTimeoutMs ?? 10_000
     if (!Number.isSafeInteger(this.#gossipTimeoutMs) || this.#gossipTimeoutMs < 1) throw new RangeError('gossipTimeoutMs must be a positive integer')
@@ -93,7 +93,7 @@ export class Monitor {
     if (!Number.isSafeInteger(from) || from < 0 || from > target.checkpoint.size) {
       throw new RangeError('the saved next index is not within the trusted checkpoint')
     }
-    const bundles = new BundleReader(this.#fetch, this.url, this.#headers, target.checkpoint)
+    const bundles = new BundleReader(this.#reader, this.url, target.checkpoint)
     for await (const entries of bundles.entries(from)) {
       for (const entry of entries) {
         await this.#options.onEntry(entry)
@@ -127,13 +127,13 @@ export class Monitor {
     if (old.size === now.size && old.origin === now.origin && bytesEqual(old.rootHash, now.rootHash)) return trusted
     const [small, large] = now.size < old.size ? [now, old] : [old, now]
     const proof = proofNeeded(small, large) ? await this.#consistencyProof(small.size, large.size) : []
-    await checkConsistent(small, large, proof, (size) => new BundleReader(this.#fetch, this.url, this.#headers, large).treeHash(size))
+    await checkConsistent(small, large, proof, (size) => new BundleReader(this.#reader, this.url, large).treeHash(size))
     // An older checkpoint that the trusted one extends is a stale answer, not news.
     return now.size > old.size ? latest : trusted
   }
 
   async #consistencyProof(from: number, to: number): Promise<Uint8Array[]> {
-    const body = await getJson(this.#fetch, `${this.url}/proof/consistency?from=${from}&to=${to}`)
+    const body = await this.#reader.publicJson(`${this.url}/proof/consistency?from=${from}&to=${to}`)
     if (countField(body, 'from') !== from || countField(body, 'to') !== to) {
       throw new ClientError('RESPONSE_INVALID', `the consistency proof is not from ${from} to ${to}`)
     }

@@ -4,9 +4,8 @@ import {
 } from '@annal/tlog'
 import { translate } from '../checkpoint.js'
 import { ClientError } from '../errors.js'
-import type { Fetch } from '../log-client.js'
 import type { MonitorEntry } from '../monitor.js'
-import { get } from './http.js'
+import type { LogReader } from './http.js'
 import { edgeNodes, rootFromEdge } from './range.js'
 
 const tileKey = (tile: TileId): string => `${tile.level}/${tile.index}/${tile.width}`
@@ -25,18 +24,16 @@ const TILE_ERRORS = { TILE_MALFORMED: 'RESPONSE_INVALID', TILE_NOT_FOUND: 'RESPO
  * folded with its leaves must give the root.
  */
 export class BundleReader {
-  readonly #fetch: Fetch
+  readonly #reader: LogReader
   readonly #url: string
-  readonly #headers: Record<string, string>
   readonly #size: number
   readonly #rootHash: Uint8Array
   /** The tiles of the last proof: consecutive bundles share most of them. */
   #tiles = new Map<string, Uint8Array>()
 
-  constructor(fetcher: Fetch, url: string, headers: Record<string, string>, tree: { size: number; rootHash: Uint8Array }) {
-    this.#fetch = fetcher
+  constructor(reader: LogReader, url: string, tree: { size: number; rootHash: Uint8Array }) {
+    this.#reader = reader
     this.#url = url
-    this.#headers = headers
     this.#size = tree.size
     this.#rootHash = tree.rootHash
   }
@@ -104,13 +101,13 @@ export class BundleReader {
   }
 
   async #tile(tile: TileId): Promise<Uint8Array> {
-    const response = await get(this.#fetch, `${this.#url}/${hashTilePath(tile)}`, this.#headers)
+    const response = await this.#reader.public(`${this.#url}/${hashTilePath(tile)}`)
     return new Uint8Array(await response.arrayBuffer())
   }
 
   /** The entries of bundle `index` at `width`. Throws ClientError RESPONSE_INVALID. */
   async #bundle(index: number, width: number): Promise<Uint8Array[]> {
-    const response = await get(this.#fetch, `${this.#url}/${entryBundlePath(index, width)}`, this.#headers)
+    const response = await this.#reader.restricted(`${this.#url}/${entryBundlePath(index, width)}`)
     let entries: Uint8Array[]
     try {
       entries = decodeEntryBundle(new Uint8Array(await response.arrayBuffer()))
