@@ -5,7 +5,7 @@ import {
   SIGNATURE_TYPE_COSIGNATURE_V1, cosignCheckpoint, formatSignatureLine, generateKeyPair, openCheckpoint,
   parseAddCheckpoint, parseSignerKey, parseVerifierKey, type CosignatureSigner,
 } from '@annal/note'
-import { bytesToHex, defaultHasher } from '@annal/tlog'
+import { bytesToHex, defaultHasher, hexToBytes } from '@annal/tlog'
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isClientError, parsePolicy, parseProof, verifyProof } from '../../client/src/index.js'
@@ -165,6 +165,27 @@ describe('an entry proof of a witnessed log', () => {
     // An entry past the cosigned checkpoint has no proof to serve yet.
     const body = await expectProblem(await proofOf(cosignUpTo), 503, 'POLICY_UNMET')
     expect(body).toMatchObject({ policy: { k: 1, n: 1 }, latest_size: entries.length })
+  })
+
+  it('proves search results in the checkpoint that meets the policy, and none past it', async () => {
+    await h.ledger.log('audit').append(entries.slice(0, cosignUpTo))
+    await cosignedAt(cosignUpTo)
+    await h.ledger.log('audit').append(entries.slice(cosignUpTo))
+    const response = await h.app.request('/v1/logs/audit/search?order=oldest&with_proofs=1', { headers: bearer(reader) })
+    expect(response.status).toBe(200)
+    const page = await response.json() as { checkpoint: { size: number; note: string }; results: { index: number; inclusion_proof: string[] | null }[] }
+    const trusted = parsePolicy(`log ${logKey}\nwitness w ${witnessKey}\nquorum w\n`)
+    const checkpoint = openCheckpoint(page.checkpoint.note, [parseVerifierKey(logKey)])
+    expect([page.checkpoint.size, checkpoint.size]).toEqual([cosignUpTo, cosignUpTo])
+    expect(page.results.map((result) => result.index)).toEqual(entries.map((_, i) => i))
+    for (const result of page.results) {
+      if (result.index >= cosignUpTo) {
+        expect(result.inclusion_proof).toBeNull()
+        continue
+      }
+      const proof = { index: result.index, hashes: result.inclusion_proof!.map(hexToBytes), checkpoint: page.checkpoint.note }
+      expect(verifyProof(proof, entries[result.index]!, trusted).trusted.witnesses).toEqual(['w'])
+    }
   })
 
   it('answers POLICY_UNMET while no checkpoint is cosigned', async () => {

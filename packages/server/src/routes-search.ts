@@ -25,7 +25,7 @@ export function searchRoutes(app: Hono<AppEnv>, services: Services): void {
     const cursor = next === undefined ? undefined : cursorText(next, query.digest)
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'private, no-cache' }
     if (cursor !== undefined) headers.Link = `<${nextUrl(c.req.url, cursor)}>; rel="next"`
-    const proofs = query.withProofs ? await proofsOf(log, entries.map(({ entry }) => entry.index)) : undefined
+    const proofs = query.withProofs ? await proofsOf(services, log, entries.map(({ entry }) => entry.index)) : undefined
     const inline = { bytes: limits.pageBytes, depth: limits.jsonDepth }
     const head = `{"log":${JSON.stringify(name)},"size":${page.end},"order":"${query.order}",` +
       `"next":${cursor === undefined ? 'null' : `"${cursor}"`},` +
@@ -44,11 +44,22 @@ function nextUrl(url: string, cursor: string): string {
   return `${parsed.pathname}${parsed.search}`
 }
 
-/** Inclusion proofs of `indexes` in the log's latest checkpoint, which is returned with its cosignatures. */
-async function proofsOf(log: Log, indexes: readonly number[]): Promise<{ checkpoint: { size: number; note: string }; hashes: string[][] }> {
-  const size = log.size
-  const note = await log.cosignedCheckpoint(size)
-  const proofs = await Promise.all(indexes.map((index) => log.inclusionProof(index, size)))
-  return { checkpoint: { size, note }, hashes: proofs.map((proof) => proof.proof.map(bytesToHex)) }
+/**
+ * Inclusion proofs of `indexes` in the checkpoint GET checkpoint serves (for a witnessed log,
+ * the newest that meets its policy), returned with its cosignatures; null for an entry that
+ * checkpoint does not hold yet.
+ * @throws ProblemError POLICY_UNMET when no checkpoint of a witnessed log meets its policy.
+ */
+async function proofsOf(services: Services, log: Log, indexes: readonly number[]):
+    Promise<{ checkpoint: { size: number; note: string }; hashes: (string[] | null)[] }> {
+  const { witnessing } = services
+  const checkpoint = witnessing?.policy(log.info.name) === undefined
+    ? { size: log.size, note: await log.cosignedCheckpoint(log.size) }
+    : await witnessing!.served(log, false)
+  const proofs = await Promise.all(indexes.map((index) => index < checkpoint.size ? log.inclusionProof(index, checkpoint.size) : undefined))
+  return {
+    checkpoint: { size: checkpoint.size, note: checkpoint.note },
+    hashes: proofs.map((proof) => proof === undefined ? null : proof.proof.map(bytesToHex)),
+  }
 }
 
