@@ -56,5 +56,11 @@ describe('a ledger with the annal command, as a real process', () => {
     const refused = await annal(root, 'init').catch((error: { code: number; stderr: string }) => error)
     expect(refused).toMatchObject({ code: 1 })
     expect((refused as { stderr: string }).stderr).toMatch(/^annal: \S+\.annal exists already; annal init does not overwrite a ledger\.\n$/)
+
+    // Where the kernel refuses the directory (Node's own recursive mkdir loops forever there).
+    if (process.platform === 'linux') {
+      const unmakeable = await annal(root, 'init', '/proc/annal-test').catch((error: { code: number; stderr: string }) => error)
+      expect(unmakeable).toMatchObject({ code: 1, stderr: expect.stringMatching(/^annal: cannot make the directory \/proc\/annal-test: ENOENT/) })
+    }
   })
 })

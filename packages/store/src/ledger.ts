@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
@@ -8,7 +8,7 @@ import {
 } from '@annal/note'
 import type { MerkleHasher } from '@annal/tlog'
 import { LRUCache } from 'lru-cache'
-import { StorageError, WatchedDriver, writeKeyFile, LevelDriver, probeWrite, type StorageDriver, type WriteHealth } from '@annal/storage'
+import { StorageError, WatchedDriver, makeDirectory, writeKeyFile, LevelDriver, probeWrite, type StorageDriver, type WriteHealth } from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
@@ -148,7 +148,7 @@ export class Ledger {
    */
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
     if (options.originPrefix !== undefined) checkOriginPrefix(options.originPrefix)
-    await mkdir(join(directory, 'keys'), { recursive: true, mode: 0o700 })
+    await makeDirectory(join(directory, 'keys'), 0o700)
     const driver = options.driver ?? await LevelDriver.open(join(directory, 'db'), {
       maxOpenFiles: options.maxOpenFiles, writeBufferBytes: options.writeBufferBytes,
     })

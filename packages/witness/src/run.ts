@@ -1,9 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVerifierKey } from '@annal/note'
-import { LevelDriver, WatchedDriver, writeKeyFile } from '@annal/storage'
+import { LevelDriver, WatchedDriver, makeDirectory, writeKeyFile } from '@annal/storage'
 import { Webhook } from './alert.js'
 import { createAdminApp, createWitnessApp } from './app.js'
 import type { CheckStatus } from './checks.js'
@@ -163,7 +163,7 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
   const requestTimeout = options.requestTimeoutMs ?? 30_000
   if (!Number.isSafeInteger(requestTimeout) || requestTimeout < 1) throw new RangeError('requestTimeoutMs must be a positive integer')
   const logs = logsFromKeys(options.logs)
-  await mkdir(options.data, { recursive: true, mode: 0o700 })
+  await makeDirectory(options.data, 0o700)
   const signerKey = await loadOrCreateKey(options.data, options.name)
   const metrics = options.metrics === undefined ? undefined : new WitnessMetrics(join(options.data, 'db'))
   const opened = await LevelDriver.open(join(options.data, 'db'))

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { makeDirectory } from '@annal/storage'
 import { Ledger } from '@annal/store'
 import { type Context, DEFAULT_LOG, LEDGER_DIR, checkServerUrl, localOriginPrefix } from '../context.js'
 import { Failure } from '../failure.js'
@@ -49,7 +50,9 @@ export function registerLedger(program: Program): void {
 async function init(ctx: Context, root: string, options: { origin?: string; url?: string }): Promise<void> {
   const target = join(root, LEDGER_DIR)
   if (options.url !== undefined) checkServerUrl(options.url)
-  await mkdir(root, { recursive: true })
+  await makeDirectory(root).catch((error: Error) => {
+    throw new Failure(`cannot make the directory ${root}: ${error.message}`)
+  })
   try {
     // Made without `recursive`: the check for an existing ledger and the claim are one step.
     await mkdir(target)
