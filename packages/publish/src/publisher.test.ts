@@ -160,6 +160,23 @@ describe('Publisher', () => {
     expect((await get('logs/audit/tile/0/001')).status).toBe(200)
   })
 
+  it('keeps its progress after each chunk of entries\' full tiles', async () => {
+    const log = ledger.log('audit')
+    await append(log, 4 * TILE_WIDTH + 3)
+    s3.fault = (request) => (request.method === 'PUT' && request.key === 'logs/audit/tile/0/003' ? 500 : undefined)
+    const first = publisher({ chunkEntries: 2 * TILE_WIDTH })
+    await until(() => (first.status()[0]?.consecutiveFailures ?? 0) >= 1, 'a failure in the second chunk')
+    await first.close()
+    s3.fault = undefined
+    const before = s3.requests.length
+    const second = publisher({ chunkEntries: 2 * TILE_WIDTH })
+    await until(() => publishedSize(second) === 4 * TILE_WIDTH + 3, 'published')
+    const again = s3.requests.slice(before).filter((request) => request.method === 'PUT').map((request) => request.key.slice('logs/audit/'.length))
+    expect(again.sort()).toEqual(['checkpoint', 'tile/0/002', 'tile/0/003', 'tile/0/004.p/3', 'tile/1/000.p/4',
+      'tile/entries/002', 'tile/entries/003', 'tile/entries/004.p/3'])
+    expect(() => new Publisher({ ledger, bucket: bucket(), chunkEntries: 100 })).toThrow(RangeError)
+  })
+
   it('has at most maxUploads requests in flight', async () => {
     await append(ledger.log('audit'), 16 * TILE_WIDTH)
     const published = publisher({ maxUploads: 2 })

@@ -1,5 +1,5 @@
 import type { Ledger, Log } from '@annal/store'
-import type { TileResource } from '@annal/tlog'
+import { TILE_WIDTH, type TileResource } from '@annal/tlog'
 import type { ObjectBucket } from './bucket.js'
 import {
   CHECKPOINT_CACHE, CHECKPOINT_CONTENT_TYPE, IMMUTABLE, SHORT_LIVED, TILE_CONTENT_TYPE, filledTiles, fullPart, partialTiles, tilePath,
@@ -34,14 +34,22 @@ export interface PublisherOptions {
    * uploads the partial tiles of its size, which no later one replaces. Default 1,000 ms.
    */
   readonly intervalMs?: number
+  /**
+   * Entries whose full tiles and bundles are uploaded between two writes of the progress: what a
+   * restart may upload again. A multiple of 256; default 65,536 (256 bundles and their tiles).
+   */
+  readonly chunkEntries?: number
   /** How often to look for logs whose checkpoint moved without an append (a witnessed log's, a new log). Default 1,000 ms. */
   readonly pollIntervalMs?: number
   /** The wait after a failed publication, doubled after each failure in a row up to maxRetryMs. Default 1,000 ms. */
   readonly retryMs?: number
   /** Default 60,000 ms. */
   readonly maxRetryMs?: number
-  /** Told when a log's publication fails after it succeeded (or at its first try). Must not throw. */
-  readonly onFailure?: (log: string, error: unknown) => void
+  /**
+   * Told when a log's publication fails after it succeeded (or at its first try), with why in a
+   * few words (as `PublishStatus.lastError`). Must not throw.
+   */
+  readonly onFailure?: (log: string, reason: string) => void
   /** Told when a log publishes again after failures, with the size published. Must not throw. */
   readonly onRecovery?: (log: string, size: number) => void
 }
@@ -70,8 +78,6 @@ interface Track {
   dueAt: number
 }
 
-/** Full tiles and bundles uploaded between two writes of the progress: 256 bundles and their tiles. */
-const CHUNK_ENTRIES = 256 * 256
 const utf8 = new TextEncoder()
 
 /**
@@ -92,7 +98,7 @@ export class Publisher {
   readonly #ledger: Ledger
   readonly #bucket: ObjectBucket
   readonly #table: ProgressTable
-  readonly #options: Required<Pick<PublisherOptions, 'intervalMs' | 'pollIntervalMs' | 'retryMs' | 'maxRetryMs'>>
+  readonly #options: Required<Pick<PublisherOptions, 'intervalMs' | 'pollIntervalMs' | 'retryMs' | 'maxRetryMs' | 'chunkEntries'>>
   readonly #filter: (name: string) => boolean
   readonly #checkpoint: (log: Log) => Promise<PublishedCheckpoint | undefined>
   readonly #onFailure: PublisherOptions['onFailure']
@@ -116,6 +122,11 @@ export class Publisher {
       pollIntervalMs: checkedMs(options.pollIntervalMs ?? 1_000, 'pollIntervalMs'),
       retryMs: checkedMs(options.retryMs ?? 1_000, 'retryMs'),
       maxRetryMs: checkedMs(options.maxRetryMs ?? 60_000, 'maxRetryMs'),
+      chunkEntries: options.chunkEntries ?? TILE_WIDTH ** 2,
+    }
+    const { chunkEntries } = this.#options
+    if (!Number.isSafeInteger(chunkEntries) || chunkEntries < TILE_WIDTH || chunkEntries % TILE_WIDTH !== 0) {
+      throw new RangeError('chunkEntries must be a positive multiple of 256')
     }
     const maxUploads = options.maxUploads ?? 8
     if (!Number.isSafeInteger(maxUploads) || maxUploads < 1) throw new RangeError('maxUploads must be a positive integer')
@@ -219,7 +230,7 @@ export class Publisher {
       track.lastError = describeError(error)
       const wait = Math.min(this.#options.maxRetryMs, this.#options.retryMs * 2 ** Math.min(track.consecutive - 1, 30))
       track.dueAt = Date.now() + wait
-      if (track.consecutive === 1) this.#onFailure?.(name, error)
+      if (track.consecutive === 1) this.#onFailure?.(name, track.lastError)
     } finally {
       track.busy = false
       this.#tick()
@@ -231,7 +242,7 @@ export class Publisher {
     const full = fullPart(checkpoint.size)
     while (track.progress!.tiles < full) {
       const from = track.progress!.tiles
-      const to = Math.min(full, from + CHUNK_ENTRIES)
+      const to = Math.min(full, from + this.#options.chunkEntries)
       await this.#upload(name, log, filledTiles(from, to), IMMUTABLE)
       track.progress = { ...track.progress!, tiles: to }
       await this.#table.write(name, track.progress)

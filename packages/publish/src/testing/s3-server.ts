@@ -72,6 +72,8 @@ export class TestS3Server {
   /** Listens again, on the port it had (or a free one the first time). */
   async listen(): Promise<void> {
     const server = createServer((request, response) => this.#serve(request, response))
+    // Longer than any test: a client must never send on a connection the server is just closing.
+    server.keepAliveTimeout = 120_000
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.#port, '127.0.0.1', () => resolve())
