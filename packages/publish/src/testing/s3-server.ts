@@ -1,6 +1,7 @@
 // A real S3-compatible server for tests: s3rver (objects in a directory, SigV4 checked with
 // the S3RVER/S3RVER key pair) on a listener of ours, which can be stopped and started again on
 // the same port, and made to answer chosen requests with an error.
+/// <reference path="./s3rver.d.ts" />
 import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import S3rver from 's3rver'
