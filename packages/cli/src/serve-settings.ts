@@ -2,6 +2,7 @@
 // file key: the list parses the arguments, refuses unknown config keys and checks the docs.
 import { parseArgs } from 'node:util'
 import { UsageError } from './failure.js'
+import { PUBLISH_SETTINGS } from './serve-publish.js'
 import { WITNESS_SETTINGS } from './serve-witnesses.js'
 
 /** One setting: its flag (without dashes) and, if it has them, its variable and config key. */
@@ -37,6 +38,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   { flag: 'jwks-file', variable: 'ANNAL_JWKS_FILE', key: 'jwksFile', production: true },
   ...TOKEN_SETTINGS,
   ...WITNESS_SETTINGS,
+  ...PUBLISH_SETTINGS,
   { flag: 'metrics', variable: 'ANNAL_METRICS', key: 'metrics' },
 ]
 

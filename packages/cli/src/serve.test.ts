@@ -151,7 +151,7 @@ describe('annal serve refusals', () => {
     ] })
     const far = await refused(['serve', '--dev', '--config', await file('far.json', { listenAddress: 'x' })])
     expect(far.code).toBe(2)
-    expect(far.lines).toEqual([expect.stringMatching(/has an unknown key "listenAddress"; the keys are data, host, port, originPrefix, .*witnessAlertAfterMs, metrics, alerts, scopeCeilings\.$/)])
+    expect(far.lines).toEqual([expect.stringMatching(/has an unknown key "listenAddress"; the keys are data, host, port, originPrefix, .*witnessAlertAfterMs, publish, .*publishCredentials, metrics, alerts, scopeCeilings\.$/)])
   })
 
   it('names the ledger that another process holds, exit code 1', async () => {

@@ -1,4 +1,5 @@
 import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, type RunningServer, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import type { S3Bucket, S3Target } from '@annal/publish'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_USAGE, checkAudience, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { configCeilings, readConfig, readJwksFile } from './config.js'
@@ -13,11 +14,16 @@ import {
 import { ALERT_CONFIG_KEYS, alertSettings } from './serve-alerts.js'
 import { METRICS_USAGE, metricsAddress, serveMetrics } from './serve-metrics.js'
 import { signalled } from './signals.js'
+import {
+  PUBLISH_CONFIG_KEYS, PUBLISH_ENVIRONMENT, PUBLISH_USAGE, openBucket, publishSettings, publisherFor, publishingLine,
+} from './serve-publish.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
                    [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
+                   [--publish s3://BUCKET[/PREFIX] [--publish-endpoint URL] [--publish-region R]
+                    [--publish-path-style] [--publish-credentials FILE]]
                    [--metrics HOST:PORT]
 
   --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
@@ -38,15 +44,18 @@ ${TOKEN_USAGE}
   --config FILE  a JSON file with any of: data, host, port, originPrefix, issuer, audience,
                  jwksUrl, jwksFile, ${TOKEN_CONFIG_KEYS},
                  ${WITNESS_CONFIG_KEYS},
+                 ${PUBLISH_CONFIG_KEYS},
                  ${ALERT_CONFIG_KEYS}, metrics,
                  scopeCeilings ({"<client_id>": ["log:read", ...]}: each client's tokens are clamped
                  to at most these scopes; docs/operations.md); any other key is refused
 ${WITNESS_SERVE_USAGE}
+${PUBLISH_USAGE}
 ${METRICS_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ORIGIN_PREFIX, ANNAL_ISSUER, ANNAL_AUDIENCE,
 ANNAL_JWKS_URL, ANNAL_JWKS_FILE,
 ${TOKEN_ENVIRONMENT},
-${WITNESS_ENVIRONMENT}, ANNAL_METRICS.
+${WITNESS_ENVIRONMENT},
+${PUBLISH_ENVIRONMENT}, ANNAL_METRICS.
 Flags win over the environment, which wins over the config file.
 
 Example:
@@ -67,6 +76,7 @@ interface ServeSettings {
   readonly scopeCeilings?: Record<string, string[]>
   readonly alerts: AppOptions['alerts']
   readonly metrics: string | undefined
+  readonly publish: S3Target | undefined
 }
 
 const DEV_ROLES = [
@@ -93,14 +103,17 @@ export interface ServeIo {
 export async function serveCommand(args: readonly string[], out: (line: string) => void,
     stopped: Promise<unknown> = signalled(), io: ServeIo = {}): Promise<number> {
   const err = io.err ?? out
-  const { dev, settings, data, originPrefix, auth } = await startSettings(args, io.env ?? process.env, io.findLedger ?? (() => undefined))
+  const { dev, settings, data, originPrefix, auth, bucket } = await startSettings(args, io.env ?? process.env, io.findLedger ?? (() => undefined))
   const host = settings.host ?? '127.0.0.1'
   const { witnesses, policy, alertAfterMs } = settings.witnessing
   const witnessing = {
     witnesses, ...(policy === undefined ? {} : { policy }),
     witnessing: { ...(alertAfterMs === undefined ? {} : { alertAfterMs }), onAlert: (alert) => err(alertLine(alert)) },
   } satisfies Partial<AppOptions>
-  const ledger = await openLedger(data, originPrefix)
+  const ledger = await openLedger(data, originPrefix).catch((error: unknown) => {
+    bucket?.close()
+    throw error
+  })
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
     if (dev && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
@@ -108,6 +121,7 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     const late = lateApp()
     let app: AnnalApp | undefined
     let metrics: RunningServer | undefined
+    const publisher = bucket === undefined ? undefined : publisherFor(bucket, ledger, () => app!, err)
     const running = await serve(late, {
       host, port: settings.port ?? 8080,
       onRefused: (refusal) => void (app === undefined ? undefined : recordRefusal(app, refusal)),
@@ -118,11 +132,15 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
       app = await late.settle(createApp({
         ledger, auth: devIssuer?.auth(running.url) ?? auth!, ...witnessing, alerts: settings.alerts,
         ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
-        metrics: settings.metrics !== undefined,
+        metrics: settings.metrics !== undefined, ...(publisher === undefined ? {} : { publishing: publisher }),
       }))
       out(`annal serving ${data} on ${running.url}`)
       out(`new logs' origins: ${originPrefix}/<log name>`)
       metrics = await serveMetrics(app, settings.metrics, out)
+      if (publisher !== undefined) {
+        publisher.start()
+        out(publishingLine(bucket!.target))
+      }
       if (witnesses.length > 0 && !ledger.logs().some((log) => appWitnessing(app!)?.policy(log.name) !== undefined)) {
         out(`${witnesses.length} witness(es) configured; no log is witnessed until it is given a policy (docs/witness.md)`)
       }
@@ -140,6 +158,8 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     } finally {
       await running.close()
       await metrics?.close()
+      await publisher?.close()
+      bucket?.close()
       if (app !== undefined) await appWitnessing(app)?.close()
       if (app !== undefined) await appAlerts(app).close()
     }
@@ -175,6 +195,8 @@ interface StartSettings {
   readonly originPrefix: string
   /** Production mode's, with the issuer's keys; undefined with --dev. */
   readonly auth: AuthOptions | undefined
+  /** The bucket to publish to, if any. */
+  readonly bucket: S3Bucket | undefined
 }
 
 /**
@@ -196,7 +218,8 @@ async function startSettings(args: readonly string[], env: Readonly<Record<strin
     ? checkedOriginPrefix(settings.originPrefix, '--origin-prefix (ANNAL_ORIGIN_PREFIX, originPrefix in the config file)')
     : production !== undefined ? audienceOriginPrefix(production.audience) : localOriginPrefix(data)
   const auth = production === undefined ? undefined : await withIssuerKeys(await production.withKeys())
-  return { dev, settings, data, originPrefix, auth }
+  const bucket = settings.publish === undefined ? undefined : await openBucket(settings.publish)
+  return { dev, settings, data, originPrefix, auth, bucket }
 }
 
 async function resolveSettings(values: SettingValues,
@@ -220,6 +243,7 @@ async function resolveSettings(values: SettingValues,
     scopeCeilings: configCeilings(file),
     alerts: await alertSettings(file, env),
     metrics: metricsAddress(values.metrics, env, file),
+    publish: await publishSettings(values, env, file),
   }
 }
 

@@ -26,6 +26,7 @@ import { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
 import { type ScopeCeilings, ceilingSets, clamp } from './ceilings.js'
 import { governanceRoutes } from './routes-governance.js'
+import type { PublishingStatus } from './publishing.js'
 import { Alerts, type AlertsOptions } from './alerts.js'
 import { alertRoutes } from './routes-alerts.js'
 import { governanceAlerts } from './governance-alerts.js'
@@ -63,6 +64,8 @@ export interface AppOptions {
   readonly alerts?: AlertsOptions
   /** Keep Prometheus metrics, to be served by `metricsApp(appMetrics(app))` on a listener of their own. Default false. */
   readonly metrics?: boolean
+  /** A publisher of the logs to object storage (@annal/publish), whose status the metrics show. */
+  readonly publishing?: PublishingStatus
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -126,6 +129,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     ceilings: ceilingSets(options.scopeCeilings),
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,
+    ...(options.publishing === undefined ? {} : { publishing: options.publishing }),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {

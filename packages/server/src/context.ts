@@ -1,4 +1,5 @@
 import type { Witnessing } from './witnessing.js'
+import type { PublishingStatus } from './publishing.js'
 import type { Alerts } from './alerts.js'
 import type { WitnessPolicies } from './witness-policy.js'
 import type { Ledger } from '@annal/store'
@@ -105,6 +106,8 @@ export interface Services {
   readonly defaultK: number | undefined
   /** Submits checkpoints to witnesses and picks the checkpoint to serve; absent without witnesses and policies. */
   readonly witnessing?: Witnessing
+  /** A publisher to object storage, for its metrics (AppOptions.publishing). */
+  readonly publishing?: PublishingStatus
   /** Scope rotations, revocations and the security events received. */
   readonly governance: GovernanceState
   /** client_id → the scopes its tokens are clamped to (AppOptions.scopeCeilings). */

@@ -45,6 +45,7 @@ export class ServerMetrics {
     this.#watchLedger(registers)
     this.#logGauges(registers)
     this.#witnessMetrics(registers)
+    this.#publishMetrics(registers)
     this.#storageGauges(registers)
   }
 
@@ -181,6 +182,35 @@ export class ServerMetrics {
       collect() {
         this.reset()
         for (const status of witnessing.status()) this.set(labels(status), status.failures)
+      },
+    })
+  }
+
+  #publishMetrics(registers: Registry[]): void {
+    const { publishing } = this.#services
+    if (publishing === undefined) return
+    new Gauge({
+      name: 'annal_publish_size', help: 'The size of the checkpoint each log has in object storage (annal serve --publish).',
+      labelNames: ['log'], registers,
+      collect() {
+        this.reset()
+        for (const status of publishing.status()) if (status.publishedSize !== undefined) this.set({ log: status.log }, status.publishedSize)
+      },
+    })
+    new Counter({
+      name: 'annal_publish_failures_total', help: 'Publications of a log to object storage that failed (each is retried).',
+      labelNames: ['log'], registers,
+      collect() {
+        this.reset()
+        for (const status of publishing.status()) this.inc({ log: status.log }, status.failures)
+      },
+    })
+    new Gauge({
+      name: 'annal_publish_consecutive_failures', help: 'Failed publications of a log in a row; 0 once one succeeds.',
+      labelNames: ['log'], registers,
+      collect() {
+        this.reset()
+        for (const status of publishing.status()) this.set({ log: status.log }, status.consecutiveFailures)
       },
     })
   }
