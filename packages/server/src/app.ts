@@ -29,6 +29,8 @@ import { governanceRoutes } from './routes-governance.js'
 import { Alerts, type AlertsOptions } from './alerts.js'
 import { alertRoutes } from './routes-alerts.js'
 import { governanceAlerts } from './governance-alerts.js'
+import { EventStreams } from './event-streams.js'
+import { streamRoutes } from './routes-stream.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -74,6 +76,16 @@ const witnessings = new WeakMap<AnnalApp, Witnessing>()
 const appAlertings = new WeakMap<AnnalApp, Alerts>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 const metricsOf = new WeakMap<AnnalApp, ServerMetrics>()
+const streamsOf = new WeakMap<AnnalApp, EventStreams>()
+
+/**
+ * Ends the app's server-sent event streams (alerts, log tails) and refuses new ones: call it
+ * when the server starts to stop, so that its close does not wait out the grace period for
+ * streams that never end. Their clients reconnect with Last-Event-ID.
+ */
+export function endStreams(app: AnnalApp): void {
+  streamsOf.get(app)?.end()
+}
 
 /** The metrics of an app made with `metrics: true`. */
 export function appMetrics(app: AnnalApp): ServerMetrics | undefined {
@@ -126,6 +138,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     ceilings: ceilingSets(options.scopeCeilings),
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,
+    streams: new EventStreams(limits.streams),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -178,6 +191,8 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   services.alerts.start()
   searchRoutes(app, services)
   exportRoutes(app, services)
+  streamRoutes(app, services)
+  streamsOf.set(app, services.streams)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()
