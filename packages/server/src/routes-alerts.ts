@@ -92,6 +92,18 @@ export function alertRoutes(app: Hono<AppEnv>, services: Services): void {
     return c.json({ index: index ?? null }, index === undefined ? 200 : 201)
   })
 
+  app.get('/v1/admin/activity', async (c) => {
+    authorize(c, 'audit:read')
+    const window = parseWindow(c.req.query('since') ?? '24h')
+    if (window === undefined) throw new ApiError('REQUEST_MALFORMED', 'since is a window such as 24h, 7d or 90m, at most 400d')
+    const now = services.clock().getTime()
+    const { bucketMs, buckets } = await alerts.activity(now - window, now)
+    return c.json({
+      since: new Date(now - window).toISOString(), until: new Date(now).toISOString(), bucket_ms: bucketMs,
+      evaluated: alerts.evaluated, buckets,
+    })
+  })
+
   app.get('/v1/admin/scope-review', async (c) => {
     authorize(c, 'audit:read')
     const window = parseWindow(c.req.query('since') ?? '30d')
