@@ -31,6 +31,7 @@ import { alertRoutes } from './routes-alerts.js'
 import { governanceAlerts } from './governance-alerts.js'
 import { EventStreams } from './event-streams.js'
 import { streamRoutes } from './routes-stream.js'
+import { type DashboardOptions, dashboardRoutes, loadDashboard } from './dashboard.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -65,6 +66,8 @@ export interface AppOptions {
   readonly alerts?: AlertsOptions
   /** Keep Prometheus metrics, to be served by `metricsApp(appMetrics(app))` on a listener of their own. Default false. */
   readonly metrics?: boolean
+  /** Serve a dashboard's static files at `/` (annal serve passes @annal/dashboard's). Default none. */
+  readonly dashboard?: DashboardOptions
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -124,6 +127,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
+  const dashboard = options.dashboard === undefined ? undefined : await loadDashboard(options.dashboard)
   await indexLedger(options.ledger)
   const alerts = await Alerts.open(options.ledger, clock, options.alerts)
   const services: Services = {
@@ -192,6 +196,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   searchRoutes(app, services)
   exportRoutes(app, services)
   streamRoutes(app, services)
+  if (dashboard !== undefined) dashboardRoutes(app, dashboard, options.dashboard?.devSignIn)
   streamsOf.set(app, services.streams)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
