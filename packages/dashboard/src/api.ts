@@ -16,16 +16,19 @@ export class ApiProblem extends Error {
 
 export class Api {
   readonly token: string | undefined
+  /** Put before every path: none in the page, whose paths are relative to its own origin. */
+  readonly base: string
 
-  constructor(token: string | undefined) {
+  constructor(token: string | undefined, base = '') {
     this.token = token
+    this.base = base
   }
 
   /** GET (or `init`) `path`, answered 2xx. @throws ApiProblem otherwise. */
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers)
     if (this.token !== undefined) headers.set('Authorization', `Bearer ${this.token}`)
-    const response = await fetch(path, { ...init, headers, cache: 'no-store' })
+    const response = await fetch(`${this.base}${path}`, { ...init, headers, cache: 'no-store' })
     if (!response.ok) throw await problemOf(response)
     return response
   }
