@@ -15,6 +15,14 @@ export interface Page {
   readonly args: readonly string[]
 }
 
+/**
+ * After a page replaced its heading (once its data came), gives the new one the focus the old one
+ * had, so that a keyboard or screen reader user is not left on the document's body.
+ */
+export function refocus(main: HTMLElement): void {
+  if (document.activeElement === null || document.activeElement === document.body) main.querySelector<HTMLElement>('h1')?.focus()
+}
+
 export function heading(text: string, ...after: Child[]): HTMLElement {
   return h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, text), ...after)
 }

@@ -1,7 +1,7 @@
 import { follow } from '../api.js'
 import { h, replace } from '../dom.js'
 import { utc } from '../format.js'
-import { type Page, heading, logLink, problem } from '../ui.js'
+import { type Page, refocus, heading, logLink, problem } from '../ui.js'
 
 interface Alert {
   readonly rule: string
@@ -33,6 +33,7 @@ export async function alertsPage(page: Page): Promise<void> {
     size = (await page.api.json<{ size: number }>('/v1/alerts?limit=1', { signal: page.signal })).size
   } catch (error) {
     replace(page.main, heading('Alerts'), problem(error))
+    refocus(page.main)
     return
   }
   await follow(page.api, `/v1/alerts/stream?from=${Math.max(0, size - SHOWN)}`, page.signal, (event) => {

@@ -1,5 +1,5 @@
 import { h, pretty, replace } from '../dom.js'
-import { type Page, badge, heading, problem } from '../ui.js'
+import { type Page, badge, heading, problem, refocus } from '../ui.js'
 import { type EntryView, type LogView, STEP_TITLES, type Step, policyFromServer, verifyEntry } from '../verify.js'
 
 const STATE_LABEL = { pending: 'not run', running: 'checking', passed: 'passed', failed: 'failed', skipped: 'skipped' } as const
@@ -18,6 +18,7 @@ export async function entryPage(page: Page): Promise<void> {
     ])
   } catch (error) {
     replace(page.main, heading(`${name} #${index}`), problem(error))
+    refocus(page.main)
     return
   }
   const policy = h('textarea', { id: 'policy', rows: 5, spellcheck: 'false', 'aria-describedby': 'policy-help', value: policyFromServer(log, location.origin) })
@@ -63,4 +64,5 @@ export async function entryPage(page: Page): Promise<void> {
       : null,
     h('section', { 'aria-labelledby': 'envelope-head' }, h('h2', { id: 'envelope-head' }, entry.envelope === undefined ? 'Leaf' : 'Envelope'),
       h('pre', { tabindex: '0', 'aria-labelledby': 'envelope-head' }, entry.envelope === undefined ? entry.leaf_base64 ?? '' : pretty(entry.envelope))))
+  refocus(page.main)
 }

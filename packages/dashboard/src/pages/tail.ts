@@ -1,6 +1,6 @@
 import { follow } from '../api.js'
 import { h, replace } from '../dom.js'
-import { type Page, entrySummary, heading, logLink, problem } from '../ui.js'
+import { type Page, refocus, entrySummary, heading, logLink, problem } from '../ui.js'
 import type { EntryView, LogView } from '../verify.js'
 
 /** Entries shown at once: older ones leave the list as new ones come. */
@@ -42,6 +42,7 @@ export async function tailPage(page: Page): Promise<void> {
     from = Math.max(0, log.size - BACKLOG)
   } catch (error) {
     replace(page.main, heading(`Tail of ${name}`), problem(error))
+    refocus(page.main)
     return
   }
   await follow(page.api, `${path}/stream?from=${from}`, page.signal, (event) => {
