@@ -48,8 +48,13 @@ export async function tailPage(page: Page): Promise<void> {
   await follow(page.api, `${path}/stream?from=${from}`, page.signal, (event) => {
     if (event.event !== 'entry') return
     const entry = JSON.parse(event.data) as EntryView
-    if (paused) held.push(entry)
-    else show(entry)
+    if (!paused) {
+      show(entry)
+      return
+    }
+    // Only the newest SHOWN can be shown on resuming: a long pause holds no more.
+    held.push(entry)
+    if (held.length > SHOWN) held.shift()
   }, (stream) => {
     state.textContent = stream.kind === 'live' ? 'Live: following new entries.'
       : stream.kind === 'reconnecting' ? `Disconnected (${stream.reason}); reconnecting in ${Math.round(stream.inMs / 1000)} s.`
