@@ -61,8 +61,8 @@ describe('witnessing health', () => {
 
     expect((await send('POST', '/v1/logs/audit/entries', 'appender', '{"n":1}')).status).toBe(201)
     expect(await until(health, (h) => h.witnesses[0].cosigned_size === 1)).toEqual({
-      k: 1, policy_met_size: 1, witnesses: [{ name: 'w1.health.test', configured: true, cosigned_size: 1, failures: 0, last_error: null,
-        last_error_at: null, failing_since: null }],
+      k: 1, policy_met_size: 1, witnesses: [{ name: 'w1.health.test', configured: true, verifier_key: first.verifierKey, cosigned_size: 1,
+        failures: 0, last_error: null, last_error_at: null, failing_since: null }],
     })
 
     const port = new URL(first.url).port

@@ -40,6 +40,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   ...WITNESS_SETTINGS,
   ...PUBLISH_SETTINGS,
   { flag: 'metrics', variable: 'ANNAL_METRICS', key: 'metrics' },
+  { flag: 'no-dashboard', kind: 'boolean', variable: 'ANNAL_DASHBOARD', key: 'dashboard' },
 ]
 
 /** Settings only a config file gives: structured values with no flag or variable. */

@@ -151,7 +151,7 @@ describe('annal serve refusals', () => {
     ] })
     const far = await refused(['serve', '--dev', '--config', await file('far.json', { listenAddress: 'x' })])
     expect(far.code).toBe(2)
-    expect(far.lines).toEqual([expect.stringMatching(/has an unknown key "listenAddress"; the keys are data, host, port, originPrefix, .*witnessAlertAfterMs, publish, .*publishCredentials, metrics, alerts, scopeCeilings\.$/)])
+    expect(far.lines).toEqual([expect.stringMatching(/has an unknown key "listenAddress"; the keys are data, host, port, originPrefix, .*witnessAlertAfterMs, publish, .*publishCredentials, metrics, dashboard, alerts, scopeCeilings\.$/)])
   })
 
   it('names the ledger that another process holds, exit code 1', async () => {
@@ -185,5 +185,74 @@ describe('annal serve --dev beyond loopback', () => {
     await mkdir(join(tmp, 'quiet'))
     const server = await started(['--dev', '--data', join(tmp, 'quiet', '.annal'), '--port', '0'])
     expect((await server.stop()).err).toEqual([])
+  })
+})
+
+describe('annal serve dashboard', () => {
+  it('--dev: serves the dashboard at / and prints a sign-in link whose key fetches the printed tokens', async () => {
+    const server = await started(['--dev', '--data', join(tmp, '.annal'), '--port', '0'])
+    const page = await fetch(`${server.url}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(await page.text()).toMatch(/<script type="module" src="\/main-[A-Z0-9]{8}\.js">/)
+    const { out } = await server.stop()
+    const banner = out.join('\n')
+    const link = /^dashboard \(.*\): (\S+)$/m.exec(banner)![1]!
+    expect(link).toMatch(new RegExp(`^${server.url}/#dev-sign-in=[A-Za-z0-9_-]{43}$`))
+
+    const again = await started(['--dev', '--data', join(tmp, '.annal'), '--port', '0'])
+    const key = /^dashboard \(.*\): \S+#dev-sign-in=(\S+)$/m
+    const headers = (value: string) => ({ 'annal-dev-key': value })
+    // The key of an earlier start fetches nothing: each start makes its own.
+    expect((await fetch(`${again.url}/dev-tokens`, { headers: headers(key.exec(banner)![1]!) })).status).toBe(404)
+    const { out: printed } = await again.stop()
+    expect(key.exec(printed.join('\n'))![1]).not.toBe(key.exec(banner)![1])
+  })
+
+  it('hands the dev tokens to a page holding this start\'s key', async () => {
+    const out: string[] = []
+    let stop!: () => void
+    const stopped = new Promise<void>((resolve) => { stop = resolve })
+    let printed!: (banner: string) => void
+    const bannerDone = new Promise<string>((resolve) => { printed = resolve })
+    const exited = serveCommand(['--dev', '--data', join(tmp, '.annal'), '--port', '0'], (line) => {
+      out.push(line)
+      if (line.startsWith('  curl -s \'')) printed(out.join('\n'))
+    }, stopped, { err: () => undefined, env: {} })
+    const banner = await bannerDone
+    const url = /on (http\S+)$/m.exec(banner)![1]!
+    const key = /#dev-sign-in=(\S+)$/m.exec(banner)![1]!
+    const answer = await fetch(`${url}/dev-tokens`, { headers: { 'annal-dev-key': key } })
+    expect(answer.status).toBe(200)
+    const { tokens } = await answer.json() as { tokens: { role: string; scope: string; token: string }[] }
+    expect(tokens.map((token) => token.role)).toEqual(['admin', 'appender', 'reader', 'auditor'])
+    for (const { role, token } of tokens) expect(banner).toContain(`${role.padEnd(9)} (${tokens.find((t) => t.role === role)!.scope}), valid 24 h:\n  ${token}`)
+    expect((await fetch(`${url}/dev-tokens`)).status).toBe(404)
+    stop()
+    expect(await exited).toBe(0)
+  })
+
+  it('serves none with --no-dashboard, ANNAL_DASHBOARD=off or "dashboard": false', async () => {
+    const config = await file('config.json', { dashboard: false })
+    for (const [args, env] of [[['--no-dashboard'], {}], [[], { ANNAL_DASHBOARD: 'off' }], [['--config', config], {}]] as const) {
+      const server = await started(['--dev', '--data', join(tmp, '.annal'), '--port', '0', ...args], env)
+      expect((await fetch(`${server.url}/`)).status, JSON.stringify([args, env])).toBe(404)
+      expect((await server.stop()).out.join('\n')).not.toContain('dashboard')
+    }
+  })
+
+  it('refuses a setting that is neither on nor off, exit code 2', async () => {
+    expect(await refused(['serve', '--dev', '--port', '0'], { ANNAL_DASHBOARD: 'maybe' }))
+      .toEqual({ code: 2, lines: ['annal: ANNAL_DASHBOARD must be on or off.'] })
+    expect(await refused(['serve', '--dev', '--port', '0', '--config', await file('c.json', { dashboard: 'no' })]))
+      .toEqual({ code: 2, lines: ['annal: dashboard in the config file must be true or false.'] })
+  })
+
+  it('in production, prints where the dashboard is', async () => {
+    const { jwks } = await issuer('https://login.test', 'https://annal.test/')
+    const server = await started(['--data', join(tmp, 'prod'), '--port', '0', '--issuer', 'https://login.test',
+      '--audience', 'https://annal.test/', '--jwks-file', jwks])
+    expect((await server.stop()).out).toContain(`dashboard: ${server.url}/`)
   })
 })

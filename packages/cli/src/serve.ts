@@ -1,4 +1,7 @@
-import { ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, type RunningServer, appAlerts, appWitnessing, createApp, recordRefusal, serve } from '@annal/server'
+import {
+  ACCESS_LOG, ALERTS_LOG, type AnnalApp, type AppOptions, type AuthOptions, type DashboardOptions, type DevToken, type RunningServer,
+  appAlerts, appWitnessing, createApp, endStreams, recordRefusal, serve,
+} from '@annal/server'
 import type { S3Bucket, S3Target } from '@annal/publish'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_USAGE, checkAudience, tokenSettings, withIssuerKeys } from './commands/auth.js'
@@ -17,6 +20,7 @@ import { signalled } from './signals.js'
 import {
   PUBLISH_CONFIG_KEYS, PUBLISH_ENVIRONMENT, PUBLISH_USAGE, openBucket, publishSettings, publisherFor, publishingLine,
 } from './serve-publish.js'
+import { DASHBOARD_USAGE, dashboardLink, dashboardOptions, dashboardWanted } from './serve-dashboard.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
@@ -24,7 +28,7 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
                    [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
                    [--publish s3://BUCKET[/PREFIX] [--publish-endpoint URL] [--publish-region R]
                     [--publish-path-style] [--publish-credentials FILE]]
-                   [--metrics HOST:PORT]
+                   [--metrics HOST:PORT] [--no-dashboard]
 
   --dev          a local trial: the nearest .annal, a dev token issuer kept in it, ready-made
                  tokens ('annal dev token' mints more). Not for production: refuses the
@@ -45,17 +49,18 @@ ${TOKEN_USAGE}
                  jwksUrl, jwksFile, ${TOKEN_CONFIG_KEYS},
                  ${WITNESS_CONFIG_KEYS},
                  ${PUBLISH_CONFIG_KEYS},
-                 ${ALERT_CONFIG_KEYS}, metrics,
+                 ${ALERT_CONFIG_KEYS}, metrics, dashboard,
                  scopeCeilings ({"<client_id>": ["log:read", ...]}: each client's tokens are clamped
                  to at most these scopes; docs/operations.md); any other key is refused
 ${WITNESS_SERVE_USAGE}
 ${PUBLISH_USAGE}
 ${METRICS_USAGE}
+${DASHBOARD_USAGE}
 Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ORIGIN_PREFIX, ANNAL_ISSUER, ANNAL_AUDIENCE,
 ANNAL_JWKS_URL, ANNAL_JWKS_FILE,
 ${TOKEN_ENVIRONMENT},
 ${WITNESS_ENVIRONMENT},
-${PUBLISH_ENVIRONMENT}, ANNAL_METRICS.
+${PUBLISH_ENVIRONMENT}, ANNAL_METRICS, ANNAL_DASHBOARD.
 Flags win over the environment, which wins over the config file.
 
 Example:
@@ -77,6 +82,7 @@ interface ServeSettings {
   readonly alerts: AppOptions['alerts']
   readonly metrics: string | undefined
   readonly publish: S3Target | undefined
+  readonly dashboard: boolean
 }
 
 const DEV_ROLES = [
@@ -118,6 +124,8 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
     if (dev && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
     const devIssuer = dev ? await ensureDevIssuer(data) : undefined
+    // Checked before listening: a dashboard that was never built stops the start, naming the fix.
+    if (settings.dashboard) dashboardOptions()
     const late = lateApp()
     let app: AnnalApp | undefined
     let metrics: RunningServer | undefined
@@ -129,13 +137,17 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     try {
       // Dev tokens name the server they are used on: the bound URL, noted for 'annal dev token'.
       if (devIssuer !== undefined) await recordDevUrl(data, running.url)
+      const devTokens = devIssuer === undefined ? undefined : await issueDevTokens(running.url, devIssuer)
+      const dashboard = settings.dashboard ? dashboardOptions(devTokens) : undefined
       app = await late.settle(createApp({
         ledger, auth: devIssuer?.auth(running.url) ?? auth!, ...witnessing, alerts: settings.alerts,
         ...(settings.scopeCeilings === undefined ? {} : { scopeCeilings: settings.scopeCeilings }),
         metrics: settings.metrics !== undefined, ...(publisher === undefined ? {} : { publishing: publisher }),
+        ...(dashboard === undefined ? {} : { dashboard }),
       }))
       out(`annal serving ${data} on ${running.url}`)
       out(`new logs' origins: ${originPrefix}/<log name>`)
+      if (dashboard !== undefined && devTokens === undefined) out(`dashboard: ${dashboardLink(running.url, dashboard)}`)
       metrics = await serveMetrics(app, settings.metrics, out)
       if (publisher !== undefined) {
         publisher.start()
@@ -149,8 +161,10 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
         err(`annal: warning: --dev on ${host} is reachable from other machines, and it accepts the dev token issuer's tokens, `
           + 'printed below; use --host 127.0.0.1 to keep a trial on this machine.')
       }
-      if (devIssuer !== undefined) await printDevBanner(out, running.url, devIssuer, ledger)
+      if (devTokens !== undefined) printDevBanner(out, running.url, devTokens, ledger, dashboard)
       await stopped
+      // Streams never end by themselves: ended first, they do not hold the close for its grace period.
+      endStreams(app)
       // Said once the listener is closed: whoever reads it knows that no new request gets in.
       const closing = running.close()
       out('annal: stopping')
@@ -244,6 +258,7 @@ async function resolveSettings(values: SettingValues,
     alerts: await alertSettings(file, env),
     metrics: metricsAddress(values.metrics, env, file),
     publish: await publishSettings(values, env, file),
+    dashboard: dashboardWanted(values['no-dashboard'], env, file),
   }
 }
 
@@ -283,7 +298,14 @@ async function openLedger(data: string, originPrefix: string): Promise<Ledger> {
   }
 }
 
-async function printDevBanner(out: (line: string) => void, url: string, dev: DevIssuer, ledger: Ledger): Promise<void> {
+/** The ready-made tokens of a dev start, one per role, for `url`. */
+async function issueDevTokens(url: string, dev: DevIssuer): Promise<DevToken[]> {
+  return Promise.all(DEV_ROLES.map(async ({ role, scope }) =>
+    ({ role, scope, token: await dev.issue({ audience: url, scope, subject: `dev-${role}`, ttl: '24h' }) })))
+}
+
+function printDevBanner(out: (line: string) => void, url: string, devTokens: readonly DevToken[], ledger: Ledger,
+    dashboard: DashboardOptions | undefined): void {
   const logs = ledger.logs().filter((info) => info.name !== ACCESS_LOG && info.name !== ALERTS_LOG)
   const name = logs[0]!.name
   out('')
@@ -291,11 +313,15 @@ async function printDevBanner(out: (line: string) => void, url: string, dev: Dev
   for (const info of logs) out(`log "${info.name}" verifier key: ${info.verifierKey}`)
   out('')
   const tokens: Record<string, string> = {}
-  for (const { role, scope } of DEV_ROLES) {
-    tokens[role] = await dev.issue({ audience: url, scope, subject: `dev-${role}`, ttl: '24h' })
-    out(`${role.padEnd(9)} (${scope}), valid 24 h:\n  ${tokens[role]}`)
+  for (const { role, scope, token } of devTokens) {
+    tokens[role] = token
+    out(`${role.padEnd(9)} (${scope}), valid 24 h:\n  ${token}`)
   }
   out('')
+  if (dashboard !== undefined) {
+    out(`dashboard (signs in with these tokens; the link is this start's only): ${dashboardLink(url, dashboard)}`)
+    out('')
+  }
   out('try:')
   out(`  curl -s -X POST ${url}/v1/logs/${name}/entries -H 'Authorization: Bearer ${tokens.appender}' -H 'Content-Type: application/json' -d '{"actor":"alice","action":"login"}'`)
   out(`  curl -s '${url}/v1/logs/${name}/proof/inclusion?index=0'`)

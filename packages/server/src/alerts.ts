@@ -7,6 +7,7 @@ import {
 } from './alert-rules.js'
 import { canonicalJson } from './canonical-json.js'
 import { encodeUtf8 } from './internal/utf8.js'
+import { Activity, type ActivityBatch, kindsOf } from './activity.js'
 import { ACCESS_LOG, ALERTS_LOG } from './scopes.js'
 import { type PrincipalAggregate, type PrincipalReview, addRecord, newAggregate, reviewOf } from './scope-review.js'
 import { type WebhookConfig, WebhookDelivery, type WebhookTiming, outboxKey, parseEndpoint } from './webhooks.js'
@@ -26,6 +27,7 @@ export const ALERT_RECORD_TYPE = 'annal.alert/v1'
 const STATE_TABLE = 'alert-state'
 const OUTBOX_TABLE = 'alert-outbox'
 const REVIEW_TABLE = 'scope-review'
+const ACTIVITY_TABLE = 'activity'
 const CURSOR = 'cursor'
 /** Access records read and evaluated per write: each write rewrites every principal's aggregate the batch touched. */
 const BATCH = 10_000
@@ -48,6 +50,7 @@ export class Alerts {
   readonly #table: RowTable
   readonly #outbox: RowTable
   readonly #reviews: RowTable
+  readonly #activity: Activity
   readonly #delivery: WebhookDelivery
   readonly #pollIntervalMs: number
   /** Review aggregates and first-append marks, least recently used first. */
@@ -68,6 +71,7 @@ export class Alerts {
     this.#table = ledger.table(STATE_TABLE)
     this.#outbox = ledger.table(OUTBOX_TABLE)
     this.#reviews = ledger.table(REVIEW_TABLE)
+    this.#activity = new Activity(ledger.table(ACTIVITY_TABLE))
     this.#pollIntervalMs = options.pollIntervalMs ?? 100
     if (!Number.isSafeInteger(this.#pollIntervalMs) || this.#pollIntervalMs < 1) throw new RangeError('pollIntervalMs must be a positive integer')
     this.#delivery = new WebhookDelivery({
@@ -150,6 +154,11 @@ export class Alerts {
     })
   }
 
+  /** Requests, appends, refusals and alerts per bucket from `since` to `until` (ms); see activity.ts. */
+  activity(since: number, until: number): ReturnType<Activity['series']> {
+    return this.#activity.series(since, until)
+  }
+
   /** Each principal seen since `since` (ms), from the kept aggregates; see scope-review.ts. */
   async review(since: number): Promise<PrincipalReview[]> {
     const reviews: PrincipalReview[] = []
@@ -186,9 +195,13 @@ export class Alerts {
     if (entries.length === 0) return
     const drafts: AlertDraft[] = []
     const dirty = new Map<string, PrincipalAggregate | true>()
+    const counts = this.#activity.batch()
+    let latest = 0
     for (const entry of entries) {
       const record = seenRecord(entry.index, entry.data)
       if (record === undefined) continue
+      counts.add(record.time, kindsOf(record))
+      if (record.time > latest) latest = record.time
       drafts.push(...this.#state.observe(record))
       if (this.#rules.adminChange.enabled && isAdminChange(record)) drafts.push(adminDraft(record))
       if (this.#rules.firstAppend.enabled && isAppend(record)) {
@@ -208,21 +221,26 @@ export class Alerts {
       rows.push(value === true ? this.#table.row(key, bytes) : this.#reviews.row(key, bytes))
       this.#remember(key, value, 2 * bytes.length + 2 * key.length + 64)
     }
-    await this.#commit(drafts, rows)
+    await this.#commit(drafts, rows, counts)
     this.#cursor = entries.at(-1)!.index + 1
+    if (latest > 0) await this.#activity.prune(latest)
   }
 
-  /** Writes `drafts` to the alerts log with `rows` and their outbox rows, or `rows` alone. */
-  async #commit(drafts: readonly AlertDraft[], rows: readonly TableRow[]): Promise<void> {
+  /** Writes `drafts` to the alerts log with `rows`, their outbox rows and their counts, or `rows` alone. */
+  async #commit(drafts: readonly AlertDraft[], given: readonly TableRow[], counts: ActivityBatch = this.#activity.batch()): Promise<void> {
+    for (const draft of drafts) counts.add(draft.time, ['alerts'])
+    const rows = [...given, ...await counts.rows()]
     if (drafts.length === 0) {
-      // Losing this write in a crash loses no alert: the records are evaluated again.
+      // Losing this write in a crash loses no alert: the records are evaluated (and counted) again.
       await this.#table.write(rows, [], { sync: false })
+      counts.adopt()
       return
     }
     const base = this.log.size
     const outbox = this.#delivery.enabled().flatMap((endpoint) =>
       drafts.map((_, i) => this.#outbox.row(outboxKey(endpoint.id, base + i), new Uint8Array())))
     await this.#ledger.append([{ log: ALERTS_LOG, entries: drafts.map(alertBytes) }], { rows: [...rows, ...outbox] })
+    counts.adopt()
     const changed = this.#changed
     this.#next = new Promise((resolve) => { this.#changed = resolve })
     changed()

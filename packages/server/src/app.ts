@@ -30,6 +30,9 @@ import type { PublishingStatus } from './publishing.js'
 import { Alerts, type AlertsOptions } from './alerts.js'
 import { alertRoutes } from './routes-alerts.js'
 import { governanceAlerts } from './governance-alerts.js'
+import { EventStreams } from './event-streams.js'
+import { streamRoutes } from './routes-stream.js'
+import { type DashboardOptions, dashboardRoutes, loadDashboard } from './dashboard.js'
 
 export interface AppOptions {
   /** An open ledger. The app never closes it. */
@@ -66,6 +69,8 @@ export interface AppOptions {
   readonly metrics?: boolean
   /** A publisher of the logs to object storage (@annal/publish), whose status the metrics show. */
   readonly publishing?: PublishingStatus
+  /** Serve a dashboard's static files at `/` (annal serve passes @annal/dashboard's). Default none. */
+  readonly dashboard?: DashboardOptions
 }
 
 export type AnnalApp = Hono<AppEnv>
@@ -77,6 +82,16 @@ const witnessings = new WeakMap<AnnalApp, Witnessing>()
 const appAlertings = new WeakMap<AnnalApp, Alerts>()
 const refusalRecorders = new WeakMap<AnnalApp, (refusal: Refusal) => Promise<void>>()
 const metricsOf = new WeakMap<AnnalApp, ServerMetrics>()
+const streamsOf = new WeakMap<AnnalApp, EventStreams>()
+
+/**
+ * Ends the app's server-sent event streams (alerts, log tails) and refuses new ones: call it
+ * when the server starts to stop, so that its close does not wait out the grace period for
+ * streams that never end. Their clients reconnect with Last-Event-ID.
+ */
+export function endStreams(app: AnnalApp): void {
+  streamsOf.get(app)?.end()
+}
 
 /** The metrics of an app made with `metrics: true`. */
 export function appMetrics(app: AnnalApp): ServerMetrics | undefined {
@@ -115,6 +130,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
+  const dashboard = options.dashboard === undefined ? undefined : await loadDashboard(options.dashboard)
   await indexLedger(options.ledger)
   const alerts = await Alerts.open(options.ledger, clock, options.alerts)
   const services: Services = {
@@ -130,6 +146,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,
     ...(options.publishing === undefined ? {} : { publishing: options.publishing }),
+    streams: new EventStreams(limits.streams),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
@@ -182,6 +199,9 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   services.alerts.start()
   searchRoutes(app, services)
   exportRoutes(app, services)
+  streamRoutes(app, services)
+  if (dashboard !== undefined) dashboardRoutes(app, dashboard, options.dashboard?.devSignIn)
+  streamsOf.set(app, services.streams)
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()

@@ -1,6 +1,7 @@
 import type { Witnessing } from './witnessing.js'
 import type { PublishingStatus } from './publishing.js'
 import type { Alerts } from './alerts.js'
+import type { EventStreams } from './event-streams.js'
 import type { WitnessPolicies } from './witness-policy.js'
 import type { Ledger } from '@annal/store'
 import type { Context } from 'hono'
@@ -38,11 +39,13 @@ export interface Limits {
   readonly idempotencyBytes: number
   /** How long an idempotency key is remembered, in ms. Default 24 hours. */
   readonly idempotencyTtlMs: number
+  /** Server-sent event streams (alerts, log tails) open at once; more are 503 STREAMS_EXHAUSTED. Default 100. */
+  readonly streams: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
   bodyBytes: 2 ** 20, bodyTimeoutMs: 20_000, ndjsonLines: 10_000, listEntries: 1_000, pageBytes: 2 * 2 ** 20, jsonDepth: 100,
-  idempotencyBytes: 16 * 2 ** 20, idempotencyTtlMs: 24 * 3600_000,
+  idempotencyBytes: 16 * 2 ** 20, idempotencyTtlMs: 24 * 3600_000, streams: 100,
 }
 
 /** JSON nesting the server can always print back: printing is recursive, and a deep value overflows the stack. */
@@ -115,6 +118,8 @@ export interface Services {
   readonly onGovernanceEvent?: GovernanceListener
   /** Follows the access log: alert rules, the alerts log, webhooks and the scope review. */
   readonly alerts: Alerts
+  /** The open server-sent event streams. */
+  readonly streams: EventStreams
 }
 
 export type AppContext = Context<AppEnv>

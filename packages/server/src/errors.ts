@@ -19,6 +19,7 @@ export const API_ERROR_CODES = [
   'SHUTTING_DOWN',
   'HEADERS_TOO_LARGE',
   'EVIDENCE_INVALID',
+  'STREAMS_EXHAUSTED',
 ] as const
 
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number]

@@ -28,7 +28,10 @@
  */
 export { API_ERROR_CODES, ApiError, isApiError } from './errors.js'
 export type { ApiErrorCode } from './errors.js'
-export { appAlerts, appMetrics, appWitnessing, createApp, recordRefusal, resourceMetadataUrl } from './app.js'
+export { appAlerts, appMetrics, appWitnessing, createApp, endStreams, recordRefusal, resourceMetadataUrl } from './app.js'
+export { DASHBOARD_CSP } from './dashboard.js'
+export type { DashboardOptions, DevSignIn, DevToken } from './dashboard.js'
+export type { ActivityBucket, ActivityCounts, ActivityKind } from './activity.js'
 export { ALERT_RECORD_TYPE, Alerts } from './alerts.js'
 export type { AlertsOptions } from './alerts.js'
 export { DEFAULT_ALERT_RULES } from './alert-rules.js'

@@ -68,6 +68,7 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   SHUTTING_DOWN: { status: 503, title: 'Server shutting down' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   EVIDENCE_INVALID: { status: 400, title: 'Witness evidence does not verify' },
+  STREAMS_EXHAUSTED: { status: 503, title: 'Too many event streams open' },
 }
 
 /** An error of any layer, with extra RFC 9457 members for the problem body (e.g. `candidates`). */

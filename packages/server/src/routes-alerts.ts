@@ -7,18 +7,17 @@ import { countParam } from './params.js'
 import { parseWindow } from './scope-review.js'
 import { splitViewAlert } from './witness-evidence.js'
 import { ApiError } from './errors.js'
+import { KEEPALIVE_MS } from './event-streams.js'
 
 /** Subject members an alert listing can be filtered on. */
 const SUBJECT_FILTERS = ['client_id', 'sub', 'remote_address', 'log'] as const
 /** Most alerts-log entries one listing reads, so that a filter that matches little stays cheap. */
 const MAX_SCAN = 10_000
-/** An SSE comment this often keeps proxies from closing a quiet stream. */
-const KEEPALIVE_MS = 15_000
 const utf8 = new TextDecoder()
 
 /** The alerts (`audit:read`), the witness evidence webhook, and the scope review. */
 export function alertRoutes(app: Hono<AppEnv>, services: Services): void {
-  const { alerts } = services
+  const { alerts, streams } = services
 
   app.get('/v1/alerts', async (c) => {
     authorize(c, 'audit:read')
@@ -56,22 +55,29 @@ export function alertRoutes(app: Hono<AppEnv>, services: Services): void {
     const from = c.req.query('from')
     let next = lastId !== undefined ? countParam(lastId, 'Last-Event-ID') + 1
       : from !== undefined ? countParam(from, 'from') : alerts.log.size
+    const release = streams.take()
     return streamSSE(c, async (stream) => {
-      const closed = new Promise<void>((resolve) => stream.onAbort(resolve))
-      while (!stream.aborted && !stream.closed) {
-        const size = alerts.log.size
-        if (next < size) {
-          for (const entry of await alerts.log.entries(next, Math.min(100, size - next))) {
-            await stream.writeSSE({ id: String(entry.index), event: 'alert', data: utf8.decode(entry.data) })
-            next = entry.index + 1
+      const closed = Promise.race([new Promise<void>((resolve) => stream.onAbort(resolve)), streams.ending])
+      let ended = false
+      void closed.then(() => { ended = true })
+      try {
+        while (!ended && !stream.aborted && !stream.closed) {
+          const size = alerts.log.size
+          if (next < size) {
+            for (const entry of await alerts.log.entries(next, Math.min(100, size - next))) {
+              await stream.writeSSE({ id: String(entry.index), event: 'alert', data: utf8.decode(entry.data) })
+              next = entry.index + 1
+            }
+            continue
           }
-          continue
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const keepalive = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), KEEPALIVE_MS) })
+          const quiet = await Promise.race([alerts.changed().then(() => false), closed.then(() => false), keepalive])
+          clearTimeout(timer)
+          if (quiet) await stream.write(': keepalive\n\n')
         }
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const keepalive = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), KEEPALIVE_MS) })
-        const quiet = await Promise.race([alerts.changed().then(() => false), closed.then(() => false), keepalive])
-        clearTimeout(timer)
-        if (quiet) await stream.write(': keepalive\n\n')
+      } finally {
+        release()
       }
     })
   })
@@ -84,6 +90,18 @@ export function alertRoutes(app: Hono<AppEnv>, services: Services): void {
     const { draft, key } = splitViewAlert(services.ledger, body, services.clock())
     const index = await alerts.raise(draft, key)
     return c.json({ index: index ?? null }, index === undefined ? 200 : 201)
+  })
+
+  app.get('/v1/admin/activity', async (c) => {
+    authorize(c, 'audit:read')
+    const window = parseWindow(c.req.query('since') ?? '24h')
+    if (window === undefined) throw new ApiError('REQUEST_MALFORMED', 'since is a window such as 24h, 7d or 90m, at most 400d')
+    const now = services.clock().getTime()
+    const { bucketMs, buckets } = await alerts.activity(now - window, now)
+    return c.json({
+      since: new Date(now - window).toISOString(), until: new Date(now).toISOString(), bucket_ms: bucketMs,
+      evaluated: alerts.evaluated, buckets,
+    })
   })
 
   app.get('/v1/admin/scope-review', async (c) => {

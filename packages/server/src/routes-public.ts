@@ -136,7 +136,7 @@ function witnessingJson(witnessing: LogWitnessing): Record<string, unknown> {
     k: witnessing.k,
     policy_met_size: witnessing.policyMetSize ?? null,
     witnesses: witnessing.witnesses.map((witness) => ({
-      name: witness.name, configured: witness.configured, cosigned_size: witness.cosignedSize ?? null,
+      name: witness.name, configured: witness.configured, verifier_key: witness.verifierKey ?? null, cosigned_size: witness.cosignedSize ?? null,
       failures: witness.failures, last_error: witness.lastError ?? null, last_error_at: time(witness.lastErrorAt),
       failing_since: time(witness.failingSince),
     })),

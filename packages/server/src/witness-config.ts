@@ -19,6 +19,8 @@ export interface Witness {
   readonly name: string
   readonly endpoint: string
   readonly verifier: NoteVerifier
+  /** The verifier key as configured, for clients to check cosignatures with. */
+  readonly verifierKey: string
 }
 
 /** Checks and parses the witness list (it may be empty). RangeError or TypeError for bad configuration. */
@@ -35,7 +37,7 @@ export function parseWitnesses(configs: readonly WitnessConfig[]): Witness[] {
     if (!/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
       throw new TypeError('a witness url is http(s) without query or fragment')
     }
-    return { name: config.name, endpoint: `${url.href.replace(/\/$/, '')}/add-checkpoint`, verifier }
+    return { name: config.name, endpoint: `${url.href.replace(/\/$/, '')}/add-checkpoint`, verifier, verifierKey: config.verifierKey }
   })
 }
 

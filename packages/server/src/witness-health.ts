@@ -38,6 +38,8 @@ export interface WitnessHealth {
   readonly name: string
   /** False when the policy names a witness this server is not configured with: it cannot count. */
   readonly configured: boolean
+  /** Its cosignature verifier key, when configured. */
+  readonly verifierKey: string | undefined
   /** The newest size this witness cosigned for the log since start. */
   readonly cosignedSize: number | undefined
   /** Failures in a row; 0 once it cosigns again. */
@@ -90,14 +92,14 @@ export function dueAlert(track: Track, witness: string, log: string, now: number
   return alertOf('failing', track, witness, log)
 }
 
-export function healthOf(name: string, track: Track | undefined, configured: boolean): WitnessHealth {
+export function healthOf(name: string, track: Track | undefined, verifierKey: string | undefined): WitnessHealth {
   const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms))
-  if (!configured) {
-    return { name, configured, cosignedSize: undefined, failures: 0, lastError: 'not a witness of this server', lastErrorAt: undefined,
-      failingSince: undefined }
+  if (verifierKey === undefined) {
+    return { name, configured: false, verifierKey, cosignedSize: undefined, failures: 0, lastError: 'not a witness of this server',
+      lastErrorAt: undefined, failingSince: undefined }
   }
   return {
-    name, configured, cosignedSize: track?.cosigned, failures: track?.failures ?? 0, lastError: track?.lastError,
+    name, configured: true, verifierKey, cosignedSize: track?.cosigned, failures: track?.failures ?? 0, lastError: track?.lastError,
     lastErrorAt: date(track?.lastErrorAt), failingSince: date(track?.failingSince),
   }
 }

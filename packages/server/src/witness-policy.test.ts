@@ -68,7 +68,9 @@ describe('per-log witness policies', () => {
     const changed = await call('PUT', '/v1/logs/plain/witnessing', { witnessing: { k: 2 }, reason: 'two of two for plain' })
     expect(changed.status).toBe(200)
     expect((await changed.json() as { witnessing: unknown }).witnessing).toMatchObject({
-      k: 2, witnesses: [{ name: W1.name, configured: true }, { name: W2.name, configured: true }],
+      k: 2, witnesses: [
+        { name: W1.name, configured: true, verifier_key: W1.verifierKey }, { name: W2.name, configured: true, verifier_key: W2.verifierKey },
+      ],
     })
     const unmet = await expectProblem(await app.request('/v1/logs/plain/checkpoint'), 503, 'POLICY_UNMET')
     expect(unmet).toMatchObject({ policy: { k: 2, n: 2 }, latest_size: 0, see: '/v1/logs/plain' })
@@ -76,7 +78,7 @@ describe('per-log witness policies', () => {
     // A restart with only W2: the policies come back from the ledger, W1 shown as not configured.
     await start([W2])
     expect(await witnessingOf('payments')).toMatchObject({
-      k: 1, witnesses: [{ name: W1.name, configured: false, last_error: 'not a witness of this server' }],
+      k: 1, witnesses: [{ name: W1.name, configured: false, verifier_key: null, last_error: 'not a witness of this server' }],
     })
     expect(await witnessingOf('plain')).toMatchObject({ k: 2, witnesses: [{ name: W1.name, configured: false }, { name: W2.name }] })
 

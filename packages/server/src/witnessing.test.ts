@@ -177,7 +177,9 @@ describe('Witnessing', () => {
     status = await until(witnessing, (s) => s['flaky.test']!.failures >= failuresWhenAlerted + 3)
     expect(alerts).toHaveLength(1)
     up = true
-    status = await until(witnessing, (s) => s['flaky.test']!.cosignedSize === 1)
+    // The cosignature is kept before the success is counted (in between, status() shows both the
+    // new size and the old failures): wait for the success.
+    status = await until(witnessing, (s) => s['flaky.test']!.cosignedSize === 1 && s['flaky.test']!.successes > 0)
     expect(status['flaky.test']).toMatchObject({ failures: 0, failingSince: undefined, lastError: 'witness answered 503' })
     expect(alerts.map((alert) => alert.kind)).toEqual(['failing', 'recovered'])
     expect(alerts[1]).toMatchObject({ since: alerts[0]!.since, cosignedSize: 1 })

@@ -169,7 +169,7 @@ export class Witnessing {
       k: policy.k,
       policyMetSize: await this.#bestSize(log, policy),
       witnesses: policy.witnesses.map((witness) =>
-        healthOf(witness, this.#tracks.get(`${witness}\n${name}`), this.#witnesses.has(witness))),
+        healthOf(witness, this.#tracks.get(`${witness}\n${name}`), this.#witnesses.get(witness)?.verifierKey)),
     }
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { StorageDriver } from '@annal/storage'
 import { Ledger } from '@annal/store'
 import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
-import { type AnnalApp, type AppOptions, appAlerts, createApp, recordRefusal } from '../app.js'
+import { type AnnalApp, type AppOptions, appAlerts, createApp, endStreams, recordRefusal } from '../app.js'
 import type { AuthOptions } from '../auth.js'
 import { type RunningServer, serve } from '../serve.js'
 import { TestAuthServer } from './auth-server.js'
@@ -191,6 +191,7 @@ export async function liveHarness(options: {
       app = await makeApp()
     },
     close: async () => {
+      endStreams(app!)
       await server.close()
       await authServer.close()
       await appAlerts(app!).close()
