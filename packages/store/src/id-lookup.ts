@@ -155,8 +155,12 @@ export class IdLookup {
 
   /** Resolves when every added entry has its row stored. */
   async drain(): Promise<void> {
-    if (this.#unindexed.size > 0) this.#writeNow()
-    while (this.#writing !== undefined) await this.#writing
+    // A write in flight leaves the rows added meanwhile to a timer: they are written from here.
+    for (;;) {
+      if (this.#unindexed.size > 0 && this.#failure === undefined) this.#writeNow()
+      if (this.#writing === undefined) break
+      await this.#writing
+    }
     if (this.#failure !== undefined) throw this.#failure
   }
 
