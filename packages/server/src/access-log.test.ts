@@ -111,9 +111,9 @@ describe('the access log', () => {
       const failed = await post('{"n":"lost"}')
       failing = false
       // The disk refused the write: the ledger takes no write, the failure's record included,
-      // until it has recovered (reopened).
+      // until it has recovered (reopened), and the answer says that it cannot write.
       expect(failed.status).toBe(503)
-      expect(await failed.json()).toMatchObject({ code: 'ACCESS_LOG_UNAVAILABLE' })
+      expect(await failed.json()).toMatchObject({ code: 'STORAGE_UNWRITABLE' })
       for (const deadline = Date.now() + 20_000; !f.ledger.writeHealth.ok;) {
         if (Date.now() > deadline) throw new Error('the ledger did not recover')
         await new Promise((resolve) => setTimeout(resolve, 10))

@@ -63,6 +63,9 @@ it('is not ready while the ledger cannot write, and ready again once it can, wit
   faults.failWrites(noSpaceError())
   const refused = await append(live, token)
   expect(refused.status).toBe(503)
+  expect(refused.headers.get('retry-after')).toBe('5')
+  // The ledger cannot write: that, not only the access log, is what the answer says.
+  expect(await refused.json()).toMatchObject({ code: 'STORAGE_UNWRITABLE', title: 'The ledger cannot write now; retry later' })
   const failed = await readyz(live)
   expect(failed.status).toBe(503)
   expect(failed.body.status).toBe('not ready')
@@ -73,7 +76,7 @@ it('is not ready while the ledger cannot write, and ready again once it can, wit
   expect(sampleValue(during, 'annal_storage_writable')).toBe(0)
   expect(sampleValue(during, 'annal_storage_write_errors_total', { code: 'ENOSPC' })).toBeGreaterThanOrEqual(1)
   expect(sampleValue(during, 'annal_access_log_records_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(1)
-  expect(sampleValue(during, 'annal_appends_total', { log: 'audit', outcome: 'ACCESS_LOG_UNAVAILABLE' })).toBe(1)
+  expect(sampleValue(during, 'annal_appends_total', { log: 'audit', outcome: 'STORAGE_UNWRITABLE' })).toBe(1)
 
   faults.heal()
   expect(await readyzUntil(live, 200)).toEqual({ status: 'ready' })
