@@ -13,6 +13,7 @@ import {
 import { ALERT_CONFIG_KEYS, alertSettings } from './serve-alerts.js'
 import { METRICS_USAGE, metricsAddress, serveMetrics } from './serve-metrics.js'
 import { signalled } from './signals.js'
+import { storageHealthReporter } from './storage-health.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
@@ -101,6 +102,10 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     witnessing: { ...(alertAfterMs === undefined ? {} : { alertAfterMs }), onAlert: (alert) => err(alertLine(alert)) },
   } satisfies Partial<AppOptions>
   const ledger = await openLedger(data, originPrefix)
+  const report = storageHealthReporter('the ledger', data, 'requests that write (appends, and the access record of every request with a token)', err)
+  ledger.watch((event) => {
+    if (event.kind === 'health') report(event.health)
+  })
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.
     if (dev && ledger.logs().every((log) => log.name === ACCESS_LOG || log.name === ALERTS_LOG)) await ledger.createLog('audit')
