@@ -21,6 +21,7 @@ import {
   PUBLISH_CONFIG_KEYS, PUBLISH_ENVIRONMENT, PUBLISH_USAGE, openBucket, publishSettings, publisherFor, publishingLine,
 } from './serve-publish.js'
 import { DASHBOARD_USAGE, dashboardLink, dashboardOptions, dashboardWanted } from './serve-dashboard.js'
+import { storageHealthReporter } from './storage-health.js'
 
 export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
@@ -119,6 +120,10 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
   const ledger = await openLedger(data, originPrefix).catch((error: unknown) => {
     bucket?.close()
     throw error
+  })
+  const report = storageHealthReporter('the ledger', data, 'requests that write (appends, and the access record of every request with a token)', err)
+  ledger.watch((event) => {
+    if (event.kind === 'health') report(event.health)
   })
   try {
     // A dev ledger serves the logs it has; one with none (but the server's access log) gets a log to try.

@@ -4,6 +4,7 @@ import { type RunningWitness, runWitness } from '@annal/witness'
 import { configString, configStrings, readConfig, splitKeyUrl } from './config.js'
 import { UsageError } from './failure.js'
 import { signalled } from './signals.js'
+import { storageHealthReporter } from './storage-health.js'
 
 export const WITNESS_USAGE = `usage: annal witness serve --data DIR --name NAME --log VKEY[@URL] [--log ...] [--listen HOST:PORT]
                            [--peer URL ...] [--webhook URL] [--admin HOST:PORT] [--metrics HOST:PORT]
@@ -34,10 +35,10 @@ const CONFIG_KEYS = ['data', 'name', 'listen', 'logs', 'peers', 'webhook', 'admi
 
 /**
  * `annal witness serve`: a C2SP tlog-witness on loopback until SIGINT or SIGTERM. Resolves with
- * the exit code once the witness has closed.
+ * the exit code once the witness has closed. Storage faults and their recovery are said on `err`.
  */
 export async function witnessServe(args: readonly string[], out: (line: string) => void,
-    stopped: Promise<unknown> = signalled()): Promise<number> {
+    stopped: Promise<unknown> = signalled(), err: (line: string) => void = out): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
     options: {
@@ -71,6 +72,7 @@ export async function witnessServe(args: readonly string[], out: (line: string) 
     metrics: values.metrics ?? configString(file, 'metrics'),
     requestTimeoutMs: milliseconds(values['request-timeout'], file, 'request-timeout', 'requestTimeoutMs'),
     bodyTimeoutMs: milliseconds(values['body-timeout'], file, 'body-timeout', 'bodyTimeoutMs'),
+    onStorageHealth: storageHealthReporter('the witness database', data, 'add-checkpoint requests', err),
   })
   out(`witness ${name} listening on ${witness.url}`)
   if (witness.adminUrl !== undefined) out(`operator routes on ${witness.adminUrl}`)

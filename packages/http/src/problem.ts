@@ -40,9 +40,21 @@ export function problemBody(code: string, problem: Problem, message: string,
   return { ...extensions, type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replaceAll('_', '-')}`, title, status, detail, code }
 }
 
-/** The response headers of a problem: its media type, no caching, and closing when the body was left unread. */
+/**
+ * Refusals of a storage that cannot write or read now, which recovers by itself (its first
+ * retries come within a second, later ones every few): a client may try again after this many
+ * seconds.
+ */
+const RETRY_AFTER_SECONDS: ReadonlyMap<string, string> = new Map([['STORAGE_UNWRITABLE', '5'], ['STORAGE_UNREADABLE', '5']])
+
+/**
+ * The response headers of a problem: its media type, no caching, closing when the body was left
+ * unread, and Retry-After for a storage fault.
+ */
 export function problemHeaders(body: ProblemBody): Record<string, string> {
+  const retryAfter = RETRY_AFTER_SECONDS.get(body.code)
   return {
     'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...(CLOSING.has(body.code) ? { Connection: 'close' } : {}),
+    ...(retryAfter === undefined ? {} : { 'Retry-After': retryAfter }),
   }
 }

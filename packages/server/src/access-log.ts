@@ -1,4 +1,5 @@
 import { getConnInfo } from '@hono/node-server/conninfo'
+import { isStorageError } from '@annal/storage'
 import type { TableRow } from '@annal/store'
 import type { MiddlewareHandler } from 'hono'
 import type { AppContext, AppEnv, Services } from './context.js'
@@ -12,7 +13,8 @@ import { tell } from './governance.js'
  * Records every request that carried credentials or reached a protected route in the `access`
  * log, after the route ran and before the response leaves, unless the route committed the
  * record with its own writes (appends do). Fails closed: when the record cannot be appended,
- * the response is dropped and 503 ACCESS_LOG_UNAVAILABLE goes out instead.
+ * the response is dropped and 503 goes out instead: STORAGE_UNWRITABLE while the ledger cannot
+ * write, else ACCESS_LOG_UNAVAILABLE.
  */
 export function accessLog(services: Services): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -54,7 +56,7 @@ function tellTokenEvents(c: AppContext, services: Services): void {
  * has passed its checks and before it writes anything. Fail closed means no change whose record
  * could not be kept; should the change fail after all, the middleware records the answer
  * actually given as well.
- * @throws ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
+ * @throws StorageError STORAGE_UNWRITABLE, ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
  */
 export function recordBeforeWrite(c: AppContext, services: Services, status: number, change: ChangeRecords = {}): () => Promise<void> {
   return async () => {
@@ -72,7 +74,9 @@ export interface ChangeRecords {
 
 /**
  * Appends the request's access record, as answered `status`, on its own.
- * @throws ApiError ACCESS_LOG_UNAVAILABLE when the record cannot be appended.
+ * @throws StorageError STORAGE_UNWRITABLE when the ledger cannot write now (the access log is in
+ *   it: the answer says the ledger cannot write, which is what an operator must fix); ApiError
+ *   ACCESS_LOG_UNAVAILABLE when the record cannot be appended for another reason.
  */
 async function appendRecord(c: AppContext, services: Services, status: number, code?: string,
     change: ChangeRecords = {}): Promise<void> {
@@ -81,6 +85,7 @@ async function appendRecord(c: AppContext, services: Services, status: number, c
     if (change.rows === undefined) await services.ledger.log(ACCESS_LOG).append(entries)
     else await services.ledger.append([{ log: ACCESS_LOG, entries }], { rows: change.rows })
   } catch (error) {
+    if (isStorageError(error, 'STORAGE_UNWRITABLE')) throw error
     throw new ApiError('ACCESS_LOG_UNAVAILABLE', 'the request could not be recorded', { cause: error })
   }
 }

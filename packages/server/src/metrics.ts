@@ -2,12 +2,11 @@
 // ledger's watch, and the rest read when scraped. Labels take only bounded values: route
 // patterns, statuses, problem codes, the ledger's log names and the configured witnesses.
 import { join } from 'node:path'
-import { diskFigures, isWriteFault } from '@annal/storage'
+import { diskFigures, faultCode, isWriteFault } from '@annal/storage'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { Hono, type MiddlewareHandler } from 'hono'
 import { AppendTimes } from './append-times.js'
 import type { AppEnv, Services } from './context.js'
-import { errorCode } from './readiness.js'
 import { ACCESS_LOG } from './scopes.js'
 import type { Witnessing } from './witnessing.js'
 
@@ -98,9 +97,10 @@ export class ServerMetrics {
     ledger.watch((event) => {
       if (event.kind === 'write') {
         writeSeconds.observe({ sync: String(event.write.sync) }, event.write.seconds)
-        if (isWriteFault(event.write.error)) writeErrors.inc({ code: errorCode(event.write.error) })
+        if (isWriteFault(event.write.error)) writeErrors.inc({ code: faultCode(event.write.error) })
         return
       }
+      if (event.kind === 'health') return // annal_storage_writable reads the health when scraped
       const ok = event.error === undefined
       let total = 0
       for (const [log, count] of event.entries) {
@@ -229,7 +229,7 @@ export class ServerMetrics {
       })
     }
     new Gauge({
-      name: 'annal_storage_writable', help: '1 while the ledger is open and its last write did not fail, else 0.', registers,
+      name: 'annal_storage_writable', help: '1 while the ledger is open and can write, else 0 (from a failed write until it recovered).', registers,
       collect() {
         this.set(!ledger.closed && ledger.writeHealth.ok ? 1 : 0)
       },

@@ -44,6 +44,8 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   SWAP_CONFLICT: { status: 503, title: 'Concurrent write; retry' },
   DATABASE_LOCKED: { status: 503, title: 'Database locked' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
+  STORAGE_UNWRITABLE: { status: 503, title: 'The ledger cannot write now; retry later' },
+  STORAGE_UNREADABLE: { status: 503, title: 'The ledger cannot read its storage now; retry later' },
   CORRUPTION: { status: 500, title: 'Storage corruption' },
   REQUEST_MALFORMED: { status: 400, title: 'Malformed request' },
   BODY_MALFORMED: { status: 400, title: 'Malformed body' },

@@ -1,8 +1,8 @@
-// /healthz and /readyz over a real listener: readiness follows the ledger's writes (a driver
-// that fails them as a full disk does, then heals), its closing, and witnesses that cannot meet
-// a log's policy.
+// /healthz and /readyz over a real listener: readiness follows the ledger's writes (drivers that
+// fail them as a full disk does, then heal, under the ledger's recovery), its closing, and
+// witnesses that cannot meet a log's policy.
 import { LevelDriver } from '@annal/storage'
-import { FaultDriver, noSpaceError } from '@annal/storage/testing'
+import { FaultDriver, Faults, noSpaceError } from '@annal/storage/testing'
 import { sampleValue, scrape } from '@annal/http/testing'
 import { join } from 'node:path'
 import { Hono } from 'hono'
@@ -47,10 +47,11 @@ function append(live: LiveHarness, token: string): Promise<Response> {
 }
 
 it('is not ready while the ledger cannot write, and ready again once it can, without a restart', async () => {
-  let fault: FaultDriver | undefined
+  const faults = new Faults()
   const live = await started({
     app: { metrics: true },
-    driver: async (directory) => (fault = new FaultDriver(await LevelDriver.open(join(directory, 'db')))),
+    driver: async (directory) => new FaultDriver(await LevelDriver.open(join(directory, 'db')), faults),
+    recovery: { firstRetryMs: 5, maxRetryMs: 50 },
   })
   const metricsServer = await serve(metricsApp(appMetrics(live.app)!))
   closers.push(() => metricsServer.close())
@@ -59,8 +60,12 @@ it('is not ready while the ledger cannot write, and ready again once it can, wit
   expect(await readyz(live)).toEqual({ status: 200, body: { status: 'ready' } })
   expect((await fetch(live.url('/healthz'))).status).toBe(200)
 
-  fault!.failWrites(noSpaceError())
-  expect((await append(live, token)).status).toBe(503)
+  faults.failWrites(noSpaceError())
+  const refused = await append(live, token)
+  expect(refused.status).toBe(503)
+  expect(refused.headers.get('retry-after')).toBe('5')
+  // The ledger cannot write: that, not only the access log, is what the answer says.
+  expect(await refused.json()).toMatchObject({ code: 'STORAGE_UNWRITABLE', title: 'The ledger cannot write now; retry later' })
   const failed = await readyz(live)
   expect(failed.status).toBe(503)
   expect(failed.body.status).toBe('not ready')
@@ -71,9 +76,9 @@ it('is not ready while the ledger cannot write, and ready again once it can, wit
   expect(sampleValue(during, 'annal_storage_writable')).toBe(0)
   expect(sampleValue(during, 'annal_storage_write_errors_total', { code: 'ENOSPC' })).toBeGreaterThanOrEqual(1)
   expect(sampleValue(during, 'annal_access_log_records_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(1)
-  expect(sampleValue(during, 'annal_appends_total', { log: 'audit', outcome: 'ACCESS_LOG_UNAVAILABLE' })).toBe(1)
+  expect(sampleValue(during, 'annal_appends_total', { log: 'audit', outcome: 'STORAGE_UNWRITABLE' })).toBe(1)
 
-  fault!.heal()
+  faults.heal()
   expect(await readyzUntil(live, 200)).toEqual({ status: 'ready' })
   expect((await append(live, token)).status).toBe(201)
   expect(sampleValue(await scrape(`${metricsServer.url}/metrics`), 'annal_storage_writable')).toBe(1)

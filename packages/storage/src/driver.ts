@@ -23,7 +23,10 @@ export interface RangeOptions {
 /**
  * What the ledger needs from a database. The sequencer and proof code talk to nothing else, so
  * a driver for a shared database can come later; each driver runs the conformance suite in
- * `testing/driver.suite.ts`.
+ * `testing/driver.suite.ts`. A read that the storage beneath fails (an I/O error) rejects with
+ * StorageError STORAGE_UNREADABLE, the storage's error the cause; a write that fails so rejects
+ * with the storage's error or a STORAGE_UNWRITABLE (RecoveringDriver tells them from a lost
+ * swap by isWriteFault).
  */
 export interface StorageDriver {
   get(key: Uint8Array): Promise<Uint8Array | undefined>

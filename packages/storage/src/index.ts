@@ -1,9 +1,11 @@
 /**
  * @module
  * What the Annal ledger needs of a database: the `StorageDriver` interface (point and batched
- * reads, ordered ranges, atomic writes, compare-and-swap), `LevelDriver` on LevelDB, and
- * `writeKeyFile` for key files of mode 0600. Every driver proves itself by passing the
- * conformance suite exported as `driverSuite` from `@annal/storage/testing`.
+ * reads, ordered ranges, atomic writes, compare-and-swap), `LevelDriver` on LevelDB,
+ * `RecoveringDriver`, which keeps a database's write health and reopens it after a write fault,
+ * and `writeKeyFile` for key files of mode 0600. Every driver proves itself by passing the
+ * conformance suite exported as `driverSuite` from `@annal/storage/testing`, where `FaultDriver`
+ * fails writes and reads as a full or failing disk does.
  * @example
  * import { mkdtemp, rm } from 'node:fs/promises'
  * import { tmpdir } from 'node:os'
@@ -30,5 +32,6 @@ export { makeDirectory } from './directory.js'
 export { writeKeyFile } from './key-file.js'
 export { diskFigures, diskUsage } from './disk.js'
 export type { DiskFigure, DiskUsage } from './disk.js'
-export { WatchedDriver, isWriteFault, probeWrite } from './watched-driver.js'
-export type { DriverWrite, WriteHealth } from './watched-driver.js'
+export { RecoveringDriver, writeHealthReason } from './recovering-driver.js'
+export type { DriverWrite, RecoveryOptions, WriteHealth } from './recovering-driver.js'
+export { describeFault, faultCode, isStorageFault, isWriteFault, probeDirectory } from './faults.js'

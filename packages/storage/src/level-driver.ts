@@ -2,6 +2,7 @@ import { bytesEqual } from '@annal/tlog'
 import { Level } from 'level'
 import type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
 import { StorageError } from './errors.js'
+import { readFault } from './faults.js'
 
 /**
  * classic-level's implementation of getMany, which abstract-level's public one calls after
@@ -70,26 +71,41 @@ export class LevelDriver implements StorageDriver {
     return new LevelDriver(db)
   }
 
+  // Reads that LevelDB fails for a reason outside Annal (an I/O error) reject with
+  // STORAGE_UNREADABLE, the LevelDB error the cause.
+
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return view(await this.#db.get(key))
+    try {
+      return view(await this.#db.get(key))
+    } catch (error) {
+      throw readFault(error)
+    }
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen()
     if (keys.length === 0) return []
-    const values = await this.#implementation._getMany(keys, { valueEncoding: 'view', fillCache: true })
-    return values.map(view)
+    try {
+      const values = await this.#implementation._getMany(keys, { valueEncoding: 'view', fillCache: true })
+      return values.map(view)
+    } catch (error) {
+      throw readFault(error)
+    }
   }
 
   async *range(options: RangeOptions): AsyncIterable<readonly [Uint8Array, Uint8Array]> {
     const keysOnly = options.keysOnly === true
-    const iterator = this.#db.iterator({
-      gte: options.gte, lte: options.lte, limit: options.limit ?? -1, reverse: options.reverse ?? false, values: !keysOnly,
-    })
+    let iterator: AsyncIterable<[Uint8Array, Uint8Array]> & { close(): Promise<void> } | undefined
     try {
+      // Made inside the try: a handle closed meanwhile throws here too.
+      iterator = this.#db.iterator({
+        gte: options.gte, lte: options.lte, limit: options.limit ?? -1, reverse: options.reverse ?? false, values: !keysOnly,
+      })
       for await (const [key, value] of iterator) yield [view(key)!, keysOnly ? EMPTY : view(value)!]
+    } catch (error) {
+      throw readFault(error)
     } finally {
-      await iterator.close()
+      await iterator?.close()
     }
   }
 

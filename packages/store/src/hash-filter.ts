@@ -136,10 +136,12 @@ export class StoredHashFilter {
   }
 
   /**
-   * Adds the hash of every row `rows` yields (once; later calls return the same pass). Rows
-   * written after the pass began must have been `add`ed before their write started.
+   * Adds the hash of every row `rows` yields (once; later calls return the same pass, or once
+   * it failed, start another). Rows written after the pass began must have been `add`ed before
+   * their write started.
    */
   fill(rows: AsyncIterable<readonly [Uint8Array, Uint8Array]>, hashOf: (key: Uint8Array) => Uint8Array): Promise<void> {
+    if (this.#filled) return Promise.resolve()
     this.#filling ??= (async () => {
       try {
         for await (const [key] of rows) {
@@ -148,7 +150,9 @@ export class StoredHashFilter {
         }
         this.#filled = true
       } catch {
-        // Left unfilled: every lookup goes to storage, as without a filter.
+        // Left unfilled (every lookup goes to storage, as without a filter) until a pass is
+        // asked for again: a database reopened to recover ends the iterators of the old handle.
+        this.#filling = undefined
       }
     })()
     return this.#filling

@@ -30,6 +30,22 @@ async function open(options: LedgerOptions = {}): Promise<Ledger> {
 }
 
 describe('the id lookup, written behind the log', () => {
+  it('drain writes the rows added while a write was in flight, not only that write', async () => {
+    await open()
+    const driver = await LevelDriver.open(join(directory, 'lookup'))
+    try {
+      const lookup = new IdLookup(driver, 'audit', 0)
+      const hashes = Array.from({ length: 305 }, (_, i) => defaultHasher.leaf(event(i)))
+      // 300 rows are written at once; 5 more come while that write is in flight.
+      lookup.add(hashes.slice(0, 300).map(bytesToHex), hashes.slice(0, 300), 0)
+      lookup.add(hashes.slice(300).map(bytesToHex), hashes.slice(300), 300)
+      await lookup.drain()
+      expect(await IdLookup.indexedSize(driver, 'audit')).toBe(305)
+    } finally {
+      await driver.close()
+    }
+  })
+
   it('finds every entry by id at every moment, with a tiny lag bound and tiny index batches', async () => {
     await open({ maxBatchSize: 3, maxLookupLag: 4, lookupBatchSize: 2 })
     await ledger.createLog('audit')

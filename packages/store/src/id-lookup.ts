@@ -146,23 +146,36 @@ export class IdLookup {
     this.#writeSoon()
   }
 
-  /** Waits while the unindexed tail is at its bound. Throws if the index can no longer be written. */
+  /**
+   * Takes up writing rows again after the database recovered from a write fault, and the
+   * filter's pass if the reopen cut it off.
+   */
+  resume(): void {
+    if (this.#unindexed.size > 0) this.#writeSoon()
+    void this.fillFilter()
+  }
+
+  /** Waits while the unindexed tail is at its bound. Throws what the last write failed with if it stays there. */
   async waitForRoom(): Promise<void> {
     if (this.#unindexed.size >= this.#maxLag) this.#writeNow()
     while (this.#unindexed.size >= this.#maxLag && this.#writing !== undefined) await this.#writing
-    if (this.#failure !== undefined) throw this.#failure
+    if (this.#unindexed.size >= this.#maxLag && this.#failure !== undefined) throw this.#failure
   }
 
-  /** Resolves when every added entry has its row stored. */
+  /** Resolves when every added entry has its row stored; throws what the last write failed with if not. */
   async drain(): Promise<void> {
-    if (this.#unindexed.size > 0) this.#writeNow()
-    while (this.#writing !== undefined) await this.#writing
-    if (this.#failure !== undefined) throw this.#failure
+    // A write in flight leaves the rows added meanwhile to a timer: they are written from here.
+    for (;;) {
+      if (this.#unindexed.size > 0) this.#writeNow()
+      if (this.#writing === undefined) break
+      await this.#writing
+      if (this.#failure !== undefined) throw this.#failure
+    }
   }
 
   /** Writes the rows now if enough are waiting, else within INDEX_WRITE_DELAY_MS. */
   #writeSoon(): void {
-    if (this.#writing !== undefined || this.#failure !== undefined) return
+    if (this.#writing !== undefined) return
     if (this.#unindexed.size >= this.#writeRowsAtOnce) this.#writeNow()
     else this.#timer ??= setTimeout(() => this.#writeNow(), INDEX_WRITE_DELAY_MS).unref()
   }
@@ -209,12 +222,14 @@ export class IdLookup {
         this.#written.written(batch)
         for (const id of batch.keys()) this.#unindexed.delete(id)
         this.#indexedSize = next
+        this.#failure = undefined
       } while (this.#unindexed.size >= this.#writeRowsAtOnce)
     } catch (error) {
+      // The rows stay waiting; the next add, drain or resume tries again.
       this.#failure = error
     } finally {
       this.#writing = undefined
     }
-    if (this.#unindexed.size > 0) this.#writeSoon()
+    if (this.#unindexed.size > 0 && this.#failure === undefined) this.#writeSoon()
   }
 }

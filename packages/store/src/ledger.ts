@@ -8,7 +8,10 @@ import {
 } from '@annal/note'
 import type { MerkleHasher } from '@annal/tlog'
 import { LRUCache } from 'lru-cache'
-import { StorageError, WatchedDriver, makeDirectory, writeKeyFile, LevelDriver, probeWrite, type StorageDriver, type WriteHealth } from '@annal/storage'
+import {
+  DEFAULT_WRITE_BUFFER_BYTES, LevelDriver, RecoveringDriver, StorageError, makeDirectory, probeDirectory, writeKeyFile, type RecoveryOptions,
+  type StorageDriver, type WriteHealth,
+} from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
 import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
@@ -60,10 +63,14 @@ export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
    */
   readonly writeBufferBytes?: number
   /**
-   * An opened driver to keep the ledger in, instead of LevelDB in `<directory>/db`; the ledger
-   * closes it. `maxOpenFiles` and `writeBufferBytes` are then the driver's business.
+   * A driver to keep the ledger in, instead of LevelDB in `<directory>/db`: a function that
+   * opens it, which the ledger calls again to reopen it after a write fault (see
+   * RecoveringDriver), or an opened driver, which it recovers through the same handle. The
+   * ledger closes it. `maxOpenFiles` and `writeBufferBytes` are then the driver's business.
    */
-  readonly driver?: StorageDriver
+  readonly driver?: StorageDriver | (() => Promise<StorageDriver>)
+  /** Waits between attempts to recover from a write fault; see RecoveryOptions. */
+  readonly recovery?: Pick<RecoveryOptions, 'firstRetryMs' | 'maxRetryMs'>
 }
 
 export interface CreateLogOptions {
@@ -110,7 +117,7 @@ export class Ledger {
   readonly directory: string
   readonly objects: ObjectStore
   readonly #objects: LedgerObjects
-  readonly #driver: WatchedDriver
+  readonly #driver: RecoveringDriver
   readonly #options: LedgerOptions
   readonly #providers: NoteProviders
   readonly #tiles: LRUCache<string, Uint8Array> | undefined
@@ -126,9 +133,12 @@ export class Ledger {
   #indexer: EntryIndexer | undefined
   #closed = false
 
-  private constructor(directory: string, opened: StorageDriver, options: LedgerOptions) {
+  private constructor(directory: string, opened: Opened, options: LedgerOptions) {
     this.directory = directory
-    const driver = this.#driver = new WatchedDriver(opened, this.#writes.wrote)
+    const driver = this.#driver = new RecoveringDriver(opened.driver, {
+      ...options.recovery, reopen: opened.reopen, probe: opened.probe, onWrite: this.#writes.wrote, onHealth: this.#writes.health,
+    })
+    driver.afterReopen(() => this.#checkDurable())
     this.#options = options
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = tileCache(options.tileCacheSize ?? 4096)
@@ -149,10 +159,15 @@ export class Ledger {
   static async open(directory: string, options: LedgerOptions = {}): Promise<Ledger> {
     if (options.originPrefix !== undefined) checkOriginPrefix(options.originPrefix)
     await makeDirectory(join(directory, 'keys'), 0o700)
-    const driver = options.driver ?? await LevelDriver.open(join(directory, 'db'), {
-      maxOpenFiles: options.maxOpenFiles, writeBufferBytes: options.writeBufferBytes,
-    })
-    const ledger = new Ledger(directory, driver, options)
+    const opened = await openDriver(directory, options)
+    let ledger: Ledger
+    try {
+      ledger = new Ledger(directory, opened, options)
+    } catch (error) {
+      await opened.driver.close()
+      throw error
+    }
+    const driver = ledger.#driver
     try {
       for await (const [, value] of driver.range(allLogsRange())) {
         const info = JSON.parse(utf8Decoder.decode(value)) as LogInfo
@@ -321,7 +336,12 @@ export class Ledger {
     return fsckLog({ driver: this.#driver, hasher, info: log.info, verifier }, options)
   }
 
-  /** Whether the database could write at its last write that said so; see WriteHealth. */
+  /**
+   * Whether the database can write now; see WriteHealth. After a write fails for a reason
+   * outside Annal, every write is refused with STORAGE_UNWRITABLE until the ledger has reopened
+   * its database and checked that it holds everything acknowledged (Log.checkDurable); watchers
+   * hear each change.
+   */
   get writeHealth(): WriteHealth {
     return this.#driver.health
   }
@@ -340,16 +360,6 @@ export class Ledger {
     return this.#writes.watch(watcher)
   }
 
-  /**
-   * One synced write that changes nothing, to learn whether the database can write now (after a
-   * write failed, say); its outcome moves writeHealth as any write's does.
-   * @throws DATABASE_CLOSED; what the database rejects the write with.
-   */
-  async probeWrite(): Promise<void> {
-    this.#checkOpen()
-    await probeWrite(this.#driver)
-  }
-
   /** Finishes appends in flight, then closes the database. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -358,6 +368,12 @@ export class Ledger {
     await Promise.all([...this.#logs.values()].map((log) => log.close()))
     await this.#objects.close()
     await this.#driver.close()
+  }
+
+  /** After a reopen: each log's durable head against what it acknowledged; the filters' passes again. */
+  async #checkDurable(): Promise<void> {
+    for (const log of this.#logs.values()) await log.checkDurable()
+    void this.#objects.fillFilter()
   }
 
   async #context(info: LogInfo): Promise<LogContext> {
@@ -385,6 +401,29 @@ export class Ledger {
   #checkOpen(): void {
     if (this.#closed) throw new StorageError('DATABASE_CLOSED', 'the ledger is closed')
   }
+}
+
+/** A ledger's driver as first opened, and how to open it again after a write fault (see RecoveryOptions). */
+interface Opened {
+  readonly driver: StorageDriver
+  readonly reopen: (() => Promise<StorageDriver>) | undefined
+  readonly probe: (() => Promise<void>) | undefined
+}
+
+/**
+ * LevelDB in `<directory>/db`, reopened once a probe of that directory finds room for what
+ * reopening writes (LevelDB replays its log into a table of up to its write buffer's size); or
+ * the driver the options give.
+ */
+async function openDriver(directory: string, options: LedgerOptions): Promise<Opened> {
+  const given = options.driver
+  if (given !== undefined && typeof given !== 'function') return { driver: given, reopen: undefined, probe: undefined }
+  if (given !== undefined) return { driver: await given(), reopen: given, probe: undefined }
+  const path = join(directory, 'db')
+  const { maxOpenFiles, writeBufferBytes } = options
+  const reopen = () => LevelDriver.open(path, { maxOpenFiles, writeBufferBytes })
+  const probeBytes = writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES
+  return { driver: await reopen(), reopen, probe: () => probeDirectory(path, probeBytes) }
 }
 
 /**

@@ -2,7 +2,7 @@ import { type NoteSigner, formatTlogProof, parseCheckpoint, parseNote, signCheck
 import {
   HASH_SIZE, MAX_ENTRY_SIZE, type MerkleHasher, type NodeId, type ProofPlan, type StoredTile, TILE_WIDTH, type TileId, TlogError,
   TreeEdge, assembleProof, bytesEqual, bytesToHex, consistencyPlan, decodeEntryBundle, encodeEntryBundle, hashTileBytes,
-  inclusionPlan, nodeLocation, planNodes, storedTileHashCount, storedTileNode,
+  inclusionPlan, nodeLocation, planNodes, storedTileHashCount, storedTileNode, verifyConsistency,
 } from '@annal/tlog'
 import type { LRUCache } from 'lru-cache'
 import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@annal/storage'
@@ -158,39 +158,54 @@ export class Log {
    * level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from them.
    */
   static async load(info: LogInfo, context: LogContext): Promise<Log> {
-    const { driver, hasher } = context
-    const headBytes = await driver.get(headKey(info.name))
-    if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${info.name} has no head`)
-    const head = decodeHead(headBytes)
-    const openCount = head.size % TILE_WIDTH
-    const base = head.size - openCount
-    const tiles = TreeEdge.tilesToOpen(base)
-    const stored = await driver.getMany(tiles.map((tile) => tileKey(info.name, tile.level, tile.index)))
-    const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
-    let edge = openEdge(info.name, base, (tile) => byLevel.get(tile.level))
-    let open = EMPTY_OPEN_BUNDLE
-    if (openCount > 0) {
-      const index = base / TILE_WIDTH
-      const [bundle, leafTile] = await Promise.all([
-        readOpenBundle(driver, info.name, index, openCount), readOpenLeafTile(driver, info.name, index, openCount)])
-      if (bundle === undefined) throw new StoreError('CORRUPTION', `log ${info.name} misses its last bundle`)
-      if (bundle.entries.length !== openCount) throw new StoreError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
-      if (leafTile === undefined) throw new StoreError('CORRUPTION', `log ${info.name} head is ahead of its tiles`)
-      edge = edge.integrate(leafTile.hashes, hasher).edge
-      open = { ...bundle, hashParts: leafTile.parts }
-    }
-    if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
+    const { driver } = context
+    const state = await readState(info.name, context)
     const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), context.ids)
-    const log = new Log(info, context, { head, headBytes, edge, open }, ids)
-    await log.#reindexTail()
+    const log = new Log(info, context, state, ids)
+    await log.#reindex(ids.indexedSize)
     log.#register()
     void ids.fillFilter()
     return log
   }
 
-  /** Puts the entries that were committed but not yet in the id lookup before a stop back in it. */
-  async #reindexTail(): Promise<void> {
-    const from = this.#ids.indexedSize
+  /**
+   * After the database was reopened (a write had failed), checks what it holds against what this
+   * log acknowledged, and takes it up: the durable tree must be the acknowledged one or extend
+   * it (a write whose sync failed may have landed whole, entries its callers were told had not
+   * been appended; they are the log's from now on). Reads tiles from the database, not the
+   * cache. Writes are refused while it runs, so nothing moves the head meanwhile.
+   * @throws StoreError CORRUPTION when the database lost or changed entries it had acknowledged.
+   */
+  async checkDurable(): Promise<void> {
+    const acknowledged = this.#state
+    const name = this.info.name
+    const headBytes = await this.#context.driver.get(headKey(name))
+    if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${name} has no head in the reopened database`)
+    if (!bytesEqual(headBytes, acknowledged.headBytes)) {
+      const { size, root } = acknowledged.head
+      const held = decodeHead(headBytes).size
+      if (held < size) throw new StoreError('CORRUPTION', `log ${name}: the database holds ${held} entries, ${size} were acknowledged`)
+      const durable = await readState(name, this.#context)
+      const plan = consistencyPlan(size, durable.head.size)
+      const proof = this.#assemble(plan, await this.#readNodes(planNodes(plan), durable.edge, false))
+      try {
+        verifyConsistency(size, durable.head.size, proof, root, durable.head.root, this.#context.hasher)
+      } catch (error) {
+        throw new StoreError('CORRUPTION', `log ${name}: the database's tree of ${durable.head.size} entries does not extend the acknowledged one of ${size}`, { cause: error })
+      }
+      this.#state = durable
+      this.#tip = undefined
+      this.#unwritten.length = 0
+      await this.#reindex(size)
+    }
+    this.#ids.resume()
+  }
+
+  /**
+   * Puts the entries from `from` on, committed but not yet in the id lookup (before a stop, or
+   * found durable after a reopen), in it.
+   */
+  async #reindex(from: number): Promise<void> {
     for (let start = from; start < this.size; start += TILE_WIDTH * 16) {
       const entries = await this.#entryData(start, Math.min(TILE_WIDTH * 16, this.size - start))
       const hashes = entries.map((entry) => this.#context.hasher.leaf(entry))
@@ -236,7 +251,10 @@ export class Log {
 
   /** Drains, and stops the log's background work; the ledger calls it before closing the database. */
   async close(): Promise<void> {
-    await this.drain()
+    await this.#context.appender.drain()
+    // Id rows that cannot be written now (the database cannot write) are rebuilt from the
+    // entries on the next open: they need not hold the close up.
+    await this.#ids.drain().catch(() => undefined)
     await this.#ids.close()
   }
 
@@ -567,7 +585,11 @@ export class Log {
   }
 
   #assemble(plan: ProofPlan, hashes: ReadonlyMap<string, Uint8Array>): Uint8Array[] {
-    return assembleProof(plan, (node) => hashes.get(nodeKey(node))!, this.#context.hasher)
+    return assembleProof(plan, this.#hashOf(hashes), this.#context.hasher)
+  }
+
+  #hashOf(hashes: ReadonlyMap<string, Uint8Array>): (node: NodeId) => Uint8Array {
+    return (node) => hashes.get(nodeKey(node))!
   }
 
   /**
@@ -576,8 +598,7 @@ export class Log {
    * node: a lookup builds its key and moves the tile to the front, which per node was the largest
    * cost of a proof.
    */
-  async #readNodes(nodes: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
-    const { edge } = this.#state
+  async #readNodes(nodes: readonly NodeId[], edge: TreeEdge = this.#state.edge, cached = true): Promise<Map<string, Uint8Array>> {
     const hashes = new Map<string, Uint8Array>()
     const byTile = new Map<string, TileNodes>()
     for (const node of nodes) {
@@ -595,9 +616,9 @@ export class Log {
     const wanted: TileNodes[] = []
     for (const tile of byTile.values()) {
       // Only full tiles are cached, and a full tile holds every node that falls in it.
-      const cached = this.#context.tiles?.get(tile.cacheKey)
-      if (cached === undefined) wanted.push(tile)
-      else for (const { node, row, position } of tile.nodes) hashes.set(nodeKey(node), storedTileNode(cached, row, position)!)
+      const kept = cached ? this.#context.tiles?.get(tile.cacheKey) : undefined
+      if (kept === undefined) wanted.push(tile)
+      else for (const { node, row, position } of tile.nodes) hashes.set(nodeKey(node), storedTileNode(kept, row, position)!)
     }
     const tiles = await this.#context.driver.getMany(wanted.map((tile) => tileKey(this.info.name, tile.level, tile.index)))
     wanted.forEach((tile, i) => {
@@ -632,6 +653,33 @@ function utf8Decode(bytes: Uint8Array): string {
 
 function nodeKey(node: NodeId): string {
   return `${node.level}/${node.index}`
+}
+
+/** A log's latest state as stored: its head, the right edge of its tree and its open bundle. */
+async function readState(name: string, context: Pick<LogContext, 'driver' | 'hasher'>): Promise<LogState> {
+  const { driver, hasher } = context
+  const headBytes = await driver.get(headKey(name))
+  if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${name} has no head`)
+  const head = decodeHead(headBytes)
+  const openCount = head.size % TILE_WIDTH
+  const base = head.size - openCount
+  const tiles = TreeEdge.tilesToOpen(base)
+  const stored = await driver.getMany(tiles.map((tile) => tileKey(name, tile.level, tile.index)))
+  const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
+  let edge = openEdge(name, base, (tile) => byLevel.get(tile.level))
+  let open = EMPTY_OPEN_BUNDLE
+  if (openCount > 0) {
+    const index = base / TILE_WIDTH
+    const [bundle, leafTile] = await Promise.all([
+      readOpenBundle(driver, name, index, openCount), readOpenLeafTile(driver, name, index, openCount)])
+    if (bundle === undefined) throw new StoreError('CORRUPTION', `log ${name} misses its last bundle`)
+    if (bundle.entries.length !== openCount) throw new StoreError('CORRUPTION', `log ${name} last bundle does not match its size`)
+    if (leafTile === undefined) throw new StoreError('CORRUPTION', `log ${name} head is ahead of its tiles`)
+    edge = edge.integrate(leafTile.hashes, hasher).edge
+    open = { ...bundle, hashParts: leafTile.parts }
+  }
+  if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${name} tiles disagree with its head`)
+  return { head, headBytes, edge, open }
 }
 
 function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Array | undefined): TreeEdge {

@@ -1,9 +1,13 @@
-import type { DriverWrite } from '@annal/storage'
+import type { DriverWrite, WriteHealth } from '@annal/storage'
 import type { AppendBatch } from './appender.js'
 
-/** What Ledger.watch hears: each write to the database, and each batch of appends it held. */
+/**
+ * What Ledger.watch hears: each write to the database, each batch of appends it held, and each
+ * change of the database's write health (a fault, a recovery, recovery stopped for good).
+ */
 export type LedgerEvent =
   | { readonly kind: 'write'; readonly write: DriverWrite }
+  | { readonly kind: 'health'; readonly health: WriteHealth }
   /** `entries`: per log in the batch, its entries (objects and rows are not counted). */
   | { readonly kind: 'batch'; readonly entries: ReadonlyMap<string, number>; readonly error: unknown }
 
@@ -24,6 +28,10 @@ export class WriteWatch {
 
   wrote = (write: DriverWrite): void => {
     if (this.#watchers.size > 0) this.#tell({ kind: 'write', write })
+  }
+
+  health = (health: WriteHealth): void => {
+    this.#tell({ kind: 'health', health })
   }
 
   batch = (batch: AppendBatch): void => {

@@ -206,6 +206,7 @@ describe('POST /add-checkpoint', () => {
     let failNext = false
     const flaky: StorageDriver = Object.assign(Object.create(null) as StorageDriver, {
       getMany: (keys: readonly Uint8Array[]) => driver.getMany(keys),
+      write: (...args: Parameters<StorageDriver['write']>) => driver.write(...args),
       async compareAndSwap(...args: Parameters<StorageDriver['compareAndSwap']>) {
         await driver.compareAndSwap(...args)
         if (failNext) {
@@ -218,9 +219,14 @@ describe('POST /add-checkpoint', () => {
     expect((await post(log.body(0, 10), witness)).status).toBe(200)
     failNext = true
     expect((await post(log.body(10, 20), witness)).status).toBe(503)
-    // The state did move to 20: a request from 10 is told so, one from 20 is cosigned.
+    // The state did move to 20: a request from 10 is told so, and once writes are taken again
+    // (after a probe write), one from 20 is cosigned.
     const stale = await post(log.body(10, 30), witness)
     expect([stale.status, await stale.text()]).toEqual([409, '20\n'])
+    for (const deadline = Date.now() + 20_000; (await witness.request('/readyz')).status !== 200;) {
+      if (Date.now() > deadline) throw new Error('the witness stayed unready')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
     expect((await post(log.body(20, 30), witness)).status).toBe(200)
   })
 })

@@ -1,17 +1,12 @@
 // The witness's health and metrics over real listeners (runWitness, real LevelDB, real keys),
-// scraped and parsed; readiness over a driver that fails writes as a full disk does, then heals.
+// scraped and parsed. Readiness under storage faults is in recovery.int.test.ts.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sampleValue, scrape } from '@annal/http/testing'
-import { LevelDriver } from '@annal/storage'
-import { FaultDriver, noSpaceError } from '@annal/storage/testing'
-import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair } from '@annal/note'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { createWitnessApp } from './app.js'
 import { runWitness } from './run.js'
 import { TestLog } from './testing/log.js'
-import { Witness } from './witness.js'
 
 const log = new TestLog('example.com/metrics-log')
 log.append(20)
@@ -62,32 +57,3 @@ function formatFork(size: number): string {
   fork.append(1)
   return fork.body(0, size)
 }
-
-it('is not ready while its database cannot write, and ready again once it can', async () => {
-  const fault = new FaultDriver(await LevelDriver.open(join(data, 'db')))
-  const { signerKey } = generateKeyPair('witness.example/faults', { type: SIGNATURE_TYPE_COSIGNATURE_V1 })
-  const witness = new Witness({ signerKey, logs: [{ origin: log.origin, verifierKeys: [log.verifierKey] }], driver: fault })
-  const app = createWitnessApp(witness)
-  try {
-    const readyz = async () => {
-      const response = await app.request('/readyz')
-      return { status: response.status, body: await response.json() as Record<string, unknown> }
-    }
-    expect(await readyz()).toEqual({ status: 200, body: { status: 'ready' } })
-    fault.failWrites(noSpaceError())
-    expect((await app.request('/add-checkpoint', { method: 'POST', body: log.body(0, 10) })).status).toBe(500)
-    const failed = await readyz()
-    expect(failed.status).toBe(503)
-    expect(failed.body.reasons).toEqual([expect.stringMatching(/^storage: writes fail since \S+: ENOSPC$/)])
-    expect((await app.request('/healthz')).status).toBe(200)
-    fault.heal()
-    for (const deadline = Date.now() + 20_000; (await readyz()).status !== 200;) {
-      if (Date.now() > deadline) throw new Error('/readyz stayed 503 after the disk healed')
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    expect((await app.request('/add-checkpoint', { method: 'POST', body: log.body(0, 10) })).status).toBe(200)
-  } finally {
-    await witness.close()
-    await fault.close()
-  }
-})

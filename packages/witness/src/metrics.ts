@@ -1,11 +1,10 @@
 // The witness's Prometheus metrics: requests and add-checkpoint outcomes counted as answered,
 // writes as they settle, evidence and cosigned sizes read when scraped. Labels take route
 // patterns, statuses and the configured origins only.
-import { type DriverWrite, diskFigures, isWriteFault } from '@annal/storage'
+import { type DriverWrite, diskFigures, faultCode, isWriteFault } from '@annal/storage'
 import { Hono, type MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { errorCode } from './health.js'
 import type { Witness } from './witness.js'
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -45,7 +44,7 @@ export class WitnessMetrics {
 
   readonly wrote = (write: DriverWrite): void => {
     this.#writeSeconds.observe({ sync: String(write.sync) }, write.seconds)
-    if (isWriteFault(write.error)) this.#writeErrors.inc({ code: errorCode(write.error) })
+    if (isWriteFault(write.error)) this.#writeErrors.inc({ code: faultCode(write.error) })
   }
 
   readonly middleware: MiddlewareHandler = async (c, next) => {
@@ -78,7 +77,7 @@ export class WitnessMetrics {
       },
     })
     new Gauge({
-      name: 'annal_storage_writable', help: '1 while the database\'s last write did not fail, else 0.', registers,
+      name: 'annal_storage_writable', help: '1 while the database can write, else 0 (from a failed write until it recovered).', registers,
       collect() {
         this.set(witness.writeHealth.ok ? 1 : 0)
       },

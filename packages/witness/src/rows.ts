@@ -1,10 +1,12 @@
 import { nodeHashProvider } from '@annal/crypto-node'
-import { isStorageError, type StorageDriver, type WriteOp } from '@annal/storage'
+import { RecoveringDriver, isStorageError, type StorageDriver, type WriteOp } from '@annal/storage'
+import { bytesEqual } from '@annal/tlog'
 import {
   decodeEvidence, decodePending, encodeEvidence, encodePending, evidenceKey, pendingKey,
   type Evidence, type SeenCheckpoint,
 } from './evidence.js'
 import { decodeState, encodeState, stateKey, type WitnessState } from './state.js'
+import { WitnessError } from './errors.js'
 
 /** What a witness holds for one origin, as last committed. */
 export interface OriginRows {
@@ -39,18 +41,52 @@ export class OriginRowStore {
   readonly #driver: StorageDriver
   readonly #rows = new Map<string, Promise<OriginRows>>()
   readonly #keys = new Map<string, OriginKeys>()
+  /**
+   * Per origin, the state and whether evidence was held, as last read or committed: what the
+   * witness has acted on, which a recovered database must still hold (recheck). Kept when a
+   * write fails, unlike the copies in #rows.
+   */
+  readonly #acknowledged = new Map<string, { readonly state: WitnessState | undefined; readonly evidence: boolean }>()
 
   private constructor(driver: StorageDriver) {
     this.#driver = driver
   }
 
+  /** The store of `driver`'s rows; on a RecoveringDriver, checked after each reopen. */
   static for(driver: StorageDriver): OriginRowStore {
     let store = byDriver.get(driver)
     if (store === undefined) {
-      store = new OriginRowStore(driver)
+      const created = store = new OriginRowStore(driver)
       byDriver.set(driver, store)
+      if (driver instanceof RecoveringDriver) driver.afterReopen(() => created.recheck())
     }
     return store
+  }
+
+  /**
+   * After the database was reopened (a write had failed): checks that it still holds, for every
+   * origin, the state acknowledged or a newer one (a compare-and-swap whose sync failed may have
+   * landed), and any evidence acknowledged; then drops the kept copies, so reads see what it holds.
+   * @throws WitnessError CORRUPTION when it lost a cosigned state or evidence: cosigning on
+   *   would risk cosigning a tree inconsistent with one cosigned before.
+   */
+  async recheck(): Promise<void> {
+    for (const [origin, known] of [...this.#acknowledged]) {
+      const held = await this.#load(origin)
+      const state = held.state
+      if (known.state !== undefined && (state === undefined || state.size < known.state.size ||
+          (state.size === known.state.size && !bytesEqual(state.rootHash, known.state.rootHash)))) {
+        throw new WitnessError('CORRUPTION', `the database lost the state cosigned for ${origin}: it holds size ${
+          state?.size ?? 'none'}, size ${known.state.size} was cosigned`)
+      }
+      if (known.evidence && held.evidence === undefined) throw new WitnessError('CORRUPTION', `the database lost the evidence held for ${origin}`)
+      this.#rows.delete(origin)
+      this.#acknowledge(origin, held)
+    }
+  }
+
+  #acknowledge(origin: string, rows: OriginRows): void {
+    this.#acknowledged.set(origin, { state: rows.state, evidence: rows.evidence !== undefined })
   }
 
   /** The origin's rows. Throws CORRUPTION for a row that does not decode. */
@@ -67,13 +103,15 @@ export class OriginRowStore {
   async #load(origin: string): Promise<OriginRows> {
     const keys = this.#keysOf(origin)
     const [stateBytes, pendingBytes, evidenceBytes] = await this.#driver.getMany([keys.state, keys.pending, keys.evidence])
-    return {
+    const rows = {
       state: stateBytes && decodeState(stateBytes),
       pending: pendingBytes === undefined ? [] : decodePending(pendingBytes),
       evidence: evidenceBytes && decodeEvidence(evidenceBytes),
       stateBytes,
       pendingBytes,
     }
+    this.#acknowledge(origin, rows)
+    return rows
   }
 
   /**
@@ -87,7 +125,9 @@ export class OriginRowStore {
     const { op, pendingBytes } = this.#pendingWrite(keys, from, pending)
     await this.#commit(origin, () =>
       this.#driver.compareAndSwap(keys.state, from.stateBytes, stateBytes, op === undefined ? [] : [op]))
-    this.#rows.set(origin, Promise.resolve({ ...from, state: next, stateBytes, pending, pendingBytes }))
+    const rows = { ...from, state: next, stateBytes, pending, pendingBytes }
+    this.#rows.set(origin, Promise.resolve(rows))
+    this.#acknowledge(origin, rows)
   }
 
   /** Replaces the pending list (synced compare-and-swap); HEAD_CONFLICT when it moved. */
@@ -107,7 +147,9 @@ export class OriginRowStore {
       if (isStorageError(error, 'SWAP_CONFLICT')) return false
       throw error
     }
-    this.#rows.set(origin, Promise.resolve({ ...from, evidence }))
+    const rows = { ...from, evidence }
+    this.#rows.set(origin, Promise.resolve(rows))
+    this.#acknowledge(origin, rows)
     return true
   }
 
@@ -116,7 +158,9 @@ export class OriginRowStore {
     const keys = this.#keysOf(origin)
     await this.#commit(origin, () =>
       this.#driver.write([{ type: 'del', key: keys.evidence }, { type: 'del', key: keys.pending }], { sync: true }))
-    this.#rows.set(origin, Promise.resolve({ ...from, evidence: undefined, pending: [], pendingBytes: undefined }))
+    const rows = { ...from, evidence: undefined, pending: [], pendingBytes: undefined }
+    this.#rows.set(origin, Promise.resolve(rows))
+    this.#acknowledge(origin, rows)
   }
 
   #pendingWrite(keys: OriginKeys, from: OriginRows, pending: readonly SeenCheckpoint[]):

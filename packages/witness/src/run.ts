@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { SIGNATURE_TYPE_COSIGNATURE_V1, generateKeyPair, parseSignerKey, parseVerifierKey } from '@annal/note'
-import { LevelDriver, WatchedDriver, makeDirectory, writeKeyFile } from '@annal/storage'
+import { DEFAULT_WRITE_BUFFER_BYTES, LevelDriver, RecoveringDriver, makeDirectory, probeDirectory, writeKeyFile, type WriteHealth } from '@annal/storage'
 import { Webhook } from './alert.js'
 import { createAdminApp, createWitnessApp } from './app.js'
 import type { CheckStatus } from './checks.js'
@@ -56,6 +56,13 @@ export interface RunWitnessOptions {
    * BODY_TIMEOUT, a problem the caller can read. Keep it below requestTimeoutMs. Default 20,000.
    */
   readonly bodyTimeoutMs?: number
+  /**
+   * Hears each change of the database's write health: a write that failed for a reason outside
+   * Annal (writes are refused meanwhile), its recovery (the database is reopened and checked by
+   * itself once it can write), or recovery stopped for good. `annal witness serve` says each on
+   * stderr. Must not throw.
+   */
+  readonly onStorageHealth?: (health: WriteHealth) => void
 }
 
 export interface RunningWitness {
@@ -166,8 +173,13 @@ export async function runWitness(options: RunWitnessOptions): Promise<RunningWit
   await makeDirectory(options.data, 0o700)
   const signerKey = await loadOrCreateKey(options.data, options.name)
   const metrics = options.metrics === undefined ? undefined : new WitnessMetrics(join(options.data, 'db'))
-  const opened = await LevelDriver.open(join(options.data, 'db'))
-  const driver = metrics === undefined ? opened : new WatchedDriver(opened, metrics.wrote)
+  const path = join(options.data, 'db')
+  const open = () => LevelDriver.open(path)
+  const driver = new RecoveringDriver(await open(), {
+    // Reopened once there is room for what reopening writes (its log replayed into a table).
+    reopen: open, probe: () => probeDirectory(path, DEFAULT_WRITE_BUFFER_BYTES),
+    onWrite: metrics?.wrote, onHealth: options.onStorageHealth,
+  })
   const servers: ServerType[] = []
   let created: Witness | undefined
   try {

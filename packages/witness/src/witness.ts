@@ -4,7 +4,7 @@ import {
   openCheckpoint, parseAddCheckpoint, parseCheckpoint, parseNote, parseSignerKey, parseVerifierKey,
   type AddCheckpointRequest, type CosignatureSigner, type NoteProviders, type NoteVerifier,
 } from '@annal/note'
-import { WatchedDriver, isStorageError, probeWrite, type StorageDriver, type WriteHealth } from '@annal/storage'
+import { RecoveringDriver, isStorageError, type StorageDriver, type WriteHealth } from '@annal/storage'
 import { bytesEqual } from '@annal/tlog'
 import { decideAddCheckpoint, type AddCheckpointOutcome, type Refused, type WitnessedLog } from './decide.js'
 import { ConsistencyChecks, type CheckHost, type CheckOptions, type CheckStatus } from './checks.js'
@@ -34,7 +34,11 @@ export interface WitnessOptions {
   /** A cosignature/v1 (type 0x04) signer key string, or a signer made from one. */
   readonly signerKey: string | CosignatureSigner
   readonly logs: readonly WitnessLogConfig[]
-  /** Where the latest cosigned checkpoint of each origin is kept (say, a LevelDriver). */
+  /**
+   * Where the latest cosigned checkpoint of each origin is kept: a RecoveringDriver that can
+   * reopen its database (as runWitness makes), or any driver, which is then wrapped in one that
+   * recovers through the same handle.
+   */
   readonly driver: StorageDriver
   /** The time cosignatures carry. Default: the system clock. */
   readonly clock?: () => Date
@@ -141,7 +145,7 @@ export class Witness {
   readonly #onEvidence: (evidence: Evidence) => void
   readonly #queue = new KeyedQueue()
   readonly #checks: ConsistencyChecks
-  readonly #driver: WatchedDriver
+  readonly #driver: RecoveringDriver
 
   /** Throws RangeError or KEY_MALFORMED for a bad configuration. */
   constructor(options: WitnessOptions) {
@@ -149,7 +153,7 @@ export class Witness {
     this.verifierKey = formatVerifierKey(this.signer.verifier)
     this.#logs = configuredLogs(options.logs)
     for (const origin of this.#logs.keys()) this.#byHash.set(originHash(origin, nodeHashProvider), origin)
-    this.#driver = watched(options.driver)
+    this.#driver = recovering(options.driver)
     this.#rows = OriginRowStore.for(this.#driver)
     this.#clock = options.clock ?? (() => new Date())
     this.#onEvidence = options.onEvidence ?? (() => undefined)
@@ -299,14 +303,13 @@ export class Witness {
     return this.#checks.status()
   }
 
-  /** Whether the witness's database could write at its last write that said so. */
+  /**
+   * Whether the witness's database can write now. After a write fails for a reason outside
+   * Annal, every write is refused with STORAGE_UNWRITABLE until the database has recovered and
+   * was found to hold every state the witness cosigned (OriginRowStore.recheck).
+   */
   get writeHealth(): WriteHealth {
     return this.#driver.health
-  }
-
-  /** One synced write that changes nothing (see probeWrite); its outcome moves writeHealth. */
-  probeWrite(): Promise<void> {
-    return probeWrite(this.#driver)
   }
 
   /** Stops the background checks (tile requests in flight are aborted) and waits for them. */
@@ -368,14 +371,14 @@ export class Witness {
   }
 }
 
-/** Witnesses over one driver share its rows (OriginRowStore.for), so they share its watcher too. */
-const watchers = new WeakMap<StorageDriver, WatchedDriver>()
+/** Witnesses over one driver share its rows (OriginRowStore.for), so they share its recovering wrapper too. */
+const wrappers = new WeakMap<StorageDriver, RecoveringDriver>()
 
-function watched(driver: StorageDriver): WatchedDriver {
-  if (driver instanceof WatchedDriver) return driver
-  let watcher = watchers.get(driver)
-  if (watcher === undefined) watchers.set(driver, watcher = new WatchedDriver(driver))
-  return watcher
+function recovering(driver: StorageDriver): RecoveringDriver {
+  if (driver instanceof RecoveringDriver) return driver
+  let wrapper = wrappers.get(driver)
+  if (wrapper === undefined) wrappers.set(driver, wrapper = new RecoveringDriver(driver))
+  return wrapper
 }
 
 function triedTiles(seen: SeenCheckpoint, state: WitnessState, result: Extract<TileCheck, { kind: 'inconsistent' }>,

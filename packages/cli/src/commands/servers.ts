@@ -25,7 +25,7 @@ export function registerServers(program: Program): void {
       { err: (line) => program.io.err(line), env: program.io.env, findLedger: () => new Context(program.io, {}).findLedger() }))
   const witness = program.root.command('witness').description('run a C2SP tlog-witness')
   passThrough(witness, 'serve', 'run a C2SP tlog-witness that cosigns consistent checkpoints', WITNESS_USAGE,
-    (args) => witnessServe(args, (line) => program.io.out(line)))
+    (args) => witnessServe(args, (line) => program.io.out(line), signalled(), (line) => program.io.err(line)))
   program.command(program.root, {
     name: 'demo',
     description: 'append audit events to an in-memory log, sign a checkpoint, prove and verify',

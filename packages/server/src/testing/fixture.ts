@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StorageDriver } from '@annal/storage'
-import { Ledger } from '@annal/store'
+import { Ledger, type LedgerOptions } from '@annal/store'
 import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { type AnnalApp, type AppOptions, appAlerts, createApp, endStreams, recordRefusal } from '../app.js'
 import type { AuthOptions } from '../auth.js'
@@ -150,11 +150,18 @@ export interface LiveHarness {
  */
 export async function liveHarness(options: {
   auth?: Partial<AuthOptions>; app?: Partial<AppOptions>; keys?: readonly SigningKey[]
-  /** The ledger's driver (LedgerOptions.driver), opened in the ledger's directory. */
+  /**
+   * Opens the ledger's driver in the ledger's directory (LedgerOptions.driver: called again to
+   * reopen it after a write fault), and the ledger's waits between recovery attempts.
+   */
   driver?: (directory: string) => Promise<StorageDriver>
+  recovery?: LedgerOptions['recovery']
 } = {}): Promise<LiveHarness> {
   const directory = await mkdtemp(join(tmpdir(), 'annal-server-live-'))
-  let ledger = await Ledger.open(directory, { originPrefix: 'annal.test', driver: await options.driver?.(directory) })
+  const open = options.driver
+  let ledger = await Ledger.open(directory, {
+    originPrefix: 'annal.test', driver: open === undefined ? undefined : () => open(directory), recovery: options.recovery,
+  })
   const keys = options.keys ?? await Promise.all((['RS256', 'ES256', 'EdDSA'] as const).map(signingKey))
   const authServer = await TestAuthServer.start(jwksOf(...keys))
   // The app is made once the port, and so the resource identifier, is known.
