@@ -1,7 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openCheckpoint, parseSignerKey, parseVerifierKey } from '@annal/note'
+import { faultCode } from '@annal/storage'
+import { smallFilesystem } from '@annal/storage/testing'
 import { expect, it } from 'vitest'
 import { Ledger, MAX_ORIGIN_BYTES, checkOriginPrefix } from './ledger.js'
 
@@ -76,6 +78,31 @@ it('makes default origins from the origin prefix, which it checks at open', asyn
     }
   } finally {
     await ledger.close()
+    await rm(directory, { recursive: true, force: true })
+  }
+})
+
+it('refuses a log whose key file finds no space with STORAGE_UNWRITABLE, and makes it once there is room', async (ctx) => {
+  const filesystem = await smallFilesystem(64 * 1024)
+  if ('unavailable' in filesystem) return ctx.skip(filesystem.unavailable)
+  const directory = await mkdtemp(join(tmpdir(), 'annal-create-'))
+  // The keys directory on the small filesystem, the database beside it on the usual one.
+  await symlink(filesystem.directory, join(directory, 'keys'))
+  const ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
+  try {
+    const filler = join(filesystem.directory, 'filler')
+    await writeFile(filler, new Uint8Array(64 * 1024)).catch(() => undefined)
+    const refused = await ledger.createLog('audit').catch((error: unknown) => error)
+    expect(refused).toMatchObject({ name: 'StorageError', code: 'STORAGE_UNWRITABLE' })
+    expect(faultCode(refused)).toBe('ENOSPC')
+    expect(ledger.logs().map((log) => log.name)).toEqual([])
+    await unlink(filler)
+    const info = await ledger.createLog('audit')
+    const appended = await ledger.log('audit').append([new TextEncoder().encode('made')])
+    expect(openCheckpoint(appended.checkpoint.note, [parseVerifierKey(info.verifierKey)]).size).toBe(1)
+  } finally {
+    await ledger.close()
+    await filesystem.remove()
     await rm(directory, { recursive: true, force: true })
   }
 })

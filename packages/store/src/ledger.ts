@@ -9,7 +9,7 @@ import {
 import type { MerkleHasher } from '@annal/tlog'
 import { LRUCache } from 'lru-cache'
 import {
-  DEFAULT_WRITE_BUFFER_BYTES, LevelDriver, RecoveringDriver, StorageError, makeDirectory, probeDirectory, writeKeyFile, type RecoveryOptions,
+  DEFAULT_WRITE_BUFFER_BYTES, LevelDriver, RecoveringDriver, StorageError, faultCode, isStorageFault, makeDirectory, probeDirectory, writeKeyFile, type RecoveryOptions,
   type StorageDriver, type WriteHealth,
 } from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
@@ -284,7 +284,11 @@ export class Ledger {
   async #createLog(name: string, origin: string): Promise<LogInfo> {
     const keys = generateKeyPair(origin, { providers: this.#providers })
     const keyFile = join(this.directory, 'keys', `${name}.key`)
-    await writeKeyFile(keyFile, `${keys.signerKey}\n`)
+    await writeKeyFile(keyFile, `${keys.signerKey}\n`).catch((error: unknown) => {
+      // No space for the key is the storage's fault, as no space for the log's rows would be.
+      if (!isStorageFault(error)) throw error
+      throw new StorageError('STORAGE_UNWRITABLE', `the log's key file could not be written (${faultCode(error)})`, { cause: error })
+    })
     const info: LogInfo = { name, origin, verifierKey: keys.verifierKey }
     const context = await this.#context(info)
     const hasher = this.#options.hasher ?? nodeHasher
