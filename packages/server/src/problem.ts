@@ -44,6 +44,7 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   SWAP_CONFLICT: { status: 503, title: 'Concurrent write; retry' },
   DATABASE_LOCKED: { status: 503, title: 'Database locked' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
+  DATABASE_UNSUPPORTED: { status: 503, title: 'Database laid out by a newer Annal' },
   CORRUPTION: { status: 500, title: 'Storage corruption' },
   REQUEST_MALFORMED: { status: 400, title: 'Malformed request' },
   BODY_MALFORMED: { status: 400, title: 'Malformed body' },

@@ -3,11 +3,12 @@ export const STORAGE_ERROR_CODES = [
   'SWAP_CONFLICT',
   'DATABASE_LOCKED',
   'DATABASE_CLOSED',
+  'DATABASE_UNSUPPORTED',
 ] as const
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number]
 
-/** A write or open the database refused: a compare-and-swap that lost, a locked or closed database. */
+/** A write or open the database refused: a compare-and-swap that lost, a locked or closed database, or one laid out by a newer Annal. */
 export class StorageError extends Error {
   readonly code: StorageErrorCode
 

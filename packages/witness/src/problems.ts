@@ -29,6 +29,7 @@ export const WITNESS_PROBLEMS: Record<WitnessProblemCode, Problem> = {
   SWAP_CONFLICT: { status: 503, title: 'Concurrent write; retry' },
   DATABASE_LOCKED: { status: 503, title: 'Database locked' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
+  DATABASE_UNSUPPORTED: { status: 503, title: 'Database laid out by a newer Annal' },
   NOTE_MALFORMED: { status: 400, title: 'Malformed signed note' },
   NOTE_UNVERIFIED: { status: 403, title: 'No trusted signature' },
   SIGNATURE_INVALID: { status: 403, title: 'Invalid signature' },
