@@ -1,0 +1,64 @@
+import { driverSuite } from '@annal/storage/testing'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import postgres from 'postgres'
+import { PostgresDriver } from './postgres-driver.js'
+import { SCHEMA_VERSION } from './schema.js'
+import { type TestPostgres, startTestPostgres } from './testing/test-postgres.js'
+
+let server: TestPostgres
+
+beforeAll(async () => {
+  server = await startTestPostgres()
+}, 180_000)
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+driverSuite('PostgresDriver', async () => {
+  const driver = await PostgresDriver.open(await server.database())
+  return { driver, cleanup: () => driver.close() }
+})
+
+it('PostgresDriver: two drivers on one database see each other\'s writes, and only one of two swaps wins', async () => {
+  const url = await server.database()
+  const [first, second] = await Promise.all([PostgresDriver.open(url), PostgresDriver.open(url)])
+  try {
+    const key = Uint8Array.of(0x48)
+    await first.compareAndSwap(key, undefined, Uint8Array.of(1), [])
+    expect(await second.get(key)).toEqual(Uint8Array.of(1))
+    const results = await Promise.allSettled([
+      first.compareAndSwap(key, Uint8Array.of(1), Uint8Array.of(2), []),
+      second.compareAndSwap(key, Uint8Array.of(1), Uint8Array.of(3), []),
+    ])
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1)
+  } finally {
+    await Promise.all([first.close(), second.close()])
+  }
+})
+
+it('PostgresDriver: creates its tables once, keeps them, and refuses tables of a newer version', async () => {
+  const url = await server.database()
+  const driver = await PostgresDriver.open(url)
+  await driver.write([{ type: 'put', key: Uint8Array.of(1), value: Uint8Array.of(2) }], { sync: true })
+  await driver.close()
+  const again = await PostgresDriver.open(url)
+  expect(await again.get(Uint8Array.of(1))).toEqual(Uint8Array.of(2))
+  await again.close()
+  const admin = postgres(url, { max: 1 })
+  try {
+    expect(await admin`select version from annal_schema`).toEqual([{ version: SCHEMA_VERSION }])
+    await admin`update annal_schema set version = ${SCHEMA_VERSION + 1}`
+  } finally {
+    await admin.end()
+  }
+  await expect(PostgresDriver.open(url)).rejects.toThrow(expect.objectContaining({ code: 'DATABASE_UNSUPPORTED' }))
+  await expect(PostgresDriver.open(url)).rejects.toThrow(/upgrade Annal/)
+})
+
+it('PostgresDriver refuses calls once closed', async () => {
+  const driver = await PostgresDriver.open(await server.database())
+  await driver.close()
+  await expect(driver.get(Uint8Array.of(1))).rejects.toThrow(expect.objectContaining({ code: 'DATABASE_CLOSED' }))
+  await expect(driver.write([], { sync: true })).rejects.toThrow(expect.objectContaining({ code: 'DATABASE_CLOSED' }))
+})
