@@ -62,3 +62,32 @@ it('PostgresDriver refuses calls once closed', async () => {
   await expect(driver.get(Uint8Array.of(1))).rejects.toThrow(expect.objectContaining({ code: 'DATABASE_CLOSED' }))
   await expect(driver.write([], { sync: true })).rejects.toThrow(expect.objectContaining({ code: 'DATABASE_CLOSED' }))
 })
+
+it('PostgresDriver.lock: one holder at a time across drivers, in the order asked; a closed holder gives it up', async () => {
+  const url = await server.database()
+  const [first, second] = await Promise.all([PostgresDriver.open(url), PostgresDriver.open(url)])
+  try {
+    const order: string[] = []
+    const unlock = await first.lock('sequencer')
+    const other = await first.lock('another')
+    const waiting = second.lock('sequencer').then((release) => {
+      order.push('second')
+      return release
+    })
+    // A second lock of the same name waits; nothing else is needed to show it: the first gives it up after noting so.
+    await expect(Promise.race([waiting, first.get(Uint8Array.of(1)).then(() => 'not yet')])).resolves.toBe('not yet')
+    order.push('first unlocks')
+    await unlock()
+    const release = await waiting
+    expect(order).toEqual(['first unlocks', 'second'])
+    await release()
+    await other()
+    const held = await second.lock('sequencer')
+    await second.close()
+    const again = await first.lock('sequencer')
+    await again()
+    void held
+  } finally {
+    await Promise.all([first.close(), second.close()])
+  }
+})

@@ -1,4 +1,5 @@
-import { type RangeOptions, type StorageDriver, StorageError, type Swap, type WriteOp } from '@annal/storage'
+import { createHash } from 'node:crypto'
+import { type RangeOptions, type StorageDriver, StorageError, type Swap, type Unlock, type WriteOp } from '@annal/storage'
 import postgres from 'postgres'
 import { migrate } from './schema.js'
 
@@ -38,6 +39,8 @@ type Row = { key: Buffer; value: Buffer }
 export class PostgresDriver implements StorageDriver {
   readonly shared = true
   readonly #sql: Sql
+  /** The locks held, each with its connection: closing gives them up first. */
+  readonly #locks = new Set<Unlock>()
   #closed = false
 
   private constructor(sql: Sql) {
@@ -183,9 +186,37 @@ export class PostgresDriver implements StorageDriver {
     })
   }
 
+  /**
+   * A session advisory lock, on a connection of its own for as long as it is held: PostgreSQL
+   * gives it up when that connection ends, a holder that died included, and hands it to the
+   * waiting sessions in the order they asked.
+   */
+  async lock(name: string): Promise<Unlock> {
+    this.#checkOpen()
+    const id = lockId(name)
+    const connection = await this.#sql.reserve()
+    try {
+      await connection`select pg_advisory_lock(${LOCK_SPACE}, ${id})`
+    } catch (error) {
+      connection.release()
+      throw error
+    }
+    const unlock: Unlock = async () => {
+      if (!this.#locks.delete(unlock)) return
+      try {
+        await connection`select pg_advisory_unlock(${LOCK_SPACE}, ${id})`
+      } finally {
+        connection.release()
+      }
+    }
+    this.#locks.add(unlock)
+    return unlock
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await Promise.allSettled([...this.#locks].map((unlock) => unlock()))
     await this.#sql.end({ timeout: 5 })
   }
 
@@ -222,6 +253,14 @@ export class PostgresDriver implements StorageDriver {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** The first key of Annal's advisory locks ("anl" in ASCII), so that they stay apart from other users' of the database. */
+const LOCK_SPACE = 0x616e6c
+
+/** A lock's name as the second key of a two-key advisory lock: 32 bits of its SHA-256. */
+function lockId(name: string): number {
+  return createHash('sha256').update(name).digest().readInt32BE(0)
+}
 
 /**
  * Waits for every statement sent together, then throws the first failure: once one fails, the

@@ -1,4 +1,4 @@
-import type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
+import type { RangeOptions, StorageDriver, Swap, Unlock, WriteOp } from './driver.js'
 import { isStorageError } from './errors.js'
 
 /** One write (write, compareAndSwap, compareAndSwapAll) and how it went. */
@@ -38,6 +38,15 @@ export class WatchedDriver implements StorageDriver {
   /** A lost compare-and-swap or a malformed write says nothing of the database: it leaves this as it was. */
   get health(): WriteHealth {
     return this.#health
+  }
+
+  get shared(): boolean | undefined {
+    return this.#inner.shared
+  }
+
+  get lock(): ((name: string) => Promise<Unlock>) | undefined {
+    const inner = this.#inner
+    return inner.lock === undefined ? undefined : (name) => inner.lock!(name)
   }
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {

@@ -1,4 +1,4 @@
-import type { RangeOptions, StorageDriver, Swap, WriteOp } from '../driver.js'
+import type { RangeOptions, StorageDriver, Swap, Unlock, WriteOp } from '../driver.js'
 
 /**
  * A driver that passes every call to `inner` until told to fail its writes: then write,
@@ -21,6 +21,15 @@ export class FaultDriver implements StorageDriver {
 
   heal(): void {
     this.#fault = undefined
+  }
+
+  get shared(): boolean | undefined {
+    return this.#inner.shared
+  }
+
+  get lock(): ((name: string) => Promise<Unlock>) | undefined {
+    const inner = this.#inner
+    return inner.lock === undefined ? undefined : (name) => inner.lock!(name)
   }
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
