@@ -41,6 +41,7 @@ export const PROBLEMS: Record<ProblemCode, { readonly status: ContentfulStatusCo
   OBJECT_NOT_FOUND: { status: 404, title: 'No such object' },
   OBJECT_ERASED: { status: 410, title: 'Object erased' },
   HEAD_CONFLICT: { status: 503, title: 'Log head moved; retry' },
+  ROW_EXISTS: { status: 409, title: 'Row exists' },
   SWAP_CONFLICT: { status: 503, title: 'Concurrent write; retry' },
   DATABASE_LOCKED: { status: 503, title: 'Database locked' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
