@@ -9,7 +9,7 @@ import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@an
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
-import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
+import { bundleKey, checkpointKey, cosignaturesKey, headKey, idKey, indexedKey, keySuffix, logRange, readUint64, tileKey, uint64 } from './keys.js'
 import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
 import { StoreError } from './errors.js'
@@ -105,6 +105,8 @@ const MAX_CANDIDATES = 10
 
 export interface LogContext {
   readonly driver: StorageDriver
+  /** Other processes write the same database (StorageDriver.shared). */
+  readonly shared: boolean
   readonly hasher: MerkleHasher
   readonly signer: NoteSigner
   /** Full tiles kept for proofs; none when absent. */
@@ -154,46 +156,50 @@ export class Log {
   }
 
   /**
-   * Loads a log's latest state: its head, right-edge tiles and open bundle. O(1) reads. The open
-   * level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from them.
+   * Loads a log's latest state: its head, right-edge tiles and open bundle (see readState).
    */
   static async load(info: LogInfo, context: LogContext): Promise<Log> {
-    const { driver, hasher } = context
-    const headBytes = await driver.get(headKey(info.name))
+    const headBytes = await context.driver.get(headKey(info.name))
     if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${info.name} has no head`)
-    const head = decodeHead(headBytes)
-    const openCount = head.size % TILE_WIDTH
-    const base = head.size - openCount
-    const tiles = TreeEdge.tilesToOpen(base)
-    const stored = await driver.getMany(tiles.map((tile) => tileKey(info.name, tile.level, tile.index)))
-    const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
-    let edge = openEdge(info.name, base, (tile) => byLevel.get(tile.level))
-    let open = EMPTY_OPEN_BUNDLE
-    if (openCount > 0) {
-      const index = base / TILE_WIDTH
-      const [bundle, leafTile] = await Promise.all([
-        readOpenBundle(driver, info.name, index, openCount), readOpenLeafTile(driver, info.name, index, openCount)])
-      if (bundle === undefined) throw new StoreError('CORRUPTION', `log ${info.name} misses its last bundle`)
-      if (bundle.entries.length !== openCount) throw new StoreError('CORRUPTION', `log ${info.name} last bundle does not match its size`)
-      if (leafTile === undefined) throw new StoreError('CORRUPTION', `log ${info.name} head is ahead of its tiles`)
-      edge = edge.integrate(leafTile.hashes, hasher).edge
-      open = { ...bundle, hashParts: leafTile.parts }
-    }
-    if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
-    const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), context.ids)
-    const log = new Log(info, context, { head, headBytes, edge, open }, ids)
+    const state = await readState(info.name, context, headBytes)
+    const { driver } = context
+    const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), { ...context.ids, inline: context.shared })
+    const log = new Log(info, context, state, ids)
     await log.#reindexTail()
     log.#register()
     void ids.fillFilter()
     return log
   }
 
-  /** Puts the entries that were committed but not yet in the id lookup before a stop back in it. */
+  /**
+   * On a shared database: takes up `headBytes`, the log's head as stored now, when another
+   * process moved it. Only between batches (no batch of this log staged or being written): the
+   * sequencer's turns and Sequencer.betweenBatches see to that.
+   * @throws StoreError CORRUPTION when the head or the tiles and bundles it names are not readable.
+   */
+  async refresh(headBytes: Uint8Array | undefined): Promise<void> {
+    if (this.#tip !== undefined || this.#unwritten.length > 0) throw new Error('a log is refreshed only between batches')
+    if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${this.info.name} has no head`)
+    if (bytesEqual(headBytes, this.#state.headBytes)) return
+    const state = await readState(this.info.name, this.#context, headBytes)
+    // A head never goes back: one read before a later one landed must not undo it.
+    if (state.head.size > this.#state.head.size) this.#state = state
+  }
+
+  /**
+   * Puts the entries that were committed but not yet in the id lookup before a stop back in it
+   * (on a shared database, whose appends write their rows themselves: a ledger moved from
+   * LevelDB, whose rows were behind, has them written here).
+   */
   async #reindexTail(): Promise<void> {
     const from = this.#ids.indexedSize
     for (let start = from; start < this.size; start += TILE_WIDTH * 16) {
       const entries = await this.#entryData(start, Math.min(TILE_WIDTH * 16, this.size - start))
       const hashes = entries.map((entry) => this.#context.hasher.leaf(entry))
+      if (this.#context.shared) {
+        await this.#context.driver.write(idRows(this.info.name, hashes, start), { sync: true })
+        continue
+      }
       this.#ids.admit(hashes)
       this.#ids.add(hashes.map(bytesToHex), hashes, start)
     }
@@ -325,15 +331,17 @@ export class Log {
     }
     const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), before.open, entries, leafHashes)
     ops.push(...bundles.ops)
+    // Another process looks this log's ids up in storage alone: they are written with the entries.
+    if (this.#context.shared) ops.push(...idRows(name, leafHashes, from))
     ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
     return { after: { head, headBytes: encodeHead(head), edge: integration.edge, open: bundles.open }, ops }
   }
 
   /** The head swap and rows of a staged batch: the appender writes them with the batch's other logs'. */
-  #writes(staged: StagedBatch): { swap: Swap; ops: readonly WriteOp[] } | undefined {
+  #writes(staged: StagedBatch): { swaps: Swap[]; ops: readonly WriteOp[] } | undefined {
     const { commit } = staged
     if (commit === undefined) return undefined
-    return { swap: { key: headKey(this.info.name), expected: commit.before.headBytes, next: commit.after.headBytes }, ops: commit.ops }
+    return { swaps: [{ key: headKey(this.info.name), expected: commit.before.headBytes, next: commit.after.headBytes }], ops: commit.ops }
   }
 
   /** A staged batch is durable: it becomes the state every read uses, and its ids go to the index. */
@@ -632,6 +640,43 @@ function utf8Decode(bytes: Uint8Array): string {
 
 function nodeKey(node: NodeId): string {
   return `${node.level}/${node.index}`
+}
+
+/**
+ * A log's state at the head `headBytes`: the right-edge tiles and the open bundle, O(1) reads.
+ * The open level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from
+ * them; its root must be the head's.
+ * @throws StoreError CORRUPTION when they do not match the head.
+ */
+async function readState(name: string, context: Pick<LogContext, 'driver' | 'hasher'>, headBytes: Uint8Array): Promise<LogState> {
+  const { driver, hasher } = context
+  const head = decodeHead(headBytes)
+  const openCount = head.size % TILE_WIDTH
+  const base = head.size - openCount
+  const tiles = TreeEdge.tilesToOpen(base)
+  const stored = await driver.getMany(tiles.map((tile) => tileKey(name, tile.level, tile.index)))
+  const byLevel = new Map(tiles.map((tile, i) => [tile.level, stored[i]]))
+  let edge = openEdge(name, base, (tile) => byLevel.get(tile.level))
+  let open = EMPTY_OPEN_BUNDLE
+  if (openCount > 0) {
+    const index = base / TILE_WIDTH
+    const [bundle, leafTile] = await Promise.all([
+      readOpenBundle(driver, name, index, openCount), readOpenLeafTile(driver, name, index, openCount)])
+    if (bundle === undefined) throw new StoreError('CORRUPTION', `log ${name} misses its last bundle`)
+    if (bundle.entries.length !== openCount) throw new StoreError('CORRUPTION', `log ${name} last bundle does not match its size`)
+    if (leafTile === undefined) throw new StoreError('CORRUPTION', `log ${name} head is ahead of its tiles`)
+    edge = edge.integrate(leafTile.hashes, hasher).edge
+    open = { ...bundle, hashParts: leafTile.parts }
+  }
+  if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${name} tiles disagree with its head`)
+  return { head, headBytes, edge, open }
+}
+
+/** The id lookup rows of entries from `first` on, and the size they reach (`X`). */
+function idRows(log: string, leafHashes: readonly Uint8Array[], first: number): WriteOp[] {
+  const ops: WriteOp[] = leafHashes.map((hash, i) => ({ type: 'put', key: idKey(log, hash), value: uint64(first + i) }))
+  ops.push({ type: 'put', key: indexedKey(log), value: uint64(first + leafHashes.length) })
+  return ops
 }
 
 function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Array | undefined): TreeEdge {
