@@ -1,6 +1,6 @@
 import { driverSuite } from '@annal/storage/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import postgres from 'postgres'
+import pg from 'pg'
 import { PostgresDriver } from './postgres-driver.js'
 import { SCHEMA_VERSION } from './schema.js'
 import { type TestPostgres, startTestPostgres } from './testing/test-postgres.js'
@@ -45,10 +45,11 @@ it('PostgresDriver: creates its tables once, keeps them, and refuses tables of a
   const again = await PostgresDriver.open(url)
   expect(await again.get(Uint8Array.of(1))).toEqual(Uint8Array.of(2))
   await again.close()
-  const admin = postgres(url, { max: 1 })
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
   try {
-    expect(await admin`select version from annal_schema`).toEqual([{ version: SCHEMA_VERSION }])
-    await admin`update annal_schema set version = ${SCHEMA_VERSION + 1}`
+    expect((await admin.query('select version from annal_schema')).rows).toEqual([{ version: SCHEMA_VERSION }])
+    await admin.query('update annal_schema set version = $1', [SCHEMA_VERSION + 1])
   } finally {
     await admin.end()
   }

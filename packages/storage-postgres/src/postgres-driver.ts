@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto'
 import { type RangeOptions, type StorageDriver, StorageError, type Swap, type Unlock, type WriteOp } from '@annal/storage'
-import postgres from 'postgres'
-import { migrate } from './schema.js'
-
-/** The PostgreSQL type id of bytea, for arrays of keys and values as parameters. */
-const BYTEA = 17
+import pg from 'pg'
+import { SWAP_CONFLICT_STATE, migrate } from './schema.js'
 
 /**
- * PostgreSQL's SQLSTATEs for a transaction it aborted to let another one go on (a deadlock, a
+ * PostgreSQL's SQLSTATEs for a statement it aborted to let another one go on (a deadlock, a
  * serialization failure): nothing of it was written, and running it again is safe.
  */
 const RETRYABLE = new Set(['40P01', '40001'])
@@ -21,30 +18,37 @@ const RANGE_PAGE_MIN = 16
  */
 const RANGE_PAGE_MAX = 512
 
+/** The first key of Annal's advisory locks ("anl" in ASCII), so that they stay apart from other users' of the database. */
+const LOCK_SPACE = 0x616e6c
+
 export interface PostgresDriverOptions {
   /** Connections kept open at most. Default 10. */
   readonly maxConnections?: number
 }
 
-type Sql = postgres.Sql<Record<string, never>>
-type Row = { key: Buffer; value: Buffer }
+interface Row {
+  readonly key: Buffer
+  readonly value: Buffer
+}
 
 /**
  * The storage driver on PostgreSQL, for several `annal serve` processes on one database: every
  * key and value is a bytea row of one table (`annal_rows`), whose order (memcmp, then length) is
- * LevelDB's unsigned byte order. Writes are transactions; a compare-and-swap locks its rows and
- * updates them only where they still hold what was expected, so two processes can never both
- * advance a key. Because other processes write the same rows, it remembers nothing it read.
+ * LevelDB's unsigned byte order. Each write is one call of a function (`annal_write`,
+ * `annal_swap`): one statement, so one round trip and one transaction. A compare-and-swap locks
+ * its rows and updates them only where they still hold what was expected, so two processes can
+ * never both advance a key. Because other processes write the same rows, it remembers nothing
+ * it read.
  */
 export class PostgresDriver implements StorageDriver {
   readonly shared = true
-  readonly #sql: Sql
+  readonly #pool: pg.Pool
   /** The locks held, each with its connection: closing gives them up first. */
   readonly #locks = new Set<Unlock>()
   #closed = false
 
-  private constructor(sql: Sql) {
-    this.#sql = sql
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool
   }
 
   /**
@@ -56,31 +60,28 @@ export class PostgresDriver implements StorageDriver {
   static async open(url: string, options: PostgresDriverOptions = {}): Promise<PostgresDriver> {
     const { maxConnections = 10 } = options
     if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw new RangeError('maxConnections must be a positive integer')
-    const sql: Sql = postgres(url, {
-      max: maxConnections,
-      // Schema notices (a table that exists already) are for a person at psql, not a server's log.
-      onnotice: () => undefined,
-      connection: { application_name: 'annal' },
-    })
+    const pool = new pg.Pool({ connectionString: url, max: maxConnections, application_name: 'annal' })
+    // An idle connection that the server ended (a restart, say) is dropped by the pool, which
+    // opens another when one is asked for; the error is not this process's to die of.
+    pool.on('error', () => undefined)
     try {
-      await migrate(sql)
+      await migrate(pool)
     } catch (error) {
-      await sql.end({ timeout: 5 })
+      await pool.end()
       throw error
     }
-    return new PostgresDriver(sql)
+    return new PostgresDriver(pool)
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    this.#checkOpen()
-    const rows = await this.#sql<Row[]>`select value from annal_rows where key = ${key}`
+    const { rows } = await this.#query<Row>('select value from annal_rows where key = $1', [key])
     return rows.length === 0 ? undefined : view(rows[0]!.value)
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen()
     if (keys.length === 0) return []
-    const rows = await this.#sql<Row[]>`select key, value from annal_rows where key = any(${this.#sql.array([...keys], BYTEA)})`
+    const { rows } = await this.#query<Row>('select key, value from annal_rows where key = any($1::bytea[])', [keys])
     const found = new Map(rows.map((row) => [row.key.toString('latin1'), view(row.value)]))
     return keys.map((key) => found.get(keyId(key)))
   }
@@ -113,29 +114,22 @@ export class PostgresDriver implements StorageDriver {
   }
 
   /** One page of a range: keys in [low, high], past `after` (exclusive) when given. */
-  #page(low: Uint8Array, high: Uint8Array, after: Uint8Array | undefined, reverse: boolean, keysOnly: boolean,
+  async #page(low: Uint8Array, high: Uint8Array, after: Uint8Array | undefined, reverse: boolean, keysOnly: boolean,
       limit: number): Promise<Row[]> {
-    const sql = this.#sql
-    const columns = keysOnly ? sql`key` : sql`key, value`
-    if (reverse) {
-      const upper = after === undefined ? sql`key <= ${high}` : sql`key < ${after}`
-      return sql<Row[]>`select ${columns} from annal_rows where key >= ${low} and ${upper} order by key desc limit ${limit}`
-    }
-    const lower = after === undefined ? sql`key >= ${low}` : sql`key > ${after}`
-    return sql<Row[]>`select ${columns} from annal_rows where ${lower} and key <= ${high} order by key limit ${limit}`
+    const columns = keysOnly ? 'key' : 'key, value'
+    const bounds = reverse
+      ? `key >= $1 and key ${after === undefined ? '<=' : '<'} $2 order by key desc`
+      : `key ${after === undefined ? '>=' : '>'} $1 and key <= $2 order by key`
+    const values = reverse ? [low, after ?? high, limit] : [after ?? low, high, limit]
+    return (await this.#query<Row>(`select ${columns} from annal_rows where ${bounds} limit $3`, values)).rows
   }
 
-  /** One transaction; unsynced (`sync: false`) commits without waiting for the WAL flush. */
   async write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
-    this.#checkOpen()
     const { puts, dels } = lastOpPerKey(ops)
+    this.#checkOpen()
     if (puts.length === 0 && dels.length === 0) return
-    await this.#transaction(async (tx) => {
-      await settled([
-        ...(options.sync ? [] : [tx`set local synchronous_commit = off`]),
-        ...this.#applyStatements(tx, puts, dels),
-      ])
-    })
+    await this.#query('select annal_write($1::bytea[], $2::bytea[], $3::bytea[], $4)',
+      [puts.map((op) => op.key), puts.map((op) => op.value), dels, options.sync])
   }
 
   compareAndSwap(key: Uint8Array, expected: Uint8Array | undefined, next: Uint8Array, ops: readonly WriteOp[]): Promise<void> {
@@ -143,47 +137,30 @@ export class PostgresDriver implements StorageDriver {
   }
 
   /**
-   * One transaction: locks the swapped rows in key order (two swaps of overlapping keys then
-   * never deadlock), updates those that hold what was expected, inserts those expected absent
-   * unless present, and writes the ops; if any swap found something else, rolls back. The
-   * statements are sent together, without waiting for each other's answers.
+   * One call of annal_swap: it locks the swapped rows in key order, updates those that hold what
+   * was expected, inserts those expected absent unless present, and writes the ops; if any swap
+   * found something else, it raises, and nothing of it is written.
    */
   async compareAndSwapAll(swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void> {
-    this.#checkOpen()
     const ids = swaps.map(({ key }) => keyId(key))
     if (new Set(ids).size !== ids.length) throw new TypeError('a key is swapped at most once in one call')
     const { puts, dels } = lastOpPerKey(ops, new Set(ids))
+    this.#checkOpen()
     const sorted = [...swaps].sort((a, b) => Buffer.compare(a.key, b.key))
     const updates = sorted.filter((swap) => swap.expected !== undefined)
     const creates = sorted.filter((swap) => swap.expected === undefined)
-    const sql = this.#sql
-    await this.#transaction(async (tx) => {
-      const statements: Promise<unknown>[] = []
-      let updated: Promise<{ count: number }> | undefined
-      let created: Promise<{ count: number }> | undefined
-      if (updates.length > 0) {
-        const keys = sql.array(updates.map((swap) => swap.key), BYTEA)
-        statements.push(tx`select key from annal_rows where key = any(${keys}) order by key for update`)
-        updated = tx`
-          update annal_rows set value = swap.next
-          from unnest(${keys}::bytea[], ${sql.array(updates.map((swap) => swap.expected!), BYTEA)}::bytea[],
-            ${sql.array(updates.map((swap) => swap.next), BYTEA)}::bytea[]) as swap(key, expected, next)
-          where annal_rows.key = swap.key and annal_rows.value = swap.expected`
-        statements.push(updated)
+    try {
+      await this.#query('select annal_swap($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[])', [
+        updates.map((swap) => swap.key), updates.map((swap) => swap.expected!), updates.map((swap) => swap.next),
+        creates.map((swap) => swap.key), creates.map((swap) => swap.next),
+        puts.map((op) => op.key), puts.map((op) => op.value), dels,
+      ])
+    } catch (error) {
+      if ((error as { code?: string }).code === SWAP_CONFLICT_STATE) {
+        throw new StorageError('SWAP_CONFLICT', 'a key no longer holds the expected value', { cause: error })
       }
-      if (creates.length > 0) {
-        created = tx`
-          insert into annal_rows (key, value)
-          select * from unnest(${sql.array(creates.map((swap) => swap.key), BYTEA)}::bytea[],
-            ${sql.array(creates.map((swap) => swap.next), BYTEA)}::bytea[])
-          on conflict (key) do nothing`
-        statements.push(created)
-      }
-      statements.push(...this.#applyStatements(tx, puts, dels))
-      await settled(statements)
-      const swapped = ((await updated)?.count ?? 0) + ((await created)?.count ?? 0)
-      if (swapped !== swaps.length) throw new StorageError('SWAP_CONFLICT', 'a key no longer holds the expected value')
-    })
+      throw error
+    }
   }
 
   /**
@@ -194,20 +171,25 @@ export class PostgresDriver implements StorageDriver {
   async lock(name: string): Promise<Unlock> {
     this.#checkOpen()
     const id = lockId(name)
-    const connection = await this.#sql.reserve()
+    const client = await this.#pool.connect()
+    // A held connection that the server ends reports it here; the unlock then finds it closed.
+    client.on('error', () => undefined)
     try {
-      await connection`select pg_advisory_lock(${LOCK_SPACE}, ${id})`
+      await client.query('select pg_advisory_lock($1, $2)', [LOCK_SPACE, id])
     } catch (error) {
-      connection.release()
+      client.release(error as Error)
       throw error
     }
     const unlock: Unlock = async () => {
       if (!this.#locks.delete(unlock)) return
       try {
-        await connection`select pg_advisory_unlock(${LOCK_SPACE}, ${id})`
-      } finally {
-        connection.release()
+        await client.query('select pg_advisory_unlock($1, $2)', [LOCK_SPACE, id])
+      } catch (error) {
+        // The connection is gone, and the lock with it.
+        client.release(error as Error)
+        throw error
       }
+      client.release()
     }
     this.#locks.add(unlock)
     return unlock
@@ -217,30 +199,15 @@ export class PostgresDriver implements StorageDriver {
     if (this.#closed) return
     this.#closed = true
     await Promise.allSettled([...this.#locks].map((unlock) => unlock()))
-    await this.#sql.end({ timeout: 5 })
+    await this.#pool.end()
   }
 
-  /** The statements that write `puts` and delete `dels` (at most one op per key between them). */
-  #applyStatements(tx: postgres.TransactionSql<Record<string, never>>, puts: readonly WriteOp[], dels: readonly Uint8Array[]): Promise<unknown>[] {
-    const sql = this.#sql
-    const statements: Promise<unknown>[] = []
-    if (puts.length > 0) {
-      statements.push(tx`
-        insert into annal_rows (key, value)
-        select * from unnest(${sql.array(puts.map((op) => op.key), BYTEA)}::bytea[],
-          ${sql.array(puts.map((op) => (op as { value: Uint8Array }).value), BYTEA)}::bytea[])
-        on conflict (key) do update set value = excluded.value`)
-    }
-    if (dels.length > 0) statements.push(tx`delete from annal_rows where key = any(${sql.array([...dels], BYTEA)})`)
-    return statements
-  }
-
-  /** Runs `body` in a transaction, again when PostgreSQL aborted it for another's sake. */
-  async #transaction(body: (tx: postgres.TransactionSql<Record<string, never>>) => Promise<void>): Promise<void> {
+  /** One statement on a pooled connection, again when PostgreSQL aborted it for another's sake. */
+  async #query<R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    this.#checkOpen()
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#sql.begin(body)
-        return
+        return await this.#pool.query<R>(text, values as unknown[])
       } catch (error) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error
       }
@@ -254,22 +221,9 @@ export class PostgresDriver implements StorageDriver {
 
 const EMPTY = new Uint8Array(0)
 
-/** The first key of Annal's advisory locks ("anl" in ASCII), so that they stay apart from other users' of the database. */
-const LOCK_SPACE = 0x616e6c
-
 /** A lock's name as the second key of a two-key advisory lock: 32 bits of its SHA-256. */
 function lockId(name: string): number {
   return createHash('sha256').update(name).digest().readInt32BE(0)
-}
-
-/**
- * Waits for every statement sent together, then throws the first failure: once one fails, the
- * rest of its transaction fails too, and each rejection must be heard.
- */
-async function settled(statements: readonly Promise<unknown>[]): Promise<void> {
-  const results = await Promise.allSettled(statements)
-  const failed = results.find((result) => result.status === 'rejected')
-  if (failed !== undefined) throw failed.reason
 }
 
 /**
@@ -278,7 +232,8 @@ async function settled(statements: readonly Promise<unknown>[]): Promise<void> {
  * the same transaction, which wins) are left out.
  * @throws TypeError for an op that is not a put of Uint8Array key and value or a del of a Uint8Array key.
  */
-function lastOpPerKey(ops: readonly WriteOp[], skip: ReadonlySet<string> = new Set()): { puts: WriteOp[]; dels: Uint8Array[] } {
+function lastOpPerKey(ops: readonly WriteOp[], skip: ReadonlySet<string> = new Set()):
+    { puts: (WriteOp & { type: 'put' })[]; dels: Uint8Array[] } {
   const last = new Map<string, WriteOp>()
   for (const op of ops) {
     const valid = op !== null && typeof op === 'object' && op.key instanceof Uint8Array &&
@@ -289,7 +244,7 @@ function lastOpPerKey(ops: readonly WriteOp[], skip: ReadonlySet<string> = new S
     last.delete(id)
     last.set(id, op)
   }
-  const puts: WriteOp[] = []
+  const puts: (WriteOp & { type: 'put' })[] = []
   const dels: Uint8Array[] = []
   for (const op of last.values()) {
     if (op.type === 'put') puts.push(op)

