@@ -15,6 +15,7 @@ export interface Server {
   /** The dev banner's tokens by role. */
   readonly tokens: { readonly appender: string; readonly reader: string; readonly admin: string }
   readonly stdout: () => string
+  readonly stderr: () => string
   kill(): Promise<unknown>
 }
 
@@ -27,6 +28,7 @@ export async function serve(data: string, database: string): Promise<Server> {
     url: /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!,
     tokens: { appender: token('appender'), reader: token('reader'), admin: token('admin') },
     stdout: () => server.output().stdout,
+    stderr: () => server.output().stderr,
     kill: () => {
       server.child.kill('SIGKILL')
       return server.exited
