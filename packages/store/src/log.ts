@@ -457,6 +457,13 @@ export class Log {
     return utf8Decode(note)
   }
 
+  /** Every checkpoint the log issued, oldest first, by size. */
+  async *checkpoints(): AsyncIterable<{ readonly size: number; readonly note: string }> {
+    for await (const [key, value] of this.#context.driver.range(logRange('checkpoint', this.info.name))) {
+      yield { size: readUint64(keySuffix(key, this.info.name)), note: utf8Decode(value) }
+    }
+  }
+
   /**
    * The first checkpoint issued with entry `index` in it: the checkpoint of the batch that
    * appended the entry, which its append resolved with.
