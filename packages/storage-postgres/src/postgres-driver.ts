@@ -173,11 +173,16 @@ export class PostgresDriver implements StorageDriver {
     const id = lockId(name)
     const client = await this.#pool.connect()
     // A held connection that the server ends reports it here; the unlock then finds it closed.
-    client.on('error', () => undefined)
+    const ignore = (): void => undefined
+    client.on('error', ignore)
+    const release = (error?: Error): void => {
+      client.off('error', ignore)
+      client.release(error)
+    }
     try {
       await client.query('select pg_advisory_lock($1, $2)', [LOCK_SPACE, id])
     } catch (error) {
-      client.release(error as Error)
+      release(error as Error)
       throw error
     }
     const unlock: Unlock = async () => {
@@ -186,10 +191,10 @@ export class PostgresDriver implements StorageDriver {
         await client.query('select pg_advisory_unlock($1, $2)', [LOCK_SPACE, id])
       } catch (error) {
         // The connection is gone, and the lock with it.
-        client.release(error as Error)
+        release(error as Error)
         throw error
       }
-      client.release()
+      release()
     }
     this.#locks.add(unlock)
     return unlock
