@@ -74,10 +74,19 @@ export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
 
 /**
  * How long one process sequences appends on a shared database, in ms, while they keep coming,
- * before it lets the others have a turn: long enough that taking and giving up the lock (two
- * round trips) is small beside it, short enough that another server's appends wait little.
+ * before it lets the others have a turn: long enough for a few batches (a turn given up costs a
+ * wait for the lock and a catch-up, and breaks the overlap of one batch's staging with the
+ * write before it), short enough that another server's appends wait little. A turn of one
+ * batch made two processes sequence a third slower than a turn of several.
  */
-const TURN_MS = 50
+const TURN_MS = 200
+
+/**
+ * How long a turn is kept with no call waiting, in ms: callers answered at the end of a batch
+ * (an HTTP client whose response just went out) often call again within it, and a turn given
+ * up costs a wait behind the other processes' turns and a catch-up.
+ */
+const TURN_IDLE_MS = 2
 
 /** The name of the lock that decides whose turn it is to sequence appends on a shared database. */
 const SEQUENCER_LOCK = 'sequencer'
@@ -157,7 +166,7 @@ export class Ledger {
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = tileCache(options.tileCacheSize ?? 4096)
     const turns = this.#shared ? {
-      begin: () => this.#beginTurn(), end: () => this.#endTurn(), turnMs: TURN_MS,
+      begin: () => this.#beginTurn(), end: () => this.#endTurn(), turnMs: TURN_MS, idleMs: TURN_IDLE_MS,
       lost: (error: unknown) => isStoreError(error, 'HEAD_CONFLICT'),
     } : undefined
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs },

@@ -49,6 +49,8 @@ export interface SequencerTurns {
   lost(error: unknown): boolean
   /** How long a turn lasts while calls keep coming, in ms, before other processes get theirs. */
   readonly turnMs: number
+  /** How long a turn with time left waits for a call when there is none, in ms, before it ends. */
+  readonly idleMs: number
 }
 
 /** How often one call may lose its write to other processes before it is failed with the last loss. */
@@ -185,6 +187,9 @@ export class Sequencer<T, P, S, R> {
       }
       if (this.#waiting.length === 0) {
         if (written !== undefined) answer(written)
+        // The callers just answered often call again at once: a turn with time left is kept a
+        // moment for them, rather than given up and waited for again behind other processes.
+        if (this.#turns !== undefined && this.#inTurn() && await this.#callsWithin(this.#turns.idleMs)) continue
         break
       }
       if (this.#turns !== undefined && !this.#inTurn()) {
@@ -235,6 +240,12 @@ export class Sequencer<T, P, S, R> {
     if (this.#running || this.#waiting.length === 0) return
     this.#running = true
     this.#idle = this.#run()
+  }
+
+  /** Whether a call comes within `ms`. */
+  async #callsWithin(ms: number): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return this.#waiting.length > 0
   }
 
   #inTurn(): boolean {
