@@ -58,4 +58,16 @@ it('two servers on one database: both append, one tree, every acknowledged entry
 
   const { size } = await checkLedger(data, database, [...acks, first!, second!, latest])
   expect(size).toBe(acks.length + 3)
+
+  // A token revoked through one server is refused by the other soon after.
+  const revoked = await fetch(`${a.url}/v1/admin/revocations`, {
+    method: 'POST', body: JSON.stringify({ sub: 'dev-reader', reason: 'test' }),
+    headers: { authorization: `Bearer ${a.tokens.admin}`, 'content-type': 'application/json' },
+  })
+  expect(revoked.status).toBe(201)
+  const readThroughB = async () => (await fetch(`${b.url}/v1/logs/audit/entries/0`, { headers: { authorization: `Bearer ${b.tokens.reader}` } })).status
+  for (let attempt = 0; await readThroughB() !== 401; attempt++) {
+    if (attempt > 500) throw new Error('the other server still takes the revoked token')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 })

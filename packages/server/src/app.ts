@@ -128,6 +128,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,
   }
+  if (options.ledger.shared) followGovernance(services.governance, options.ledger)
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
       if (!isStoreError(error, 'LOG_EXISTS')) throw error
@@ -250,4 +251,22 @@ export function resourceMetadataUrl(resource: string): string {
   }
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
   return `${url.origin}/.well-known/oauth-protected-resource${path}`
+}
+
+/**
+ * How often a server on a shared database reads the governance table again, in ms: a token
+ * revoked or a scope rotated through another server is refused here within about this long.
+ */
+const GOVERNANCE_FOLLOW_MS = 1000
+
+/** Rereads `governance` every GOVERNANCE_FOLLOW_MS until `ledger` is closed. */
+function followGovernance(governance: GovernanceState, ledger: Ledger): void {
+  const next = () => {
+    setTimeout(() => {
+      if (ledger.closed) return
+      // A failed read (the database is down, say) is tried again at the next one.
+      governance.reload().catch(() => undefined).finally(next)
+    }, GOVERNANCE_FOLLOW_MS).unref()
+  }
+  next()
 }
