@@ -75,7 +75,7 @@ function corrupting(inner: PostgresDriver): StorageDriver {
     if (done || op.type !== 'put' || op.key[0] !== 0x54 || op.value.length < 16_000) return op
     done = true
     const value = op.value.slice()
-    value[100] ^= 1
+    value[100] = value[100]! ^ 1
     return { ...op, value }
   })
   return new Proxy(inner, {
