@@ -12,7 +12,7 @@ import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readO
 import { bundleKey, checkpointKey, cosignaturesKey, headKey, idKey, indexedKey, keySuffix, logRange, readUint64, tileKey, uint64 } from './keys.js'
 import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
-import { StoreError } from './errors.js'
+import { StoreError, isStoreError } from './errors.js'
 import { type EntryIndexer, type TermRange, addTermRows, matchingIndexes, termsOf } from './terms.js'
 
 /** What a log says about itself; never its private key. */
@@ -102,6 +102,8 @@ const ID_PATTERN = /^[0-9a-f]{4,64}$/
 /** A full stored tile: every node of its 8 levels, 32 bytes each. */
 const FULL_TILE_BYTES = storedTileHashCount(TILE_WIDTH) * HASH_SIZE
 const MAX_CANDIDATES = 10
+/** Reads of a moving head and its tiles before refresh gives up (see Log.refresh). */
+const MAX_REFRESH_ATTEMPTS = 3
 
 export interface LogContext {
   readonly driver: StorageDriver
@@ -179,11 +181,21 @@ export class Log {
    */
   async refresh(headBytes: Uint8Array | undefined): Promise<void> {
     if (this.#tip !== undefined || this.#unwritten.length > 0) throw new Error('a log is refreshed only between batches')
-    if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${this.info.name} has no head`)
-    if (bytesEqual(headBytes, this.#state.headBytes)) return
-    const state = await readState(this.info.name, this.#context, headBytes)
-    // A head never goes back: one read before a later one landed must not undo it.
-    if (state.head.size > this.#state.head.size) this.#state = state
+    for (let attempt = 1; ; attempt++) {
+      if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${this.info.name} has no head`)
+      if (bytesEqual(headBytes, this.#state.headBytes)) return
+      try {
+        const state = await readState(this.info.name, this.#context, headBytes)
+        // A head never goes back: one read before a later one landed must not undo it.
+        if (state.head.size > this.#state.head.size) this.#state = state
+        return
+      } catch (error) {
+        // Read between batches but outside a turn, the head may have moved on between the read
+        // of it and that of its tiles, which then no longer match it: read both again.
+        if (!isStoreError(error, 'CORRUPTION') || attempt >= MAX_REFRESH_ATTEMPTS) throw error
+        headBytes = await this.#context.driver.get(headKey(this.info.name))
+      }
+    }
   }
 
   /**
