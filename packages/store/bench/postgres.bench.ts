@@ -179,20 +179,23 @@ async function inclusionRate(log: Log, count: number): Promise<number> {
   })
 }
 
-/** Every row of the PostgreSQL database at `url`, copied into a new LevelDB at `directory`. */
+/**
+ * Every row of the PostgreSQL database at `url`, copied into a new LevelDB at `directory`, in
+ * pages of 10,000 rows (the driver's range pages are small, for the store's short reads).
+ */
 async function copyInto(url: string, directory: string): Promise<void> {
-  const source = await PostgresDriver.open(url)
+  const source = new pg.Pool({ connectionString: url, max: 1 })
   const target = await LevelDriver.open(directory)
-  let ops: WriteOp[] = []
-  for await (const [key, value] of source.range({ gte: Uint8Array.of(0), lte: new Uint8Array(1024).fill(0xff) })) {
-    ops.push({ type: 'put', key, value })
-    if (ops.length === 10_000) {
-      await target.write(ops, { sync: false })
-      ops = []
-    }
+  let after: Buffer = Buffer.alloc(0)
+  for (;;) {
+    const { rows } = await source.query<{ key: Buffer; value: Buffer }>(
+      'select key, value from annal_rows where key > $1 order by key limit 10000', [after])
+    if (rows.length === 0) break
+    await target.write(rows.map(({ key, value }): WriteOp => ({ type: 'put', key, value })), { sync: false })
+    after = rows.at(-1)!.key
   }
-  await target.write(ops, { sync: true })
-  await Promise.all([source.close(), target.close()])
+  await target.write([], { sync: true })
+  await Promise.all([source.end(), target.close()])
 }
 
 const pool = Array.from({ length: 65536 }, () => randomBytes(ENTRY_SIZE))
