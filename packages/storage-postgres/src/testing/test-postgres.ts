@@ -50,11 +50,20 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const failed = (step: string, error: unknown) => new Error(
     `could not ${step} the test PostgreSQL server: ${error instanceof Error ? error.message : String(error)}. ${INSTALL_HINT}.\n${log.join('\n')}`,
     { cause: error })
-  try {
-    await server.initialise()
-  } catch (error) {
-    await rm(directory, { recursive: true, force: true })
-    throw failed('initialise', error)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await server.initialise()
+      break
+    } catch (error) {
+      // Test files start their servers at once: on a machine without the user postgres, all
+      // but one of them fail to create it, and find it made when they try again.
+      if (attempt < 3) {
+        await rm(join(directory, 'data'), { recursive: true, force: true })
+        continue
+      }
+      await rm(directory, { recursive: true, force: true })
+      throw failed('initialise', error)
+    }
   }
   const start = async () => {
     try {
