@@ -29,6 +29,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   { flag: 'dev', kind: 'boolean' },
   { flag: 'config' },
   { flag: 'data', variable: 'ANNAL_DATA', key: 'data' },
+  { flag: 'database', variable: 'ANNAL_DATABASE', key: 'database' },
   { flag: 'host', variable: 'ANNAL_HOST', key: 'host' },
   { flag: 'port', variable: 'ANNAL_PORT', key: 'port' },
   { flag: 'origin-prefix', variable: 'ANNAL_ORIGIN_PREFIX', key: 'originPrefix' },
@@ -79,6 +80,22 @@ export function refuseProductionSettings(values: SettingValues, env: Readonly<Re
 /** Whether `host`, as --host takes it, is reachable from this machine only. */
 export function isLoopback(host: string): boolean {
   return /^(?:127(?:\.[0-9]{1,3}){3}|::1|localhost|::ffff:127(?:\.[0-9]{1,3}){3})$/i.test(host)
+}
+
+/**
+ * A database URL as it may be shown: the password (a URL's own or a `password` parameter)
+ * replaced by `***`. Anything that is not a URL is shown as `***`, whole: it may be a password.
+ */
+export function redactedDatabaseUrl(url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return '***'
+  }
+  if (parsed.password !== '') parsed.password = '***'
+  if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***')
+  return parsed.href.replaceAll('%2A%2A%2A', '***')
 }
 
 /** `a`, `a and b`, `a, b and c`. */

@@ -151,7 +151,7 @@ describe('annal serve refusals', () => {
     ] })
     const far = await refused(['serve', '--dev', '--config', await file('far.json', { listenAddress: 'x' })])
     expect(far.code).toBe(2)
-    expect(far.lines).toEqual([expect.stringMatching(/has an unknown key "listenAddress"; the keys are data, host, port, originPrefix, .*witnessAlertAfterMs, publish, .*publishCredentials, metrics, dashboard, alerts, scopeCeilings\.$/)])
+    expect(far.lines).toEqual([expect.stringMatching(/has an unknown key "listenAddress"; the keys are data, database, host, port, originPrefix, .*witnessAlertAfterMs, publish, .*publishCredentials, metrics, dashboard, alerts, scopeCeilings\.$/)])
   })
 
   it('names the ledger that another process holds, exit code 1', async () => {
@@ -164,6 +164,23 @@ describe('annal serve refusals', () => {
     } finally {
       await holder.close()
     }
+  })
+
+  it('refuses a --database that is not a postgres:// URL without repeating it, exit code 2', async () => {
+    for (const given of [['--database', 'secret-password'], ['--database', 'mysql://u:secret@h/db']]) {
+      const { code, lines } = await refused(['serve', '--dev', '--data', join(tmp, 'd'), '--port', '0', ...given])
+      expect({ code, lines }).toEqual({ code: 2, lines: [
+        'annal: --database (ANNAL_DATABASE, database in the config file) must be a postgres://user:password@host:port/database URL.',
+      ] })
+    }
+  })
+
+  it('names a database it cannot reach with its password hidden, exit code 1', async () => {
+    const { code, lines } = await refused(['serve', '--dev', '--data', join(tmp, 'd'), '--port', '0'],
+      { ANNAL_DATABASE: 'postgres://annal:s3cret@127.0.0.1:1/ledger' })
+    expect(code).toBe(1)
+    expect(lines).toEqual([expect.stringMatching(/^annal: cannot open the database postgres:\/\/annal:\*\*\*@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED/)])
+    expect(lines.join('\n')).not.toContain('s3cret')
   })
 
   it('names a ledger it cannot open, exit code 1', async () => {

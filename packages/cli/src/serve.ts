@@ -3,6 +3,8 @@ import {
   appAlerts, appWitnessing, createApp, endStreams, recordRefusal, serve,
 } from '@annal/server'
 import type { S3Bucket, S3Target } from '@annal/publish'
+import { isStorageError } from '@annal/storage'
+import { PostgresDriver } from '@annal/storage-postgres'
 import { Ledger } from '@annal/store'
 import { TOKEN_CONFIG_KEYS, TOKEN_ENVIRONMENT, TOKEN_USAGE, checkAudience, tokenSettings, withIssuerKeys } from './commands/auth.js'
 import { configCeilings, readConfig, readJwksFile } from './config.js'
@@ -10,7 +12,9 @@ import { type DevIssuer, ensureDevIssuer, recordDevUrl } from './dev-issuer.js'
 import { localOriginPrefix } from './context.js'
 import { Failure, UsageError } from './failure.js'
 import { audienceOriginPrefix, checkedOriginPrefix } from './origins.js'
-import { SERVE_CONFIG_KEYS, type SettingValues, isLoopback, listed, parseServeArgs, refuseProductionSettings } from './serve-settings.js'
+import {
+  SERVE_CONFIG_KEYS, type SettingValues, isLoopback, listed, parseServeArgs, redactedDatabaseUrl, refuseProductionSettings,
+} from './serve-settings.js'
 import {
   WITNESS_CONFIG_KEYS, WITNESS_ENVIRONMENT, WITNESS_SERVE_USAGE, type WitnessSettings, alertLine, witnessSettings,
 } from './serve-witnesses.js'
@@ -23,7 +27,7 @@ import {
 import { DASHBOARD_USAGE, dashboardLink, dashboardOptions, dashboardWanted } from './serve-dashboard.js'
 import { storageHealthReporter } from './storage-health.js'
 
-export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST] [--port N] [--origin-prefix P]
+export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--database URL] [--host HOST] [--port N] [--origin-prefix P]
                    [--issuer URL --audience URI [--jwks-url URL | --jwks-file PATH]]
                    [--token-profile NAME] [--config FILE]
                    [--witness VKEY@URL ...] [--policy K] [--witness-alert-after MS]
@@ -35,6 +39,9 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
                  tokens ('annal dev token' mints more). Not for production: refuses the
                  settings from --issuer to --algorithms, and warns off loopback.
   --data DIR     the ledger directory (default with --dev: .annal here or in a parent, else ./.annal)
+  --database URL keep the ledger in PostgreSQL (postgres://user:password@host:port/database)
+                 instead of LevelDB in DIR/db; the tables are created or migrated at start.
+                 Several servers may share one database; each needs every log's key in DIR/keys
   --host HOST    default 127.0.0.1; anything else is reachable by other machines
   --port N       default 8080; 0 picks a free port
   --origin-prefix P  new logs' checkpoint origins are P/<log name>; default: the --audience URL's
@@ -46,7 +53,7 @@ export const SERVE_USAGE = `usage: annal serve [--dev] [--data DIR] [--host HOST
                  Fetched once before listening: a start that cannot get usable keys exits 1
   --jwks-file PATH   or the keys in a local JWKS file, read at start
 ${TOKEN_USAGE}
-  --config FILE  a JSON file with any of: data, host, port, originPrefix, issuer, audience,
+  --config FILE  a JSON file with any of: data, database, host, port, originPrefix, issuer, audience,
                  jwksUrl, jwksFile, ${TOKEN_CONFIG_KEYS},
                  ${WITNESS_CONFIG_KEYS},
                  ${PUBLISH_CONFIG_KEYS},
@@ -57,7 +64,7 @@ ${WITNESS_SERVE_USAGE}
 ${PUBLISH_USAGE}
 ${METRICS_USAGE}
 ${DASHBOARD_USAGE}
-Environment: ANNAL_DATA, ANNAL_HOST, ANNAL_PORT, ANNAL_ORIGIN_PREFIX, ANNAL_ISSUER, ANNAL_AUDIENCE,
+Environment: ANNAL_DATA, ANNAL_DATABASE, ANNAL_HOST, ANNAL_PORT, ANNAL_ORIGIN_PREFIX, ANNAL_ISSUER, ANNAL_AUDIENCE,
 ANNAL_JWKS_URL, ANNAL_JWKS_FILE,
 ${TOKEN_ENVIRONMENT},
 ${WITNESS_ENVIRONMENT},
@@ -70,6 +77,7 @@ Example:
 
 interface ServeSettings {
   readonly data?: string
+  readonly database?: string
   readonly host?: string
   readonly port?: number
   readonly originPrefix?: string
@@ -111,13 +119,14 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
     stopped: Promise<unknown> = signalled(), io: ServeIo = {}): Promise<number> {
   const err = io.err ?? out
   const { dev, settings, data, originPrefix, auth, bucket } = await startSettings(args, io.env ?? process.env, io.findLedger ?? (() => undefined))
+  const { database } = settings
   const host = settings.host ?? '127.0.0.1'
   const { witnesses, policy, alertAfterMs } = settings.witnessing
   const witnessing = {
     witnesses, ...(policy === undefined ? {} : { policy }),
     witnessing: { ...(alertAfterMs === undefined ? {} : { alertAfterMs }), onAlert: (alert) => err(alertLine(alert)) },
   } satisfies Partial<AppOptions>
-  const ledger = await openLedger(data, originPrefix).catch((error: unknown) => {
+  const ledger = await openLedger(data, originPrefix, database).catch((error: unknown) => {
     bucket?.close()
     throw error
   })
@@ -150,7 +159,8 @@ export async function serveCommand(args: readonly string[], out: (line: string) 
         metrics: settings.metrics !== undefined, ...(publisher === undefined ? {} : { publishing: publisher }),
         ...(dashboard === undefined ? {} : { dashboard }),
       }))
-      out(`annal serving ${data} on ${running.url}`)
+      out(database === undefined ? `annal serving ${data} on ${running.url}`
+        : `annal serving ${redactedDatabaseUrl(database)} (keys in ${data}) on ${running.url}`)
       out(`new logs' origins: ${originPrefix}/<log name>`)
       if (dashboard !== undefined && devTokens === undefined) out(`dashboard: ${dashboardLink(running.url, dashboard)}`)
       metrics = await serveMetrics(app, settings.metrics, out)
@@ -250,6 +260,7 @@ async function resolveSettings(values: SettingValues,
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port must be 0-65535')
   return {
     data: pick(values.data, env.ANNAL_DATA, file.data),
+    database: databaseUrl(pick(values.database, env.ANNAL_DATABASE, file.database)),
     host: pick(values.host, env.ANNAL_HOST, file.host),
     port,
     originPrefix: pick(values['origin-prefix'], env.ANNAL_ORIGIN_PREFIX, file.originPrefix),
@@ -288,10 +299,26 @@ function productionSettings(settings: ServeSettings): { readonly audience: strin
   }
 }
 
-/** @throws Failure naming the directory when another process holds it or it cannot be opened. */
-async function openLedger(data: string, originPrefix: string): Promise<Ledger> {
+/**
+ * @throws UsageError unless a postgres:// (or postgresql://) URL, naming the setting without its value (it holds a password).
+ */
+function databaseUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined
+  if (!/^postgres(?:ql)?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
+    throw new UsageError('--database (ANNAL_DATABASE, database in the config file) must be a postgres://user:password@host:port/database URL')
+  }
+  return url
+}
+
+/**
+ * The ledger in `data`, on LevelDB in it, or on the PostgreSQL `database` with its keys in it.
+ * @throws Failure naming the directory when another process holds it or it cannot be opened,
+ *   or the database (its password hidden) when it cannot be reached or is of a newer Annal.
+ */
+async function openLedger(data: string, originPrefix: string, database: string | undefined): Promise<Ledger> {
+  const driver = database === undefined ? undefined : await openDatabase(database)
   try {
-    return await Ledger.open(data, { originPrefix })
+    return await Ledger.open(data, { originPrefix, ...(driver === undefined ? {} : { driver }) })
   } catch (error) {
     const code = (error as { code?: unknown }).code
     if (code === 'DATABASE_LOCKED') {
@@ -300,6 +327,17 @@ async function openLedger(data: string, originPrefix: string): Promise<Ledger> {
     // A file system refusal (ENOTDIR, EACCES, ...): said with the ledger it concerns.
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new Failure(`cannot open the ledger ${data}: ${(error as Error).message}`)
     throw error
+  }
+}
+
+async function openDatabase(url: string): Promise<PostgresDriver> {
+  try {
+    return await PostgresDriver.open(url)
+  } catch (error) {
+    const shown = redactedDatabaseUrl(url)
+    if (isStorageError(error, 'DATABASE_UNSUPPORTED')) throw new Failure(`the database ${shown}: ${error.message}`)
+    // The client's message names the host or the refusal (ECONNREFUSED, a failed login), never the password.
+    throw new Failure(`cannot open the database ${shown}: ${(error as Error).message}; check --database and that PostgreSQL is running`)
   }
 }
 

@@ -138,7 +138,8 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     verifier: new TokenVerifier(options.auth, clock),
     clock,
     limits,
-    idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock),
+    idempotency: await IdempotencyStore.open(options.ledger.table(IDEMPOTENCY_TABLE), limits.idempotencyBytes, limits.idempotencyTtlMs, clock,
+      options.ledger.shared),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
     ...await witnessingServices(options),
     governance: await GovernanceState.load(options.ledger),
@@ -148,6 +149,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     ...(options.publishing === undefined ? {} : { publishing: options.publishing }),
     streams: new EventStreams(limits.streams),
   }
+  if (options.ledger.shared) followGovernance(services.governance, options.ledger)
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
     await options.ledger.createLog(ACCESS_LOG).catch((error: unknown) => {
       if (!isStoreError(error, 'LOG_EXISTS')) throw error
@@ -273,4 +275,22 @@ export function resourceMetadataUrl(resource: string): string {
   }
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
   return `${url.origin}/.well-known/oauth-protected-resource${path}`
+}
+
+/**
+ * How often a server on a shared database reads the governance table again, in ms: a token
+ * revoked or a scope rotated through another server is refused here within about this long.
+ */
+const GOVERNANCE_FOLLOW_MS = 1000
+
+/** Rereads `governance` every GOVERNANCE_FOLLOW_MS until `ledger` is closed. */
+function followGovernance(governance: GovernanceState, ledger: Ledger): void {
+  const next = () => {
+    setTimeout(() => {
+      if (ledger.closed) return
+      // A failed read (the database is down, say) is tried again at the next one.
+      governance.reload().catch(() => undefined).finally(next)
+    }, GOVERNANCE_FOLLOW_MS).unref()
+  }
+  next()
 }

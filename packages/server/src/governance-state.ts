@@ -46,14 +46,29 @@ export class GovernanceState {
 
   static async load(ledger: Ledger): Promise<GovernanceState> {
     const state = new GovernanceState(ledger.table(GOVERNANCE_TABLE))
-    for await (const [key, value] of state.#table.rows()) {
+    await state.#read()
+    return state
+  }
+
+  /**
+   * Reads the table again, in turn with this server's changes: on a shared database, other
+   * servers' rotations and revocations (rows are only ever written or replaced, never deleted,
+   * so reading them all over again is taking them up).
+   */
+  reload(): Promise<void> {
+    const run = this.#queue.then(() => this.#read())
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #read(): Promise<void> {
+    for await (const [key, value] of this.#table.rows()) {
       const colon = key.indexOf(':')
       const [kind, name] = [key.slice(0, colon), key.slice(colon + 1)]
-      if (kind === 'set') state.#sets.add(name)
-      else if (kind === 'rotation') state.#setRotation(JSON.parse(utf8.decode(value)) as RotationJson)
-      else if (kind === 'revocation') state.#setRevocation(JSON.parse(utf8.decode(value)) as RevocationJson)
+      if (kind === 'set') this.#sets.add(name)
+      else if (kind === 'rotation') this.#setRotation(JSON.parse(utf8.decode(value)) as RotationJson)
+      else if (kind === 'revocation') this.#setRevocation(JSON.parse(utf8.decode(value)) as RevocationJson)
     }
-    return state
   }
 
   /**

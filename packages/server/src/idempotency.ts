@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { RowTable, TableRow } from '@annal/store'
+import { type RowTable, type TableRow, isStoreError } from '@annal/store'
 import { ApiError } from './errors.js'
 
 /** A response remembered for an Idempotency-Key. */
@@ -54,17 +54,23 @@ export class IdempotencyStore {
   readonly #kept = new Map<string, Kept>()
   #bytes = 0
   readonly #running = new Map<string, { readonly request: string; readonly response: Promise<StoredResponse> }>()
+  /** Other servers keep rows in the same table (a shared database): a row missing from #kept may exist. */
+  readonly #shared: boolean
 
-  private constructor(table: RowTable, maxBytes: number, ttlMs: number, clock: () => Date) {
+  private constructor(table: RowTable, maxBytes: number, ttlMs: number, clock: () => Date, shared: boolean) {
     this.#table = table
     this.#maxBytes = maxBytes
     this.#ttlMs = ttlMs
     this.#clock = clock
+    this.#shared = shared
   }
 
-  /** Reads the sizes and expiries of the rows in `table`, and forgets those past their time or over `maxBytes`. */
-  static async open(table: RowTable, maxBytes: number, ttlMs: number, clock: () => Date): Promise<IdempotencyStore> {
-    const store = new IdempotencyStore(table, maxBytes, ttlMs, clock)
+  /**
+   * Reads the sizes and expiries of the rows in `table`, and forgets those past their time or
+   * over `maxBytes`. `shared`: other servers write the table too (Ledger.shared).
+   */
+  static async open(table: RowTable, maxBytes: number, ttlMs: number, clock: () => Date, shared = false): Promise<IdempotencyStore> {
+    const store = new IdempotencyStore(table, maxBytes, ttlMs, clock, shared)
     const rows: (Kept & { key: string })[] = []
     for await (const [key, value] of table.rows()) {
       rows.push({ key, bytes: key.length + value.length, expires: decodeRecord(value).expires })
@@ -103,28 +109,43 @@ export class IdempotencyStore {
     }
   }
 
+  /**
+   * A key's first request, or the replay of a record stored meanwhile. The row is created only
+   * if there is none (a record past its time is replaced): when another server's request under
+   * the key wrote it first, this one's append is refused whole and answered from that record.
+   */
   async #first(id: string, request: string, run: (recordRow: RecordRow) => Promise<StoredResponse>,
       replay: (record: IdempotencyRecord) => Promise<StoredResponse>): Promise<{ response: StoredResponse; replayed: boolean }> {
     const now = this.#clock().getTime()
-    const stored = this.#kept.has(id) ? await this.#table.get(id) : undefined
+    const stored = this.#shared || this.#kept.has(id) ? await this.#table.get(id) : undefined
     if (stored !== undefined) {
       const record = decodeRecord(stored)
-      if (now < record.expires) {
-        if (record.request !== request) throw reused()
-        return { response: await replay(record), replayed: true }
-      }
+      if (now < record.expires) return this.#replay(record, request, replay)
     }
     const expires = now + this.#ttlMs
     let written: Uint8Array | undefined
-    const response = await run((record) => {
-      written = utf8.encode(JSON.stringify({ ...record, request, expires } satisfies IdempotencyRecord))
-      return this.#table.row(id, written)
-    })
+    let response: StoredResponse
+    try {
+      response = await run((record) => {
+        written = utf8.encode(JSON.stringify({ ...record, request, expires } satisfies IdempotencyRecord))
+        return stored === undefined ? this.#table.newRow(id, written) : this.#table.row(id, written)
+      })
+    } catch (error) {
+      const raced = isStoreError(error, 'ROW_EXISTS') ? await this.#table.get(id) : undefined
+      if (raced === undefined) throw error
+      return this.#replay(decodeRecord(raced), request, replay)
+    }
     if (written !== undefined) {
       this.#keep(id, id.length + written.length, expires)
       await this.#forgetOld()
     }
     return { response, replayed: false }
+  }
+
+  async #replay(record: IdempotencyRecord, request: string, replay: (record: IdempotencyRecord) => Promise<StoredResponse>):
+      Promise<{ response: StoredResponse; replayed: boolean }> {
+    if (record.request !== request) throw reused()
+    return { response: await replay(record), replayed: true }
   }
 
   #keep(id: string, bytes: number, expires: number): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { StoreError, isStoreError, type Log } from '@annal/store'
+import { type Ledger, StoreError, isStoreError, type Log } from '@annal/store'
 import { TlogError } from '@annal/tlog'
 import type { Hono } from 'hono'
 import { requestBody } from '@annal/http'
@@ -76,7 +76,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const name = c.req.param('log')
     authorize(c, 'log:read', name)
     const log = ledger.log(name)
-    const entry = await log.entry(await entryIndex(log, c.req.param('ref')))
+    const entry = await log.entry(await entryIndex(ledger, log, c.req.param('ref')))
     const json = await entryJson(ledger, parseEntry(entry), { bytes: limits.pageBytes, depth: limits.jsonDepth })
     return c.body(json, 200, { 'Content-Type': 'application/json' })
   })
@@ -87,7 +87,7 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
     const name = c.req.param('log')
     authorize(c, 'log:read', name)
     const log = ledger.log(name)
-    const index = await entryIndex(log, c.req.param('ref'))
+    const index = await entryIndex(ledger, log, c.req.param('ref'))
     const { note } = await checkpointWith(services, log, index)
     return c.body(await log.tlogProof(index, note), 200, {
       'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'private, no-cache',
@@ -110,11 +110,22 @@ export function entryRoutes(app: Hono<AppEnv>, services: Services): void {
 
 /**
  * The index an entry reference from a path names. An abbreviated id that matches more than one
- * entry is answered with the candidates.
+ * entry is answered with the candidates. On a shared database, an entry this server does not
+ * know yet may have been appended through another: it catches up once before saying not found.
  * @throws as Log.resolve; ProblemError ID_AMBIGUOUS with `candidates`.
  */
-async function entryIndex(log: Log, param: string): Promise<number> {
+async function entryIndex(ledger: Ledger, log: Log, param: string): Promise<number> {
   const ref = entryRef(param)
+  try {
+    return await resolveEntry(log, ref)
+  } catch (error) {
+    if (!ledger.shared || !isStoreError(error, 'ENTRY_NOT_FOUND')) throw error
+    await ledger.catchUp()
+    return resolveEntry(log, ref)
+  }
+}
+
+async function resolveEntry(log: Log, ref: number | string): Promise<number> {
   // An index past the end names an entry that is not there yet, as an unknown id does: 404.
   if (typeof ref === 'number' && ref >= log.size) {
     throw new StoreError('ENTRY_NOT_FOUND', log.size === 0 ? 'the log has no entries yet' : `the last entry is ${log.size - 1}`)

@@ -20,6 +20,9 @@ export interface RangeOptions {
   readonly keysOnly?: boolean
 }
 
+/** Gives up a lock taken with StorageDriver.lock. */
+export type Unlock = () => Promise<void>
+
 /**
  * What the ledger needs from a database. The sequencer and proof code talk to nothing else, so
  * a driver for a shared database can come later; each driver runs the conformance suite in
@@ -29,6 +32,19 @@ export interface RangeOptions {
  * swap by isWriteFault).
  */
 export interface StorageDriver {
+  /**
+   * True when other processes may write the same database at the same time (a database server
+   * that several `annal serve` share): the store then keeps nothing in memory that another
+   * process could make stale, and re-reads what it builds on. Absent: this process's alone.
+   */
+  readonly shared?: boolean
+  /**
+   * For a shared database: waits until no other process holds the lock of that name, takes it
+   * and resolves with what gives it up. A lock also ends when its holder's connection does, so
+   * it decides turns, not safety: what must hold whatever the lock does is decided by a
+   * compare-and-swap.
+   */
+  lock?(name: string): Promise<Unlock>
   get(key: Uint8Array): Promise<Uint8Array | undefined>
   /** Point reads in one round trip; undefined where a key is absent. */
   getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>

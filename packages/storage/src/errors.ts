@@ -5,14 +5,15 @@ export const STORAGE_ERROR_CODES = [
   'DATABASE_CLOSED',
   'STORAGE_UNWRITABLE',
   'STORAGE_UNREADABLE',
+  'DATABASE_UNSUPPORTED',
 ] as const
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number]
 
 /**
  * A write or open the database refused: a compare-and-swap that lost, a locked or closed
- * database; or a database that cannot write or read now for a reason outside Annal (no space, an
- * I/O error), whose own error is the cause.
+ * database, or one laid out by a newer Annal; or a database that cannot write or read now for a
+ * reason outside Annal (no space, an I/O error), whose own error is the cause.
  */
 export class StorageError extends Error {
   readonly code: StorageErrorCode

@@ -26,7 +26,7 @@
  */
 export { STORAGE_ERROR_CODES, StorageError, isStorageError } from './errors.js'
 export type { StorageErrorCode } from './errors.js'
-export type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
+export type { RangeOptions, StorageDriver, Swap, Unlock, WriteOp } from './driver.js'
 export { DEFAULT_WRITE_BUFFER_BYTES, LevelDriver } from './level-driver.js'
 export { makeDirectory } from './directory.js'
 export { writeKeyFile } from './key-file.js'

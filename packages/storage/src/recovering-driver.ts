@@ -1,4 +1,4 @@
-import type { RangeOptions, StorageDriver, Swap, WriteOp } from './driver.js'
+import type { RangeOptions, StorageDriver, Swap, Unlock, WriteOp } from './driver.js'
 import { StorageError, isStorageError } from './errors.js'
 import { faultCode, isStorageFault, isWriteFault } from './faults.js'
 
@@ -63,6 +63,9 @@ export interface RecoveryOptions {
  * writes stay refused until the process restarts, and onHealth hears why.
  */
 export class RecoveringDriver implements StorageDriver {
+  /** As the driver's: a reopened handle is of the same database. */
+  readonly shared: boolean | undefined
+  readonly #lockable: boolean
   #inner: StorageDriver | undefined
   readonly #options: RecoveryOptions
   readonly #checks = new Set<() => Promise<void>>()
@@ -79,6 +82,8 @@ export class RecoveringDriver implements StorageDriver {
   #closed = false
 
   constructor(inner: StorageDriver, options: RecoveryOptions = {}) {
+    this.shared = inner.shared
+    this.#lockable = inner.lock !== undefined
     this.#inner = inner
     this.#options = options
     const { firstRetryMs = 100, maxRetryMs = 5_000 } = options
@@ -97,6 +102,15 @@ export class RecoveringDriver implements StorageDriver {
   afterReopen(check: () => Promise<void>): () => void {
     this.#checks.add(check)
     return () => this.#checks.delete(check)
+  }
+
+  /** The driver's lock, taken on the handle now open (or the one being opened). */
+  get lock(): ((name: string) => Promise<Unlock>) | undefined {
+    if (!this.#lockable) return undefined
+    return async (name) => {
+      const driver = this.#inner ?? await this.#reader()
+      return driver.lock!(name)
+    }
   }
 
   // Reads go to the handle as they are (its driver gives its storage's read errors as

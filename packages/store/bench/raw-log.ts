@@ -39,6 +39,14 @@ export class RawDatabase {
     this.#db = db
   }
 
+  /**
+   * A database that only makes rows, for a baseline that writes them elsewhere (PostgreSQL's):
+   * its logs' `stage` and `hashKeys` work; `batch`, `writeSynced` and `close` must not be called.
+   */
+  static rowsOnly(): RawDatabase {
+    return new RawDatabase(undefined as unknown as Database)
+  }
+
   static async open(directory: string, writeBufferSize: number): Promise<RawDatabase> {
     const db = new Level<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize })
     await db.open()
@@ -194,6 +202,16 @@ export class RawLog {
     const root = Buffer.from(this.#database.random(HASH_SIZE)).toString('hex')
     batch.put(this.#key(TAG.head), utf8.encode(JSON.stringify({ size: end, root, checkpoint })))
     this.#size = end
+  }
+
+  /**
+   * Puts the id rows (I) of entries from..end-1 and the indexed size (X) into `batch`, as a
+   * ledger on a shared database writes them with the entries.
+   */
+  stageIds(batch: { put(key: Uint8Array, value: Uint8Array): unknown }, from: number, end: number): void {
+    const keys = this.#database.hashKeys(this.#key(TAG.id), from, end - from)
+    keys.forEach((key, i) => batch.put(key, uint64(from + i)))
+    batch.put(this.#key(TAG.indexed), uint64(end))
   }
 
   /** The entries below `end` are durable: their id rows follow. */

@@ -39,7 +39,7 @@ function counterLog(name: string, events: string[]): LogAppendSteps<null, Staged
     writes(staged) {
       const to = staged.from + staged.calls.flat().length
       return {
-        swap: { key: utf8.encode(`head:${name}`), expected: staged.from === 0 ? undefined : count(staged.from), next: count(to) },
+        swaps: [{ key: utf8.encode(`head:${name}`), expected: staged.from === 0 ? undefined : count(staged.from), next: count(to) }],
         ops: staged.calls.flat().map((entry, i) => ({ type: 'put' as const, key: utf8.encode(`entry:${name}:${staged.from + i}`), value: entry })),
       }
     },

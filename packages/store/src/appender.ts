@@ -1,5 +1,5 @@
 import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@annal/storage'
-import { Refused, Sequencer, type SequencerOptions } from './sequencer.js'
+import { Refused, Sequencer, type SequencerOptions, type SequencerTurns } from './sequencer.js'
 import { StoreError } from './errors.js'
 
 /** Items for one log (or the object store), within a call that may append to several. */
@@ -48,8 +48,11 @@ export interface LogAppendSteps<P, S, R, I = Uint8Array> {
   refusals?(staged: S): ReadonlyMap<number, unknown>
   /** Makes a staged part the tip that the next batch builds on. */
   adopt(staged: S): void
-  /** The head swap (if any) and rows a staged part writes; undefined when it writes nothing. */
-  writes(staged: S): { readonly swap?: Swap; readonly ops: readonly WriteOp[] } | undefined
+  /**
+   * The swaps (a log's head; on a shared database, rows that must not exist yet) and rows a
+   * staged part writes; undefined when it writes nothing.
+   */
+  writes(staged: S): { readonly swaps?: readonly Swap[]; readonly ops: readonly WriteOp[] } | undefined
   /** The part is durable: makes it the log's state and gives each call's result. */
   written(staged: S): R[]
   /** A write failed: forget everything staged. */
@@ -113,8 +116,11 @@ export class Appender {
   readonly #sequencer: Sequencer<LogAppend, PreparedBatch, StagedBatch, unknown>
   readonly #onBatch: ((batch: AppendBatch) => void) | undefined
 
-  /** `onBatch` hears of each batch once its write settled; it must not throw. */
-  constructor(driver: StorageDriver, options: SequencerOptions, onBatch?: (batch: AppendBatch) => void) {
+  /**
+   * `onBatch` hears of each batch once its write settled; it must not throw. `turns`, for a
+   * database other processes write too, see SequencerTurns.
+   */
+  constructor(driver: StorageDriver, options: SequencerOptions, onBatch?: (batch: AppendBatch) => void, turns?: SequencerTurns) {
     this.#driver = driver
     this.#onBatch = onBatch
     this.#sequencer = new Sequencer({
@@ -124,7 +130,7 @@ export class Appender {
       discard: () => {
         for (const steps of this.#logs.values()) steps.discard()
       },
-    }, options)
+    }, options, turns)
   }
 
   /**
@@ -164,6 +170,11 @@ export class Appender {
     return this.#sequencer.drain()
   }
 
+  /** See Sequencer.betweenBatches. */
+  betweenBatches(task: () => Promise<void>): Promise<void> {
+    return this.#sequencer.betweenBatches(task)
+  }
+
   async #prepare(calls: readonly (readonly LogAppend[])[]): Promise<PreparedBatch> {
     const byLog = new Map<string, LogBatch>()
     for (let call = 0; call < calls.length; call++) {
@@ -193,13 +204,20 @@ export class Appender {
     const staged = new Array<unknown>(logs.length)
     const all = logs.map((_, i) => i)
     const refuses = (i: number): boolean => logs[i]!.steps.refusals !== undefined
-    for (const i of [...all.filter(refuses), ...all.filter((i) => !refuses(i))]) {
+    const stage = (i: number): void => {
       const batch = logs[i]!
       let skip: ReadonlySet<number> = NONE
       if (refused.size > 0) skip = new Set(batch.callOf.flatMap((call, j) => (refused.has(call) ? [j] : [])))
       staged[i] = batch.steps.stage(batch.calls, prepared[i], skip)
       for (const [j, error] of batch.steps.refusals?.(staged[i]) ?? []) refused.set(batch.callOf[j]!, error)
     }
+    // A refusal leaves the call out of every participant, those that refuse too: they are staged
+    // again until none refuses another call (staging changes nothing, so that is safe).
+    for (let known = -1; known !== refused.size;) {
+      known = refused.size
+      for (const i of all.filter(refuses)) stage(i)
+    }
+    for (const i of all.filter((i) => !refuses(i))) stage(i)
     logs.forEach((batch, i) => batch.steps.adopt(staged[i]))
     return { logs, staged, callCount, refused }
   }
@@ -210,7 +228,7 @@ export class Appender {
     logs.forEach((batch, i) => {
       const writes = batch.steps.writes(staged[i])
       if (writes === undefined) return
-      if (writes.swap !== undefined) swaps.push(writes.swap)
+      if (writes.swaps !== undefined) for (const swap of writes.swaps) swaps.push(swap)
       for (const op of writes.ops) ops.push(op)
     })
     try {
@@ -247,7 +265,10 @@ function itemCounts(logs: readonly LogBatch[], refused: ReadonlyMap<number, unkn
   return counts
 }
 
-/** The batch's write: every swap is a log head, so a lost swap means another writer moved one. */
+/**
+ * The batch's write. A lost swap means that another writer wrote first: it moved a log head, or
+ * (on a shared database) created a row that this batch creates.
+ */
 async function swapHeads(driver: StorageDriver, swaps: readonly Swap[], ops: readonly WriteOp[]): Promise<void> {
   try {
     await driver.compareAndSwapAll(swaps, ops)

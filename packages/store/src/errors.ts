@@ -14,6 +14,7 @@ export const STORE_ERROR_CODES = [
   'OBJECT_NOT_FOUND',
   'OBJECT_ERASED',
   'HEAD_CONFLICT',
+  'ROW_EXISTS',
   'CORRUPTION',
 ] as const
 

@@ -17,6 +17,12 @@ export interface IdLookupOptions {
    * opens. Default 16 MiB; 0 turns it off.
    */
   readonly idFilterBytes?: number
+  /**
+   * The log's appends write its rows themselves (on a shared database, where another process
+   * looks ids up in storage alone): nothing is held back or written behind, and there is no
+   * filter. Default false.
+   */
+  readonly inline?: boolean
 }
 
 /**
@@ -52,6 +58,7 @@ export class IdLookup {
   #failure: unknown
   /** Every id admitted since open and, once filled, every id with a stored row; undefined when off. */
   readonly #filter: StoredHashFilter | undefined
+  readonly #inline: boolean
 
   constructor(driver: StorageDriver, log: string, indexedSize: number, options: IdLookupOptions = {}) {
     this.#driver = driver
@@ -61,7 +68,9 @@ export class IdLookup {
     this.#batchSize = options.lookupBatchSize ?? 10_000
     if (!Number.isSafeInteger(this.#maxLag) || this.#maxLag < 1) throw new RangeError('maxLookupLag must be a positive integer')
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('lookupBatchSize must be a positive integer')
-    this.#filter = StoredHashFilter.sized(options.idFilterBytes ?? 16 * 2 ** 20, 'idFilterBytes')
+    this.#inline = options.inline === true
+    // Another process's ids never pass through this one's filter, so it could not say "new".
+    this.#filter = this.#inline ? undefined : StoredHashFilter.sized(options.idFilterBytes ?? 16 * 2 ** 20, 'idFilterBytes')
     this.#writeRowsAtOnce = Math.min(INDEX_WRITE_ROWS, this.#batchSize, this.#maxLag)
   }
 
@@ -142,6 +151,12 @@ export class IdLookup {
 
   /** Adds committed entries (ids and leaf hashes in index order, admitted) and writes their rows in the background. */
   add(ids: readonly string[], leafHashes: readonly Uint8Array[], firstIndex: number): void {
+    if (this.#inline) {
+      // Written with the entries: only lookups that began before that write may have missed them.
+      this.#written.written(new Map(ids.map((id, i) => [id, [firstIndex + i, leafHashes[i]!] as const])))
+      this.#indexedSize = firstIndex + ids.length
+      return
+    }
     ids.forEach((id, i) => this.#unindexed.set(id, [firstIndex + i, leafHashes[i]!]))
     this.#writeSoon()
   }

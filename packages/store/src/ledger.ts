@@ -3,14 +3,14 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { nodeEd25519, nodeHasher } from '@annal/crypto-node'
 import {
-  type NoteProviders, type NoteSigner, type SignatureProvider, generateKeyPair, isValidKeyName, parseSignerKey,
+  type NoteProviders, type NoteSigner, type SignatureProvider, formatVerifierKey, generateKeyPair, isValidKeyName, parseSignerKey,
   parseVerifierKey, signCheckpoint,
 } from '@annal/note'
 import type { MerkleHasher } from '@annal/tlog'
 import { LRUCache } from 'lru-cache'
 import {
-  DEFAULT_WRITE_BUFFER_BYTES, LevelDriver, RecoveringDriver, StorageError, faultCode, isStorageFault, makeDirectory, probeDirectory, writeKeyFile, type RecoveryOptions,
-  type StorageDriver, type WriteHealth,
+  DEFAULT_WRITE_BUFFER_BYTES, LevelDriver, RecoveringDriver, StorageError, faultCode, isStorageError, makeDirectory,
+  probeDirectory, writeKeyFile, type RecoveryOptions, type StorageDriver, type Unlock, type WriteHealth,
 } from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
@@ -22,7 +22,7 @@ import type { IdLookupOptions } from './id-lookup.js'
 import type { SequencerOptions } from './sequencer.js'
 import { RowTable, type TableRow, registerRows } from './rows.js'
 import { type LedgerEvent, WriteWatch } from './write-watch.js'
-import { StoreError } from './errors.js'
+import { StoreError, isStoreError } from './errors.js'
 import { type EntryIndexer, rewriteTerms } from './terms.js'
 
 export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
@@ -66,12 +66,37 @@ export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
    * A driver to keep the ledger in, instead of LevelDB in `<directory>/db`: a function that
    * opens it, which the ledger calls again to reopen it after a write fault (see
    * RecoveringDriver), or an opened driver, which it recovers through the same handle. The
-   * ledger closes it. `maxOpenFiles` and `writeBufferBytes` are then the driver's business.
+   * ledger closes it. `maxOpenFiles` and `writeBufferBytes` are then the driver's business. On a
+   * shared driver (several processes on one database), the id and object filters are off.
    */
   readonly driver?: StorageDriver | (() => Promise<StorageDriver>)
   /** Waits between attempts to recover from a write fault; see RecoveryOptions. */
   readonly recovery?: Pick<RecoveryOptions, 'firstRetryMs' | 'maxRetryMs'>
+  /**
+   * On a shared driver: how often, in ms, the ledger looks for logs and entries that other
+   * processes added, when it is not appending (appending catches up at every turn). Default 1,000.
+   */
+  readonly followIntervalMs?: number
 }
+
+/**
+ * How long one process sequences appends on a shared database, in ms, while they keep coming,
+ * before it lets the others have a turn: long enough for a few batches (a turn given up costs a
+ * wait for the lock and a catch-up, and breaks the overlap of one batch's staging with the
+ * write before it), short enough that another server's appends wait little. A turn of one
+ * batch made two processes sequence a third slower than a turn of several.
+ */
+const TURN_MS = 200
+
+/**
+ * How long a turn is kept with no call waiting, in ms: callers answered at the end of a batch
+ * (an HTTP client whose response just went out) often call again within it, and a turn given
+ * up costs a wait behind the other processes' turns and a catch-up.
+ */
+const TURN_IDLE_MS = 2
+
+/** The name of the lock that decides whose turn it is to sequence appends on a shared database. */
+const SEQUENCER_LOCK = 'sequencer'
 
 export interface CreateLogOptions {
   /**
@@ -132,6 +157,13 @@ export class Ledger {
   readonly #writes = new WriteWatch((name) => this.#logs.has(name))
   #indexer: EntryIndexer | undefined
   #closed = false
+  /** Other processes write the same database (StorageDriver.shared). */
+  readonly #shared: boolean
+  /** Gives up the sequencer lock of the turn held, on a shared database. */
+  #unlock: Unlock | undefined
+  #following: ReturnType<typeof setTimeout> | undefined
+  /** The load of new logs under way (see #loadNewLogs). */
+  #loading: Promise<void> = Promise.resolve()
 
   private constructor(directory: string, opened: Opened, options: LedgerOptions) {
     this.directory = directory
@@ -140,15 +172,21 @@ export class Ledger {
     })
     driver.afterReopen(() => this.#checkDurable())
     this.#options = options
+    this.#shared = opened.driver.shared === true
     this.#providers = { hash: (options.hasher ?? nodeHasher).provider, signature: options.signature ?? nodeEd25519 }
     this.#tiles = tileCache(options.tileCacheSize ?? 4096)
+    const turns = this.#shared ? {
+      begin: () => this.#beginTurn(), end: () => this.#endTurn(), turnMs: TURN_MS, idleMs: TURN_IDLE_MS,
+      lost: (error: unknown) => isStoreError(error, 'HEAD_CONFLICT'),
+    } : undefined
     this.#appender = new Appender(driver, { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs },
-      this.#writes.batch)
-    this.#rows = registerRows(this.#appender)
+      this.#writes.batch, turns)
+    this.#rows = registerRows(this.#appender, driver, this.#shared)
     this.objects = this.#objects = new LedgerObjects(driver, this.#providers.hash, {
-      appender: this.#appender,
+      appender: this.#appender, shared: this.#shared,
       maxObjectSize: options.maxObjectSize ?? 16 * 2 ** 20, clock: options.clock ?? (() => new Date()),
-      filterBytes: options.objectFilterBytes ?? 16 * 2 ** 20,
+      // Another process's objects never pass through this one's filter, so it could not say "new".
+      filterBytes: this.#shared ? 0 : options.objectFilterBytes ?? 16 * 2 ** 20,
     })
   }
 
@@ -169,16 +207,80 @@ export class Ledger {
     }
     const driver = ledger.#driver
     try {
-      for await (const [, value] of driver.range(allLogsRange())) {
-        const info = JSON.parse(utf8Decoder.decode(value)) as LogInfo
-        ledger.#logs.set(info.name, await Log.load(info, await ledger.#context(info)))
-      }
+      await ledger.#loadNewLogs()
       void ledger.#objects.fillFilter()
     } catch (error) {
       await driver.close()
       throw error
     }
+    if (ledger.#shared) ledger.#follow(options.followIntervalMs ?? 1000)
     return ledger
+  }
+
+  /**
+   * Loads the logs stored but not loaded yet: all of them at open; on a shared database, those
+   * other processes created, and its own new ones. One load at a time, so that none is loaded twice.
+   */
+  #loadNewLogs(): Promise<void> {
+    const loading = this.#loading.then(async () => {
+      for await (const [, value] of this.#driver.range(allLogsRange())) {
+        const info = JSON.parse(utf8Decoder.decode(value)) as LogInfo
+        if (!this.#logs.has(info.name)) this.#logs.set(info.name, await Log.load(info, await this.#context(info)))
+      }
+    })
+    this.#loading = loading.catch(() => undefined)
+    return loading
+  }
+
+  /** On a shared database: looks for other processes' logs and entries every `intervalMs` until closed. */
+  #follow(intervalMs: number): void {
+    if (!Number.isSafeInteger(intervalMs) || intervalMs < 1) throw new RangeError('followIntervalMs must be a positive integer')
+    const next = () => {
+      this.#following = setTimeout(() => {
+        // A failed look (the database is down, say) is tried again at the next one.
+        this.catchUp().catch(() => undefined).finally(() => {
+          if (!this.#closed) next()
+        })
+      }, intervalMs)
+      this.#following.unref()
+    }
+    next()
+  }
+
+  /**
+   * On a shared database: takes up the logs and entries other processes added since this one
+   * last looked (which it does every followIntervalMs, and whenever it appends). Resolves once
+   * its reads show them. Does nothing on a database of this process's own.
+   */
+  async catchUp(): Promise<void> {
+    if (!this.#shared) return
+    this.#checkOpen()
+    await this.#loadNewLogs()
+    await this.#appender.betweenBatches(() => this.#catchUpLogs())
+  }
+
+  /** Brings every log's state up to its stored head, in one read of the heads; only between batches (Appender.betweenBatches). */
+  async #catchUpLogs(): Promise<void> {
+    const logs = [...this.#logs.values()]
+    const heads = await this.#driver.getMany(logs.map((log) => headKey(log.info.name)))
+    await Promise.all(logs.map((log, i) => log.refresh(heads[i])))
+  }
+
+  /** A turn to sequence appends on a shared database: the lock, then every log brought up to date. */
+  async #beginTurn(): Promise<void> {
+    this.#unlock = await this.#driver.lock?.(SEQUENCER_LOCK)
+    try {
+      await this.#catchUpLogs()
+    } catch (error) {
+      await this.#endTurn()
+      throw error
+    }
+  }
+
+  async #endTurn(): Promise<void> {
+    const unlock = this.#unlock
+    this.#unlock = undefined
+    await unlock?.()
   }
 
   /** Every log, by name. */
@@ -282,23 +384,54 @@ export class Ledger {
 
   /** Writes the key file, then the log's row, head and empty checkpoint in one compare-and-swap. */
   async #createLog(name: string, origin: string): Promise<LogInfo> {
-    const keys = generateKeyPair(origin, { providers: this.#providers })
     const keyFile = join(this.directory, 'keys', `${name}.key`)
-    await writeKeyFile(keyFile, `${keys.signerKey}\n`).catch((error: unknown) => {
-      // No space for the key is the storage's fault, as no space for the log's rows would be.
-      if (!isStorageFault(error)) throw error
-      throw new StorageError('STORAGE_UNWRITABLE', `the log's key file could not be written (${faultCode(error)})`, { cause: error })
-    })
-    const info: LogInfo = { name, origin, verifierKey: keys.verifierKey }
+    const info = this.#shared ? await this.#sharedKey(name, origin, keyFile) : await this.#newKey(name, origin, keyFile)
     const context = await this.#context(info)
     const hasher = this.#options.hasher ?? nodeHasher
-    const checkpoint = signCheckpoint({ origin, size: 0, rootHash: hasher.emptyRoot, extensions: [] }, context.signer)
-    await this.#driver.compareAndSwap(headKey(name), undefined, encodeHead({ size: 0, root: hasher.emptyRoot, checkpoint }), [
-      { type: 'put', key: logKey(name), value: utf8.encode(JSON.stringify(info)) },
-      { type: 'put', key: checkpointKey(name, 0), value: utf8.encode(checkpoint) },
-    ])
-    this.#logs.set(name, await Log.load(info, context))
+    const checkpoint = signCheckpoint({ origin: info.origin, size: 0, rootHash: hasher.emptyRoot, extensions: [] }, context.signer)
+    try {
+      await this.#driver.compareAndSwap(headKey(name), undefined, encodeHead({ size: 0, root: hasher.emptyRoot, checkpoint }), [
+        { type: 'put', key: logKey(name), value: utf8.encode(JSON.stringify(info)) },
+        { type: 'put', key: checkpointKey(name, 0), value: utf8.encode(checkpoint) },
+      ])
+    } catch (error) {
+      // Another process of a shared database created it first.
+      if (!this.#shared || !isStorageError(error, 'SWAP_CONFLICT')) throw error
+      await this.#loadNewLogs()
+      throw new StoreError('LOG_EXISTS', 'a log with that name exists', { cause: error })
+    }
+    if (this.#shared) await this.#loadNewLogs()
+    else this.#logs.set(name, await Log.load(info, context))
     return info
+  }
+
+  async #newKey(name: string, origin: string, keyFile: string): Promise<LogInfo> {
+    const keys = generateKeyPair(origin, { providers: this.#providers })
+    await writeKeyFile(keyFile, `${keys.signerKey}\n`).catch(keyFileFault)
+    return { name, origin, verifierKey: keys.verifierKey }
+  }
+
+  /**
+   * On a shared database, servers that share the key directory may create one log at once: the
+   * key file is created only if there is none, and a key found there is the log's (a server
+   * creating it now, or one stopped while creating it, made it; its name is the origin).
+   * Either way every server signs with the one key that the log's row names.
+   */
+  async #sharedKey(name: string, origin: string, keyFile: string): Promise<LogInfo> {
+    await this.#loadNewLogs()
+    if (this.#logs.has(name)) throw new StoreError('LOG_EXISTS', 'a log with that name exists')
+    if ([...this.#logs.values()].some((log) => log.info.origin === origin)) {
+      throw new StoreError('ORIGIN_EXISTS', 'another log of this ledger has that origin')
+    }
+    const keys = generateKeyPair(origin, { providers: this.#providers })
+    try {
+      await writeKeyFile(keyFile, `${keys.signerKey}\n`, { exclusive: true }).catch(keyFileFault)
+      return { name, origin, verifierKey: keys.verifierKey }
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error
+    }
+    const signer = await this.#loadSigner(name)
+    return { name, origin: signer.name, verifierKey: formatVerifierKey(signer.verifier) }
   }
 
   /**
@@ -350,6 +483,14 @@ export class Ledger {
     return this.#driver.health
   }
 
+  /**
+   * Whether other processes write the same database (StorageDriver.shared): what a process
+   * keeps in memory of the ledger may then be behind, and is only a hint.
+   */
+  get shared(): boolean {
+    return this.#shared
+  }
+
   /** Whether close() was called. */
   get closed(): boolean {
     return this.#closed
@@ -368,6 +509,7 @@ export class Ledger {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    clearTimeout(this.#following)
     await this.#appender.drain()
     await Promise.all([...this.#logs.values()].map((log) => log.close()))
     await this.#objects.close()
@@ -383,6 +525,7 @@ export class Ledger {
   async #context(info: LogInfo): Promise<LogContext> {
     return {
       driver: this.#driver,
+      shared: this.#shared,
       hasher: this.#options.hasher ?? nodeHasher,
       signer: await this.#loadSigner(info.name),
       tiles: this.#tiles,
@@ -405,6 +548,19 @@ export class Ledger {
   #checkOpen(): void {
     if (this.#closed) throw new StorageError('DATABASE_CLOSED', 'the ledger is closed')
   }
+}
+
+/** The storage's faults (a full disk, an I/O error) met writing a log's key file. */
+const KEY_FILE_FAULTS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'EFBIG'])
+
+/**
+ * No room for a log's key file is the storage's fault, as no room for its rows would be:
+ * StorageError STORAGE_UNWRITABLE, the error the cause. Anything else is rethrown as it is.
+ */
+function keyFileFault(error: unknown): never {
+  const code = (error as { code?: unknown } | undefined)?.code
+  if (typeof code !== 'string' || !KEY_FILE_FAULTS.has(code)) throw error
+  throw new StorageError('STORAGE_UNWRITABLE', `the log's key file could not be written (${faultCode(error)})`, { cause: error })
 }
 
 /** A ledger's driver as first opened, and how to open it again after a write fault (see RecoveryOptions). */

@@ -9,10 +9,10 @@ import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@an
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
-import { bundleKey, checkpointKey, cosignaturesKey, headKey, keySuffix, logRange, readUint64, tileKey } from './keys.js'
+import { bundleKey, checkpointKey, cosignaturesKey, headKey, idKey, indexedKey, keySuffix, logRange, readUint64, tileKey, uint64 } from './keys.js'
 import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
-import { StoreError } from './errors.js'
+import { StoreError, isStoreError } from './errors.js'
 import { type EntryIndexer, type TermRange, addTermRows, matchingIndexes, termsOf } from './terms.js'
 
 /** What a log says about itself; never its private key. */
@@ -102,9 +102,13 @@ const ID_PATTERN = /^[0-9a-f]{4,64}$/
 /** A full stored tile: every node of its 8 levels, 32 bytes each. */
 const FULL_TILE_BYTES = storedTileHashCount(TILE_WIDTH) * HASH_SIZE
 const MAX_CANDIDATES = 10
+/** Reads of a moving head and its tiles before refresh gives up (see Log.refresh). */
+const MAX_REFRESH_ATTEMPTS = 3
 
 export interface LogContext {
   readonly driver: StorageDriver
+  /** Other processes write the same database (StorageDriver.shared). */
+  readonly shared: boolean
   readonly hasher: MerkleHasher
   readonly signer: NoteSigner
   /** Full tiles kept for proofs; none when absent. */
@@ -154,13 +158,14 @@ export class Log {
   }
 
   /**
-   * Loads a log's latest state: its head, right-edge tiles and open bundle. O(1) reads. The open
-   * level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from them.
+   * Loads a log's latest state: its head, right-edge tiles and open bundle (see readState).
    */
   static async load(info: LogInfo, context: LogContext): Promise<Log> {
+    const headBytes = await context.driver.get(headKey(info.name))
+    if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${info.name} has no head`)
+    const state = await readState(info.name, context, headBytes)
     const { driver } = context
-    const state = await readState(info.name, context)
-    const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), context.ids)
+    const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), { ...context.ids, inline: context.shared })
     const log = new Log(info, context, state, ids)
     await log.#reindex(ids.indexedSize)
     log.#register()
@@ -185,7 +190,7 @@ export class Log {
       const { size, root } = acknowledged.head
       const held = decodeHead(headBytes).size
       if (held < size) throw new StoreError('CORRUPTION', `log ${name}: the database holds ${held} entries, ${size} were acknowledged`)
-      const durable = await readState(name, this.#context)
+      const durable = await readState(name, this.#context, headBytes)
       const plan = consistencyPlan(size, durable.head.size)
       const proof = this.#assemble(plan, await this.#readNodes(planNodes(plan), durable.edge, false))
       try {
@@ -202,13 +207,43 @@ export class Log {
   }
 
   /**
+   * On a shared database: takes up `headBytes`, the log's head as stored now, when another
+   * process moved it. Only between batches (no batch of this log staged or being written): the
+   * sequencer's turns and Sequencer.betweenBatches see to that.
+   * @throws StoreError CORRUPTION when the head or the tiles and bundles it names are not readable.
+   */
+  async refresh(headBytes: Uint8Array | undefined): Promise<void> {
+    if (this.#tip !== undefined || this.#unwritten.length > 0) throw new Error('a log is refreshed only between batches')
+    for (let attempt = 1; ; attempt++) {
+      if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${this.info.name} has no head`)
+      if (bytesEqual(headBytes, this.#state.headBytes)) return
+      try {
+        const state = await readState(this.info.name, this.#context, headBytes)
+        // A head never goes back: one read before a later one landed must not undo it.
+        if (state.head.size > this.#state.head.size) this.#state = state
+        return
+      } catch (error) {
+        // Read between batches but outside a turn, the head may have moved on between the read
+        // of it and that of its tiles, which then no longer match it: read both again.
+        if (!isStoreError(error, 'CORRUPTION') || attempt >= MAX_REFRESH_ATTEMPTS) throw error
+        headBytes = await this.#context.driver.get(headKey(this.info.name))
+      }
+    }
+  }
+
+  /**
    * Puts the entries from `from` on, committed but not yet in the id lookup (before a stop, or
-   * found durable after a reopen), in it.
+   * found durable after a reopen), in it. On a shared database appends write their rows
+   * themselves: a ledger moved from LevelDB, whose rows were behind, has them written here.
    */
   async #reindex(from: number): Promise<void> {
     for (let start = from; start < this.size; start += TILE_WIDTH * 16) {
       const entries = await this.#entryData(start, Math.min(TILE_WIDTH * 16, this.size - start))
       const hashes = entries.map((entry) => this.#context.hasher.leaf(entry))
+      if (this.#context.shared) {
+        await this.#context.driver.write(idRows(this.info.name, hashes, start), { sync: true })
+        continue
+      }
       this.#ids.admit(hashes)
       this.#ids.add(hashes.map(bytesToHex), hashes, start)
     }
@@ -343,15 +378,17 @@ export class Log {
     }
     const bundles = bundleWrites(name, Math.floor(from / TILE_WIDTH), before.open, entries, leafHashes)
     ops.push(...bundles.ops)
+    // Another process looks this log's ids up in storage alone: they are written with the entries.
+    if (this.#context.shared) ops.push(...idRows(name, leafHashes, from))
     ops.push({ type: 'put', key: checkpointKey(name, size), value: utf8.encode(checkpoint) })
     return { after: { head, headBytes: encodeHead(head), edge: integration.edge, open: bundles.open }, ops }
   }
 
   /** The head swap and rows of a staged batch: the appender writes them with the batch's other logs'. */
-  #writes(staged: StagedBatch): { swap: Swap; ops: readonly WriteOp[] } | undefined {
+  #writes(staged: StagedBatch): { swaps: Swap[]; ops: readonly WriteOp[] } | undefined {
     const { commit } = staged
     if (commit === undefined) return undefined
-    return { swap: { key: headKey(this.info.name), expected: commit.before.headBytes, next: commit.after.headBytes }, ops: commit.ops }
+    return { swaps: [{ key: headKey(this.info.name), expected: commit.before.headBytes, next: commit.after.headBytes }], ops: commit.ops }
   }
 
   /** A staged batch is durable: it becomes the state every read uses, and its ids go to the index. */
@@ -465,6 +502,13 @@ export class Log {
     const note = await this.#context.driver.get(checkpointKey(this.info.name, size))
     if (note === undefined) throw new TlogError('SIZE_OUT_OF_RANGE', 'no checkpoint was issued at that size')
     return utf8Decode(note)
+  }
+
+  /** Every checkpoint the log issued, oldest first, by size. */
+  async *checkpoints(): AsyncIterable<{ readonly size: number; readonly note: string }> {
+    for await (const [key, value] of this.#context.driver.range(logRange('checkpoint', this.info.name))) {
+      yield { size: readUint64(keySuffix(key, this.info.name)), note: utf8Decode(value) }
+    }
   }
 
   /**
@@ -655,11 +699,14 @@ function nodeKey(node: NodeId): string {
   return `${node.level}/${node.index}`
 }
 
-/** A log's latest state as stored: its head, the right edge of its tree and its open bundle. */
-async function readState(name: string, context: Pick<LogContext, 'driver' | 'hasher'>): Promise<LogState> {
+/**
+ * A log's state at the head `headBytes`: the right-edge tiles and the open bundle, O(1) reads.
+ * The open level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from
+ * them; its root must be the head's.
+ * @throws StoreError CORRUPTION when they do not match the head.
+ */
+async function readState(name: string, context: Pick<LogContext, 'driver' | 'hasher'>, headBytes: Uint8Array): Promise<LogState> {
   const { driver, hasher } = context
-  const headBytes = await driver.get(headKey(name))
-  if (headBytes === undefined) throw new StoreError('CORRUPTION', `log ${name} has no head`)
   const head = decodeHead(headBytes)
   const openCount = head.size % TILE_WIDTH
   const base = head.size - openCount
@@ -680,6 +727,13 @@ async function readState(name: string, context: Pick<LogContext, 'driver' | 'has
   }
   if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${name} tiles disagree with its head`)
   return { head, headBytes, edge, open }
+}
+
+/** The id lookup rows of entries from `first` on, and the size they reach (`X`). */
+function idRows(log: string, leafHashes: readonly Uint8Array[], first: number): WriteOp[] {
+  const ops: WriteOp[] = leafHashes.map((hash, i) => ({ type: 'put', key: idKey(log, hash), value: uint64(first + i) }))
+  ops.push({ type: 'put', key: indexedKey(log), value: uint64(first + leafHashes.length) })
+  return ops
 }
 
 function openEdge(log: string, size: number, readTile: (tile: TileId) => Uint8Array | undefined): TreeEdge {

@@ -1,6 +1,6 @@
 import { type HashProvider, bytesToHex, hexToBytes } from '@annal/tlog'
 import { type AppendPart, Appender, type Participant } from './appender.js'
-import type { StorageDriver, WriteOp } from '@annal/storage'
+import type { StorageDriver, Swap, WriteOp } from '@annal/storage'
 import { StoredHashFilter } from './hash-filter.js'
 import { RecentWrites } from './recent-writes.js'
 import { objectKey, objectMetaKey, objectMetaRange } from './keys.js'
@@ -102,6 +102,8 @@ interface StagedObjects {
   readonly results: (PutObjectResult[] | ObjectInfo)[]
   readonly refused: ReadonlyMap<number, StoreError>
   readonly ops: readonly WriteOp[]
+  /** On a shared database: the rows of objects stored for the first time, created only if absent. */
+  readonly swaps: readonly Swap[]
   readonly decided: ReadonlyMap<string, Known>
   /** Digests of objects stored for the first time, for the filter. */
   readonly added: readonly Uint8Array[]
@@ -114,6 +116,12 @@ export interface ObjectStoreOptions {
   readonly filterBytes?: number
   /** The ledger's appender, so that objects are written in the same batches as entries. Default: one of its own. */
   readonly appender?: Appender
+  /**
+   * Other processes store objects in the same database (StorageDriver.shared): a new object's
+   * row is created only if no other process created it meanwhile, or the batch is sequenced
+   * again and finds it there (a duplicate). Default false.
+   */
+  readonly shared?: boolean
 }
 
 /** The object store's name in the appender: log names start with a letter or digit, so no log has it. */
@@ -168,6 +176,7 @@ export class LedgerObjects implements ObjectStore {
   readonly #hash: HashProvider
   readonly #maxObjectSize: number
   readonly #clock: () => Date
+  readonly #shared: boolean
   readonly #participant: Participant<ObjectItem, PutObjectResult[] | ObjectInfo>
   /** Every stored object's digest once filled; added to when a batch storing it is staged. */
   readonly #filter: StoredHashFilter | undefined
@@ -181,6 +190,7 @@ export class LedgerObjects implements ObjectStore {
     this.#hash = hash
     this.#maxObjectSize = options.maxObjectSize
     this.#clock = options.clock
+    this.#shared = options.shared === true
     this.#filter = StoredHashFilter.sized(options.filterBytes ?? 0, 'objectFilterBytes')
     const appender = options.appender ?? new Appender(driver, {})
     this.#participant = appender.register<PreparedObjects, StagedObjects, PutObjectResult[] | ObjectInfo, ObjectItem>(OBJECTS, {
@@ -192,7 +202,7 @@ export class LedgerObjects implements ObjectStore {
         for (const digest of staged.added) this.#filter?.add(digest)
         this.#staged.push(staged.decided)
       },
-      writes: (staged) => (staged.ops.length === 0 ? undefined : { ops: staged.ops }),
+      writes: (staged) => (staged.ops.length === 0 && staged.swaps.length === 0 ? undefined : { ops: staged.ops, swaps: staged.swaps }),
       written: (staged) => {
         this.#written.release(staged.ticket)
         this.#written.written(this.#staged.shift()!)
@@ -312,6 +322,7 @@ export class LedgerObjects implements ObjectStore {
     const ops: WriteOp[] = []
     const rows: NewRow[] = []
     const rowDigests: Uint8Array[] = []
+    const swaps: Swap[] = []
     let at = 0
     for (let c = 0; c < calls.length; c++) {
       const call = calls[c]!
@@ -321,8 +332,12 @@ export class LedgerObjects implements ObjectStore {
       }
       at += call.length
     }
-    encodeRows(rows).forEach((value, i) => ops.push({ type: 'put', key: objectMetaKey(rowDigests[i]!), value }))
-    return { ticket: prepared.ticket, results, refused, ops, decided, added: rowDigests }
+    encodeRows(rows).forEach((value, i) => {
+      const key = objectMetaKey(rowDigests[i]!)
+      if (this.#shared && rows[i]!.created) swaps.push({ key, expected: undefined, next: value })
+      else ops.push({ type: 'put', key, value })
+    })
+    return { ticket: prepared.ticket, results, refused, ops, swaps, decided, added: rowDigests }
   }
 
   /**
@@ -370,7 +385,7 @@ export class LedgerObjects implements ObjectStore {
       decided.set(hex, meta)
       const inline = bytes.length <= INLINE_OBJECT_BYTES
       if (!inline) into.ops.push({ type: 'put', key: objectKey(digest), value: bytes })
-      into.rows.push({ meta, inline: inline ? bytes : undefined })
+      into.rows.push({ meta, inline: inline ? bytes : undefined, created: true })
       into.rowDigests.push(digest)
       return { hash, size: bytes.length, duplicate: false }
     })
@@ -439,6 +454,8 @@ interface StoredRow {
 interface NewRow {
   readonly meta: string
   readonly inline?: Uint8Array | undefined
+  /** The object's first row (not an erasure's). */
+  readonly created?: boolean
 }
 
 /** Metadata rows, laid out in one allocation per write rather than one (or a pool slice) per object. */

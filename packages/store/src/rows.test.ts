@@ -73,3 +73,22 @@ it('writes and deletes rows without an append, and lists them by key prefix', as
   ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   expect(new TextDecoder().decode(await ledger.table('state').get('b\n1'))).toBe('z')
 })
+
+it('newRow: a call whose new row exists, or an earlier call of its batch writes, is refused whole', async () => {
+  const table = ledger.table('once')
+  await ledger.append([{ log: 'audit', entries: [utf8.encode('first')] }], { rows: [table.newRow('k', utf8.encode('v1'))] })
+  await expect(ledger.append([{ log: 'audit', entries: [utf8.encode('second')] }], { rows: [table.newRow('k', utf8.encode('v2'))] }))
+    .rejects.toMatchObject({ code: 'ROW_EXISTS' })
+  // Two calls of one batch (submitted together) with the same new row: the first lands.
+  const both = await Promise.allSettled(['third', 'fourth'].map((text) =>
+    ledger.append([{ log: 'audit', entries: [utf8.encode(text)] }], { rows: [table.newRow('k2', utf8.encode(text))] })))
+  expect(both.map((result) => result.status)).toEqual(['fulfilled', 'rejected'])
+  // The object of a call refused by its row is not stored, nor its entry appended.
+  const object = ledger.objects.hashed([{ bytes: utf8.encode('refused payload') }])
+  await expect(ledger.append([{ log: 'audit', entries: [utf8.encode('fifth')] }], { objects: object, rows: [table.newRow('k', utf8.encode('v3'))] }))
+    .rejects.toMatchObject({ code: 'ROW_EXISTS' })
+  await expect(ledger.objects.info(object[0]!.hash)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' })
+  expect(ledger.log('audit').size).toBe(2)
+  expect(new TextDecoder().decode(await table.get('k'))).toBe('v1')
+  expect(new TextDecoder().decode(await table.get('k2'))).toBe('third')
+})

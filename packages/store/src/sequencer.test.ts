@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Sequencer, type SequencerSteps } from './sequencer.js'
+import { Sequencer, type SequencerSteps, type SequencerTurns } from './sequencer.js'
 
 // The Sequencer on its own, with steps that keep a running total the way a log keeps its head:
 // stage builds on the last staged total, write makes it durable (or fails when told to).
@@ -141,5 +141,64 @@ describe('Sequencer', () => {
     // [1,1] | [1,1] | [1,1,1,1] alone (larger than the bound, never split) | [1]
     expect(results).toEqual([2, 4, 8, 9])
     expect(() => new Sequencer(steps.steps, { maxBatchSize: 0 })).toThrow(RangeError)
+  })
+})
+
+describe('Sequencer with turns (a database other processes write)', () => {
+  /** Turns that note when they begin and end; a write fails as lost when its error says so. */
+  function turns(steps: ReturnType<typeof counter>, begin: () => Promise<void> = async () => undefined): SequencerTurns {
+    return {
+      begin: async () => {
+        steps.events.push('begin')
+        await begin()
+      },
+      end: async () => { steps.events.push('end') },
+      lost: (error) => (error as Error).message === 'write failed',
+      turnMs: 60_000,
+      idleMs: 1,
+    }
+  }
+
+  it('sequences a lost write again in a new turn, before later calls, then ends the turn when idle', async () => {
+    let writes = 0
+    const steps = counter({ failWrite: () => ++writes === 1 })
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 }, turns(steps))
+    steps.hold()
+    const first = sequencer.submit([5])
+    await steps.until('write 0->5')
+    const second = sequencer.submit([7])
+    await steps.until('stage 5->12')
+    steps.release()
+    // The write of 5 lost: 5 and then 7 are prepared and staged again in a turn of their own.
+    expect(await Promise.all([first, second])).toEqual([5, 12])
+    await sequencer.drain()
+    expect(steps.events).toEqual(['begin', 'stage 0->5', 'write 0->5', 'stage 5->12', 'discard', 'end', 'begin',
+      'stage 0->5', 'write 0->5', 'wrote 5', 'stage 5->12', 'write 5->12', 'wrote 12', 'end'])
+  })
+
+  it('rejects the next batch when a turn cannot begin, and begins again for the calls after it', async () => {
+    const steps = counter()
+    let begins = 0
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 }, turns(steps, async () => {
+      if (++begins === 1) throw new Error('database down')
+    }))
+    const results = await Promise.all([[1], [2]].map((items) => settle(sequencer.submit(items))))
+    expect(results).toEqual([{ error: 'database down' }, { value: 2 }])
+    await sequencer.drain()
+    expect(steps.durable()).toBe(2)
+  })
+
+  it('betweenBatches runs a task at once when idle, and waits for the next turn when busy', async () => {
+    const steps = counter()
+    const sequencer = new Sequencer(steps.steps, { maxBatchSize: 1 }, turns(steps))
+    await sequencer.betweenBatches(async () => { steps.events.push('task') })
+    steps.hold()
+    const appended = sequencer.submit([1])
+    await steps.until('write 0->1')
+    const waited = sequencer.betweenBatches(async () => { steps.events.push('late task') })
+    steps.release()
+    await Promise.all([appended, waited])
+    // Run when the batches were done (no later turn began), never during a batch.
+    expect(steps.events).toEqual(['task', 'begin', 'stage 0->1', 'write 0->1', 'wrote 1', 'end', 'late task'])
   })
 })

@@ -17,6 +17,8 @@ interface Waiting<T, R> {
   readonly size: number
   readonly resolve: (result: R) => void
   readonly reject: (error: unknown) => void
+  /** Writes of the call lost to another process so far (see SequencerTurns). */
+  lost: number
 }
 
 /** The steps a Sequencer runs for each batch; see Sequencer. */
@@ -30,6 +32,29 @@ export interface SequencerSteps<T, P, S, R> {
   /** A write failed: forget every staged batch, so the next stage builds on what is durable. */
   discard(): void
 }
+
+/**
+ * Turns, for a database that other processes write too. Batches are prepared, staged and
+ * written only within a turn, and a turn begins by bringing the state up to date, so that a
+ * batch builds on (and looks its duplicates up after) every other process's writes. A write
+ * that lost to another process anyway (`lost`) is not failed: its calls are sequenced again in
+ * a new turn, up to MAX_LOST times.
+ */
+export interface SequencerTurns {
+  /** Waits for this process's turn (another process may hold it), then brings the state up to date. */
+  begin(): Promise<void>
+  /** Ends a turn; no write is in flight. */
+  end(): Promise<void>
+  /** Whether a write failed because another process wrote first (a lost compare-and-swap). */
+  lost(error: unknown): boolean
+  /** How long a turn lasts while calls keep coming, in ms, before other processes get theirs. */
+  readonly turnMs: number
+  /** How long a turn with time left waits for a call when there is none, in ms, before it ends. */
+  readonly idleMs: number
+}
+
+/** How often one call may lose its write to other processes before it is failed with the last loss. */
+export const MAX_LOST = 16
 
 type Outcome<R> = { readonly ok: true; readonly results: readonly (R | Refused)[] } | { readonly ok: false; readonly error: unknown }
 
@@ -66,8 +91,19 @@ export class Sequencer<T, P, S, R> {
   /** Wakes the loop, waiting on a write, once a full batch is waiting to be staged on top of it. */
   #onFull: (() => void) | undefined
 
-  constructor(steps: SequencerSteps<T, P, S, R>, options: SequencerOptions = {}) {
+  readonly #turns: SequencerTurns | undefined
+  /** When the current turn began (performance.now()); undefined outside a turn. */
+  #turnStart: number | undefined
+  /** A write lost to another process: the next batch begins a new turn. */
+  #lostTurn = false
+  /** The betweenBatches task running, if any. */
+  #task: Promise<void> | undefined
+  /** betweenBatches callers waiting for a turn to begin (true) or the batches to end (false). */
+  #turnWaiters: ((begun: boolean) => void)[] = []
+
+  constructor(steps: SequencerSteps<T, P, S, R>, options: SequencerOptions = {}, turns?: SequencerTurns) {
     this.#steps = steps
+    this.#turns = turns
     this.#maxBatchSize = options.maxBatchSize ?? 1000
     this.#maxWaitMs = options.maxBatchWaitMs ?? 0
     if (!Number.isInteger(this.#maxBatchSize) || this.#maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer')
@@ -77,7 +113,7 @@ export class Sequencer<T, P, S, R> {
   /** Resolves with this call's result once its batch is integrated; `size` counts against maxBatchSize. */
   submit(items: readonly T[], size: number = items.length): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#waiting.push({ items, size, resolve, reject })
+      this.#waiting.push({ items, size, resolve, reject, lost: 0 })
       this.#waitingCount += size
       if (this.#waitingCount >= this.#maxBatchSize) {
         const wake = this.#onFull
@@ -94,6 +130,40 @@ export class Sequencer<T, P, S, R> {
   /** Resolves when every call submitted so far has settled. */
   async drain(): Promise<void> {
     while (this.#running) await this.#idle
+  }
+
+  /**
+   * Runs `task` between batches, with none begun meanwhile (calls submitted during it wait for
+   * it), for catching up with other processes: at once when no batch is being sequenced; else,
+   * with turns, resolves once the next turn has begun (a turn catches up as it begins), or runs
+   * `task` once the batches are done if they end first.
+   */
+  async betweenBatches(task: () => Promise<void>): Promise<void> {
+    for (;;) {
+      // Another task runs: it ends without starting batches of its own, so wait for it.
+      while (this.#task !== undefined) await this.#task
+      if (!this.#running) break
+      if (await new Promise<boolean>((resolve) => this.#turnWaiters.push(resolve))) return
+    }
+    this.#running = true
+    const run = (async () => {
+      try {
+        await task()
+      } finally {
+        this.#running = false
+        this.#task = undefined
+        this.#restartIfWaiting()
+      }
+    })()
+    this.#idle = this.#task = run.catch(() => undefined)
+    await run
+  }
+
+  /** Tells the betweenBatches callers waiting that a turn began (true) or the batches ended (false). */
+  #hear(begun: boolean): void {
+    const waiters = this.#turnWaiters
+    this.#turnWaiters = []
+    for (const waiter of waiters) waiter(begun)
   }
 
   async #run(): Promise<void> {
@@ -117,7 +187,21 @@ export class Sequencer<T, P, S, R> {
       }
       if (this.#waiting.length === 0) {
         if (written !== undefined) answer(written)
+        // The callers just answered often call again at once: a turn with time left is kept a
+        // moment for them, rather than given up and waited for again behind other processes.
+        if (this.#turns !== undefined && this.#inTurn() && await this.#callsWithin(this.#turns.idleMs)) continue
         break
+      }
+      if (this.#turns !== undefined && !this.#inTurn()) {
+        // A turn ends with no write in flight: the next holder builds on all of this one's.
+        if (writing !== undefined) {
+          written = this.#finish(writing, await writing.outcome)
+          writing = undefined
+        }
+        if (written !== undefined) answer(written)
+        written = undefined
+        if (!await this.#newTurn()) continue
+        if (this.#waiting.length === 0) continue
       }
       const batch = this.#takeBatch()
       const calls = batch.map((call) => call.items)
@@ -129,6 +213,12 @@ export class Sequencer<T, P, S, R> {
           const before = writing
           writing = undefined
           written = this.#finish(before, await before.outcome)
+          if (written === undefined && this.#lostTurn) {
+            // Prepared before the loss, without the other process's writes: sequenced again
+            // after the calls of the write that lost, which went back first.
+            this.#requeue(batch, 0, before.batch.length)
+            continue
+          }
           if (written === undefined) staged = await this.#steps.stage(calls, prepared)
         }
       } catch (error) {
@@ -139,7 +229,60 @@ export class Sequencer<T, P, S, R> {
       writing = { batch, outcome: outcomeOf(this.#steps.write(staged)) }
       if (written !== undefined) answer(written)
     }
+    if (this.#turnStart !== undefined) await this.#endTurn()
     this.#running = false
+    this.#hear(false)
+    // Calls that came while the turn ended found the loop still running.
+    this.#restartIfWaiting()
+  }
+
+  #restartIfWaiting(): void {
+    if (this.#running || this.#waiting.length === 0) return
+    this.#running = true
+    this.#idle = this.#run()
+  }
+
+  /** Whether a call comes within `ms`. */
+  async #callsWithin(ms: number): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return this.#waiting.length > 0
+  }
+
+  #inTurn(): boolean {
+    return this.#turnStart !== undefined && !this.#lostTurn && performance.now() - this.#turnStart < this.#turns!.turnMs
+  }
+
+  /**
+   * Ends the turn held, if any, and begins the next. When it cannot begin (the database is
+   * unreachable, say), the next batch's calls are rejected with the error.
+   * @returns whether a turn began.
+   */
+  async #newTurn(): Promise<boolean> {
+    if (this.#turnStart !== undefined) await this.#endTurn()
+    this.#lostTurn = false
+    try {
+      await this.#turns!.begin()
+    } catch (error) {
+      for (const call of this.#takeBatch()) call.reject(error)
+      return false
+    }
+    this.#turnStart = performance.now()
+    this.#hear(true)
+    return true
+  }
+
+  async #endTurn(): Promise<void> {
+    this.#turnStart = undefined
+    // A turn that cannot be given back cleanly ends with its holder's connection; the next
+    // turn's begin reports what is wrong with the database.
+    await this.#turns!.end().catch(() => undefined)
+  }
+
+  /** Puts calls back in the queue, in order, at `at` (default: the front), each having lost `lost` more writes. */
+  #requeue(calls: readonly Waiting<T, R>[], lost: number, at = 0): void {
+    for (const call of calls) call.lost += lost
+    this.#waiting.splice(at, 0, ...calls)
+    for (const call of calls) this.#waitingCount += call.size
   }
 
   /**
@@ -148,8 +291,13 @@ export class Sequencer<T, P, S, R> {
    */
   #finish(writing: Writing<T, R>, outcome: Outcome<R>): Written<T, R> | undefined {
     if (outcome.ok) return { batch: writing.batch, results: outcome.results }
-    for (const call of writing.batch) call.reject(outcome.error)
     this.#steps.discard()
+    if (this.#turns?.lost(outcome.error) === true && writing.batch.every((call) => call.lost < MAX_LOST)) {
+      this.#lostTurn = true
+      this.#requeue(writing.batch, 1)
+      return undefined
+    }
+    for (const call of writing.batch) call.reject(outcome.error)
     return undefined
   }
 

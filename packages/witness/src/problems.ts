@@ -31,6 +31,7 @@ export const WITNESS_PROBLEMS: Record<WitnessProblemCode, Problem> = {
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
   STORAGE_UNWRITABLE: { status: 503, title: 'The witness cannot store what it cosigns now; retry later' },
   STORAGE_UNREADABLE: { status: 503, title: 'The witness cannot read its storage now; retry later' },
+  DATABASE_UNSUPPORTED: { status: 503, title: 'Database laid out by a newer Annal' },
   NOTE_MALFORMED: { status: 400, title: 'Malformed signed note' },
   NOTE_UNVERIFIED: { status: 403, title: 'No trusted signature' },
   SIGNATURE_INVALID: { status: 403, title: 'Invalid signature' },

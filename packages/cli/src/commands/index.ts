@@ -4,6 +4,7 @@ import { registerEntries } from './entries.js'
 import { registerFsck } from './fsck.js'
 import { registerKeys } from './keys.js'
 import { registerLedger } from './ledger.js'
+import { registerMigrate } from './migrate.js'
 import { registerMonitor } from './monitor.js'
 import { registerProofs } from './proofs.js'
 import { registerReindex } from './reindex.js'
@@ -17,6 +18,7 @@ export function registerCommands(program: Program): void {
   registerProofs(program)
   registerFsck(program)
   registerReindex(program)
+  registerMigrate(program)
   registerMonitor(program)
   registerKeys(program)
   registerAuth(program)

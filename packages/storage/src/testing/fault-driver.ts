@@ -1,4 +1,4 @@
-import type { RangeOptions, StorageDriver, Swap, WriteOp } from '../driver.js'
+import type { RangeOptions, StorageDriver, Swap, Unlock, WriteOp } from '../driver.js'
 import { readFault } from '../faults.js'
 
 /**
@@ -79,6 +79,15 @@ export class FaultDriver implements StorageDriver {
   /** Faults.heal: later reads go through, and writes on a handle that never failed. */
   heal(): void {
     this.faults.heal()
+  }
+
+  get shared(): boolean | undefined {
+    return this.#inner.shared
+  }
+
+  get lock(): ((name: string) => Promise<Unlock>) | undefined {
+    const inner = this.#inner
+    return inner.lock === undefined ? undefined : (name) => inner.lock!(name)
   }
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
