@@ -93,7 +93,9 @@ async function bucketCheckpoint(prefix: string): Promise<string | undefined> {
   return response.status === 404 ? (await response.arrayBuffer(), undefined) : response.text()
 }
 
-describe('annal serve --publish', () => {
+// Each test starts `annal serve` processes and waits for a publisher whose retries are seconds
+// apart: under the whole suite on two cores, the outage test once took past the usual 30 s.
+describe('annal serve --publish', { timeout: 60_000 }, () => {
   it('puts a tree in the bucket that a reader of the bucket alone verifies against the API\'s checkpoint', async () => {
     const server = await startServer(join(directory, 'whole'), 'whole')
     await append(server, 300)
