@@ -90,6 +90,23 @@ describe('scope rotation', () => {
     expect((await append('audit', old)).status).toBe(201)
   })
 
+  it('of audit:read hides the access log\'s size from older tokens', async () => {
+    await start()
+    const auditor = await token('audit:read')
+    const accessSize = async (bearerToken: string) => {
+      const response = await send('GET', '/v1/logs', bearerToken)
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { logs: { name: string; size?: number }[] }).logs.find((log) => log.name === 'access')!.size
+    }
+    expect(await accessSize(auditor)).toEqual(expect.any(Number))
+    now += 2000
+    expect((await send('POST', '/v1/admin/scopes/audit:read/rotate', await token('log:admin'), { reason: 'auditor left' })).status).toBe(200)
+    expect(await accessSize(auditor)).toBeUndefined()
+    await expectProblem(await read('access', auditor), 403, 'INSUFFICIENT_SCOPE')
+    now += 1000
+    expect(await accessSize(await token('audit:read'))).toEqual(expect.any(Number))
+  })
+
   it('refuses what is not an Annal scope, a missing reason and a caller without log:admin, changing nothing', async () => {
     await start()
     const admin = await token('log:admin')
