@@ -9,7 +9,7 @@ import { isoTime } from './envelope.js'
 import { ApiError } from './errors.js'
 import type { Change } from './governance-state.js'
 import { type GovernanceActor, type RevocationJson, governanceRecord, tell } from './governance.js'
-import { checkReason, jsonObject } from './routes-admin.js'
+import { checkReason, checkWellFormed, jsonObject } from './routes-admin.js'
 import { isAnnalScope } from './scopes.js'
 import { type Principal, allowedAlgorithms } from './auth.js'
 import { clip } from './access-record.js'
@@ -145,6 +145,7 @@ function parseRevocation(body: Record<string, unknown>, requestId: string, now: 
     if (value !== undefined && (typeof value !== 'string' || value === '' || value.length > 1000)) {
       throw new ApiError('REQUEST_MALFORMED', `${name} is a non-empty string`)
     }
+    if (value !== undefined) checkWellFormed(value, name)
   }
   if (jti === undefined && clientId === undefined && sub === undefined) {
     throw new ApiError('REQUEST_MALFORMED', 'a revocation names a jti, a client_id or a sub')
