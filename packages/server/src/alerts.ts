@@ -27,6 +27,18 @@ const STATE_TABLE = 'alert-state'
 const OUTBOX_TABLE = 'alert-outbox'
 const REVIEW_TABLE = 'scope-review'
 const CURSOR = 'cursor'
+/**
+ * The rules' saved state (their burst and rate windows): `{"cursor", "parts"}`, the parts under
+ * `rules\n<i>` (a part beyond `parts` is left from a larger save, and ignored).
+ */
+const SAVED_RULES = 'rules'
+/**
+ * Access records evaluated between two saves of the rules' state (it is saved at close too):
+ * a start after a crash evaluates at most this many again for the rules, raising nothing.
+ */
+const RULES_SAVED_EVERY = 20_000
+/** Most bytes of one row of the rules' saved state. */
+const RULES_PART_BYTES = 2 ** 20
 /** Access records read and evaluated per write: each write rewrites every principal's aggregate the batch touched. */
 const BATCH = 10_000
 /** Most bytes of per-principal review aggregates and first-append marks cached. */
@@ -44,7 +56,9 @@ const utf8 = new TextDecoder()
 export class Alerts {
   readonly #ledger: Ledger
   readonly #rules: AlertRules
-  readonly #state: RuleState
+  #state: RuleState
+  /** The cursor at which the rules' state was last saved. */
+  #rulesSavedAt = 0
   readonly #table: RowTable
   readonly #outbox: RowTable
   readonly #reviews: RowTable
@@ -90,8 +104,50 @@ export class Alerts {
     const alerts = new Alerts(ledger, clock, options)
     const cursor = await alerts.#table.get(CURSOR)
     alerts.#cursor = cursor === undefined ? 0 : Number(utf8.decode(cursor))
+    await alerts.#restoreRules()
     await alerts.#delivery.start()
     return alerts
+  }
+
+  /**
+   * Reads the rules' saved state, and queues a pass over the records evaluated since it was
+   * saved (the rules see them again, raising nothing: they were raised before), so that burst
+   * windows and rate baselines carry over a restart, a crash included.
+   */
+  async #restoreRules(): Promise<void> {
+    const saved = await this.#table.get(SAVED_RULES)
+    if (saved !== undefined) {
+      const { cursor, parts } = JSON.parse(utf8.decode(saved)) as { cursor: number; parts: number }
+      const texts: string[] = []
+      for (let i = 0; i < parts; i++) texts.push(utf8.decode((await this.#table.get(`${SAVED_RULES}\n${i}`))!))
+      // Saved with the cursor it names or after it, so never past the stored cursor; one that were is not used.
+      if (cursor <= this.#cursor) [this.#state, this.#rulesSavedAt] = [RuleState.restore(this.#rules, texts), cursor]
+    }
+    // Without a save (a ledger from before they were kept), the last records rebuild what they can.
+    const from = Math.max(this.#rulesSavedAt, this.#cursor - RULES_SAVED_EVERY)
+    const to = this.#cursor
+    if (from < to) void this.#enqueue(() => this.#replayRules(from, to)).catch(() => undefined)
+  }
+
+  async #replayRules(from: number, to: number): Promise<void> {
+    for (let start = from; start < to;) {
+      const entries = await this.#ledger.log(ACCESS_LOG).entries(start, Math.min(BATCH, to - start))
+      if (entries.length === 0) return
+      for (const entry of entries) {
+        const record = seenRecord(entry.index, entry.data)
+        if (record !== undefined) this.#state.observe(record)
+      }
+      start = entries.at(-1)!.index + 1
+    }
+  }
+
+  /** The rows that save the rules' state as of `cursor`. */
+  #savedRules(cursor: number): TableRow[] {
+    const parts = this.#state.snapshot(RULES_PART_BYTES)
+    return [
+      ...parts.map((part, i) => this.#table.row(`${SAVED_RULES}\n${i}`, encodeUtf8(part))),
+      this.#table.row(SAVED_RULES, encodeUtf8(JSON.stringify({ cursor, parts: parts.length }))),
+    ]
   }
 
   /** The `alerts` log. */
@@ -111,11 +167,15 @@ export class Alerts {
     this.#timer.unref()
   }
 
-  /** Stops following, waits for the write in progress, stops the webhook workers. */
+  /** Stops following, waits for the write in progress, saves the rules' state, stops the webhook workers. */
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#timer)
-    await this.#chain.catch(() => undefined)
+    await this.#enqueue(async () => {
+      if (this.#rulesSavedAt === this.#cursor) return
+      await this.#table.write(this.#savedRules(this.#cursor))
+      this.#rulesSavedAt = this.#cursor
+    }).catch(() => undefined)
     await this.#delivery.close()
   }
 
@@ -202,14 +262,18 @@ export class Alerts {
         dirty.set(key, aggregate)
       }
     }
-    const rows: TableRow[] = [this.#table.row(CURSOR, encodeUtf8(String(entries.at(-1)!.index + 1)))]
+    const cursor = entries.at(-1)!.index + 1
+    const rows: TableRow[] = [this.#table.row(CURSOR, encodeUtf8(String(cursor)))]
+    const saveRules = cursor - this.#rulesSavedAt >= RULES_SAVED_EVERY
+    if (saveRules) rows.push(...this.#savedRules(cursor))
     for (const [key, value] of dirty) {
       const bytes = value === true ? new Uint8Array() : encodeUtf8(JSON.stringify(value))
       rows.push(value === true ? this.#table.row(key, bytes) : this.#reviews.row(key, bytes))
       this.#remember(key, value, 2 * bytes.length + 2 * key.length + 64)
     }
     await this.#commit(drafts, rows)
-    this.#cursor = entries.at(-1)!.index + 1
+    this.#cursor = cursor
+    if (saveRules) this.#rulesSavedAt = cursor
   }
 
   /** Writes `drafts` to the alerts log with `rows` and their outbox rows, or `rows` alone. */
