@@ -69,6 +69,35 @@ it('holds its state within stateBytes, dropping the least recently seen', () => 
   expect(state.bytes).toBeGreaterThan(10_000)
 })
 
+it('restores from its snapshot to the same state, under rules that may have changed', () => {
+  const rules = alertRules({
+    insufficientScope: { count: 3, windowMs: 1_000 }, invalidToken: { count: 2, windowMs: 1_000 },
+    rate: { bucketMs: 1_000, factor: 3, minCount: 5, warmupBuckets: 3, smoothing: 0.5 },
+  })
+  const state = new RuleState(rules)
+  for (let i = 0; i < 50; i++) state.observe(record(i, { ...refused, clientId: `client-${i}` }))
+  for (const bucket of [0, 1, 2]) for (let i = 0; i < 2; i++) state.observe(record(bucket * 1_000 + i, { clientId: 'steady' }))
+  state.observe(record(2_500, refused))
+  state.observe(record(2_600, refused))
+  state.observe(record(2_700, invalid))
+  // Small parts: the tracks are split over several.
+  const parts = state.snapshot(500)
+  expect(parts.length).toBeGreaterThan(2)
+  const restored = RuleState.restore(rules, parts)
+  expect(restored.bytes).toBe(state.bytes)
+  expect(restored.snapshot(500)).toEqual(parts)
+  expect(restored.observe(record(2_800, refused))).toMatchObject([{ rule: 'insufficient_scope', subject: { client_id: 'c1' } }])
+  expect(restored.observe(record(2_900, invalid))).toMatchObject([{ rule: 'invalid_token' }])
+  const burst = []
+  for (let i = 0; i < 10; i++) burst.push(...restored.observe(record(3_000 + i, { clientId: 'steady' })))
+  expect(burst).toMatchObject([{ rule: 'rate', subject: { client_id: 'steady' }, details: { baseline: 2 } }])
+  expect(new RuleState(rules).snapshot(500)).toEqual(['[]'])
+  // Less room than the saved state took: the least recently seen tracks are dropped first.
+  const smaller = RuleState.restore(alertRules({ ...rules, stateBytes: 2_000 }), parts)
+  expect(smaller.bytes).toBeLessThanOrEqual(2_000)
+  expect(smaller.observe(record(2_800, refused))).toMatchObject([{ rule: 'insufficient_scope' }])
+})
+
 it('tells administrative changes and first appends from other requests', () => {
   expect(isAdminChange(record(0, { method: 'POST', route: '/v1/logs', status: 201 }))).toBe(true)
   expect(isAdminChange(record(0, { method: 'PUT', route: '/v1/logs/:log/witnessing', status: 200 }))).toBe(true)

@@ -152,6 +152,10 @@ interface Track {
   readonly bytes: number
 }
 
+/** A track as `snapshot` writes it. */
+type SavedTrack = [key: string, times: number[], indexes: number[], bucket: number, bucketCount: number, baseline: number,
+  buckets: number, firedBucket: number]
+
 /** About what a track takes: its arrays, fields and key, two bytes a character. */
 function trackBytes(key: string, count: number): number {
   return 2 * key.length + 16 * count + 160
@@ -174,6 +178,49 @@ export class RuleState {
   /** Bytes of state held now. */
   get bytes(): number {
     return this.#bytes
+  }
+
+  /**
+   * The state, to save and `restore` after a restart: JSON texts of at most about `partBytes`
+   * each (one part at least), the least recently seen tracks first.
+   */
+  snapshot(partBytes: number): string[] {
+    const parts: string[] = []
+    let part: string[] = []
+    let bytes = 0
+    for (const [key, t] of this.#tracks) {
+      const text = JSON.stringify([key, t.times, t.indexes, t.bucket, t.bucketCount, t.baseline, t.buckets, t.firedBucket])
+      if (bytes + text.length > partBytes && part.length > 0) {
+        parts.push(`[${part.join(',')}]`)
+        part = []
+        bytes = 0
+      }
+      part.push(text)
+      bytes += text.length + 1
+    }
+    parts.push(`[${part.join(',')}]`)
+    return parts
+  }
+
+  /** The state of `snapshot`'s parts, in order, under `rules` (which may differ from the saved state's). */
+  static restore(rules: AlertRules, parts: readonly string[]): RuleState {
+    const state = new RuleState(rules)
+    for (const part of parts) {
+      for (const [key, times, indexes, bucket, bucketCount, baseline, buckets, firedBucket] of JSON.parse(part) as SavedTrack[]) {
+        const track = state.#track(key, state.#countOf(key))
+        track.times.push(...times)
+        track.indexes.push(...indexes)
+        Object.assign(track, { bucket, bucketCount, baseline, buckets, firedBucket })
+      }
+    }
+    return state
+  }
+
+  /** The burst count a track of `key` is sized for (see #burst's keys). */
+  #countOf(key: string): number {
+    if (key.startsWith('s\n')) return this.#rules.insufficientScope.count
+    if (key.startsWith('t\n')) return this.#rules.invalidToken.count
+    return 0
   }
 
   /** The alerts `record` raises from the burst and rate rules. */

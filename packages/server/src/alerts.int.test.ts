@@ -105,6 +105,35 @@ describe('alert rules over real requests', () => {
     expect(await alertsOf('rate')).toMatchObject([{ subject: { client_id: 'busy' }, details: { count: 4, baseline: 1 } }])
   })
 
+  it('keep their burst windows and rate baselines across a restart', async () => {
+    await start({
+      rules: {
+        insufficientScope: { count: 3, windowMs: 60_000 }, invalidToken: { count: 3, windowMs: 60_000 },
+        rate: { bucketMs: 10_000, factor: 3, minCount: 4, warmupBuckets: 3, smoothing: 0.5 },
+      },
+    })
+    const prober = await h.mint.token({ scope: 'log:read', claims: { client_id: 'prober' }, expiresIn: 3600 })
+    const busy = await h.mint.token({ scope: 'log:read', claims: { client_id: 'busy' }, expiresIn: 3600 })
+    const bad = `${await h.mint.token({ scope: 'log:read' })}x`
+    now = Math.ceil(now / 10_000) * 10_000
+    for (let bucket = 0; bucket < 3; bucket++) {
+      expect((await fetch(h.url('/v1/logs/audit/entries'), { headers: bearer(busy) })).status).toBe(200)
+      now += 10_000
+    }
+    for (let i = 0; i < 2; i++) {
+      expect((await post('/v1/logs/audit/entries', {}, prober)).status).toBe(403)
+      expect((await fetch(h.url('/v1/logs/audit/entries'), { headers: bearer(bad) })).status).toBe(401)
+    }
+    await appAlerts(h.app).caughtUp()
+    await h.restart()
+    expect((await post('/v1/logs/audit/entries', {}, prober)).status).toBe(403)
+    expect((await fetch(h.url('/v1/logs/audit/entries'), { headers: bearer(bad) })).status).toBe(401)
+    for (let i = 0; i < 4; i++) expect((await fetch(h.url('/v1/logs/audit/entries'), { headers: bearer(busy) })).status).toBe(200)
+    expect(await alertsOf('insufficient_scope')).toMatchObject([{ subject: { client_id: 'prober' } }])
+    expect(await alertsOf('invalid_token')).toMatchObject([{ subject: { remote_address: '127.0.0.1' } }])
+    expect(await alertsOf('rate')).toMatchObject([{ subject: { client_id: 'busy' }, details: { count: 4, baseline: 1 } }])
+  })
+
   it('raise witness_split_view once for evidence signed by the log, and refuse what does not verify', async () => {
     await start()
     const info = h.ledger.log('audit').info

@@ -9,7 +9,8 @@ import { canonicalJson } from './canonical-json.js'
 import { encodeUtf8 } from './internal/utf8.js'
 import { Activity, type ActivityBatch, kindsOf } from './activity.js'
 import { ACCESS_LOG, ALERTS_LOG } from './scopes.js'
-import { type PrincipalAggregate, type PrincipalReview, addRecord, newAggregate, reviewOf } from './scope-review.js'
+import { type PrincipalAggregate, addRecord, aggregateBytes, newAggregate, reviewJson } from './scope-review.js'
+import { decodeAggregate, encodeAggregate } from './scope-review-bytes.js'
 import { type WebhookConfig, WebhookDelivery, type WebhookTiming, outboxKey, parseEndpoint } from './webhooks.js'
 
 export interface AlertsOptions {
@@ -26,9 +27,35 @@ export const ALERT_RECORD_TYPE = 'annal.alert/v1'
 
 const STATE_TABLE = 'alert-state'
 const OUTBOX_TABLE = 'alert-outbox'
+/**
+ * The scope review's table: `a\n<sha256 hex of the principal>`, its aggregate
+ * (scope-review-bytes.ts), rewritten as its records arrive; `principals`, how many there are;
+ * `i\n<n>`, the hex digests of principals n * PAGE_PRINCIPALS and on, in the order they came,
+ * rewritten only as principals are added. A review lists the principals from the pages and
+ * reads their aggregates by key: a range over the aggregates would step over every older
+ * version of each row still in the database.
+ */
 const REVIEW_TABLE = 'scope-review'
 const ACTIVITY_TABLE = 'activity'
+const AGGREGATE = 'a\n'
+const PAGE = 'i\n'
+const PRINCIPALS = 'principals'
+/** Principals a page lists: the aggregates a review reads at once. */
+const PAGE_PRINCIPALS = 1024
+const DIGEST_HEX = 64
 const CURSOR = 'cursor'
+/**
+ * The rules' saved state (their burst and rate windows): `{"cursor", "parts"}`, the parts under
+ * `rules\n<i>` (a part beyond `parts` is left from a larger save, and ignored).
+ */
+const SAVED_RULES = 'rules'
+/**
+ * Access records evaluated between two saves of the rules' state (it is saved at close too):
+ * a start after a crash evaluates at most this many again for the rules, raising nothing.
+ */
+const RULES_SAVED_EVERY = 20_000
+/** Most bytes of one row of the rules' saved state. */
+const RULES_PART_BYTES = 2 ** 20
 /** Access records read and evaluated per write: each write rewrites every principal's aggregate the batch touched. */
 const BATCH = 10_000
 /** Most bytes of per-principal review aggregates and first-append marks cached. */
@@ -46,7 +73,9 @@ const utf8 = new TextDecoder()
 export class Alerts {
   readonly #ledger: Ledger
   readonly #rules: AlertRules
-  readonly #state: RuleState
+  #state: RuleState
+  /** The cursor at which the rules' state was last saved. */
+  #rulesSavedAt = 0
   readonly #table: RowTable
   readonly #outbox: RowTable
   readonly #reviews: RowTable
@@ -56,6 +85,8 @@ export class Alerts {
   /** Review aggregates and first-append marks, least recently used first. */
   readonly #cache = new Map<string, { value: PrincipalAggregate | true; bytes: number }>()
   #cacheBytes = 0
+  /** How many principals have an aggregate, and the last page of their digests; read at the first added. */
+  #principals: { count: number; page: string } | undefined
   #cursor = 0
   #chain: Promise<unknown> = Promise.resolve()
   #stepping = false
@@ -94,8 +125,50 @@ export class Alerts {
     const alerts = new Alerts(ledger, clock, options)
     const cursor = await alerts.#table.get(CURSOR)
     alerts.#cursor = cursor === undefined ? 0 : Number(utf8.decode(cursor))
+    await alerts.#restoreRules()
     await alerts.#delivery.start()
     return alerts
+  }
+
+  /**
+   * Reads the rules' saved state, and queues a pass over the records evaluated since it was
+   * saved (the rules see them again, raising nothing: they were raised before), so that burst
+   * windows and rate baselines carry over a restart, a crash included.
+   */
+  async #restoreRules(): Promise<void> {
+    const saved = await this.#table.get(SAVED_RULES)
+    if (saved !== undefined) {
+      const { cursor, parts } = JSON.parse(utf8.decode(saved)) as { cursor: number; parts: number }
+      const texts: string[] = []
+      for (let i = 0; i < parts; i++) texts.push(utf8.decode((await this.#table.get(`${SAVED_RULES}\n${i}`))!))
+      // Saved with the cursor it names or after it, so never past the stored cursor; one that were is not used.
+      if (cursor <= this.#cursor) [this.#state, this.#rulesSavedAt] = [RuleState.restore(this.#rules, texts), cursor]
+    }
+    // Without a save (a ledger from before they were kept), the last records rebuild what they can.
+    const from = Math.max(this.#rulesSavedAt, this.#cursor - RULES_SAVED_EVERY)
+    const to = this.#cursor
+    if (from < to) void this.#enqueue(() => this.#replayRules(from, to)).catch(() => undefined)
+  }
+
+  async #replayRules(from: number, to: number): Promise<void> {
+    for (let start = from; start < to;) {
+      const entries = await this.#ledger.log(ACCESS_LOG).entries(start, Math.min(BATCH, to - start))
+      if (entries.length === 0) return
+      for (const entry of entries) {
+        const record = seenRecord(entry.index, entry.data)
+        if (record !== undefined) this.#state.observe(record)
+      }
+      start = entries.at(-1)!.index + 1
+    }
+  }
+
+  /** The rows that save the rules' state as of `cursor`. */
+  #savedRules(cursor: number): TableRow[] {
+    const parts = this.#state.snapshot(RULES_PART_BYTES)
+    return [
+      ...parts.map((part, i) => this.#table.row(`${SAVED_RULES}\n${i}`, encodeUtf8(part))),
+      this.#table.row(SAVED_RULES, encodeUtf8(JSON.stringify({ cursor, parts: parts.length }))),
+    ]
   }
 
   /** The `alerts` log. */
@@ -115,11 +188,15 @@ export class Alerts {
     this.#timer.unref()
   }
 
-  /** Stops following, waits for the write in progress, stops the webhook workers. */
+  /** Stops following, waits for the write in progress, saves the rules' state, stops the webhook workers. */
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#timer)
-    await this.#chain.catch(() => undefined)
+    await this.#enqueue(async () => {
+      if (this.#rulesSavedAt === this.#cursor) return
+      await this.#table.write(this.#savedRules(this.#cursor))
+      this.#rulesSavedAt = this.#cursor
+    }).catch(() => undefined)
     await this.#delivery.close()
   }
 
@@ -159,15 +236,28 @@ export class Alerts {
     return this.#activity.series(since, until)
   }
 
-  /** Each principal seen since `since` (ms), from the kept aggregates; see scope-review.ts. */
-  async review(since: number): Promise<PrincipalReview[]> {
-    const reviews: PrincipalReview[] = []
-    for await (const [, value] of this.#reviews.rows()) {
-      const review = reviewOf(JSON.parse(utf8.decode(value)) as PrincipalAggregate, since)
-      if (review !== undefined) reviews.push(review)
-    }
-    const order = (review: PrincipalReview) => `${review.client_id ?? ''}\n${review.sub ?? ''}`
-    return reviews.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))
+  /**
+   * Each principal seen since `since` (ms), from the kept aggregates (see scope-review.ts): the
+   * JSON texts of their PrincipalReviews by client_id and sub, as of `evaluated` access records
+   * (it waits for the batch under evaluation, if any).
+   */
+  review(since: number): Promise<{ evaluated: number; principals: string[] }> {
+    return this.#enqueue(async () => {
+      const found: [order: string, json: string][] = []
+      const { count } = await this.#principalPages()
+      for (let page = 0; page * PAGE_PRINCIPALS < count; page++) {
+        const digests = utf8.decode(await this.#reviews.get(PAGE + page))
+        const keys: string[] = []
+        for (let at = 0; at < digests.length; at += DIGEST_HEX) keys.push(AGGREGATE + digests.slice(at, at + DIGEST_HEX))
+        for (const value of await this.#reviews.getMany(keys)) {
+          const aggregate = decodeAggregate(value!)
+          const json = reviewJson(aggregate, since)
+          if (json !== undefined) found.push([`${aggregate.clientId ?? ''}\n${aggregate.sub ?? ''}`, json])
+        }
+      }
+      found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      return { evaluated: this.#cursor, principals: found.map(([, json]) => json) }
+    })
   }
 
   #tick(): void {
@@ -197,6 +287,7 @@ export class Alerts {
     const dirty = new Map<string, PrincipalAggregate | true>()
     const counts = this.#activity.batch()
     let latest = 0
+    const added: string[] = []
     for (const entry of entries) {
       const record = seenRecord(entry.index, entry.data)
       if (record === undefined) continue
@@ -209,20 +300,30 @@ export class Alerts {
         if (draft !== undefined) drafts.push(draft)
       }
       if (record.scopes !== undefined) {
-        const key = `p\n${digest(principalKey(record))}`
-        const aggregate = dirty.get(key) as PrincipalAggregate | undefined ?? await this.#aggregate(key, record)
+        const principal = digest(principalKey(record))
+        const key = AGGREGATE + principal
+        let aggregate = dirty.get(key) as PrincipalAggregate | undefined ?? await this.#aggregate(key)
+        if (aggregate === undefined) {
+          aggregate = newAggregate(record)
+          added.push(principal)
+        }
         addRecord(aggregate, record)
         dirty.set(key, aggregate)
       }
     }
-    const rows: TableRow[] = [this.#table.row(CURSOR, encodeUtf8(String(entries.at(-1)!.index + 1)))]
+    const cursor = entries.at(-1)!.index + 1
+    const rows: TableRow[] = [this.#table.row(CURSOR, encodeUtf8(String(cursor)))]
+    const saveRules = cursor - this.#rulesSavedAt >= RULES_SAVED_EVERY
+    if (saveRules) rows.push(...this.#savedRules(cursor))
     for (const [key, value] of dirty) {
-      const bytes = value === true ? new Uint8Array() : encodeUtf8(JSON.stringify(value))
-      rows.push(value === true ? this.#table.row(key, bytes) : this.#reviews.row(key, bytes))
-      this.#remember(key, value, 2 * bytes.length + 2 * key.length + 64)
+      rows.push(value === true ? this.#table.row(key, new Uint8Array()) : this.#reviews.row(key, encodeAggregate(value)))
+      this.#remember(key, value, (value === true ? 64 : aggregateBytes(value)) + 2 * key.length)
     }
+    const principals = added.length === 0 ? undefined : await this.#addPrincipals(added, rows)
     await this.#commit(drafts, rows, counts)
-    this.#cursor = entries.at(-1)!.index + 1
+    if (principals !== undefined) this.#principals = principals
+    this.#cursor = cursor
+    if (saveRules) this.#rulesSavedAt = cursor
     if (latest > 0) await this.#activity.prune(latest)
   }
 
@@ -258,11 +359,36 @@ export class Alerts {
     }
   }
 
-  async #aggregate(key: string, record: SeenRecord): Promise<PrincipalAggregate> {
+  /** How many principals have an aggregate, and the last page of their digests. */
+  async #principalPages(): Promise<{ count: number; page: string }> {
+    if (this.#principals !== undefined) return this.#principals
+    const stored = await this.#reviews.get(PRINCIPALS)
+    const count = stored === undefined ? 0 : Number(utf8.decode(stored))
+    const last = count % PAGE_PRINCIPALS === 0 ? undefined : await this.#reviews.get(PAGE + Math.floor(count / PAGE_PRINCIPALS))
+    return this.#principals = { count, page: last === undefined ? '' : utf8.decode(last) }
+  }
+
+  /** Adds to `rows` the pages and count with the `digests` of new principals; the state once they are written. */
+  async #addPrincipals(digests: readonly string[], rows: TableRow[]): Promise<{ count: number; page: string }> {
+    let { count, page } = await this.#principalPages()
+    for (const [i, principal] of digests.entries()) {
+      page += principal
+      count++
+      if (count % PAGE_PRINCIPALS === 0 || i === digests.length - 1) {
+        rows.push(this.#reviews.row(PAGE + Math.floor((count - 1) / PAGE_PRINCIPALS), encodeUtf8(page)))
+      }
+      if (count % PAGE_PRINCIPALS === 0) page = ''
+    }
+    rows.push(this.#reviews.row(PRINCIPALS, encodeUtf8(String(count))))
+    return { count, page }
+  }
+
+  /** The principal's aggregate, or undefined when it has none yet. */
+  async #aggregate(key: string): Promise<PrincipalAggregate | undefined> {
     const cached = this.#cached(key)
     if (cached !== undefined && cached !== true) return cached
     const stored = await this.#reviews.get(key)
-    return stored === undefined ? newAggregate(record) : JSON.parse(utf8.decode(stored)) as PrincipalAggregate
+    return stored === undefined ? undefined : decodeAggregate(stored)
   }
 
   #cached(key: string): PrincipalAggregate | true | undefined {

@@ -22,7 +22,8 @@ import { ACCESS_LOG } from './scopes.js'
 import { ServerMetrics } from './metrics.js'
 import { ReadinessCheck, readinessRoute } from './readiness.js'
 import { ApiError } from './errors.js'
-import { GovernanceState } from './governance-state.js'
+import { GovernanceState, MAX_SET_IDS } from './governance-state.js'
+import { oldestAcceptedIat, setWindow } from './caep.js'
 import type { GovernanceListener } from './governance.js'
 import { type ScopeCeilings, ceilingSets, clamp } from './ceilings.js'
 import { governanceRoutes } from './routes-governance.js'
@@ -142,7 +143,9 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
       options.ledger.shared),
     metadataUrl: resourceMetadataUrl(options.auth.audience),
     ...await witnessingServices(options),
-    governance: await GovernanceState.load(options.ledger),
+    governance: await GovernanceState.load(options.ledger, clock, {
+      oldestAccepted: (now) => oldestAcceptedIat(now, setWindow(options.auth)), maxKept: MAX_SET_IDS,
+    }),
     ceilings: ceilingSets(options.scopeCeilings),
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,

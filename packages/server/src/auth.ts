@@ -43,6 +43,11 @@ export interface AuthOptions {
   readonly jwksCooldownMs?: number
   /** Authorization servers listed in the RFC 9728 metadata. Default [issuer]. */
   readonly authorizationServers?: readonly string[]
+  /**
+   * The oldest a pushed Security Event Token may be (from its `iat`), in seconds: older ones are
+   * refused, so that the ids kept against their replay can be let go past it. Default 86,400.
+   */
+  readonly securityEventMaxAgeSeconds?: number
 }
 
 /** Who a verified token speaks for. Never holds the token itself. */
@@ -228,6 +233,10 @@ export function checkAuthOptions(options: AuthOptions): void {
     throw new TypeError(`auth.audience ${JSON.stringify(options.audience)} must be an http(s) URL: the resource identifier of RFC 8707 and RFC 9728`)
   }
   if (options.jwks !== undefined && options.jwksUrl !== undefined) throw new TypeError('give jwks or jwksUrl, not both')
+  const setMaxAge = options.securityEventMaxAgeSeconds
+  if (setMaxAge !== undefined && !(Number.isSafeInteger(setMaxAge) && setMaxAge >= 1)) {
+    throw new RangeError('securityEventMaxAgeSeconds is a positive integer')
+  }
   const cacheSize = options.tokenCacheSize
   if (cacheSize !== undefined && !(Number.isSafeInteger(cacheSize) && cacheSize >= 1)) {
     throw new RangeError('tokenCacheSize is a positive integer (tokenCacheMaxAgeMs: 0 turns the cache off)')

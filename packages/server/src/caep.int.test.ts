@@ -135,3 +135,42 @@ describe('pushed CAEP events', () => {
     expect((await read(await h.mint.token({ scope: 'log:read', claims: { sub: 'alice' } }))).status).toBe(200)
   })
 })
+
+describe('SET replay ids', () => {
+  it('are let go once their SETs are too old to accept, and such SETs are refused', async () => {
+    await h.close()
+    const start = now
+    h = await liveHarness({ auth: { securityEventMaxAgeSeconds: 600 }, app: { clock: () => new Date(now) } })
+    const kept = async () => {
+      const keys: string[] = []
+      for await (const [key] of h.ledger.table('governance').rows('set:')) keys.push(key)
+      return keys
+    }
+    const alice = { format: 'iss_sub', iss: ISSUER, sub: 'alice' }
+    const first = await sessionRevoked(alice)
+    expect((await push(first)).status).toBe(202)
+    expect(await kept()).toHaveLength(1)
+    // The last second the SET is accepted (600 s and the 30 s of clock tolerance): still a replay.
+    now = start + 630_000
+    const replayed = await push(first)
+    expect(replayed.status).toBe(202)
+    now += 1000
+    await expectSetError(await push(first), 'invalid_request')
+    expect(await kept()).toHaveLength(1)
+    // The next SET applied lets the first one's id go.
+    const second = await sessionRevoked(alice)
+    expect((await push(second)).status).toBe(202)
+    const [secondKey] = await kept()
+    expect(await kept()).toEqual([secondKey])
+    await h.restart()
+    expect(await kept()).toEqual([secondKey])
+    expect((await push(second)).status).toBe(202)
+    // Opening lets go of the ids that fell out of the window meanwhile.
+    now += 631_000
+    await h.restart()
+    expect(await kept()).toEqual([])
+    const records = await accessRecords(h.ledger)
+    expect(records.filter((record) => record.type === 'annal.governance/v1')).toHaveLength(2)
+    expect(records.find((record) => record.request_id === replayed.headers.get('x-request-id'))).toMatchObject({ replayed: true })
+  })
+})

@@ -2,6 +2,7 @@
 // by HTTP push (RFC 8935), verified with the issuer's keys and turned into revocations.
 import { hash } from 'node:crypto'
 import { type JWTPayload, type JWTVerifyGetKey, errors, jwtVerify } from 'jose'
+import type { AuthOptions } from './auth.js'
 import { ApiError } from './errors.js'
 
 export const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked'
@@ -51,12 +52,27 @@ export interface SetOptions {
   readonly audience: string
   readonly algorithms: readonly string[]
   readonly clockToleranceSeconds: number
+  /** SETs whose `iat` is older than this (less the tolerance) are refused. */
+  readonly maxAgeSeconds: number
+}
+
+/** The acceptance window of AuthOptions, as verifySet takes it. */
+export function setWindow(auth: Pick<AuthOptions, 'clockToleranceSeconds' | 'securityEventMaxAgeSeconds'>): Pick<SetOptions, 'clockToleranceSeconds' | 'maxAgeSeconds'> {
+  return { clockToleranceSeconds: auth.clockToleranceSeconds ?? 30, maxAgeSeconds: auth.securityEventMaxAgeSeconds ?? 86_400 }
+}
+
+/**
+ * The oldest `iat` (seconds) verifySet accepts at `now`, as jose computes it: a SET issued
+ * before it is refused, so its replay id need no longer be kept.
+ */
+export function oldestAcceptedIat(now: Date, options: Pick<SetOptions, 'clockToleranceSeconds' | 'maxAgeSeconds'>): number {
+  return Math.floor(now.getTime() / 1000) - options.clockToleranceSeconds - options.maxAgeSeconds
 }
 
 /**
  * A pushed SET verified: signed by one of the issuer's keys with an allowed algorithm, `typ`
  * secevent+jwt (RFC 8417 §2.3), `iss` the configured issuer, `aud` this server, with `jti`,
- * `iat` and `events`.
+ * `iat` (within `maxAgeSeconds`, see oldestAcceptedIat) and `events`.
  * @throws SetError for a SET to refuse; ApiError AUTH_UNAVAILABLE when the keys cannot be fetched.
  */
 export async function verifySet(jwt: string, keys: JWTVerifyGetKey, options: SetOptions, now: Date): Promise<VerifiedSet> {
@@ -64,7 +80,7 @@ export async function verifySet(jwt: string, keys: JWTVerifyGetKey, options: Set
   try {
     ({ payload } = await jwtVerify(jwt, keys, {
       issuer: options.issuer, audience: options.audience, algorithms: [...options.algorithms], typ: 'secevent+jwt',
-      requiredClaims: ['jti', 'iat'], clockTolerance: options.clockToleranceSeconds, currentDate: now,
+      requiredClaims: ['jti', 'iat'], clockTolerance: options.clockToleranceSeconds, currentDate: now, maxTokenAge: options.maxAgeSeconds,
     }))
   } catch (error) {
     throw setRefusal(error)
@@ -150,7 +166,8 @@ function setRefusal(error: unknown): SetError | ApiError {
       || error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JWKSMultipleMatchingKeys) {
     return new SetError('invalid_key', 'the SET is not signed by a key of the issuer', { cause: error })
   }
-  const claim = error instanceof errors.JWTClaimValidationFailed ? `: its ${error.claim} claim is not acceptable` : ''
+  const claim = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired
+    ? `: its ${error.claim} claim is not acceptable` : ''
   return new SetError('invalid_request', `the body is not a valid SET${claim}`, { cause: error })
 }
 

@@ -38,6 +38,11 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 /** Printable ASCII but `"` and `\\`: such a string is its own JSON text between quotes. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
+/** False when `text` has a lone surrogate, which canonicalString refuses (I-JSON, RFC 7493 §2.1). */
+export function isWellFormed(text: string): boolean {
+  return PLAIN.test(text) || !LONE_SURROGATE.test(text)
+}
+
 /** A string as RFC 8785 writes it (§3.2.2.2). @throws TypeError on a lone surrogate. */
 export function canonicalString(text: string): string {
   // Most strings here are ids, hashes, times and scopes: they need neither the surrogate scan

@@ -178,6 +178,16 @@ function rotatedScope(stale: readonly string[] | undefined, needed: string): str
 }
 
 /**
+ * Whether the request's token may do what `base` (on `log` when given) allows, without
+ * refusing it: a scope rotated since the token was issued grants nothing, as in `authorize`.
+ */
+export function grants(c: AppContext, base: Scope, log?: string): boolean {
+  const { principal, error, stale } = c.get('auth')
+  if (principal === undefined || error !== undefined) return false
+  return authorizingScope(new Set(principal.scopes), base, log) !== undefined && rotatedScope(stale, neededScope(base, log)) === undefined
+}
+
+/**
  * Requires a valid token, whatever its scopes.
  * @throws ApiError TOKEN_MISSING (401), and as allowPublic.
  */

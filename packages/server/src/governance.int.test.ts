@@ -90,12 +90,33 @@ describe('scope rotation', () => {
     expect((await append('audit', old)).status).toBe(201)
   })
 
+  it('of audit:read hides the access log\'s size from older tokens', async () => {
+    await start()
+    const auditor = await token('audit:read')
+    const accessSize = async (bearerToken: string) => {
+      const response = await send('GET', '/v1/logs', bearerToken)
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { logs: { name: string; size?: number }[] }).logs.find((log) => log.name === 'access')!.size
+    }
+    expect(await accessSize(auditor)).toEqual(expect.any(Number))
+    now += 2000
+    expect((await send('POST', '/v1/admin/scopes/audit:read/rotate', await token('log:admin'), { reason: 'auditor left' })).status).toBe(200)
+    expect(await accessSize(auditor)).toBeUndefined()
+    await expectProblem(await read('access', auditor), 403, 'INSUFFICIENT_SCOPE')
+    now += 1000
+    expect(await accessSize(await token('audit:read'))).toEqual(expect.any(Number))
+  })
+
   it('refuses what is not an Annal scope, a missing reason and a caller without log:admin, changing nothing', async () => {
     await start()
     const admin = await token('log:admin')
     await expectProblem(await send('POST', '/v1/admin/scopes/openid/rotate', admin, { reason: 'r' }), 400, 'REQUEST_MALFORMED')
     await expectProblem(await send('POST', '/v1/admin/scopes/log:append:Bad/rotate', admin, { reason: 'r' }), 400, 'REQUEST_MALFORMED')
     await expectProblem(await send('POST', '/v1/admin/scopes/log:read/rotate', admin, {}), 400, 'REQUEST_MALFORMED')
+    // A lone surrogate (JSON.stringify escapes it) cannot be written as canonical JSON: refused, naming the field.
+    const lone = await expectProblem(await send('POST', '/v1/admin/scopes/log:read/rotate', admin, { reason: 'key \ud800 leaked' }),
+      400, 'REQUEST_MALFORMED')
+    expect(lone.detail).toMatch(/^reason /)
     await expectProblem(await send('POST', '/v1/admin/scopes/log:read/rotate', await token('log:admin:audit'), { reason: 'r' }),
       403, 'INSUFFICIENT_SCOPE')
     const records = await accessRecords(h.ledger)
@@ -174,7 +195,17 @@ describe('revocations', () => {
     await expectProblem(await post({ jti: 'j', reason: 'r', scope: 'log:read' }), 400, 'REQUEST_MALFORMED')
     await expectProblem(await post({ jti: 'j', reason: 'r' }, await token('log:read')), 403, 'INSUFFICIENT_SCOPE')
     await expectProblem(await send('DELETE', '/v1/admin/revocations/nope', admin, { reason: 'r' }), 404, 'REVOCATION_NOT_FOUND')
-    expect((await accessRecords(h.ledger)).filter((record) => record.type === 'annal.governance/v1')).toEqual([])
+    for (const [field, body] of [['reason', { jti: 'j', reason: 'r\udc00' }], ['jti', { jti: '\ud800j', reason: 'r' }],
+      ['client_id', { client_id: 'c\ud800', reason: 'r' }], ['sub', { sub: '\udfff', reason: 'r' }]] as const) {
+      expect((await expectProblem(await post(body), 400, 'REQUEST_MALFORMED')).detail).toMatch(new RegExp(`^${field} `))
+    }
+    const created = await post({ jti: 'j', reason: 'r' })
+    expect(created.status).toBe(201)
+    const { id } = await created.json() as { id: string }
+    const lone = await send('DELETE', `/v1/admin/revocations/${id}`, admin, { reason: '\ud83d' })
+    expect((await expectProblem(lone, 400, 'REQUEST_MALFORMED')).detail).toMatch(/^reason /)
+    expect((await accessRecords(h.ledger)).filter((record) => record.type === 'annal.governance/v1')
+      .map((record) => record.action)).toEqual(['revoke'])
   })
 })
 

@@ -8,6 +8,7 @@ import { logJson } from './routes-public.js'
 import { parsePolicy, witnessingRecord } from './witness-policy.js'
 import { indexLedger, parseIndexedFields } from './search-fields.js'
 import { ApiError } from './errors.js'
+import { isWellFormed } from './canonical-json.js'
 
 /** Creating logs, choosing their witnesses and erasing objects (`log:admin`). */
 export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
@@ -83,6 +84,16 @@ export function checkReason(reason: unknown): asserts reason is string {
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000) {
     throw new ApiError('REQUEST_MALFORMED', 'reason is a non-empty string of at most 1000 characters')
   }
+  checkWellFormed(reason, 'reason')
+}
+
+/**
+ * Records are canonical JSON, which has no lone surrogates: a string from a request that goes
+ * into one is refused here, naming its field, rather than failing the write.
+ * @throws ApiError REQUEST_MALFORMED.
+ */
+export function checkWellFormed(text: string, field: string): void {
+  if (!isWellFormed(text)) throw new ApiError('REQUEST_MALFORMED', `${field} has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); send well-formed text`)
 }
 
 /**

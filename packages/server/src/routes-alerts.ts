@@ -110,9 +110,9 @@ export function alertRoutes(app: Hono<AppEnv>, services: Services): void {
     if (window === undefined) throw new ApiError('REQUEST_MALFORMED', 'since is a window such as 30d, 12h or 90m, at most 400d')
     const now = services.clock().getTime()
     const since = now - window
-    return c.json({
-      since: new Date(since).toISOString(), until: new Date(now).toISOString(),
-      evaluated: alerts.evaluated, principals: await alerts.review(since),
-    })
+    const { evaluated, principals } = await alerts.review(since)
+    const head = JSON.stringify({ since: new Date(since).toISOString(), until: new Date(now).toISOString(), evaluated })
+    // The principals come as JSON texts (see reviewJson): joined, not parsed and written again.
+    return c.body(`${head.slice(0, -1)},"principals":[${principals.join(',')}]}`, 200, { 'Content-Type': 'application/json' })
   })
 }

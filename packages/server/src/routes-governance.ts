@@ -3,13 +3,13 @@ import type { Hono } from 'hono'
 import { routePath } from 'hono/route'
 import { requestBody } from '@annal/http'
 import { recordBeforeWrite } from './access-log.js'
-import { type CaepRevocation, SetError, setKey, verifySet } from './caep.js'
+import { type CaepRevocation, SetError, setKey, setWindow, verifySet } from './caep.js'
 import { type AppContext, type AppEnv, type Services, authorize } from './context.js'
 import { isoTime } from './envelope.js'
 import { ApiError } from './errors.js'
 import type { Change } from './governance-state.js'
 import { type GovernanceActor, type RevocationJson, governanceRecord, tell } from './governance.js'
-import { checkReason, jsonObject } from './routes-admin.js'
+import { checkReason, checkWellFormed, jsonObject } from './routes-admin.js'
 import { isAnnalScope } from './scopes.js'
 import { type Principal, allowedAlgorithms } from './auth.js'
 import { clip } from './access-record.js'
@@ -108,7 +108,7 @@ async function receiveSet(c: AppContext, services: Services): Promise<Response> 
   const body = await requestBody(c, services.limits.bodyBytes, { timeoutMs: services.limits.bodyTimeoutMs })
   const auth = services.verifier.options
   const set = await verifySet(utf8.decode(body).trim(), services.verifier.keys, {
-    issuer: auth.issuer, audience: auth.audience, algorithms: allowedAlgorithms(auth), clockToleranceSeconds: auth.clockToleranceSeconds ?? 30,
+    issuer: auth.issuer, audience: auth.audience, algorithms: allowedAlgorithms(auth), ...setWindow(auth),
   }, services.clock())
   const time = services.clock()
   const requestId = c.get('requestId')
@@ -117,7 +117,13 @@ async function receiveSet(c: AppContext, services: Services): Promise<Response> 
   const record = governanceRecord({
     action: 'security-event', issuer: set.iss, set: { jti: set.jti, iat: set.iat, events: set.events }, revocations, requestId, time,
   })
-  const applied = await services.governance.change(() => (services.governance.received(key) ? undefined : { revocations, set: key }),
+  const applied = await services.governance.change(() => {
+    if (services.governance.received(key)) return undefined
+    if (services.governance.forgotten(set.iat)) {
+      throw new SetError('invalid_request', 'the SET is older than the oldest whose replay this server can tell: too many SETs came since')
+    }
+    return { revocations, set: { key, iat: set.iat } }
+  },
     async (rows) => {
       await recordBeforeWrite(c, services, 202, { entries: [record], rows })()
       return true
@@ -145,6 +151,7 @@ function parseRevocation(body: Record<string, unknown>, requestId: string, now: 
     if (value !== undefined && (typeof value !== 'string' || value === '' || value.length > 1000)) {
       throw new ApiError('REQUEST_MALFORMED', `${name} is a non-empty string`)
     }
+    if (value !== undefined) checkWellFormed(value, name)
   }
   if (jti === undefined && clientId === undefined && sub === undefined) {
     throw new ApiError('REQUEST_MALFORMED', 'a revocation names a jti, a client_id or a sub')

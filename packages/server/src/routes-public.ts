@@ -2,9 +2,9 @@ import { TILE_WIDTH, TlogError, bytesToHex, isTlogError, parseTilePath } from '@
 import type { Log } from '@annal/store'
 import type { Hono } from 'hono'
 import type { LogWitnessing } from './witness-health.js'
-import { type AppEnv, type Services, allowPublic, authorize } from './context.js'
+import { type AppEnv, type Services, allowPublic, authorize, grants } from './context.js'
 import { countParam, hashParam } from './params.js'
-import { ACCESS_LOG, SCOPES, authorizingScope, isServerLog } from './scopes.js'
+import { ACCESS_LOG, SCOPES, isServerLog } from './scopes.js'
 import { ApiError } from './errors.js'
 
 const IMMUTABLE = 'max-age=31536000, immutable'
@@ -36,8 +36,7 @@ export function publicRoutes(app: Hono<AppEnv>, services: Services): void {
     allowPublic(c)
     // The access log is listed with its key, so that anyone can check what an auditor shows
     // them, but its size (how many requests the server took) only to a caller who may read it.
-    const principal = c.get('auth').principal
-    const auditor = principal !== undefined && authorizingScope(new Set(principal.scopes), 'audit:read', ACCESS_LOG) !== undefined
+    const auditor = grants(c, 'audit:read', ACCESS_LOG)
     const logs = ledger.logs().map((info) => ({
       name: info.name, origin: info.origin, verifier_key: info.verifierKey,
       ...(!isServerLog(info.name) || auditor ? { size: ledger.log(info.name).size } : {}),

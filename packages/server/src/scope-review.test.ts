@@ -56,12 +56,40 @@ it('answers the figures a brute-force count of the history gives, per window', a
     403, 'INSUFFICIENT_SCOPE')
 })
 
+it('lists principals past one page of them, added over several batches and restarts', async () => {
+  const auditor = bearer(await h.mint.token({ scope: 'audit:read', claims: { client_id: 'auditor' } }))
+  const review = async () => {
+    const response = await h.app.request('/v1/admin/scope-review?since=30d', { headers: auditor })
+    expect(response.status).toBe(200)
+    return ((await response.json()) as { principals: { client_id: string }[] }).principals.filter((p) => p.client_id !== 'auditor')
+  }
+  // 1,000 principals, then 100 more (past the first page of 1,024), then 50 more after a restart.
+  const records = await writeHistory(h.ledger, { records: 6_000, clients: 20, subs: 50, days: 20, end: END, seed: 1 }, true)
+  await appAlerts(h.app).caughtUp()
+  records.push(...await writeHistory(h.ledger, { records: 1_500, clients: 22, subs: 50, days: 10, end: END, seed: 2 }, true))
+  await appAlerts(h.app).caughtUp()
+  const first = await review()
+  expect(first.length).toBeGreaterThan(1_024)
+  expect(first).toEqual(bruteForce(records, END - 30 * DAY))
+  const { Alerts } = await import('./alerts.js')
+  await appAlerts(h.app).close()
+  const reopened = await Alerts.open(h.ledger, () => new Date(END))
+  records.push(...await writeHistory(h.ledger, { records: 600, clients: 23, subs: 50, days: 5, end: END, seed: 3 }, true))
+  await reopened.caughtUp()
+  const texts = (await reopened.review(END - 30 * DAY)).principals
+  await reopened.close()
+  const found = texts.map((text) => JSON.parse(text) as { client_id: string }).filter((p) => p.client_id !== 'auditor')
+  expect(found.length).toBeGreaterThan(1_100)
+  expect(found).toEqual(bruteForce(records, END - 30 * DAY))
+})
+
 it('keeps its aggregates across a restart without reading the access log again', async () => {
   await writeHistory(h.ledger, { records: 500, clients: 2, subs: 2, days: 10, end: END }, true)
   await appAlerts(h.app).caughtUp()
   const alerts = appAlerts(h.app)
   const before = await alerts.review(END - 30 * DAY)
-  expect(before.length).toBe(4)
+  expect(before.principals.length).toBe(4)
+  expect(before.evaluated).toBe(alerts.evaluated)
   await alerts.close()
   const { Alerts } = await import('./alerts.js')
   const reopened = await Alerts.open(h.ledger, () => new Date(END))

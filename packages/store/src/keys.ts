@@ -156,5 +156,18 @@ export function idPrefixRange(log: string, prefix: string): { gte: Uint8Array; l
 
 /** The suffix of a log-scoped key after tag, name and 0x00. */
 export function keySuffix(key: Uint8Array, log: string): Uint8Array {
-  return key.subarray(1 + utf8.encode(log).length + 1)
+  return key.subarray(prefixLength(log))
+}
+
+// Kept as `prefixes` is: a pass over a log's keys (the id filter's at open) cuts one per key.
+const prefixLengths = new Map<string, number>()
+
+function prefixLength(log: string): number {
+  let length = prefixLengths.get(log)
+  if (length === undefined) {
+    if (prefixLengths.size > 4096) prefixLengths.clear()
+    length = 1 + utf8.encode(log).length + 1
+    prefixLengths.set(log, length)
+  }
+  return length
 }

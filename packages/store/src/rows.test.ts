@@ -69,6 +69,11 @@ it('writes and deletes rows without an append, and lists them by key prefix', as
   const keys = []
   for await (const [key] of table.rows('a\n')) keys.push(key)
   expect(keys).toEqual(['a\n2', 'a\n3'])
+  const keysOnly = []
+  for await (const [key, value] of table.rows('a\n', { keysOnly: true })) keysOnly.push([key, value.length])
+  expect(keysOnly).toEqual([['a\n2', 0], ['a\n3', 0]])
+  expect((await table.getMany(['b\n1', 'a\n1', 'a\n3'])).map((value) => value && new TextDecoder().decode(value))).toEqual(['z', undefined, 'w'])
+  expect(await table.getMany([])).toEqual([])
   await ledger.close()
   ledger = await Ledger.open(directory, { originPrefix: 'test.example' })
   expect(new TextDecoder().decode(await ledger.table('state').get('b\n1'))).toBe('z')

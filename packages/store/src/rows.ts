@@ -59,9 +59,18 @@ export class RowTable {
     return this.#driver.get(tableKey(this.name, key))
   }
 
-  /** Every row whose key starts with `prefix`, in the byte order of the keys. */
-  async *rows(prefix = ''): AsyncIterable<readonly [string, Uint8Array]> {
-    for await (const [key, value] of this.#driver.range(tableRange(this.name, prefix))) yield [tableKeyOf(this.name, key), value]
+  /** The rows of `keys`, in their order (undefined where absent), in one read of the storage. */
+  async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#driver.getMany(keys.map((key) => tableKey(this.name, key)))
+  }
+
+  /**
+   * Every row whose key starts with `prefix`, in the byte order of the keys; with `keysOnly`,
+   * their values are left unread (and empty).
+   */
+  async *rows(prefix = '', options: { readonly keysOnly?: boolean } = {}): AsyncIterable<readonly [string, Uint8Array]> {
+    const range = { ...tableRange(this.name, prefix), keysOnly: options.keysOnly ?? false }
+    for await (const [key, value] of this.#driver.range(range)) yield [tableKeyOf(this.name, key), value]
   }
 
   /**
