@@ -18,6 +18,7 @@ import { publicRoutes } from './routes-public.js'
 import { exportRoutes } from './routes-export.js'
 import { searchRoutes } from './routes-search.js'
 import { indexLedger } from './search-fields.js'
+import { Reindexing } from './reindexing.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ServerMetrics } from './metrics.js'
 import { ReadinessCheck, readinessRoute } from './readiness.js'
@@ -115,7 +116,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limits.${name} must be a positive integer`)
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
-  await indexLedger(options.ledger)
+  const searchFields = await indexLedger(options.ledger)
   const alerts = await Alerts.open(options.ledger, clock, options.alerts)
   const services: Services = {
     ledger: options.ledger,
@@ -129,6 +130,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     ceilings: ceilingSets(options.scopeCeilings),
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,
+    reindexing: new Reindexing(options.ledger, searchFields),
     ...(options.publishing === undefined ? {} : { publishing: options.publishing }),
   }
   if (!options.ledger.logs().some((log) => log.name === ACCESS_LOG)) {
@@ -182,6 +184,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   services.alerts.start()
   searchRoutes(app, services)
   exportRoutes(app, services)
+  services.reindexing.resume()
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()

@@ -9,6 +9,7 @@ import { AuthError, type Principal, type TokenVerifier } from './auth.js'
 import type { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
 import type { IdempotencyStore } from './idempotency.js'
+import type { Reindexing } from './reindexing.js'
 import { type Scope, authorizingScope, isServerLog, neededScope } from './scopes.js'
 import { ApiError } from './errors.js'
 
@@ -115,6 +116,8 @@ export interface Services {
   readonly onGovernanceEvent?: GovernanceListener
   /** Follows the access log: alert rules, the alerts log, webhooks and the scope review. */
   readonly alerts: Alerts
+  /** The reindexes running in the background. */
+  readonly reindexing: Reindexing
 }
 
 export type AppContext = Context<AppEnv>

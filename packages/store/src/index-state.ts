@@ -36,8 +36,9 @@ export interface IndexState {
  * batch. A change that no longer applies (its build was replaced) leaves the state as it is.
  */
 export class IndexChange {
-  /** The state the change made, once staged (a batch staged again sets it again). */
+  /** The state the change made, and the log's size after its batch, once staged (a batch staged again sets them again). */
   staged: IndexState | undefined
+  size: number | undefined
 
   constructor(readonly apply: (state: IndexState, size: number) => IndexState) {}
 }

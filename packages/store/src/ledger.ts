@@ -22,7 +22,7 @@ import { type LedgerEvent, WriteWatch } from './write-watch.js'
 import { StoreError } from './errors.js'
 import type { EntryIndexer } from './terms.js'
 import { type ReindexOptions, reindexLog } from './reindex.js'
-import { encodeIndexState } from './index-state.js'
+import { IndexChange, encodeIndexState } from './index-state.js'
 
 export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
   /**
@@ -268,15 +268,29 @@ export class Ledger {
   }
 
   /**
-   * How far the reindex of log `name` that has begun got: entries done of its total, and
-   * whether it runs in this process (else a stop or a crash cut it short, and `reindex` with
-   * its config resumes it). Undefined when no reindex has begun since the last finished.
+   * A size of log `name` from which on every entry is indexed by the indexer as it is when this
+   * is called: the size after a batch of the log staged after the call (a write of its own when
+   * no append comes along). What an indexer newly indexes is found in the entries from there on.
+   * @throws LOG_NOT_FOUND; what the write is rejected with.
+   */
+  async indexingFrom(name: string): Promise<number> {
+    const change = new IndexChange((state) => state)
+    await this.log(name).changeIndex(change)
+    return change.size!
+  }
+
+  /**
+   * How far the reindex of log `name` got: entries done of its total, and whether it runs in
+   * this process (else a stop or a crash cut it short, and `reindex` with its config resumes
+   * it). Undefined when none runs and none was cut short after it began.
    * @throws LOG_NOT_FOUND.
    */
   async reindexProgress(name: string): Promise<{ done: number; total: number; running: boolean } | undefined> {
-    const { build } = this.log(name).indexState
-    const running = this.#reindexing.get(name)?.progress
-    if (running !== undefined) return { ...running, running: true }
+    const log = this.log(name)
+    const { build } = log.indexState
+    const task = this.#reindexing.get(name)
+    // Until it has begun, a reindex's total is the log's size now.
+    if (task !== undefined) return { ...task.progress ?? { done: 0, total: log.size }, running: true }
     if (build?.below === undefined) return undefined
     const progress = await this.#driver.get(reindexProgressKey(name))
     return { done: progress === undefined ? 0 : readUint64(progress), total: build.below, running: false }

@@ -349,7 +349,10 @@ export class Log {
         if (building !== undefined) addTermRows(ops, name, building, entry!.terms, first + j)
       })
     }
-    for (const change of changes) change.staged = index = change.apply(index, size)
+    for (const change of changes) {
+      change.staged = index = change.apply(index, size)
+      change.size = size
+    }
     if (index !== before.index || !isStored(index)) {
       index = { ...index }
       ops.push({ type: 'put', key: indexStateKey(name), value: encodeIndexState(index) })
