@@ -1,7 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Ledger } from '@annal/store'
 import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { indexLedger } from './search-fields.js'
-import { type Harness, accessRecords, bearer, expectProblem, harness } from './testing/fixture.js'
+import { appAlerts, createApp } from './app.js'
+import { indexLedger, reindexLog } from './search-fields.js'
+import { AUDIENCE, ISSUER, Mint, type Harness, accessRecords, bearer, expectProblem, harness, jwksOf, signingKey } from './testing/fixture.js'
 
 const REGIONS = ['eu', 'us', 'ap']
 const CUSTOMERS = ['acme', 'initech']
@@ -122,6 +127,44 @@ describe('PATCH /v1/logs/{log} and reindexing', () => {
     expect((await started.json() as Status).reindex).toMatchObject({ running: true })
     expect(await reindexed(h, admin, 'orders')).toMatchObject({ reindex: null, fields_indexed_from: { region: 0 } })
     expect((await searchAll(h, admin, 'orders', 'field.region=us')).indexes).toEqual([1])
+  })
+})
+
+describe('a server starting', () => {
+  it('reindexes a log whose index misses entries, and resumes a reindex cut short', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'annal-resume-'))
+    const utf8 = new TextEncoder()
+    const record = (i: number) => utf8.encode(JSON.stringify({ actor: { sub: `user-${i % 3}` }, time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }))
+    try {
+      let ledger = await Ledger.open(directory, { originPrefix: 'annal.test' })
+      // Appended by the store alone, without the server's indexer.
+      await ledger.createLog('plain')
+      await ledger.log('plain').append(Array.from({ length: 10 }, (_, i) => record(i)))
+      await ledger.createLog('big')
+      await ledger.log('big').append(Array.from({ length: 10_000 }, (_, i) => record(i)))
+      const stop = new AbortController()
+      await expect(reindexLog(ledger, 'big', { signal: stop.signal, onProgress: (done) => { if (done > 0) stop.abort() } })).rejects.toThrow()
+      expect((await ledger.reindexProgress('big'))?.done).toBeGreaterThan(0)
+      await ledger.close()
+
+      ledger = await Ledger.open(directory, { originPrefix: 'annal.test' })
+      const key = await signingKey('ES256')
+      const app = await createApp({ ledger, auth: { issuer: ISSUER, audience: AUDIENCE, jwks: jwksOf(key) } })
+      const token = await new Mint(key).token({ scope: 'log:admin log:read' })
+      const h = { app } as Harness
+      try {
+        for (const name of ['plain', 'big']) {
+          expect(await reindexed(h, token, name)).toMatchObject({ indexed_from: 0, reindex: null, reindex_error: null })
+        }
+        expect((await searchAll(h, token, 'plain', 'sub=user-1&order=oldest')).indexes).toEqual([1, 4, 7])
+        expect((await searchAll(h, token, 'big', 'sub=user-2&from=2026-01-01T00:00:05Z&to=2026-01-01T00:00:12Z')).indexes).toEqual([11, 8, 5])
+      } finally {
+        await appAlerts(app).close()
+        await ledger.close()
+      }
+    } finally {
+      await rm(directory, { recursive: true, force: true })
+    }
   })
 })
 

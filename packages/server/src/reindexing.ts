@@ -1,6 +1,7 @@
 // The reindexes a server runs in the background, at most one a log: asked for over HTTP, started
-// when a log's indexed fields gain one, and at start for a reindex a stop cut short or a field
-// that no reindex has indexed over the whole log yet.
+// when a log's indexed fields gain one, and at start for a reindex a stop cut short, or a log
+// whose index does not cover all its entries (kept before the log had an index state, or
+// appended without an indexer) or a field over them.
 import type { Ledger } from '@annal/store'
 import type { SearchFields } from './search-fields.js'
 
@@ -41,11 +42,11 @@ export class Reindexing {
     this.#running.set(name, run)
   }
 
-  /** Starts the reindexes each log needs: one a stop cut short, or one to index a field over the whole log. */
+  /** Starts the reindexes each log needs: one a stop cut short, or one to index all its entries, or a field over them. */
   resume(): void {
     for (const { name } of this.#ledger.logs()) {
       const state = this.#ledger.log(name).indexState
-      if (state.build !== undefined || this.#fields.needsReindex(name, state)) this.start(name)
+      if (state.build !== undefined || state.from > 0 || this.#fields.needsReindex(name, state)) this.start(name)
     }
   }
 

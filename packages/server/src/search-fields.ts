@@ -2,7 +2,7 @@
 // by PATCH /v1/logs/{log}, kept in the ledger, and given to the ledger's indexer wherever the
 // ledger is opened to append. A field added later is indexed from the log's size then on, and
 // over the whole log once a reindex that began after it finishes.
-import type { IndexState, Ledger, RowTable, TableRow } from '@annal/store'
+import type { IndexState, Ledger, ReindexOptions, RowTable, TableRow } from '@annal/store'
 import { ledgerPayloads, searchIndexer } from './search-terms.js'
 import { canonicalJson } from './canonical-json.js'
 import { isoTime } from './envelope.js'
@@ -89,12 +89,8 @@ export class SearchFields {
     return JSON.stringify({ version, fields: fields.map((field) => field.name) } satisfies BuildConfig)
   }
 
-  /**
-   * Whether log `log` has fields that only a reindex can index over the whole log, in the index
-   * whose state is `state`: it needs one, unless one building its present fields is under way.
-   */
+  /** Whether log `log` has fields that only a reindex can index over the whole log, in the index whose state is `state`. */
   needsReindex(log: string, state: IndexState): boolean {
-    if (state.build !== undefined && state.build.config === this.config(log)) return false
     return this.of(log).some((name) => this.indexedFrom(log, name, state) > 0)
   }
 
@@ -208,8 +204,7 @@ export function indexLedger(ledger: Ledger): Promise<SearchFields> {
  * Rebuilds the search index of log `name` of `ledger` (see Ledger.reindex) with its present
  * fields, resuming a reindex of them that was cut short.
  */
-export async function reindexLog(ledger: Ledger, name: string,
-    options: { readonly onProgress?: (done: number, total: number) => void } = {}): Promise<number> {
+export async function reindexLog(ledger: Ledger, name: string, options: Omit<ReindexOptions, 'config'> = {}): Promise<number> {
   const fields = await indexLedger(ledger)
   return ledger.reindex(name, { config: fields.config(name), ...options })
 }
