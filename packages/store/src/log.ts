@@ -478,12 +478,19 @@ export class Log {
   /**
    * Resolves once no search reads `generation`.
    * @internal For the ledger's reindex.
+   * @throws the reason of `signal` once it is aborted.
    */
-  async readersGone(generation: number): Promise<void> {
+  async readersGone(generation: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
     if (!this.#readers.has(generation)) return
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
+      const stop = () => reject(signal!.reason)
+      signal?.addEventListener('abort', stop, { once: true })
       const waiting = this.#readersGone.get(generation) ?? []
-      waiting.push(resolve)
+      waiting.push(() => {
+        signal?.removeEventListener('abort', stop)
+        resolve()
+      })
       this.#readersGone.set(generation, waiting)
     })
   }

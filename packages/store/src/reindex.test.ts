@@ -154,6 +154,31 @@ describe('reindex while appends go on', () => {
     expect(await rowsIn(0)).toBe(0)
   })
 
+  it('leaves the old rows to the next reindex when a search that reads them outlives the ledger', async () => {
+    ledger.indexWith(words)
+    const log = ledger.log('audit')
+    await log.append(entries(0, 600))
+    const search = log.matching([utf8.encode('red')], { start: 0, end: log.size })
+    await search.next()
+    const reindex = ledger.reindex('audit')
+    for (let turns = 0; log.indexState.generation === 0; turns++) {
+      if (turns > 100_000) throw new Error('the reindex never switched')
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    // Switched, and waiting for the search to drop generation 0: closing stops the wait.
+    await ledger.close()
+    expect(await reindex).toBe(600)
+    driver = await LevelDriver.open(join(directory, 'db'))
+    ledger = await Ledger.open(directory, { originPrefix: 'reindex.test', driver })
+    expect(await rowsIn(0)).toBeGreaterThan(0)
+    ledger.indexWith(words)
+    await ledger.reindex('audit')
+    // Generation 2 is built under generation 0's tag, cleared of generation 0's rows first.
+    expect(ledger.log('audit').indexState.generation).toBe(2)
+    expect(await all(ledger.log('audit').matching([utf8.encode('red')], { start: 0, end: 600 }))).toEqual(await filter(ledger, 'red'))
+    expect(await rowsIn(1)).toBe(0)
+  })
+
   it('is stopped by close and resumed after a reopen', async () => {
     const log = ledger.log('audit')
     await log.append(entries(0, 20_000))

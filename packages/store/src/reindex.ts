@@ -44,7 +44,9 @@ export async function reindexLog(driver: StorageDriver, log: Log, indexer: Entry
   } else {
     const generation = replaced + 1
     await log.changeIndex(intendBuild(generation, options.config))
-    // No append writes to the generation until it begins, so what is in it now is left over.
+    // No append writes to the generation until it begins, so what is in its tag now is left over
+    // from the generation before the one searches read, which a search may still be reading.
+    await log.readersGone(generation - 2, signal)
     await clearTerms(driver, name, generation, signal)
     await driver.write([{ type: 'del', key: reindexProgressKey(name) }], { sync: false })
     build = (await log.changeIndex(beginBuild(generation))).build
@@ -67,10 +69,12 @@ export async function reindexLog(driver: StorageDriver, log: Log, indexer: Entry
   }
   signal?.throwIfAborted()
   await log.changeIndex(switchToBuild(generation))
-  await log.readersGone(replaced)
-  // Cut short, the rows are cleared by the next reindex that builds in this generation's tag.
-  await clearTerms(driver, name, replaced, signal).catch((error: unknown) => {
+  try {
+    await log.readersGone(replaced, signal)
+    await clearTerms(driver, name, replaced, signal)
+  } catch (error) {
+    // Cut short, the rows are cleared by the next reindex that builds in this generation's tag.
     if (!signal?.aborted) throw error
-  })
+  }
   return below
 }
