@@ -57,14 +57,17 @@ export class Reindexing {
 
   /** @throws StoreError LOG_NOT_FOUND. */
   async status(name: string): Promise<IndexStatusJson> {
-    const state = this.#ledger.log(name).indexState
+    const log = this.#ledger.log(name)
+    const state = log.indexState
     const fields = this.#fields.of(name)
     const progress = await this.#ledger.reindexProgress(name)
+    // A log none of whose entries are covered yet is covered from the next one.
+    const from = (index: number) => Math.min(Math.max(state.from, index), log.size)
     return {
       log: name,
       indexed_fields: fields,
-      indexed_from: state.from,
-      fields_indexed_from: Object.fromEntries(fields.map((field) => [field, Math.max(state.from, this.#fields.indexedFrom(name, field, state))])),
+      indexed_from: from(0),
+      fields_indexed_from: Object.fromEntries(fields.map((field) => [field, from(this.#fields.indexedFrom(name, field, state))])),
       reindex: progress ?? null,
       reindex_error: this.#errors.get(name) ?? null,
     }

@@ -12,7 +12,7 @@ export interface IndexBuild {
    * reindex fills in those below it. Unset while the build's rows are being cleared first.
    */
   readonly below?: number
-  /** Entries from `below` on but before this one were appended without an indexer. */
+  /** As IndexState.from, for the build's entries from `below` on; absent: all of them. */
   readonly from?: number
 }
 
@@ -23,7 +23,8 @@ export interface IndexState {
   /**
    * Every entry from this index on has its rows: its terms in the live generation, its time
    * in the time index. Entries below it were appended without an indexer (or before the log
-   * kept this state) and are found only by reading them.
+   * kept this state) and are found only by reading them. UNCOVERED while the log's last
+   * entries are such: none is known to have its rows until an append with an indexer.
    */
   readonly from: number
   /** What the live generation was built with from index 0, if a reindex built it. */
@@ -50,21 +51,12 @@ export function encodeIndexState(state: IndexState): Uint8Array {
   return utf8.encode(JSON.stringify(state))
 }
 
-// States read from no row (a log kept before index states were): the log's next batch writes one.
-const unstored = new WeakSet<IndexState>()
+/** IndexState.from of a log whose last entries were appended without an indexer. */
+export const UNCOVERED = Number.MAX_SAFE_INTEGER
 
-/** False for a state that no row holds yet. */
-export function isStored(state: IndexState): boolean {
-  return !unstored.has(state)
-}
-
-/** The state of a log whose row is `bytes`; without a row, none of its `size` entries is covered. */
-export function decodeIndexState(bytes: Uint8Array | undefined, size: number): IndexState {
-  if (bytes === undefined) {
-    const state = { generation: 0, from: size }
-    unstored.add(state)
-    return state
-  }
+/** The state of a log whose row is `bytes`; without a row (a log kept before index states were), none is covered. */
+export function decodeIndexState(bytes: Uint8Array | undefined): IndexState {
+  if (bytes === undefined) return { generation: 0, from: UNCOVERED }
   try {
     const state = JSON.parse(utf8Decoder.decode(bytes)) as IndexState
     const build = state.build
@@ -78,10 +70,21 @@ export function decodeIndexState(bytes: Uint8Array | undefined, size: number): I
   }
 }
 
-/** The state after a batch of entries from `size` to `after` appended without an indexer: they are not covered. */
-export function withoutIndexer(state: IndexState, after: number): IndexState {
+/** The state after a batch appended without an indexer: its entries are not covered, nor those before. */
+export function withoutIndexer(state: IndexState): IndexState {
   const { build } = state
-  return { ...state, from: after, ...(build?.below === undefined ? {} : { build: { ...build, from: after } }) }
+  const building = build?.below !== undefined
+  if (state.from === UNCOVERED && (!building || build.from === UNCOVERED)) return state
+  return { ...state, from: UNCOVERED, ...(building ? { build: { ...build, from: UNCOVERED } } : {}) }
+}
+
+/** The state after a batch from `first` on appended with an indexer: if none was covered, they are from there on. */
+export function withIndexer(state: IndexState, first: number): IndexState {
+  const { build } = state
+  if (state.from !== UNCOVERED && build?.from !== UNCOVERED) return state
+  return {
+    ...state, from: Math.min(state.from, first), ...(build?.from === UNCOVERED ? { build: { ...build, from: first } } : {}),
+  }
 }
 
 /** A build of generation `generation` is intended: its rows are cleared before it begins. */

@@ -14,7 +14,7 @@ import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
 import { StoreError } from './errors.js'
 import { type EntryIndex, type EntryIndexer, type TermRange, addTermRows, indexesOf, matchingIndexes } from './terms.js'
-import { type IndexState, IndexChange, decodeIndexState, encodeIndexState, isStored, withoutIndexer } from './index-state.js'
+import { type IndexState, IndexChange, decodeIndexState, encodeIndexState, withIndexer, withoutIndexer } from './index-state.js'
 import { TimeEdge, type TimeWindow, timeRanges } from './time-index.js'
 
 /** What a log says about itself; never its private key. */
@@ -195,7 +195,7 @@ export class Log {
     if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${info.name} tiles disagree with its head`)
     const ids = new IdLookup(driver, info.name, await IdLookup.indexedSize(driver, info.name), context.ids)
     const [index, time] = await Promise.all([
-      driver.get(indexStateKey(info.name)).then((row) => decodeIndexState(row, head.size)), TimeEdge.load(driver, info.name, head.size)])
+      driver.get(indexStateKey(info.name)).then(decodeIndexState), TimeEdge.load(driver, info.name, head.size)])
     const log = new Log(info, context, { head, headBytes, edge, open, index, time }, ids)
     await log.#reindexTail()
     log.#register()
@@ -342,8 +342,9 @@ export class Log {
     ops.push(...time.ops)
     let index = before.index
     const building = index.build?.below === undefined ? undefined : index.build.generation
-    if (indexes.length > 0 && indexes[0] === undefined) index = withoutIndexer(index, size)
-    else {
+    if (indexes.length > 0 && indexes[0] === undefined) index = withoutIndexer(index)
+    else if (indexes.length > 0) {
+      index = withIndexer(index, first)
       indexes.forEach((entry, j) => {
         addTermRows(ops, name, index.generation, entry!.terms, first + j)
         if (building !== undefined) addTermRows(ops, name, building, entry!.terms, first + j)
@@ -353,10 +354,7 @@ export class Log {
       change.staged = index = change.apply(index, size)
       change.size = size
     }
-    if (index !== before.index || !isStored(index)) {
-      index = { ...index }
-      ops.push({ type: 'put', key: indexStateKey(name), value: encodeIndexState(index) })
-    }
+    if (index !== before.index) ops.push({ type: 'put', key: indexStateKey(name), value: encodeIndexState(index) })
     return { index, time: time.edge }
   }
 
