@@ -2,8 +2,11 @@
 // log of 1,000,000 records, (a) GET /v1/logs/access/search?sub=<one sub>&limit=100 through the
 // real app (token check, index join, entries, the request's own synced access record), each
 // next to its baseline, a raw LevelDB scan of the same rows (the sub's 100 newest index rows and
-// the bundles holding their entries); (b) GET /v1/logs/access/export of the whole log, next to a
-// raw scan of the log's bundle rows. Runs alternate baseline and subject; figures are medians.
+// the bundles holding their entries); (b) GET /v1/logs/access/search?from=...&to=...&limit=100, a
+// time range alone (one minute somewhere in the log), followed from cursor to cursor until it has
+// its first 100 results, next to a raw read of the bundles holding those 100 entries; (c) GET
+// /v1/logs/access/export of the whole log, next to a raw scan of the log's bundle rows. Runs
+// alternate baseline and subject; figures are medians.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,6 +26,11 @@ const RUNS = Number(argument('--runs') ?? 3)
 /** About 200 records a sub, so that every query fills its page. */
 const SUBS = Math.max(1, Math.floor(RECORDS / 200))
 const QUERIES = 40
+/** Time-range searches a run, each one minute wide. */
+const TIME_QUERIES = 4
+const TIME_STEP_MS = 10
+const WINDOW_MS = 60_000
+const BASE_TIME = Date.UTC(2026, 0, 1)
 const PAGE = 100
 const APPEND_CALL = 10_000
 const APPENDERS = 2
@@ -35,6 +43,13 @@ const TERM_TAG = 0x51
 const BUNDLE_TAG = 0x45
 const utf8 = new TextEncoder()
 
+/**
+ * The appends of generate(): records start..start+count (record r has time BASE_TIME + r *
+ * TIME_STEP_MS) are at indexes first..first+count. The appenders' calls land in either order,
+ * so time goes back now and then at a call's edge, as a server's clock may.
+ */
+const calls: { start: number; count: number; first: number }[] = []
+
 console.log(`search benchmark: ${machineLine()}; ${RECORDS.toLocaleString('en-US')} access records, ${SUBS} subs, ` +
   `${RUNS} runs alternating raw LevelDB and the API`)
 const directory = await mkdtemp(join(tmpdir(), 'annal-bench-search-'))
@@ -46,12 +61,19 @@ const token = await mint.token({ scope: 'audit:read', expiresIn: 3600 * 24 })
 try {
   await generate()
   const queryRuns: { raw: number; api: number }[] = []
+  const timeRuns: { raw: number; api: number; requests: number }[] = []
   const exportRuns: { raw: number; api: number }[] = []
   for (let run = 0; run < RUNS; run++) {
     const subs = Array.from({ length: QUERIES }, (_, i) => `user-${(run * QUERIES + i) * 37 % SUBS}`)
-    const raw = await withDriver(async (driver) => ({ query: await rawQueries(driver, subs), export: await rawExport(driver) }))
-    const api = await withApp(async (app) => ({ query: await apiQueries(app, subs), export: await apiExport(app) }))
+    const windows = Array.from({ length: TIME_QUERIES }, (_, i) => windowAt(run * TIME_QUERIES + i))
+    const raw = await withDriver(async (driver) => ({
+      query: await rawQueries(driver, subs), time: await rawTimeQueries(driver, windows), export: await rawExport(driver),
+    }))
+    const api = await withApp(async (app) => ({
+      query: await apiQueries(app, subs), time: await apiTimeQueries(app, windows), export: await apiExport(app),
+    }))
     queryRuns.push({ raw: raw.query, api: api.query })
+    timeRuns.push({ raw: raw.time, api: api.time.ms, requests: api.time.requests })
     exportRuns.push({ raw: raw.export, api: api.export })
   }
   const queryMs = median(queryRuns.map((r) => r.api))
@@ -59,6 +81,10 @@ try {
     `median of runs: ${queryRuns.map((r) => r.raw.toFixed(2)).join(' ')}`)
   report(`search?sub=...&limit=${PAGE} through the app, median`, `${queryMs.toFixed(2)} ms`,
     `${goal(queryMs < QUERY_GOAL_MS, `< ${QUERY_GOAL_MS} ms`)}; runs: ${queryRuns.map((r) => r.api.toFixed(2)).join(' ')}`)
+  report(`raw LevelDB: the bundles of a minute's ${PAGE} newest entries`, `${median(timeRuns.map((r) => r.raw)).toFixed(2)} ms`,
+    `median of runs: ${timeRuns.map((r) => r.raw.toFixed(2)).join(' ')}`)
+  report(`search?from=...&to=... (one minute), first ${PAGE} results`, `${median(timeRuns.map((r) => r.api)).toFixed(2)} ms`,
+    `runs: ${timeRuns.map((r) => r.api.toFixed(2)).join(' ')}; requests a search, median: ${median(timeRuns.map((r) => r.requests))}`)
   const exportRate = median(exportRuns.map((r) => r.api))
   report('raw LevelDB: scan of every bundle row', formatRate(median(exportRuns.map((r) => r.raw))),
     `runs: ${exportRuns.map((r) => formatRate(r.raw)).join(' ')}`)
@@ -82,6 +108,7 @@ async function generate(): Promise<void> {
   const routes = ['/v1/logs/:log/entries', '/v1/logs/:log/entries/:ref', '/v1/logs/:log/search', '/v1/logs/:log/checkpoint']
   const statuses = [200, 200, 201, 403, 404]
   let next = 0
+  calls.length = 0
   const appender = async (): Promise<void> => {
     while (next < RECORDS) {
       const start = next
@@ -89,13 +116,14 @@ async function generate(): Promise<void> {
       const records = Array.from({ length: next - start }, (_, i) => {
         const principal = principals[Math.floor(random() * SUBS)]!
         return accessRecordBytes({
-          time: new Date(Date.UTC(2026, 0, 1) + (start + i) * 10), requestId: `request-${start + i}`, method: 'GET',
+          time: new Date(BASE_TIME + (start + i) * TIME_STEP_MS), requestId: `request-${start + i}`, method: 'GET',
           route: routes[Math.floor(random() * routes.length)], log: 'payments', status: statuses[Math.floor(random() * statuses.length)]!,
           requiredScope: 'log:read', authorizedBy: 'log:read', principal, fingerprint: principal.fingerprint,
           remoteAddress: `10.0.${Math.floor(random() * 4)}.${Math.floor(random() * 250)}`, userAgent: 'bench/1.0',
         })
       })
-      await ledger.log(LOG).append(records)
+      const appended = await ledger.log(LOG).append(records)
+      calls.push({ start, count: records.length, first: appended.entries[0]!.index })
     }
   }
   await Promise.all(Array.from({ length: APPENDERS }, appender))
@@ -178,6 +206,62 @@ async function rawExport(driver: LevelDriver): Promise<number> {
   for await (const [, value] of driver.range({ gte: bundleKey(0), lte: bundleKey(Math.floor(RECORDS / TILE_WIDTH)) })) bytes += value.length
   if (bytes === 0) throw new Error('no bundles')
   return RECORDS / ((performance.now() - start) / 1000)
+}
+
+/** The `n`th window of the runs: one minute starting at a record spread over the log. */
+function windowAt(n: number): { from: number; to: number } {
+  const span = RECORDS - WINDOW_MS / TIME_STEP_MS
+  const first = Math.floor(((n * 7919) % TIME_QUERIES ** 2) / TIME_QUERIES ** 2 * span)
+  return { from: BASE_TIME + first * TIME_STEP_MS, to: BASE_TIME + first * TIME_STEP_MS + WINDOW_MS }
+}
+
+/** The indexes of the PAGE newest records of a window, from the appends' layout. */
+function newestInWindow({ from, to }: { from: number; to: number }): number[] {
+  const [low, high] = [(from - BASE_TIME) / TIME_STEP_MS, (to - BASE_TIME) / TIME_STEP_MS]
+  const indexes = calls.flatMap(({ start, count, first }) => {
+    const a = Math.max(low, start)
+    const b = Math.min(high, start + count)
+    return Array.from({ length: Math.max(0, b - a) }, (_, i) => first + a - start + i)
+  })
+  return indexes.sort((x, y) => y - x).slice(0, PAGE)
+}
+
+/** The median time for a time-range search's first PAGE results, following cursors, and its requests. */
+async function apiTimeQueries(app: AnnalApp, windows: readonly { from: number; to: number }[]): Promise<{ ms: number; requests: number }> {
+  const times: number[] = []
+  const counts: number[] = []
+  for (const window of windows) {
+    const query = `from=${new Date(window.from).toISOString()}&to=${new Date(window.to).toISOString()}&limit=${PAGE}`
+    const start = performance.now()
+    const found: number[] = []
+    let requests = 0
+    for (let cursor: string | null = ''; cursor !== null && found.length < PAGE;) {
+      const response = await app.request(`/v1/logs/${LOG}/search?${query}${cursor === '' ? '' : `&cursor=${cursor}`}`,
+        { headers: { Authorization: `Bearer ${token}` } })
+      const page = await response.json() as { next: string | null; results: { index: number }[] }
+      if (response.status !== 200) throw new Error(`time search: ${response.status}`)
+      requests++
+      found.push(...page.results.map((r) => r.index))
+      cursor = page.next
+    }
+    times.push(performance.now() - start)
+    counts.push(requests)
+    const expected = newestInWindow(window)
+    if (found.slice(0, PAGE).join() !== expected.join()) throw new Error(`time search found ${found.length}, not the ${expected.length} expected`)
+  }
+  return { ms: median(times), requests: median(counts) }
+}
+
+/** The median time to read the bundles holding each window's PAGE newest entries, in ms. */
+async function rawTimeQueries(driver: LevelDriver, windows: readonly { from: number; to: number }[]): Promise<number> {
+  const times: number[] = []
+  for (const window of windows) {
+    const indexes = newestInWindow(window)
+    const start = performance.now()
+    await driver.getMany(indexes.map((index) => bundleKey(Math.floor(index / TILE_WIDTH))))
+    times.push(performance.now() - start)
+  }
+  return median(times)
 }
 
 function termKey(term: Uint8Array, index: number): Uint8Array {

@@ -101,6 +101,8 @@ it('restores from its snapshot to the same state, under rules that may have chan
 it('tells administrative changes and first appends from other requests', () => {
   expect(isAdminChange(record(0, { method: 'POST', route: '/v1/logs', status: 201 }))).toBe(true)
   expect(isAdminChange(record(0, { method: 'PUT', route: '/v1/logs/:log/witnessing', status: 200 }))).toBe(true)
+  expect(isAdminChange(record(0, { method: 'PATCH', route: '/v1/logs/:log', status: 200 }))).toBe(true)
+  expect(isAdminChange(record(0, { method: 'POST', route: '/v1/admin/logs/:log/reindex', status: 202 }))).toBe(true)
   expect(isAdminChange(record(0, { method: 'POST', route: '/v1/admin/scopes/:scope/rotate', status: 200 }))).toBe(true)
   expect(isAdminChange(record(0, { method: 'GET', route: '/v1/admin/scope-review', status: 200 }))).toBe(false)
   expect(isAdminChange(record(0, { method: 'POST', route: '/v1/logs', status: 403 }))).toBe(false)

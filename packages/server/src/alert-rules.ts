@@ -112,8 +112,8 @@ function positiveInteger(value: number, name: string): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`)
 }
 
-/** Routes whose successful non-GET answers change scopes, policies, revocations, logs or objects. */
-const ADMIN_ROUTES = new Set(['POST /v1/logs', 'PUT /v1/logs/:log/witnessing', 'POST /v1/objects/:hash/erase'])
+/** Routes whose successful non-GET answers change scopes, policies, revocations, logs, their indexes or objects. */
+const ADMIN_ROUTES = new Set(['POST /v1/logs', 'PATCH /v1/logs/:log', 'PUT /v1/logs/:log/witnessing', 'POST /v1/objects/:hash/erase'])
 
 /** True when a 2xx answer to `record` was an administrative change. */
 export function isAdminChange(record: SeenRecord): boolean {

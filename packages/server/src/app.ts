@@ -18,6 +18,7 @@ import { publicRoutes } from './routes-public.js'
 import { exportRoutes } from './routes-export.js'
 import { searchRoutes } from './routes-search.js'
 import { indexLedger } from './search-fields.js'
+import { Reindexing } from './reindexing.js'
 import { ACCESS_LOG } from './scopes.js'
 import { ServerMetrics } from './metrics.js'
 import { ReadinessCheck, readinessRoute } from './readiness.js'
@@ -132,7 +133,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   }
   if (limits.jsonDepth > MAX_JSON_DEPTH) throw new RangeError(`limits.jsonDepth is at most ${MAX_JSON_DEPTH}`)
   const dashboard = options.dashboard === undefined ? undefined : await loadDashboard(options.dashboard)
-  await indexLedger(options.ledger)
+  const searchFields = await indexLedger(options.ledger)
   const alerts = await Alerts.open(options.ledger, clock, options.alerts)
   const services: Services = {
     ledger: options.ledger,
@@ -149,6 +150,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
     ceilings: ceilingSets(options.scopeCeilings),
     onGovernanceEvent: governanceAlerts(alerts, options.onGovernanceEvent),
     alerts,
+    reindexing: new Reindexing(options.ledger, searchFields),
     ...(options.publishing === undefined ? {} : { publishing: options.publishing }),
     streams: new EventStreams(limits.streams),
   }
@@ -207,6 +209,7 @@ export async function createApp(options: AppOptions): Promise<AnnalApp> {
   streamRoutes(app, services)
   if (dashboard !== undefined) dashboardRoutes(app, dashboard, options.dashboard?.devSignIn)
   streamsOf.set(app, services.streams)
+  services.reindexing.resume()
   if (services.witnessing !== undefined) {
     witnessings.set(app, services.witnessing)
     services.witnessing.start()

@@ -10,6 +10,7 @@ import { AuthError, type Principal, type TokenVerifier } from './auth.js'
 import type { GovernanceState } from './governance-state.js'
 import type { GovernanceListener } from './governance.js'
 import type { IdempotencyStore } from './idempotency.js'
+import type { Reindexing } from './reindexing.js'
 import { type Scope, authorizingScope, isServerLog, neededScope } from './scopes.js'
 import { ApiError } from './errors.js'
 
@@ -120,6 +121,8 @@ export interface Services {
   readonly alerts: Alerts
   /** The open server-sent event streams. */
   readonly streams: EventStreams
+  /** The reindexes running in the background. */
+  readonly reindexing: Reindexing
 }
 
 export type AppContext = Context<AppEnv>

@@ -6,11 +6,11 @@ import { type AppContext, type AppEnv, type Services, authenticated, authorize }
 import { ACCESS_LOG } from './scopes.js'
 import { logJson } from './routes-public.js'
 import { parsePolicy, witnessingRecord } from './witness-policy.js'
-import { indexLedger, parseIndexedFields } from './search-fields.js'
+import { indexLedger, indexedFieldsRecord, parseIndexedFields } from './search-fields.js'
 import { ApiError } from './errors.js'
 import { isWellFormed } from './canonical-json.js'
 
-/** Creating logs, choosing their witnesses and erasing objects (`log:admin`). */
+/** Creating logs, choosing their witnesses and indexed fields, reindexing them and erasing objects (`log:admin`). */
 export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
   const { ledger } = services
 
@@ -58,6 +58,42 @@ export function adminRoutes(app: Hono<AppEnv>, services: Services): void {
     await services.policies.change(name, policy, (row) => recordBeforeWrite(c, services, 200, { entries: [record], rows: [row] })())
     services.witnessing?.kick()
     return c.json(await logJson(services, log))
+  })
+
+  app.patch('/v1/logs/:log', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:admin', name)
+    const body = await jsonObject(c, services)
+    const { indexed_fields: value, reason, ...rest } = body
+    if (!('indexed_fields' in body) || Object.keys(rest).length > 0) {
+      throw new ApiError('REQUEST_MALFORMED', 'the body is {"indexed_fields": [names], "reason": why}')
+    }
+    checkReason(reason)
+    const fields = parseIndexedFields(value)
+    ledger.log(name)
+    const searchFields = await indexLedger(ledger)
+    const added = await searchFields.change(ledger, name, fields, async (row, indexedFrom) => {
+      const record = indexedFieldsRecord({ log: name, fields, indexedFrom, reason, requestId: c.get('requestId'), time: services.clock() })
+      await recordBeforeWrite(c, services, 200, { entries: [record], rows: [row] })()
+      return Object.keys(indexedFrom).length
+    })
+    // The fields added are in the entries appended from now on; a reindex puts them in the older ones.
+    if (added > 0) services.reindexing.start(name)
+    return c.json(await services.reindexing.status(name))
+  })
+
+  app.get('/v1/admin/logs/:log/reindex', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:admin', name)
+    return c.json(await services.reindexing.status(name))
+  })
+
+  app.post('/v1/admin/logs/:log/reindex', async (c) => {
+    const name = c.req.param('log')
+    authorize(c, 'log:admin', name)
+    ledger.log(name)
+    services.reindexing.start(name)
+    return c.json(await services.reindexing.status(name), 202)
   })
 
   app.post('/v1/objects/:hash/erase', async (c) => {

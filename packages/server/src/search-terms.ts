@@ -1,6 +1,6 @@
 // The search terms of the server's entries: what GET /v1/logs/{log}/search filters on.
 import { createHash } from 'node:crypto'
-import { type EntryIndexer, type HashedObject, type Ledger, MAX_TERM_BYTES, isStoreError } from '@annal/store'
+import { type EntryIndex, type EntryIndexer, type HashedObject, type Ledger, MAX_TERM_BYTES, isStoreError } from '@annal/store'
 import { canonicalJson } from './canonical-json.js'
 import { eventObject } from './entry-json.js'
 
@@ -62,9 +62,9 @@ export function notePayloads(leaves: readonly Uint8Array[], objects: readonly Ha
   leaves.forEach((leaf, i) => appending.set(leaf, objects[i]!.bytes))
 }
 
-/** The indexer of a ledger served by this API: see `entryTerms`. */
+/** The indexer of a ledger served by this API: see `entryIndex`. */
 export function searchIndexer(sources: TermSources): EntryIndexer {
-  return (log, entry) => entryTerms(sources, log, entry)
+  return (log, entry) => entryIndex(sources, log, entry)
 }
 
 /** The payload reader of `ledger`: erased and missing objects have none. */
@@ -80,21 +80,36 @@ export function ledgerPayloads(ledger: Ledger): (hash: string) => Promise<Uint8A
 }
 
 /**
- * An entry's terms: for any JSON object leaf (access records, alerts, event envelopes) the
- * members the filters name, and for an event of a log that indexes payload fields, those of its
- * payload's top-level members that are JSON scalars. Anything else has none. Synchronous unless
- * a payload must be read from the ledger (a reindex).
+ * What an entry is found by. Its terms: for any JSON object leaf (access records, alerts, event
+ * envelopes) the members the filters name, and for an event of a log that indexes payload
+ * fields, those of its payload's top-level members that are JSON scalars. Its time: see
+ * recordTime. Anything else has neither. Synchronous unless a payload must be read from the
+ * ledger (a reindex, or a search of entries the index does not cover).
  */
-export function entryTerms(sources: TermSources, log: string, entry: Uint8Array): Uint8Array[] | Promise<Uint8Array[]> {
+export function entryIndex(sources: TermSources, log: string, entry: Uint8Array): EntryIndex | Promise<EntryIndex> {
   const record = jsonObject(entry)
-  if (record === undefined) return []
+  if (record === undefined) return NOTHING
   const terms = recordTerms(record)
+  const time = recordTime(record)
   const fields = sources.fieldsOf(log)
   const object = fields.length === 0 ? undefined : eventObject(record)
-  if (object === undefined) return terms
+  if (object === undefined) return { terms, time }
   const noted = appending.get(entry)
-  if (noted !== undefined) return [...terms, ...payloadTerms(fields, noted)]
-  return sources.payload(object.hash).then((payload) => (payload === undefined ? terms : [...terms, ...payloadTerms(fields, payload)]))
+  if (noted !== undefined) return { terms: [...terms, ...payloadTerms(fields, noted)], time }
+  return sources.payload(object.hash).then((payload) => ({ terms: payload === undefined ? terms : [...terms, ...payloadTerms(fields, payload)], time }))
+}
+
+const NOTHING: EntryIndex = { terms: [] }
+
+/**
+ * The time of a record or envelope, in milliseconds since the epoch: its `time` member, as
+ * Date.parse reads it; undefined when it has none that parses. The time index holds it, and a
+ * search's `from` and `to` are compared with it.
+ */
+export function recordTime(record: Record<string, unknown>): number | undefined {
+  const { time } = record
+  const ms = typeof time === 'string' ? Date.parse(time) : Number.NaN
+  return Number.isNaN(ms) ? undefined : ms
 }
 
 function recordTerms(record: Record<string, unknown>): Uint8Array[] {

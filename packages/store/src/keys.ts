@@ -19,7 +19,10 @@ const TAG = {
   object: 0x4f, // O sha256(32) -> object bytes, for objects not stored inline in their M row
   objectMeta: 0x4d, // M sha256(32) -> object metadata, and small objects' bytes (objects.ts)
   table: 0x52, // R table 0 key -> a RowTable's row (rows.ts)
-  term: 0x51, // Q name 0 length(1) term index(8) -> nothing: the entry at index has that search term (terms.ts)
+  term: 0x51, // Q name 0 length(1) term index(8) -> nothing: the entry at index has that search term (terms.ts); even generations
+  termOdd: 0x71, // q: as Q, for the odd generations of a log's search terms (index-state.ts)
+  indexState: 0x4e, // N name 0 -> the log's index state (JSON); N name 0 0x01 -> a reindex's progress(8)
+  time: 0x53, // S name 0 level(1) node(8) [0x01] -> the [min, max] of the times of a node's entries (time-index.ts)
 } as const
 
 /** A safe integer as 8 big-endian bytes. */
@@ -114,15 +117,41 @@ export function tableKeyOf(table: string, key: Uint8Array): string {
 /** The longest search term, in bytes: a term row's key stays small. */
 export const MAX_TERM_BYTES = 64
 
-/** A term row's key: tag || log || 0x00 || term length || term || index(8). */
-export function termKey(log: string, term: Uint8Array, index: number): Uint8Array {
-  return scoped(TAG.term, log, concatBytes(Uint8Array.of(term.length), term, uint64(index)))
+/**
+ * A term row's key: tag || log || 0x00 || term length || term || index(8). Each generation of
+ * a log's terms has a tag of its parity, so that a reindex builds the next beside the one
+ * searches read and the old one is dropped as one range.
+ */
+export function termKey(log: string, generation: number, term: Uint8Array, index: number): Uint8Array {
+  return scoped(termTag(generation), log, concatBytes(Uint8Array.of(term.length), term, uint64(index)))
 }
 
-/** Every term row of a log. */
-export function allTermsRange(log: string): { gte: Uint8Array; lte: Uint8Array } {
-  const base = scoped(TAG.term, log)
+const termTag = (generation: number) => (generation % 2 === 0 ? TAG.term : TAG.termOdd)
+
+/** Every term row of a log's generation (and of the other generations of its parity). */
+export function allTermsRange(log: string, generation: number): { gte: Uint8Array; lte: Uint8Array } {
+  const base = scoped(termTag(generation), log)
   return { gte: base, lte: concatBytes(base, new Uint8Array(1 + MAX_TERM_BYTES + 8).fill(0xff)) }
+}
+
+/** The row of a log's index state (index-state.ts). */
+export const indexStateKey = (log: string) => scoped(TAG.indexState, log)
+/** The row of a reindex's progress: the entries below it have their rows in the generation it builds. */
+export const reindexProgressKey = (log: string) => scoped(TAG.indexState, log, Uint8Array.of(1))
+
+/** A time row's key: the node's own row, or (`patch`) the row a reindex adds for part of it. */
+export function timeKey(log: string, level: number, node: number, patch = false): Uint8Array {
+  return scoped(TAG.time, log, patch ? concatBytes(Uint8Array.of(level), uint64(node), Uint8Array.of(1)) : concatBytes(Uint8Array.of(level), uint64(node)))
+}
+
+/** The time rows of nodes `first` to `last` of a level, patches included. */
+export function timeRange(log: string, level: number, first: number, last: number): { gte: Uint8Array; lte: Uint8Array } {
+  return { gte: timeKey(log, level, first), lte: timeKey(log, level, last, true) }
+}
+
+/** The node of a time row and whether it is a patch, from its key's suffix. */
+export function timeNodeOf(suffix: Uint8Array): { node: number; patch: boolean } {
+  return { node: readUint64(suffix.subarray(1, 9)), patch: suffix.length === 10 }
 }
 
 /** The entry index of a term row, from its key's last 8 bytes. */

@@ -14,7 +14,7 @@ import {
 } from '@annal/storage'
 import { type FsckOptions, type FsckReport, fsckLog } from './fsck.js'
 import { encodeHead } from './head.js'
-import { allLogsRange, checkpointKey, headKey, logKey } from './keys.js'
+import { allLogsRange, checkpointKey, headKey, indexStateKey, logKey, readUint64, reindexProgressKey } from './keys.js'
 import { type AppendResult, Log, type LogContext, type LogInfo, checkEntries } from './log.js'
 import { Appender, type Participant } from './appender.js'
 import { type HashedObject, LedgerObjects, type ObjectInfo, type ObjectStore } from './objects.js'
@@ -23,7 +23,9 @@ import type { SequencerOptions } from './sequencer.js'
 import { RowTable, type TableRow, registerRows } from './rows.js'
 import { type LedgerEvent, WriteWatch } from './write-watch.js'
 import { StoreError, isStoreError } from './errors.js'
-import { type EntryIndexer, rewriteTerms } from './terms.js'
+import type { EntryIndexer } from './terms.js'
+import { type ReindexOptions, reindexLog } from './reindex.js'
+import { IndexChange, encodeIndexState } from './index-state.js'
 
 export interface LedgerOptions extends SequencerOptions, IdLookupOptions {
   /**
@@ -156,6 +158,8 @@ export class Ledger {
   readonly #rows: Participant<TableRow, undefined>
   readonly #writes = new WriteWatch((name) => this.#logs.has(name))
   #indexer: EntryIndexer | undefined
+  /** The reindex running for each log, at most one. */
+  readonly #reindexing = new Map<string, ReindexTask>()
   #closed = false
   /** Other processes write the same database (StorageDriver.shared). */
   readonly #shared: boolean
@@ -340,20 +344,73 @@ export class Ledger {
   }
 
   /**
-   * Rebuilds the search terms of log `name`'s entries with the ledger's indexer, after the
-   * appends in flight; appends made meanwhile are indexed as they are written. Memory stays
-   * bounded however large the log.
-   * @returns the number of entries reindexed.
-   * @throws LOG_NOT_FOUND; TypeError when the ledger has no indexer.
+   * Rebuilds the search index of log `name` (its terms and its time index) with the ledger's
+   * indexer, while appends go on: the rows are built beside the ones searches read, which they
+   * replace in one atomic write once complete (see Log.indexState); appends made meanwhile are
+   * indexed as they are written. Resumes a reindex of the same `config` that a stop or a crash
+   * cut short; stops the one running for the log, if any, first. Memory stays bounded however
+   * large the log.
+   * @returns the number of entries reindexed: the log's size when the reindex began.
+   * @throws LOG_NOT_FOUND; TypeError when the ledger has no indexer; the reason of `signal`, or
+   *   an Error when another reindex of the log, or close(), stopped it.
    */
-  async reindex(name: string, options: { readonly onProgress?: (done: number, size: number) => void } = {}): Promise<number> {
+  async reindex(name: string, options: ReindexOptions = {}): Promise<number> {
     const log = this.log(name)
     const indexer = this.#indexer
     if (indexer === undefined) throw new TypeError('reindex needs an indexer (Ledger.indexWith)')
-    await this.#appender.drain()
-    const size = log.size
-    return rewriteTerms(this.#driver, name, size, (start, limit) => log.entries(start, limit), indexer,
-      (done) => options.onProgress?.(done, size))
+    const previous = this.#reindexing.get(name)
+    previous?.controller.abort(new Error(`another reindex of log ${name} replaced this one`))
+    const controller = new AbortController()
+    const stop = () => controller.abort(options.signal!.reason)
+    options.signal?.addEventListener('abort', stop, { once: true })
+    const task: ReindexTask = { controller, progress: undefined, done: Promise.resolve(0) }
+    task.done = (async () => {
+      await previous?.done.catch(() => undefined)
+      controller.signal.throwIfAborted()
+      return reindexLog(this.#driver, log, indexer, {
+        config: options.config, signal: controller.signal,
+        onProgress: (done, total) => {
+          task.progress = { done, total }
+          options.onProgress?.(done, total)
+        },
+      })
+    })()
+    this.#reindexing.set(name, task)
+    try {
+      return await task.done
+    } finally {
+      if (this.#reindexing.get(name) === task) this.#reindexing.delete(name)
+      options.signal?.removeEventListener('abort', stop)
+    }
+  }
+
+  /**
+   * A size of log `name` from which on every entry is indexed by the indexer as it is when this
+   * is called: the size after a batch of the log staged after the call (a write of its own when
+   * no append comes along). What an indexer newly indexes is found in the entries from there on.
+   * @throws LOG_NOT_FOUND; what the write is rejected with.
+   */
+  async indexingFrom(name: string): Promise<number> {
+    const change = new IndexChange((state) => state)
+    await this.log(name).changeIndex(change)
+    return change.size!
+  }
+
+  /**
+   * How far the reindex of log `name` got: entries done of its total, and whether it runs in
+   * this process (else a stop or a crash cut it short, and `reindex` with its config resumes
+   * it). Undefined when none runs and none was cut short after it began.
+   * @throws LOG_NOT_FOUND.
+   */
+  async reindexProgress(name: string): Promise<{ done: number; total: number; running: boolean } | undefined> {
+    const log = this.log(name)
+    const { build } = log.indexState
+    const task = this.#reindexing.get(name)
+    // Until it has begun, a reindex's total is the log's size now.
+    if (task !== undefined) return { ...task.progress ?? { done: 0, total: log.size }, running: true }
+    if (build?.below === undefined) return undefined
+    const progress = await this.#driver.get(reindexProgressKey(name))
+    return { done: progress === undefined ? 0 : readUint64(progress), total: build.below, running: false }
   }
 
   /**
@@ -393,6 +450,8 @@ export class Ledger {
       await this.#driver.compareAndSwap(headKey(name), undefined, encodeHead({ size: 0, root: hasher.emptyRoot, checkpoint }), [
         { type: 'put', key: logKey(name), value: utf8.encode(JSON.stringify(info)) },
         { type: 'put', key: checkpointKey(name, 0), value: utf8.encode(checkpoint) },
+        // Empty, the log is indexed whole: every entry from 0 on is, unless appended without an indexer.
+        { type: 'put', key: indexStateKey(name), value: encodeIndexState({ generation: 0, from: 0 }) },
       ])
     } catch (error) {
       // Another process of a shared database created it first.
@@ -510,6 +569,8 @@ export class Ledger {
     if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#following)
+    for (const task of this.#reindexing.values()) task.controller.abort(new Error('the ledger closed'))
+    await Promise.all([...this.#reindexing.values()].map((task) => task.done.catch(() => undefined)))
     await this.#appender.drain()
     await Promise.all([...this.#logs.values()].map((log) => log.close()))
     await this.#objects.close()
@@ -584,6 +645,13 @@ async function openDriver(directory: string, options: LedgerOptions): Promise<Op
   const reopen = () => LevelDriver.open(path, { maxOpenFiles, writeBufferBytes })
   const probeBytes = writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES
   return { driver: await reopen(), reopen, probe: () => probeDirectory(path, probeBytes) }
+}
+
+/** A reindex running: how to stop it, how far it got, and its end. */
+interface ReindexTask {
+  readonly controller: AbortController
+  progress: { done: number; total: number } | undefined
+  done: Promise<number>
 }
 
 /**

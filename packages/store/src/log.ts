@@ -9,11 +9,13 @@ import { isStorageError, type StorageDriver, type Swap, type WriteOp } from '@an
 import { type Head, decodeHead, encodeHead } from './head.js'
 import { type StoredCosignatures, decodeCosignatures, encodeCosignatures, mergeCosignatures } from './cosignatures.js'
 import { EMPTY_OPEN_BUNDLE, type OpenBundle, bundleWrites, readOpenBundle, readOpenLeafTile } from './bundles.js'
-import { bundleKey, checkpointKey, cosignaturesKey, headKey, idKey, indexedKey, keySuffix, logRange, readUint64, tileKey, uint64 } from './keys.js'
+import { bundleKey, checkpointKey, cosignaturesKey, headKey, idKey, indexStateKey, indexedKey, keySuffix, logRange, readUint64, tileKey, uint64 } from './keys.js'
 import { IdLookup, type IdLookupOptions } from './id-lookup.js'
 import type { AppendPart, Appender, Participant } from './appender.js'
 import { StoreError, isStoreError } from './errors.js'
-import { type EntryIndexer, type TermRange, addTermRows, matchingIndexes, termsOf } from './terms.js'
+import { type EntryIndex, type EntryIndexer, type TermRange, addTermRows, indexesOf, matchingIndexes } from './terms.js'
+import { type IndexState, IndexChange, decodeIndexState, encodeIndexState, withIndexer, withoutIndexer } from './index-state.js'
+import { TimeEdge, type TimeWindow, timeRanges } from './time-index.js'
 
 /** What a log says about itself; never its private key. */
 export interface LogInfo {
@@ -67,7 +69,15 @@ interface LogState {
   readonly edge: TreeEdge
   /** The rightmost, partial entry bundle: its entries (also served from here) and stored parts. */
   readonly open: OpenBundle
+  readonly index: IndexState
+  readonly time: TimeEdge
 }
+
+/** What the log's batches take: entries, or (alone in a call) a change of the index state. */
+type LogItem = Uint8Array | IndexChange
+
+/** The index change a call is, if it is one. */
+const changeOf = (call: readonly LogItem[]): IndexChange | undefined => (call[0] instanceof IndexChange ? call[0] : undefined)
 
 /** A batch decided on top of the state before it, ready to be written. */
 interface StagedBatch {
@@ -94,8 +104,8 @@ interface PreparedBatch {
   /** Ids the id filter shows were never admitted: new, with no other lookup. */
   readonly unseen: readonly boolean[]
   readonly ticket: number
-  /** Each entry's search terms, when the ledger has an indexer. */
-  readonly terms: readonly (readonly Uint8Array[])[] | undefined
+  /** What each entry is found by, when the ledger has an indexer. */
+  readonly indexes: readonly EntryIndex[] | undefined
 }
 
 const ID_PATTERN = /^[0-9a-f]{4,64}$/
@@ -132,7 +142,10 @@ export class Log {
   /** Per batch staged but not yet written, in order: its new ids and their indexes. */
   readonly #unwritten: Map<string, number>[] = []
   /** Set once loaded, by #register. */
-  #participant!: Participant<Uint8Array, AppendResult>
+  #participant!: Participant<LogItem, AppendResult>
+  /** Searches reading each generation of terms now, and who waits for none to be. */
+  readonly #readers = new Map<number, number>()
+  readonly #readersGone = new Map<number, (() => void)[]>()
 
   private constructor(info: LogInfo, context: LogContext, state: LogState, ids: IdLookup) {
     this.info = info
@@ -143,7 +156,7 @@ export class Log {
 
   /** Hands the log's batch steps to the ledger's appender; once, when loaded. */
   #register(): void {
-    this.#participant = this.#context.appender.register<PreparedBatch, StagedBatch, AppendResult, Uint8Array>(this.info.name, {
+    this.#participant = this.#context.appender.register<PreparedBatch, StagedBatch, AppendResult, LogItem>(this.info.name, {
       prepare: (calls) => this.#prepare(calls),
       waitForRoom: () => this.#ids.waitForRoom(),
       stage: (calls, prepared, skip) => this.#stage(calls, prepared, skip),
@@ -293,17 +306,32 @@ export class Log {
     await this.#ids.close()
   }
 
+  /**
+   * Applies `change` to the index state in a batch of its own (or with entries), written like
+   * an append; resolves with the state it made once durable.
+   * @internal For the ledger's reindex.
+   */
+  async changeIndex(change: IndexChange): Promise<IndexState> {
+    await this.#participant.append([change])
+    return change.staged!
+  }
+
+  /** What the log's search index covers, as durable now. */
+  get indexState(): IndexState {
+    return this.#state.index
+  }
+
   /** Hashes a batch and looks its ids up; changes no state, so it may overlap the previous write. */
-  async #prepare(calls: readonly (readonly Uint8Array[])[]): Promise<PreparedBatch> {
+  async #prepare(calls: readonly (readonly LogItem[])[]): Promise<PreparedBatch> {
     const { hasher } = this.#context
-    const entries = calls.flat()
+    const entries = calls.filter((call) => changeOf(call) === undefined).flat() as Uint8Array[]
     const leafHashes = entries.map((entry) => hasher.leaf(entry))
     const ticket = this.#ids.ticket()
     const { indexes: known, unseen } = await this.#ids.stored(leafHashes)
     // Checked here, so that a bad term fails its batch before anything is staged.
     const indexer = this.#context.indexer()
-    const terms = indexer === undefined ? undefined : await termsOf(indexer, this.info.name, entries)
-    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, unseen, ticket, terms }
+    const indexes = indexer === undefined ? undefined : await indexesOf(indexer, this.info.name, entries)
+    return { entries, leafHashes, ids: leafHashes.map(bytesToHex), known, unseen, ticket, indexes }
   }
 
   /**
@@ -311,8 +339,8 @@ export class Log {
    * builds the write: entries, tiles, bundles and a signed checkpoint. Changes nothing; the
    * appender adopts it once every log of the batch has staged its part.
    */
-  #stage(calls: readonly (readonly Uint8Array[])[], batch: PreparedBatch, skip: ReadonlySet<number>): StagedBatch {
-    const { entries: all, leafHashes, ids, known, unseen, ticket, terms } = batch
+  #stage(calls: readonly (readonly LogItem[])[], batch: PreparedBatch, skip: ReadonlySet<number>): StagedBatch {
+    const { entries: all, leafHashes, ids, known, unseen, ticket } = batch
     const before = this.#tip ?? this.#state
     const assigned = new Map<string, number>()
     const fresh: number[] = []
@@ -328,19 +356,57 @@ export class Log {
     }
     // A skipped call (refused by another part of its batch) gets no entries and no result.
     const results = new Array<AppendedEntry[]>(calls.length)
-    for (let c = 0, offset = 0; c < calls.length; offset += calls[c]!.length, c++) {
+    const changes: IndexChange[] = []
+    for (let c = 0, offset = 0; c < calls.length; c++) {
+      const change = changeOf(calls[c]!)
+      if (change !== undefined) {
+        if (!skip.has(c)) changes.push(change)
+        results[c] = []
+        continue
+      }
       const count = calls[c]!.length
       const entries = new Array<AppendedEntry>(skip.has(c) ? 0 : count)
       for (let i = 0; i < entries.length; i++) entries[i] = decide(offset + i)
       results[c] = entries
+      offset += count
     }
-    if (fresh.length === 0) return { results, ticket, commit: undefined }
+    if (fresh.length === 0 && changes.length === 0) return { results, ticket, commit: undefined }
     const freshIds = fresh.map((i) => ids[i]!)
     const freshHashes = fresh.map((i) => leafHashes[i]!)
-    const { after, ops } = this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
-    // In the entries' own write: the search index is never behind or ahead of the log.
-    if (terms !== undefined) fresh.forEach((i, j) => addTermRows(ops, this.info.name, terms[i]!, before.head.size + j))
-    return { results, ticket, commit: { before, after, ops, ids: freshIds, leafHashes: freshHashes, assigned } }
+    const { after, ops } = fresh.length === 0 ? { after: before, ops: [] as WriteOp[] }
+      : this.#integrate(before, fresh.map((i) => all[i]!), freshHashes)
+    const indexed = this.#indexRows(before, after.head.size, fresh.map((i) => batch.indexes?.[i]), changes, ops)
+    return { results, ticket, commit: { before, after: { ...after, ...indexed }, ops, ids: freshIds, leafHashes: freshHashes, assigned } }
+  }
+
+  /**
+   * Adds to `ops` the index rows of the fresh entries after `before` (undefined when the batch
+   * had no indexer) and the state `changes` make, in the entries' own write: the index is never
+   * behind or ahead of the log. Term rows go to the generation searches read, and to the one a
+   * reindex builds once it has begun; times go to the time index.
+   */
+  #indexRows(before: LogState, size: number, indexes: readonly (EntryIndex | undefined)[], changes: readonly IndexChange[],
+      ops: WriteOp[]): { index: IndexState; time: TimeEdge } {
+    const name = this.info.name
+    const first = before.head.size
+    const time = before.time.append(name, indexes.map((entry) => entry?.time))
+    ops.push(...time.ops)
+    let index = before.index
+    const building = index.build?.below === undefined ? undefined : index.build.generation
+    if (indexes.length > 0 && indexes[0] === undefined) index = withoutIndexer(index)
+    else if (indexes.length > 0) {
+      index = withIndexer(index, first)
+      indexes.forEach((entry, j) => {
+        addTermRows(ops, name, index.generation, entry!.terms, first + j)
+        if (building !== undefined) addTermRows(ops, name, building, entry!.terms, first + j)
+      })
+    }
+    for (const change of changes) {
+      change.staged = index = change.apply(index, size)
+      change.size = size
+    }
+    if (index !== before.index) ops.push({ type: 'put', key: indexStateKey(name), value: encodeIndexState(index) })
+    return { index, time: time.edge }
   }
 
   /** Makes a staged batch the tip that the next one builds on. */
@@ -363,7 +429,7 @@ export class Log {
 
   /** The state after appending `entries` to `before`, and the writes that store it (head last). */
   #integrate(before: LogState, entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[]):
-      { after: LogState; ops: WriteOp[] } {
+      { after: Omit<LogState, 'index' | 'time'>; ops: WriteOp[] } {
     const { hasher, signer } = this.#context
     const name = this.info.name
     const from = before.head.size
@@ -386,6 +452,7 @@ export class Log {
 
   /** The head swap and rows of a staged batch: the appender writes them with the batch's other logs'. */
   #writes(staged: StagedBatch): { swaps: Swap[]; ops: readonly WriteOp[] } | undefined {
+    // A batch of index changes alone swaps the head for the same head, so it too fails if another writer moved it.
     const { commit } = staged
     if (commit === undefined) return undefined
     return { swaps: [{ key: headKey(this.info.name), expected: commit.before.headBytes, next: commit.after.headBytes }], ops: commit.ops }
@@ -398,7 +465,7 @@ export class Log {
       const { before, after } = commit
       this.#state = after
       if (this.#tip === after) this.#tip = undefined
-      this.#ids.add(commit.ids, commit.leafHashes, before.head.size)
+      if (commit.ids.length > 0) this.#ids.add(commit.ids, commit.leafHashes, before.head.size)
       this.#unwritten.shift()
     }
     this.#ids.release(staged.ticket)
@@ -427,11 +494,56 @@ export class Log {
 
   /**
    * The indexes in `range` (clipped to the log's size) of the entries that have every one of
-   * `terms` (see EntryIndexer), in order; with no terms, every index in range.
+   * `terms` (see EntryIndexer), in order; with no terms, every index in range. With a time
+   * `window`, only those in the level-0 nodes of the time index whose times meet it: a superset
+   * of the entries whose time is in the window, which the caller checks one by one. Either way
+   * this holds only for the entries the index covers, from `indexState.from` on.
    * @throws RangeError for a term that is empty or too long.
    */
-  matching(terms: readonly Uint8Array[], range: TermRange): AsyncGenerator<number> {
-    return matchingIndexes(this.#context.driver, this.info.name, terms, { ...range, end: Math.min(range.end, this.size) })
+  async *matching(terms: readonly Uint8Array[], range: TermRange, window: TimeWindow = {}): AsyncGenerator<number> {
+    const { driver } = this.#context
+    const name = this.info.name
+    // Held until the search ends: a reindex drops the generation it replaced only once no search reads it.
+    const { generation } = this.#state.index
+    this.#readers.set(generation, (this.#readers.get(generation) ?? 0) + 1)
+    try {
+      const within = { ...range, end: Math.min(range.end, this.size) }
+      if (window.from === undefined && window.to === undefined) {
+        yield* matchingIndexes(driver, name, generation, terms, within)
+        return
+      }
+      for await (const [start, end] of timeRanges(driver, name, window, within)) {
+        yield* matchingIndexes(driver, name, generation, terms, { start, end, reverse: range.reverse })
+      }
+    } finally {
+      const left = this.#readers.get(generation)! - 1
+      if (left > 0) this.#readers.set(generation, left)
+      else {
+        this.#readers.delete(generation)
+        for (const wake of this.#readersGone.get(generation) ?? []) wake()
+        this.#readersGone.delete(generation)
+      }
+    }
+  }
+
+  /**
+   * Resolves once no search reads `generation`.
+   * @internal For the ledger's reindex.
+   * @throws the reason of `signal` once it is aborted.
+   */
+  async readersGone(generation: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
+    if (!this.#readers.has(generation)) return
+    await new Promise<void>((resolve, reject) => {
+      const stop = () => reject(signal!.reason)
+      signal?.addEventListener('abort', stop, { once: true })
+      const waiting = this.#readersGone.get(generation) ?? []
+      waiting.push(() => {
+        signal?.removeEventListener('abort', stop)
+        resolve()
+      })
+      this.#readersGone.set(generation, waiting)
+    })
   }
 
   /** The index an entry reference names. See `entry` for what is thrown. */
@@ -700,9 +812,9 @@ function nodeKey(node: NodeId): string {
 }
 
 /**
- * A log's state at the head `headBytes`: the right-edge tiles and the open bundle, O(1) reads.
- * The open level-0 tile is stored in parts beside the open bundle's, and the edge is rebuilt from
- * them; its root must be the head's.
+ * A log's state at the head `headBytes`: the right-edge tiles, the open bundle, the index state
+ * and the time index's edge, O(1) reads. The open level-0 tile is stored in parts beside the
+ * open bundle's, and the edge is rebuilt from them; its root must be the head's.
  * @throws StoreError CORRUPTION when they do not match the head.
  */
 async function readState(name: string, context: Pick<LogContext, 'driver' | 'hasher'>, headBytes: Uint8Array): Promise<LogState> {
@@ -726,7 +838,8 @@ async function readState(name: string, context: Pick<LogContext, 'driver' | 'has
     open = { ...bundle, hashParts: leafTile.parts }
   }
   if (!bytesEqual(edge.root(hasher), head.root)) throw new StoreError('CORRUPTION', `log ${name} tiles disagree with its head`)
-  return { head, headBytes, edge, open }
+  const [index, time] = await Promise.all([driver.get(indexStateKey(name)).then(decodeIndexState), TimeEdge.load(driver, name, head.size)])
+  return { head, headBytes, edge, open, index, time }
 }
 
 /** The id lookup rows of entries from `first` on, and the size they reach (`X`). */

@@ -39,13 +39,13 @@ describe('matchingIndexes', () => {
       async (entries, wanted, a, b, reverse) => {
         const log = `p${run++}`
         const ops: WriteOp[] = []
-        entries.forEach((terms, index) => addTermRows(ops, log, terms.map((t) => utf8.encode(t)), index))
+        entries.forEach((terms, index) => addTermRows(ops, log, 0, terms.map((t) => utf8.encode(t)), index))
         if (ops.length > 0) await driver.write(ops, { sync: false })
         const [start, end] = a <= b ? [a, b] : [b, a]
         const expected = entries.flatMap((terms, index) =>
           index >= start && index < end && wanted.every((t) => terms.includes(t)) ? [index] : [])
         if (reverse) expected.reverse()
-        const found = await all(matchingIndexes(driver, log, wanted.map((t) => utf8.encode(t)), { start, end, reverse }))
+        const found = await all(matchingIndexes(driver, log, 0, wanted.map((t) => utf8.encode(t)), { start, end, reverse }))
         // No terms means every index of the range, whether or not the entry exists.
         if (wanted.length === 0) expect(found.length).toBe(end - start)
         else expect(found).toEqual(expected)

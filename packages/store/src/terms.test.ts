@@ -8,7 +8,7 @@ import { MAX_TERM_BYTES } from './keys.js'
 const utf8 = new TextEncoder()
 const text = new TextDecoder()
 /** Each word of an entry is a term. */
-const words = (_log: string, entry: Uint8Array) => text.decode(entry).split(' ').map((word) => utf8.encode(word))
+const words = (_log: string, entry: Uint8Array) => ({ terms: text.decode(entry).split(' ').map((word) => utf8.encode(word)) })
 
 async function all(indexes: AsyncIterable<number>): Promise<number[]> {
   const out: number[] = []
@@ -54,7 +54,7 @@ describe('search terms', () => {
   })
 
   it('refuse a batch whose indexer gives a term too long, writing nothing', async () => {
-    ledger.indexWith(async () => [new Uint8Array(MAX_TERM_BYTES + 1)])
+    ledger.indexWith(async () => ({ terms: [new Uint8Array(MAX_TERM_BYTES + 1)] }))
     await expect(ledger.log('audit').append([utf8.encode('a')])).rejects.toThrow(RangeError)
     expect(ledger.log('audit').size).toBe(0)
   })
@@ -62,7 +62,7 @@ describe('search terms', () => {
   it('are rebuilt by reindex for entries appended without an indexer, and stale rows go', async () => {
     const log = ledger.log('audit')
     await log.append(['a b', 'b c'].map((entry) => utf8.encode(entry)))
-    ledger.indexWith((l, entry) => [...words(l, entry), term('stale')])
+    ledger.indexWith((l, entry) => ({ terms: [...words(l, entry).terms, term('stale')] }))
     await log.append([utf8.encode('a c')])
     expect(await all(log.matching([term('a')], { start: 0, end: 10 }))).toEqual([2])
     ledger.indexWith(words)

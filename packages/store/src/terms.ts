@@ -1,22 +1,39 @@
 // Search terms: secondary index rows written in the same atomic write as the entries they index.
 import type { StorageDriver, WriteOp } from '@annal/storage'
 import { MAX_TERM_BYTES, allTermsRange, termIndexOf, termKey } from './keys.js'
+import { checkTime } from './time-index.js'
+
+/** What an entry is found by: its search terms, and its time if it has one. */
+export interface EntryIndex {
+  /**
+   * Opaque byte strings of 1 to MAX_TERM_BYTES bytes, each a row keyed by term then index, so
+   * that the entries with a term are read in index order.
+   */
+  readonly terms: readonly Uint8Array[]
+  /** Milliseconds since the epoch, finite: the time index holds it (see Log.matching). */
+  readonly time?: number
+}
 
 /**
- * The search terms of an entry of `log`: opaque byte strings of 1 to MAX_TERM_BYTES bytes, each
- * a row keyed by term then index, so that the entries with a term are read in index order. A
- * function of the entry's bytes and of what the caller keeps beside the ledger, so that a
- * reindex computes the same rows as the appends did. It may answer with a promise (to read an
- * object, say); it runs before the entry's batch is staged, beside the write before it.
+ * What an entry of `log` is found by. A function of the entry's bytes and of what the caller
+ * keeps beside the ledger, so that a reindex computes the same rows as the appends did. It may
+ * answer with a promise (to read an object, say); it runs before the entry's batch is staged,
+ * beside the write before it.
  */
-export type EntryIndexer = (log: string, entry: Uint8Array) => readonly Uint8Array[] | Promise<readonly Uint8Array[]>
+export type EntryIndexer = (log: string, entry: Uint8Array) => EntryIndex | Promise<EntryIndex>
 
-/** Each entry's terms, checked; awaited only when the indexer answered with a promise. */
-export async function termsOf(indexer: EntryIndexer, log: string, entries: readonly Uint8Array[]): Promise<(readonly Uint8Array[])[]> {
+/**
+ * Each entry's index, checked; awaited only when the indexer answered with a promise.
+ * @throws RangeError for a term that is empty or too long, or a time that is not finite.
+ */
+export async function indexesOf(indexer: EntryIndexer, log: string, entries: readonly Uint8Array[]): Promise<EntryIndex[]> {
   const answers = entries.map((entry) => indexer(log, entry))
-  const terms = answers.some((answer) => answer instanceof Promise) ? await Promise.all(answers) : answers as (readonly Uint8Array[])[]
-  for (const list of terms) list.forEach(checkTerm)
-  return terms
+  const indexes = answers.some((answer) => answer instanceof Promise) ? await Promise.all(answers) : answers as EntryIndex[]
+  for (const { terms, time } of indexes) {
+    terms.forEach(checkTerm)
+    checkTime(time)
+  }
+  return indexes
 }
 
 /** Where a search looks: indexes in [start, end), newest first when `reverse`. */
@@ -37,11 +54,11 @@ export function checkTerm(term: Uint8Array): void {
   }
 }
 
-/** Adds the rows of an entry's terms (checked) to `ops`; a term given twice is one row, written twice. */
-export function addTermRows(ops: WriteOp[], log: string, terms: readonly Uint8Array[], index: number): void {
+/** Adds the rows of an entry's terms (checked) in `generation` to `ops`; a term given twice is one row, written twice. */
+export function addTermRows(ops: WriteOp[], log: string, generation: number, terms: readonly Uint8Array[], index: number): void {
   for (const term of terms) {
     checkTerm(term)
-    ops.push({ type: 'put', key: termKey(log, term, index), value: EMPTY })
+    ops.push({ type: 'put', key: termKey(log, generation, term, index), value: EMPTY })
   }
 }
 
@@ -50,7 +67,7 @@ export function addTermRows(ops: WriteOp[], log: string, terms: readonly Uint8Ar
  * join of the terms' rows, each read ahead a chunk at a time and skipped forward by seeking, so
  * a rare term bounds the work however common the others are. No terms: every index in range.
  */
-export async function* matchingIndexes(driver: StorageDriver, log: string, terms: readonly Uint8Array[],
+export async function* matchingIndexes(driver: StorageDriver, log: string, generation: number, terms: readonly Uint8Array[],
     range: TermRange): AsyncGenerator<number> {
   const { start, end, reverse = false } = range
   if (start >= end) return
@@ -60,7 +77,7 @@ export async function* matchingIndexes(driver: StorageDriver, log: string, terms
     return
   }
   terms.forEach(checkTerm)
-  const cursors = terms.map((term) => new TermCursor(driver, log, term, start, end, reverse))
+  const cursors = terms.map((term) => new TermCursor(driver, log, generation, term, start, end, reverse))
   let candidate: number | undefined = reverse ? end - 1 : start
   while (candidate !== undefined) {
     let agreed = 0
@@ -82,6 +99,7 @@ export async function* matchingIndexes(driver: StorageDriver, log: string, terms
 class TermCursor {
   readonly #driver: StorageDriver
   readonly #log: string
+  readonly #generation: number
   readonly #term: Uint8Array
   readonly #start: number
   readonly #end: number
@@ -91,9 +109,10 @@ class TermCursor {
   /** The chunk was the last of the range. */
   #last = false
 
-  constructor(driver: StorageDriver, log: string, term: Uint8Array, start: number, end: number, reverse: boolean) {
+  constructor(driver: StorageDriver, log: string, generation: number, term: Uint8Array, start: number, end: number, reverse: boolean) {
     this.#driver = driver
     this.#log = log
+    this.#generation = generation
     this.#term = term
     this.#start = start
     this.#end = end
@@ -114,7 +133,7 @@ class TermCursor {
   async #read(from: number): Promise<void> {
     const [low, high] = this.#reverse ? [this.#start, from] : [from, this.#end - 1]
     const rows = this.#driver.range({
-      gte: termKey(this.#log, this.#term, low), lte: termKey(this.#log, this.#term, high),
+      gte: termKey(this.#log, this.#generation, this.#term, low), lte: termKey(this.#log, this.#generation, this.#term, high),
       reverse: this.#reverse, limit: CHUNK, keysOnly: true,
     })
     this.#chunk = []
@@ -124,36 +143,23 @@ class TermCursor {
   }
 }
 
-/** Rows deleted or written per write of a reindex. */
-const REINDEX_BATCH = 4096
+/** Rows deleted per write when a generation is cleared. */
+const CLEAR_BATCH = 4096
 
 /**
- * Rewrites the term rows of the entries below `size` (read through `entries`) with `indexer`:
- * deletes them, then writes each entry's, a batch at a time, so memory stays bounded however
- * large the log. Rows of entries at `size` and past it, which appends write meanwhile, are left
- * alone. Unsynced but for the last write: a reindex cut short is run again.
- * @returns the number of entries reindexed.
+ * Deletes every term row of a log under `generation`'s tag, a batch at a time, so memory stays
+ * bounded however many there are. Unsynced but for the last write: a clear cut short is run again.
+ * @throws the reason of `signal` once it is aborted, between batches.
  */
-export async function rewriteTerms(driver: StorageDriver, log: string, size: number,
-    entries: (start: number, limit: number) => Promise<readonly { readonly data: Uint8Array }[]>,
-    indexer: EntryIndexer, onProgress?: (done: number) => void): Promise<number> {
+export async function clearTerms(driver: StorageDriver, log: string, generation: number, signal?: AbortSignal): Promise<void> {
   let deletes: WriteOp[] = []
-  for await (const [key] of driver.range({ ...allTermsRange(log), keysOnly: true })) {
-    if (termIndexOf(key) >= size) continue
+  for await (const [key] of driver.range({ ...allTermsRange(log, generation), keysOnly: true })) {
     deletes.push({ type: 'del', key })
-    if (deletes.length === REINDEX_BATCH) {
+    if (deletes.length === CLEAR_BATCH) {
+      signal?.throwIfAborted()
       await driver.write(deletes, { sync: false })
       deletes = []
     }
   }
-  if (deletes.length > 0) await driver.write(deletes, { sync: false })
-  for (let start = 0; start < size; start += REINDEX_BATCH) {
-    const batch = await entries(start, Math.min(REINDEX_BATCH, size - start))
-    const terms = await termsOf(indexer, log, batch.map((entry) => entry.data))
-    const ops: WriteOp[] = []
-    terms.forEach((list, i) => addTermRows(ops, log, list, start + i))
-    await driver.write(ops, { sync: start + REINDEX_BATCH >= size })
-    onProgress?.(start + batch.length)
-  }
-  return size
+  if (deletes.length > 0) await driver.write(deletes, { sync: true })
 }

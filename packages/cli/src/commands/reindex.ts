@@ -1,4 +1,4 @@
-import { indexLedger } from '@annal/server'
+import { indexLedger, reindexLog } from '@annal/server'
 import type { Context } from '../context.js'
 import { UsageError } from '../failure.js'
 import type { Program } from '../program.js'
@@ -27,7 +27,7 @@ async function reindex(ctx: Context, _options: unknown, only: string | undefined
     for (const name of only === undefined ? names : [only]) {
       const progress = progressBar(ctx.io, `reindex ${name}`, 'entries')
       try {
-        logs.push({ log: name, entries: await ledger.reindex(name, { onProgress: (count, size) => progress.update(count, size) }) })
+        logs.push({ log: name, entries: await reindexLog(ledger, name, { onProgress: (count, size) => progress.update(count, size) }) })
       } finally {
         progress.stop()
       }

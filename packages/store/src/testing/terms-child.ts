@@ -14,7 +14,7 @@ const directory = process.argv[2]
 if (directory === undefined) throw new TypeError('usage: terms-child.ts <directory>')
 process.stdin.on('end', () => process.exit(0)).resume()
 const ledger = await Ledger.open(directory, { originPrefix: 'terms.test', maxBatchSize: Math.random() < 0.5 ? 64 : undefined })
-ledger.indexWith((_log, entry) => text.decode(entry).split(' ').slice(1).map((word) => utf8.encode(word)))
+ledger.indexWith((_log, entry) => ({ terms: text.decode(entry).split(' ').slice(1).map((word) => utf8.encode(word)) }))
 if (!ledger.logs().some((info) => info.name === LOG)) await ledger.createLog(LOG)
 let counter = 0
 const loop = async (): Promise<never> => {
