@@ -1,7 +1,8 @@
+import { isStorageFault } from '@annal/storage'
 import { driverSuite } from '@annal/storage/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import pg from 'pg'
-import { PostgresDriver } from './postgres-driver.js'
+import { PostgresDriver, isUnavailable } from './postgres-driver.js'
 import { SCHEMA_VERSION } from './schema.js'
 import { type TestPostgres, startTestPostgres } from './testing/test-postgres.js'
 
@@ -91,4 +92,33 @@ it('PostgresDriver.lock: one holder at a time across drivers, in the order asked
   } finally {
     await Promise.all([first.close(), second.close()])
   }
+})
+
+it('PostgresDriver: a server that is down or starting up is a storage fault, and the driver carries on once it is back', async () => {
+  const url = await server.database()
+  const driver = await PostgresDriver.open(url)
+  try {
+    const key = Uint8Array.of(0x55)
+    await driver.write([{ type: 'put', key, value: Uint8Array.of(1) }], { sync: true })
+    await server.kill()
+    try {
+      await expect(driver.get(key)).rejects.toMatchObject({ name: 'StorageError', code: 'STORAGE_UNWRITABLE' })
+      const failed = await driver.write([{ type: 'put', key, value: Uint8Array.of(2) }], { sync: true }).catch((error: unknown) => error)
+      expect(failed).toMatchObject({ code: 'STORAGE_UNWRITABLE' })
+      expect(isStorageFault(failed)).toBe(true)
+    } finally {
+      await server.restart()
+    }
+    expect(await driver.get(key)).toEqual(Uint8Array.of(1))
+  } finally {
+    await driver.close()
+  }
+})
+
+it('isUnavailable: the server down, starting up or out of room, not a statement at fault', () => {
+  const state = (code: string) => Object.assign(new Error(code), { code })
+  for (const code of ['57P03', '57P01', '08006', '53100', '58030', 'ECONNREFUSED', 'ECONNRESET']) expect(isUnavailable(state(code))).toBe(true)
+  expect(isUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true)
+  for (const code of ['23505', '42P01', '40P01', 'P0001']) expect(isUnavailable(state(code))).toBe(false)
+  expect(isUnavailable(new TypeError('bad'))).toBe(false)
 })

@@ -207,13 +207,19 @@ export class PostgresDriver implements StorageDriver {
     await this.#pool.end()
   }
 
-  /** One statement on a pooled connection, again when PostgreSQL aborted it for another's sake. */
+  /**
+   * One statement on a pooled connection, again when PostgreSQL aborted it for another's sake.
+   * A server that cannot take it now (down, starting up, out of disk) rejects it with
+   * StorageError STORAGE_UNWRITABLE, the server's error the cause, so that what waits for the
+   * storage to come back (RecoveringDriver) goes on waiting.
+   */
   async #query<R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<pg.QueryResult<R>> {
     this.#checkOpen()
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#pool.query<R>(text, values as unknown[])
       } catch (error) {
+        if (isUnavailable(error)) throw new StorageError('STORAGE_UNWRITABLE', `the database is unavailable (${describe(error)})`, { cause: error })
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error
       }
     }
@@ -225,6 +231,26 @@ export class PostgresDriver implements StorageDriver {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * SQLSTATE classes of a server that cannot serve now rather than of a statement at fault:
+ * 08 connection exception, 53 insufficient resources (53100 disk full), 57P operator
+ * intervention (shut down, starting up), 58 system error (58030 I/O error).
+ */
+const UNAVAILABLE_STATE = /^(?:08|53|57P|58)/
+
+/** Whether `error` says the server is down or cannot take statements now (see UNAVAILABLE_STATE). */
+export function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code
+  if (typeof code === 'string') return UNAVAILABLE_STATE.test(code) || /^E[A-Z]+$/.test(code)
+  // pg ends a connection the server dropped with this message and no code.
+  return error instanceof Error && /^Connection terminated/.test(error.message)
+}
+
+function describe(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' ? code : (error as Error).message
+}
 
 /** A lock's name as the second key of a two-key advisory lock: 32 bits of its SHA-256. */
 function lockId(name: string): number {
