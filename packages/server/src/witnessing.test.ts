@@ -78,7 +78,7 @@ async function until(running: Witnessing, done: (status: Statuses) => boolean): 
   for (const started = Date.now(); ;) {
     const status = Object.fromEntries(running.status().map((s) => [s.witness, s]))
     if (done(status)) return status
-    if (Date.now() - started > 10_000) throw new Error(`not within 10 s: ${JSON.stringify(status)}`)
+    if (Date.now() - started > 25_000) throw new Error(`not within 25 s: ${JSON.stringify(status)}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
